@@ -1,0 +1,28 @@
+// JSON-RPC 2.0 classification of one parsed message: what it is and what it refers to.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "capture/record.h"
+
+namespace mcptap::capture {
+
+struct ClassifiedMessage {
+  Kind kind = Kind::Invalid;
+  std::optional<std::string> id_text;  // the id as JSON text (1 and "1" differ); null id = "null"
+  std::optional<std::string> method;   // requests and notifications
+  // JSON text of the progress token a request announces in params._meta.progressToken,
+  // or that a notifications/progress carries in params.progressToken.
+  std::optional<std::string> progress_token;
+  // JSON text of params.requestId of a notifications/cancelled.
+  std::optional<std::string> cancelled_request_id;
+  std::string invalid_reason;                 // set when kind == Invalid
+  std::vector<ClassifiedMessage> batch_items;  // set when kind == Batch, in array order
+};
+
+ClassifiedMessage classify_jsonrpc(const nlohmann::json& message);
+
+}  // namespace mcptap::capture

@@ -1,0 +1,45 @@
+// permessage-deflate (RFC 7692): the negotiated parameters and a bounded streaming inflater.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mcptap::capture {
+
+struct DeflateParams {
+  bool server_no_context_takeover = false;
+  bool client_no_context_takeover = false;
+  int server_max_window_bits = 15;
+  int client_max_window_bits = 15;
+};
+
+// Reads the Sec-WebSocket-Extensions value of a server's 101 response (what was agreed).
+// Returns nullopt when permessage-deflate was not accepted; sets *error when the header
+// names it with parameters that make no sense (capture then cannot follow the stream).
+std::optional<DeflateParams> parse_permessage_deflate(std::string_view extensions_header,
+                                                      std::string* error);
+
+// Inflates the messages of one direction, keeping the LZ77 window between messages unless
+// no_context_takeover was agreed.
+class MessageInflater {
+ public:
+  MessageInflater(int max_window_bits, bool no_context_takeover);
+  ~MessageInflater();
+
+  using OutputCallback = std::function<void(std::string_view chunk)>;
+  // Feeds compressed bytes of the current message; output goes to on_output in chunks.
+  bool feed(std::string_view compressed, const OutputCallback& on_output);
+  // Ends the message (appends the 00 00 ff ff tail of RFC 7692 section 7.2.2).
+  bool finish_message(const OutputCallback& on_output);
+  const std::string& error() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mcptap::capture

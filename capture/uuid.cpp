@@ -1,0 +1,105 @@
+// UUIDv7 generation and formatting.
+#include "capture/uuid.h"
+
+#include <chrono>
+#include <mutex>
+#include <random>
+
+namespace mcptap::capture {
+namespace {
+
+// One generator for the process: ids stay unique and ordered across threads.
+struct V7State {
+  std::mutex mutex;
+  std::mt19937_64 random{std::random_device{}()};
+  int64_t last_ms = 0;
+  uint16_t counter = 0;  // 12-bit rand_a, reseeded each millisecond, incremented within it
+};
+
+V7State& state() {
+  static V7State instance;
+  return instance;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Uuid Uuid::v7() {
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  return v7_at(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+}
+
+Uuid Uuid::v7_at(int64_t unix_ms) {
+  V7State& s = state();
+  uint64_t tail;
+  uint16_t rand_a;
+  {
+    std::lock_guard lock(s.mutex);
+    // Monotonic method 1 of RFC 9562: a counter in rand_a keeps ids made within one
+    // millisecond in order; when it overflows we borrow the next millisecond.
+    if (unix_ms <= s.last_ms) {
+      unix_ms = s.last_ms;
+      if (++s.counter > 0x0FFF) {
+        unix_ms = ++s.last_ms;
+        s.counter = static_cast<uint16_t>(s.random() & 0x07FF);
+      }
+    } else {
+      s.last_ms = unix_ms;
+      s.counter = static_cast<uint16_t>(s.random() & 0x07FF);  // headroom for increments
+    }
+    rand_a = s.counter;
+    tail = s.random();
+  }
+  Uuid id;
+  for (int i = 0; i < 6; ++i) id.bytes[i] = static_cast<uint8_t>(unix_ms >> (40 - 8 * i));
+  id.bytes[6] = static_cast<uint8_t>(0x70 | ((rand_a >> 8) & 0x0F));
+  id.bytes[7] = static_cast<uint8_t>(rand_a & 0xFF);
+  for (int i = 0; i < 8; ++i) id.bytes[8 + i] = static_cast<uint8_t>(tail >> (56 - 8 * i));
+  id.bytes[8] = static_cast<uint8_t>(0x80 | (id.bytes[8] & 0x3F));  // RFC 4122 variant
+  return id;
+}
+
+std::optional<Uuid> Uuid::parse(std::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  Uuid id;
+  size_t out = 0;
+  for (size_t i = 0; i < text.size();) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (text[i] != '-') return std::nullopt;
+      ++i;
+      continue;
+    }
+    int high = hex_value(text[i]);
+    int low = hex_value(text[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    id.bytes[out++] = static_cast<uint8_t>(high << 4 | low);
+    i += 2;
+  }
+  return id;
+}
+
+std::string Uuid::to_string() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(36);
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text.push_back('-');
+    text.push_back(kHex[bytes[i] >> 4]);
+    text.push_back(kHex[bytes[i] & 0x0F]);
+  }
+  return text;
+}
+
+int64_t Uuid::unix_ms() const {
+  int64_t ms = 0;
+  for (int i = 0; i < 6; ++i) ms = ms << 8 | bytes[i];
+  return ms;
+}
+
+}  // namespace mcptap::capture

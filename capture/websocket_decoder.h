@@ -1,0 +1,52 @@
+// RFC 6455 frame decoder for one direction of a WebSocket connection: bytes in, messages out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "capture/permessage_deflate.h"
+
+namespace mcptap::capture {
+
+// One complete data message (text or binary), reassembled from its frames and inflated.
+struct WebSocketMessage {
+  uint8_t opcode = 1;        // 1 = text, 2 = binary (the opcode of the first frame)
+  std::string payload;       // at most max_payload_bytes of the (inflated) message
+  uint64_t size = 0;         // full (inflated) size, even when payload was cut
+  uint64_t wire_bytes = 0;   // bytes of all its frames on the wire, headers included
+  uint32_t frames = 0;       // data frames it was made of
+  bool compressed = false;   // RSV1 was set (permessage-deflate)
+  bool truncated = false;    // payload holds only the first max_payload_bytes
+  std::string sha256_hex;    // SHA-256 of the full (inflated) message; set when truncated
+};
+
+class WebSocketDecoder {
+ public:
+  struct Options {
+    bool from_client = true;                // client frames must be masked, server's must not
+    std::optional<DeflateParams> deflate;   // negotiated permessage-deflate, if any
+    uint64_t max_payload_bytes = 16u << 20; // capture cap per message; the rest is hashed only
+  };
+  enum class Status { Ok, Closed, Failed };
+  using MessageCallback = std::function<void(WebSocketMessage&&)>;
+
+  explicit WebSocketDecoder(Options options);
+  ~WebSocketDecoder();
+
+  // Consumes any number of bytes (a frame may be split anywhere). Calls on_message for each
+  // data message completed by these bytes. Memory stays bounded by max_payload_bytes plus
+  // the inflate window, whatever the message size. After Closed (a close frame was seen) or
+  // Failed (a protocol violation; see failure_reason) further bytes are ignored.
+  Status feed(std::string_view bytes, const MessageCallback& on_message);
+  const std::string& failure_reason() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace mcptap::capture

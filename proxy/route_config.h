@@ -1,0 +1,31 @@
+// One route: a listening address and the upstream its connections are forwarded to.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mcptap::proxy {
+
+struct HostPort {
+  std::string host;  // a name (resolved per connection) or an IPv4/IPv6 literal
+  uint16_t port = 0;
+  std::string to_string() const;  // "host:port", brackets around IPv6 literals
+};
+
+struct RouteConfig {
+  std::string name;
+  HostPort listen;
+  HostPort upstream;
+  bool capture = true;
+};
+
+// Watermarks of the per-direction write queues: past high, the opposite side's reads stop;
+// they resume once the queue drains below low.
+struct FlowLimits {
+  size_t high_watermark_bytes = 1u << 20;
+  size_t low_watermark_bytes = 256u << 10;
+  size_t read_buffer_bytes = 64u << 10;
+  int connect_timeout_ms = 10000;
+};
+
+}  // namespace mcptap::proxy
