@@ -1,1 +1,239 @@
-// placeholder
+// Protocol detection and decoder wiring for one connection.
+#include "capture/connection_capture.h"
+
+#include <cctype>
+
+namespace mcptap::capture {
+namespace {
+
+// Bytes a client may send between its upgrade request and the server's answer; a
+// well-behaved client sends none, so this only bounds a misbehaving one.
+constexpr size_t kMaxHeldClientBytes = 1u << 20;
+
+bool looks_like_http_request(std::string_view bytes) {
+  // A request line starts with an upper-case method token followed by a space.
+  size_t i = 0;
+  while (i < bytes.size() && i < 24 && std::isupper(static_cast<unsigned char>(bytes[i]))) ++i;
+  return i > 0 && (i == bytes.size() || bytes[i] == ' ');
+}
+
+bool looks_like_json(std::string_view bytes) {
+  for (char c : bytes) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '{' || c == '[';
+  }
+  return true;  // only white space so far: JSON lines may still follow
+}
+
+}  // namespace
+
+class ConnectionCapture::RequestListener final : public HttpMessageParser::Listener {
+ public:
+  explicit RequestListener(ConnectionCapture& owner) : owner_(owner) {}
+  bool on_head(const HttpHead& head) override {
+    if (head.header_has_token("upgrade", "websocket")) {
+      owner_.upgrade_requested_ = true;
+      owner_.upgrade_path_ = head.target;
+    }
+    return false;
+  }
+  void on_body(std::string_view) override {}
+  void on_message_complete() override {}
+
+ private:
+  ConnectionCapture& owner_;
+};
+
+class ConnectionCapture::ResponseListener final : public HttpMessageParser::Listener {
+ public:
+  explicit ResponseListener(ConnectionCapture& owner) : owner_(owner) {}
+  bool on_head(const HttpHead& head) override {
+    if (owner_.mode_ == Mode::AwaitingUpgrade) owner_.on_upgrade_response(head);
+    return false;
+  }
+  void on_body(std::string_view) override {}
+  void on_message_complete() override {}
+
+ private:
+  ConnectionCapture& owner_;
+};
+
+ConnectionCapture::ConnectionCapture(MessagePipeline& pipeline, std::string connection_id)
+    : pipeline_(pipeline), connection_id_(std::move(connection_id)) {}
+
+ConnectionCapture::~ConnectionCapture() = default;
+
+void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
+  if (bytes.empty()) return;
+  if (mode_ == Mode::Sniffing) sniff(bytes);
+  switch (mode_) {
+    case Mode::Http:
+    case Mode::AwaitingUpgrade: feed_http(direction, bytes); break;
+    case Mode::WebSocket: feed_websocket(direction, bytes); break;
+    case Mode::Ndjson: feed_ndjson(direction, bytes); break;
+    case Mode::Sniffing:
+    case Mode::Off: break;
+  }
+}
+
+void ConnectionCapture::sniff(std::string_view bytes) {
+  if (looks_like_http_request(bytes)) {
+    mode_ = Mode::Http;
+    request_listener_ = std::make_unique<RequestListener>(*this);
+    response_listener_ = std::make_unique<ResponseListener>(*this);
+    request_parser_ = std::make_unique<HttpMessageParser>(HttpMessageParser::Type::Request,
+                                                          *request_listener_);
+    response_parser_ = std::make_unique<HttpMessageParser>(HttpMessageParser::Type::Response,
+                                                           *response_listener_);
+  } else if (looks_like_json(bytes)) {
+    mode_ = Mode::Ndjson;
+    client_lines_ = std::make_unique<NdjsonDecoder>(pipeline_.options().max_payload_bytes);
+    server_lines_ = std::make_unique<NdjsonDecoder>(pipeline_.options().max_payload_bytes);
+  } else {
+    stop_capture(Direction::ClientToServer, "unrecognized protocol: neither HTTP nor JSON");
+  }
+}
+
+void ConnectionCapture::feed_http(Direction direction, std::string_view bytes) {
+  if (direction == Direction::ClientToServer && mode_ == Mode::AwaitingUpgrade) {
+    if (held_client_bytes_.size() + bytes.size() > kMaxHeldClientBytes) {
+      stop_capture(direction, "client sent too much before the upgrade was answered");
+      return;
+    }
+    held_client_bytes_.append(bytes);
+    return;
+  }
+  HttpMessageParser& parser =
+      direction == Direction::ClientToServer ? *request_parser_ : *response_parser_;
+  size_t consumed = 0;
+  HttpMessageParser::Status status = parser.feed(bytes, &consumed);
+  if (status == HttpMessageParser::Status::Failed) {
+    stop_capture(direction, parser.failure_reason());
+    return;
+  }
+  if (status != HttpMessageParser::Status::Upgraded) return;
+  std::string_view rest = bytes.substr(consumed);
+  if (direction == Direction::ClientToServer) {
+    // The request asked to switch protocols; only the server's answer says whether it did.
+    mode_ = Mode::AwaitingUpgrade;
+    held_client_bytes_.assign(rest);
+  } else if (mode_ == Mode::WebSocket) {
+    feed_websocket(direction, rest);
+  } else if (mode_ != Mode::Off) {
+    stop_capture(direction, "server switched to a protocol other than WebSocket");
+  }
+}
+
+void ConnectionCapture::on_upgrade_response(const HttpHead& head) {
+  if (head.status_code != 101) {
+    // Upgrade refused: the client goes on speaking HTTP on this connection.
+    mode_ = Mode::Http;
+    request_parser_->resume_after_refused_upgrade();
+    std::string held = std::move(held_client_bytes_);
+    held_client_bytes_.clear();
+    if (!held.empty()) feed_http(Direction::ClientToServer, held);
+    return;
+  }
+  if (!upgrade_requested_ || !head.header_has_token("upgrade", "websocket")) {
+    stop_capture(Direction::ServerToClient, "upgrade to a protocol other than WebSocket");
+    return;
+  }
+  subprotocol_ = std::string(head.header("sec-websocket-protocol").value_or(""));
+  extensions_ = std::string(head.header("sec-websocket-extensions").value_or(""));
+  std::string error;
+  std::optional<DeflateParams> deflate = parse_permessage_deflate(extensions_, &error);
+  if (!error.empty()) {
+    stop_capture(Direction::ServerToClient, error);
+    return;
+  }
+  start_websocket(deflate);
+}
+
+void ConnectionCapture::start_websocket(std::optional<DeflateParams> deflate) {
+  mode_ = Mode::WebSocket;
+  uint64_t cap = pipeline_.options().max_payload_bytes;
+  client_frames_ = std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{true, deflate, cap});
+  server_frames_ = std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{false, deflate, cap});
+  request_parser_.reset();
+  request_listener_.reset();
+  std::string held = std::move(held_client_bytes_);
+  held_client_bytes_.clear();
+  if (!held.empty()) feed_websocket(Direction::ClientToServer, held);
+}
+
+void ConnectionCapture::feed_websocket(Direction direction, std::string_view bytes) {
+  if (bytes.empty()) return;
+  WebSocketDecoder& decoder =
+      direction == Direction::ClientToServer ? *client_frames_ : *server_frames_;
+  WebSocketDecoder::Status status = decoder.feed(bytes, [&](WebSocketMessage&& message) {
+    submit_websocket_message(direction, std::move(message));
+  });
+  if (status == WebSocketDecoder::Status::Failed) {
+    stop_capture(direction, decoder.failure_reason());
+  }
+}
+
+void ConnectionCapture::submit_websocket_message(Direction direction, WebSocketMessage&& message) {
+  CapturedMessage captured;
+  captured.direction = direction;
+  captured.transport = Transport::WebSocket;
+  captured.payload = message.payload;
+  captured.size = message.size;
+  captured.truncated = message.truncated;
+  captured.sha256_hex = message.sha256_hex;
+  captured.meta = {{"opcode", message.opcode == 2 ? "binary" : "text"},
+                   {"compressed", message.compressed},
+                   {"frames", message.frames},
+                   {"wire_bytes", message.wire_bytes},
+                   {"path", upgrade_path_}};
+  if (!subprotocol_.empty()) captured.meta["subprotocol"] = subprotocol_;
+  pipeline_.submit(connection_id_, std::move(captured));
+}
+
+void ConnectionCapture::feed_ndjson(Direction direction, std::string_view bytes) {
+  NdjsonDecoder& decoder =
+      direction == Direction::ClientToServer ? *client_lines_ : *server_lines_;
+  decoder.feed(bytes, [&](const NdjsonLine& line) { submit_ndjson_line(direction, line); });
+}
+
+void ConnectionCapture::submit_ndjson_line(Direction direction, const NdjsonLine& line) {
+  CapturedMessage captured;
+  captured.direction = direction;
+  captured.transport = Transport::Tcp;
+  captured.payload = line.text;
+  captured.size = line.size;
+  captured.truncated = line.truncated;
+  captured.sha256_hex = line.sha256_hex;
+  pipeline_.submit(connection_id_, std::move(captured));
+}
+
+void ConnectionCapture::on_end(Direction direction) {
+  // A last line without its newline is still a message once its sender is done.
+  if (mode_ != Mode::Ndjson) return;
+  NdjsonDecoder& decoder =
+      direction == Direction::ClientToServer ? *client_lines_ : *server_lines_;
+  decoder.finish([&](const NdjsonLine& line) { submit_ndjson_line(direction, line); });
+}
+
+void ConnectionCapture::on_close() { pipeline_.forget_session(connection_id_); }
+
+void ConnectionCapture::stop_capture(Direction direction, std::string_view reason) {
+  pipeline_.submit_failure(connection_id_, connection_id_, transport(), direction, reason);
+  mode_ = Mode::Off;
+  // Decoders hold buffers; a connection whose capture stopped keeps none of them.
+  client_frames_.reset();
+  server_frames_.reset();
+  client_lines_.reset();
+  server_lines_.reset();
+  held_client_bytes_.clear();
+  held_client_bytes_.shrink_to_fit();
+}
+
+Transport ConnectionCapture::transport() const {
+  if (mode_ == Mode::WebSocket) return Transport::WebSocket;
+  if (mode_ == Mode::Ndjson || mode_ == Mode::Sniffing) return Transport::Tcp;
+  return Transport::Http;
+}
+
+}  // namespace mcptap::capture
+

@@ -1,1 +1,123 @@
-// placeholder
+// The per-message capture steps shared by every transport.
+#include "capture/message_pipeline.h"
+
+#include <time.h>
+
+namespace mcptap::capture {
+
+int64_t unix_now_us() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
+}
+
+MessagePipeline::MessagePipeline(std::string route, CaptureOptions options,
+                                 const Redactor& redactor, RecordConsumer& consumer)
+    : route_(std::move(route)),
+      options_(options),
+      redactor_(redactor),
+      consumer_(consumer),
+      correlator_(options.max_pending_requests_per_session) {}
+
+Record MessagePipeline::make_record(std::string_view connection_id,
+                                    const CapturedMessage& message) const {
+  Record record;
+  record.id = Uuid::v7();
+  record.captured_at_us = unix_now_us();
+  record.route = route_;
+  record.connection_id = connection_id;
+  record.session_id = message.session_id.empty() ? connection_id : message.session_id;
+  record.transport = message.transport;
+  record.direction = message.direction;
+  record.payload_bytes = static_cast<int64_t>(message.size);
+  record.truncated = message.truncated;
+  return record;
+}
+
+void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& message) {
+  if (!enabled_) return;
+  Record record = make_record(connection_id, message);
+  nlohmann::json& meta = message.meta;
+  if (message.truncated) {
+    // A cut message is not JSON any more; its full size and hash still identify it.
+    meta["full_size"] = message.size;
+    meta["sha256"] = message.sha256_hex;
+    meta["reason"] = "payload larger than capture.max_payload_bytes";
+    record.kind = Kind::Invalid;
+  } else {
+    std::string error;
+    auto document = parse_json_bounded(message.payload, options_.max_json_depth, &error);
+    if (!document) {
+      record.kind = Kind::Invalid;
+      meta["reason"] = error;
+    } else {
+      classify_and_correlate(record, *document, record.session_id, meta);
+      record.redacted = redactor_.redact_json(*document);
+      record.payload = document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  }
+  record.meta_json = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  deliver(std::move(record));
+}
+
+void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::json& document,
+                                             std::string_view session_id,
+                                             nlohmann::json& meta) {
+  ClassifiedMessage classified = classify_jsonrpc(document);
+  record.kind = classified.kind;
+  if (classified.kind == Kind::Invalid) {
+    meta["reason"] = classified.invalid_reason;
+    return;
+  }
+  if (classified.kind == Kind::Batch) {
+    // One row for the batch; each element is still correlated, and listed in meta.
+    nlohmann::json items = nlohmann::json::array();
+    for (const ClassifiedMessage& item : classified.batch_items) {
+      Correlation c = correlator_.observe(session_id, record.direction, item, record.captured_at_us);
+      nlohmann::json entry = {{"kind", to_string(item.kind)}};
+      if (item.id_text) entry["jsonrpc_id"] = *item.id_text;
+      if (c.method) entry["method"] = *c.method;
+      if (c.correlation_id) entry["correlation_id"] = c.correlation_id->to_string();
+      if (c.latency_us) entry["latency_us"] = *c.latency_us;
+      items.push_back(std::move(entry));
+    }
+    meta["batch"] = std::move(items);
+    return;
+  }
+  Correlation c = correlator_.observe(session_id, record.direction, classified,
+                                      record.captured_at_us);
+  record.jsonrpc_id = classified.id_text;
+  record.method = c.method ? c.method : classified.method;
+  record.correlation_id = c.correlation_id;
+  record.latency_us = c.latency_us;
+}
+
+void MessagePipeline::submit_failure(std::string_view connection_id, std::string_view session_id,
+                                     Transport transport, Direction direction,
+                                     std::string_view reason) {
+  if (!enabled_) return;
+  CapturedMessage message;
+  message.direction = direction;
+  message.transport = transport;
+  message.session_id = session_id;
+  Record record = make_record(connection_id, message);
+  record.kind = Kind::Invalid;
+  record.meta_json = nlohmann::json{{"reason", reason}, {"capture", "stopped"}}.dump();
+  deliver(std::move(record));
+}
+
+void MessagePipeline::deliver(Record&& record) {
+  if (record.kind == Kind::Invalid) ++counters_.invalid;
+  if (record.redacted) ++counters_.redacted;
+  if (consumer_.consume(std::move(record))) {
+    ++counters_.captured;
+  } else {
+    ++counters_.dropped;
+  }
+}
+
+void MessagePipeline::forget_session(std::string_view session_id) {
+  correlator_.forget_session(session_id);
+}
+
+}  // namespace mcptap::capture

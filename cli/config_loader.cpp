@@ -1,1 +1,288 @@
-// placeholder
+// Configuration loading: every key checked, unknown keys named, defaults kept.
+#include "cli/config_loader.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace mcptap::cli {
+namespace {
+
+using nlohmann::json;
+
+// Reads one JSON object, remembering which keys were used so leftovers can be named.
+class ObjectReader {
+ public:
+  ObjectReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {
+    if (!object_.is_object()) fail(path_.empty() ? "configuration" : path_, "expected an object");
+  }
+
+  const json* find(const std::string& key) {
+    used_.insert(key);
+    auto it = object_.find(key);
+    return it == object_.end() ? nullptr : &*it;
+  }
+
+  std::string path_of(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+
+  void read_bool(const std::string& key, bool& out) {
+    if (const json* value = find(key)) {
+      if (!value->is_boolean()) fail(path_of(key), "expected true or false");
+      out = value->get<bool>();
+    }
+  }
+
+  void read_string(const std::string& key, std::string& out) {
+    if (const json* value = find(key)) {
+      if (!value->is_string()) fail(path_of(key), "expected a string");
+      out = value->get<std::string>();
+    }
+  }
+
+  template <typename Integer>
+  void read_integer(const std::string& key, Integer& out, int64_t min, int64_t max) {
+    if (const json* value = find(key)) {
+      if (!value->is_number_integer()) fail(path_of(key), "expected an integer");
+      int64_t number = value->get<int64_t>();
+      if (number < min || number > max) {
+        fail(path_of(key), "must be between " + std::to_string(min) + " and " +
+                               std::to_string(max) + ", got " + std::to_string(number));
+      }
+      out = static_cast<Integer>(number);
+    }
+  }
+
+  void read_string_list(const std::string& key, std::vector<std::string>& out) {
+    if (const json* value = find(key)) {
+      if (!value->is_array()) fail(path_of(key), "expected an array of strings");
+      out.clear();
+      for (const json& item : *value) {
+        if (!item.is_string()) fail(path_of(key), "expected an array of strings");
+        out.push_back(item.get<std::string>());
+      }
+    }
+  }
+
+  void read_host_port(const std::string& key, proxy::HostPort& out) {
+    if (const json* value = find(key)) {
+      if (!value->is_string()) fail(path_of(key), "expected a string \"host:port\"");
+      out = parse_host_port(value->get<std::string>(), path_of(key));
+    }
+  }
+
+  // Called last: any key nobody asked for is a typo or an unsupported option.
+  void reject_unknown_keys() const {
+    for (auto it = object_.begin(); it != object_.end(); ++it) {
+      if (!used_.count(it.key())) fail(path_of(it.key()), "unknown key");
+    }
+  }
+
+  [[noreturn]] static void fail(const std::string& where, const std::string& what) {
+    throw ConfigError(where + ": " + what);
+  }
+
+ private:
+  const json& object_;
+  std::string path_;
+  std::set<std::string> used_;
+};
+
+void read_admin(ObjectReader& root, AdminConfig& admin) {
+  const json* section = root.find("admin");
+  if (!section) return;
+  ObjectReader reader(*section, "admin");
+  reader.read_host_port("listen", admin.listen);
+  reader.read_string("token_env", admin.token_env);
+  reader.reject_unknown_keys();
+}
+
+bool valid_route_name(const std::string& name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+proxy::RouteConfig read_route(const json& value, const std::string& path) {
+  ObjectReader reader(value, path);
+  proxy::RouteConfig route;
+  reader.read_string("name", route.name);
+  if (!reader.find("name")) ObjectReader::fail(path + ".name", "missing");
+  if (!valid_route_name(route.name)) {
+    ObjectReader::fail(path + ".name", "use 1-63 letters, digits, '-', '_' or '.'");
+  }
+  if (!reader.find("listen")) ObjectReader::fail(path + ".listen", "missing");
+  if (!reader.find("upstream")) ObjectReader::fail(path + ".upstream", "missing");
+  reader.read_host_port("listen", route.listen);
+  reader.read_host_port("upstream", route.upstream);
+  if (route.upstream.host.empty()) ObjectReader::fail(path + ".upstream", "needs a host");
+  reader.read_bool("capture", route.capture);
+  reader.reject_unknown_keys();
+  return route;
+}
+
+void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
+  const json* section = root.find("routes");
+  if (!section) ObjectReader::fail("routes", "missing: at least one route is required");
+  if (!section->is_array() || section->empty()) {
+    ObjectReader::fail("routes", "expected a non-empty array of routes");
+  }
+  std::set<std::string> names;
+  std::set<std::string> listens;
+  for (size_t i = 0; i < section->size(); ++i) {
+    std::string path = "routes[" + std::to_string(i) + "]";
+    proxy::RouteConfig route = read_route((*section)[i], path);
+    if (!names.insert(route.name).second) {
+      ObjectReader::fail(path + ".name", "duplicate route name \"" + route.name + "\"");
+    }
+    if (route.listen.port != 0 && !listens.insert(route.listen.to_string()).second) {
+      ObjectReader::fail(path + ".listen", "another route already listens on " +
+                                               route.listen.to_string());
+    }
+    routes.push_back(std::move(route));
+  }
+}
+
+void read_sink(ObjectReader& root, sink::SinkOptions& sink) {
+  const json* section = root.find("sink");
+  if (!section) return;
+  ObjectReader reader(*section, "sink");
+  constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+  reader.read_string("postgres", sink.postgres_url);
+  reader.read_string("spool_dir", sink.spool_dir);
+  reader.read_integer("batch_max_rows", sink.batch_max_rows, 1, 100000);
+  reader.read_integer("flush_interval_ms", sink.flush_interval_ms, 1, 60000);
+  reader.read_integer("queue_max_bytes", sink.queue_max_bytes, 1 << 16,
+                      std::numeric_limits<int64_t>::max());
+  reader.read_integer("reconnect_initial_ms", sink.reconnect_initial_ms, 1, kMaxInt);
+  reader.read_integer("reconnect_max_ms", sink.reconnect_max_ms, 1, kMaxInt);
+  reader.reject_unknown_keys();
+  if (sink.reconnect_max_ms < sink.reconnect_initial_ms) {
+    ObjectReader::fail("sink.reconnect_max_ms", "must not be below sink.reconnect_initial_ms");
+  }
+}
+
+void read_capture(ObjectReader& root, capture::CaptureOptions& options) {
+  const json* section = root.find("capture");
+  if (!section) return;
+  ObjectReader reader(*section, "capture");
+  reader.read_integer("max_payload_bytes", options.max_payload_bytes, 1024, int64_t{1} << 40);
+  reader.read_integer("max_json_depth", options.max_json_depth, 8, 10000);
+  reader.read_integer("max_pending_requests_per_session", options.max_pending_requests_per_session,
+                      1, 1 << 24);
+  reader.reject_unknown_keys();
+}
+
+void read_redact(ObjectReader& root, capture::RedactOptions& redact) {
+  const json* section = root.find("redact");
+  if (!section) return;
+  ObjectReader reader(*section, "redact");
+  reader.read_string_list("json_keys", redact.json_keys);
+  reader.read_string_list("json_key_suffixes", redact.json_key_suffixes);
+  reader.read_string_list("headers", redact.headers);
+  reader.reject_unknown_keys();
+}
+
+void read_retention(ObjectReader& root, sink::SinkOptions& sink) {
+  const json* section = root.find("retention");
+  if (!section) return;
+  ObjectReader reader(*section, "retention");
+  reader.read_integer("days", sink.retention_days, 1, 36500);
+  reader.read_integer("partitions_ahead_days", sink.partitions_ahead_days, 1, 60);
+  reader.reject_unknown_keys();
+}
+
+void read_proxy(ObjectReader& root, proxy::ProxyOptions& options) {
+  const json* section = root.find("proxy");
+  if (!section) return;
+  ObjectReader reader(*section, "proxy");
+  proxy::FlowLimits& flow = options.flow;
+  reader.read_integer("drain_timeout_ms", options.drain_timeout_ms, 0, 3600000);
+  reader.read_integer("connect_timeout_ms", flow.connect_timeout_ms, 1, 600000);
+  reader.read_integer("high_watermark_bytes", flow.high_watermark_bytes, 4096, int64_t{1} << 32);
+  reader.read_integer("low_watermark_bytes", flow.low_watermark_bytes, 0, int64_t{1} << 32);
+  reader.read_integer("read_buffer_bytes", flow.read_buffer_bytes, 1024, 16 << 20);
+  reader.reject_unknown_keys();
+  if (flow.low_watermark_bytes >= flow.high_watermark_bytes) {
+    ObjectReader::fail("proxy.low_watermark_bytes", "must be below proxy.high_watermark_bytes");
+  }
+}
+
+}  // namespace
+
+proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
+  std::string place(where);
+  std::string shown = "\"" + std::string(text) + "\"";
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    ObjectReader::fail(place, "expected \"host:port\", got " + shown);
+  }
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    ObjectReader::fail(place, "an IPv6 address needs brackets: \"[::1]:9001\", got " + shown);
+  }
+  unsigned port = 0;
+  if (port_text.empty() || port_text.size() > 5) {
+    ObjectReader::fail(place, "expected a port number 0-65535, got " + shown);
+  }
+  for (char c : port_text) {
+    if (c < '0' || c > '9') ObjectReader::fail(place, "expected a port number, got " + shown);
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (port > 65535) ObjectReader::fail(place, "port out of range in " + shown);
+  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host),
+                         static_cast<uint16_t>(port)};
+}
+
+Config parse_config(std::string_view json_text) {
+  json document = json::parse(json_text, nullptr, false);
+  if (document.is_discarded()) {
+    // Parse again, with exceptions, only to say where the syntax broke.
+    try {
+      (void)json::parse(json_text);
+    } catch (const json::parse_error& error) {
+      throw ConfigError(std::string("not valid JSON: ") + error.what());
+    }
+  }
+  Config config;
+  ObjectReader root(document, "");
+  read_admin(root, config.admin);
+  read_routes(root, config.proxy.routes);
+  read_sink(root, config.sink);
+  read_capture(root, config.capture);
+  read_redact(root, config.redact);
+  read_retention(root, config.sink);
+  read_proxy(root, config.proxy);
+  root.reject_unknown_keys();
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) throw ConfigError(path + ": cannot open: " + std::strerror(errno));
+  std::stringstream text;
+  text << file.rdbuf();
+  Config config;
+  try {
+    config = parse_config(text.str());
+  } catch (const ConfigError& error) {
+    throw ConfigError(path + ": " + error.what());
+  }
+  // The DSN often carries a password: the environment (a container secret) overrides it.
+  if (const char* url = std::getenv("MCPTAP_PG_URL"); url && *url) config.sink.postgres_url = url;
+  return config;
+}
+
+}  // namespace mcptap::cli

@@ -1,1 +1,62 @@
-int main() { return 0; }
+// The mcptap binary: command-line parsing and dispatch to the subcommands.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/commands.h"
+
+namespace {
+
+using namespace mcptap::cli;
+
+int run_app(int argc, char** argv) {
+  CLI::App app{"mcptap: transparent MCP capture sidecar"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("mcptap ") + MCPTAP_VERSION);
+
+  RunArgs run_args;
+  CLI::App* run = app.add_subcommand("run", "Run the sidecar in the foreground");
+  run->add_option("--config,-c", run_args.config_path, "JSON configuration file")
+      ->required()
+      ->check(CLI::ExistingFile);
+
+  MigrateArgs migrate_args;
+  CLI::App* migrate = app.add_subcommand("migrate", "Create or upgrade the PostgreSQL schema");
+  migrate->add_option("--pg", migrate_args.pg_url, "PostgreSQL URL (default: env MCPTAP_PG_URL)");
+  migrate->add_option("--config,-c", migrate_args.config_path, "take sink.postgres from this file")
+      ->check(CLI::ExistingFile);
+  migrate->add_option("--days-ahead", migrate_args.partitions_ahead_days,
+                      "daily partitions to create ahead of today")
+      ->check(CLI::Range(0, 60));
+
+  CLI::App* version = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version_request) {
+    return app.exit(version_request);
+  } catch (const CLI::ParseError& error) {
+    // One clear line, not CLI11's multi-line usage dump.
+    print_error(error.what() + std::string(" (see mcptap --help)"));
+    return kExitUsage;
+  }
+  if (*run) return run_command(run_args);
+  if (*migrate) return migrate_command(migrate_args);
+  if (*version) {
+    std::printf("mcptap %s\n", MCPTAP_VERSION);
+    return kExitOk;
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_app(argc, argv);
+  } catch (const std::exception& error) {
+    print_error(error.what());
+    return kExitFailure;
+  }
+}

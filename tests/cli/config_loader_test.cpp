@@ -1,1 +1,109 @@
+// Tests for cli/config_loader: the contract's example, defaults, and one clear error per mistake.
+#include "cli/config_loader.h"
+
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace mcptap::cli {
+namespace {
+
+const char* kContractExample = R"({
+  "admin":  { "listen": "127.0.0.1:9901", "token_env": "MCPTAP_ADMIN_TOKEN" },
+  "routes": [
+    { "name": "gates",  "listen": "0.0.0.0:9001", "upstream": "gates:8001",  "capture": true },
+    { "name": "dewey",  "listen": "0.0.0.0:9002", "upstream": "dewey:8002",  "capture": true }
+  ],
+  "sink": {
+    "postgres": "postgresql://mcptap@db/mcptap",
+    "spool_dir": "/var/lib/mcptap/spool",
+    "batch_max_rows": 1000,
+    "flush_interval_ms": 50
+  },
+  "capture": { "max_payload_bytes": 16777216 },
+  "redact":  { "json_keys": ["password", "token", "api_key", "secret"],
+               "headers":   ["authorization", "cookie", "set-cookie"] },
+  "retention": { "days": 7 }
+})";
+
+std::string error_of(const std::string& json_text) {
+  try {
+    parse_config(json_text);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(ConfigLoader, ContractExampleParses) {
+  Config config = parse_config(kContractExample);
+  ASSERT_EQ(config.proxy.routes.size(), 2u);
+  EXPECT_EQ(config.proxy.routes[0].name, "gates");
+  EXPECT_EQ(config.proxy.routes[0].listen.host, "0.0.0.0");
+  EXPECT_EQ(config.proxy.routes[0].listen.port, 9001);
+  EXPECT_EQ(config.proxy.routes[1].upstream.host, "dewey");
+  EXPECT_EQ(config.proxy.routes[1].upstream.port, 8002);
+  EXPECT_EQ(config.admin.listen.port, 9901);
+  EXPECT_EQ(config.sink.postgres_url, "postgresql://mcptap@db/mcptap");
+  EXPECT_EQ(config.sink.batch_max_rows, 1000u);
+  EXPECT_EQ(config.capture.max_payload_bytes, 16777216u);
+  EXPECT_EQ(config.redact.json_keys.size(), 4u);
+  EXPECT_EQ(config.sink.retention_days, 7);
+}
+
+TEST(ConfigLoader, OnlyRoutesAreRequired) {
+  Config config = parse_config(R"({"routes":[{"name":"a","listen":":9001","upstream":"[::1]:8001"}]})");
+  EXPECT_EQ(config.proxy.routes[0].listen.host, "0.0.0.0");
+  EXPECT_EQ(config.proxy.routes[0].upstream.host, "::1");
+  EXPECT_TRUE(config.proxy.routes[0].capture);
+  EXPECT_EQ(config.admin.listen.to_string(), "127.0.0.1:9901");
+  EXPECT_EQ(config.proxy.drain_timeout_ms, 10000);
+  EXPECT_EQ(config.capture.max_payload_bytes, 16u << 20);
+  EXPECT_EQ(config.sink.flush_interval_ms, 50);
+  EXPECT_EQ(config.sink.retention_days, 7);
+}
+
+TEST(ConfigLoader, ErrorsNameTheKey) {
+  const std::string route = R"({"name":"a","listen":"127.0.0.1:9001","upstream":"b:1"})";
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(],"sink":{"batch_rows":5}})"),
+            "sink.batch_rows: unknown key");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(],"extra":1})"), "extra: unknown key");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"9001","upstream":"b:1"}]})"),
+            "routes[0].listen: expected \"host:port\", got \"9001\"");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"x:1","upstream":"b:99999"}]})"),
+            "routes[0].upstream: port out of range in \"b:99999\"");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"x:1","upstream":"b:1","capture":"yes"}]})"),
+            "routes[0].capture: expected true or false");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + "," + route + "]}"),
+            "routes[1].name: duplicate route name \"a\"");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"x:1"}]})"), "routes[0].upstream: missing");
+  EXPECT_EQ(error_of(R"({"sink":{}})"), "routes: missing: at least one route is required");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(],"sink":{"batch_max_rows":0}})"),
+            "sink.batch_max_rows: must be between 1 and 100000, got 0");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(],"redact":{"json_keys":"password"}})"),
+            "redact.json_keys: expected an array of strings");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"bad name","listen":"x:1","upstream":"b:1"}]})"),
+            "routes[0].name: use 1-63 letters, digits, '-', '_' or '.'");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"::1:80","upstream":"b:1"}]})"),
+            "routes[0].listen: an IPv6 address needs brackets: \"[::1]:9001\", got \"::1:80\"");
+  EXPECT_EQ(error_of("[1,2]"), "configuration: expected an object");
+  EXPECT_EQ(error_of("{\"routes\": [").rfind("not valid JSON: ", 0), 0u);
+}
+
+TEST(ConfigLoader, FileErrorsAndEnvironmentOverride) {
+  EXPECT_THROW(load_config_file("/nonexistent/mcptap.json"), ConfigError);
+  std::string path = testing::TempDir() + "mcptap_config_test.json";
+  {
+    std::ofstream file(path);
+    file << kContractExample;
+  }
+  setenv("MCPTAP_PG_URL", "postgresql://from-env/db", 1);
+  EXPECT_EQ(load_config_file(path).sink.postgres_url, "postgresql://from-env/db");
+  unsetenv("MCPTAP_PG_URL");
+  EXPECT_EQ(load_config_file(path).sink.postgres_url, "postgresql://mcptap@db/mcptap");
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace mcptap::cli

@@ -1,0 +1,69 @@
+// Capture of one proxied connection: detects the protocol from the first bytes and drives
+// the matching decoders (HTTP upgrade then WebSocket, or NDJSON over raw TCP).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "capture/http_message_parser.h"
+#include "capture/message_pipeline.h"
+#include "capture/ndjson_decoder.h"
+#include "capture/stream_tap.h"
+#include "capture/websocket_decoder.h"
+
+namespace mcptap::capture {
+
+class ConnectionCapture final : public StreamTap {
+ public:
+  ConnectionCapture(MessagePipeline& pipeline, std::string connection_id);
+  ~ConnectionCapture() override;
+
+  void on_bytes(Direction direction, std::string_view bytes) override;
+  void on_end(Direction direction) override;
+  void on_close() override;
+
+  enum class Mode { Sniffing, Http, AwaitingUpgrade, WebSocket, Ndjson, Off };
+  Mode mode() const { return mode_; }
+
+ private:
+  class RequestListener;
+  class ResponseListener;
+
+  void sniff(std::string_view bytes);
+  void feed_http(Direction direction, std::string_view bytes);
+  void on_upgrade_response(const HttpHead& head);
+  void start_websocket(std::optional<DeflateParams> deflate);
+  void feed_websocket(Direction direction, std::string_view bytes);
+  void feed_ndjson(Direction direction, std::string_view bytes);
+  void submit_ndjson_line(Direction direction, const NdjsonLine& line);
+  void submit_websocket_message(Direction direction, WebSocketMessage&& message);
+  void stop_capture(Direction direction, std::string_view reason);
+  Transport transport() const;
+
+  MessagePipeline& pipeline_;
+  std::string connection_id_;
+  Mode mode_ = Mode::Sniffing;
+
+  // HTTP: one parser per direction, and what the upgrade request asked for.
+  std::unique_ptr<RequestListener> request_listener_;
+  std::unique_ptr<ResponseListener> response_listener_;
+  std::unique_ptr<HttpMessageParser> request_parser_;
+  std::unique_ptr<HttpMessageParser> response_parser_;
+  std::string upgrade_path_;
+  bool upgrade_requested_ = false;
+  std::string held_client_bytes_;  // sent after the upgrade request, before the 101 answer
+
+  // WebSocket: one decoder per direction, built once the 101 response is seen.
+  std::unique_ptr<WebSocketDecoder> client_frames_;
+  std::unique_ptr<WebSocketDecoder> server_frames_;
+  std::string subprotocol_;
+  std::string extensions_;
+
+  // NDJSON over TCP: one line splitter per direction.
+  std::unique_ptr<NdjsonDecoder> client_lines_;
+  std::unique_ptr<NdjsonDecoder> server_lines_;
+};
+
+}  // namespace mcptap::capture

@@ -1,0 +1,78 @@
+// From a complete message to a record: parse, classify, correlate, redact, hand to the sink.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "capture/correlator.h"
+#include "capture/json_bounded.h"
+#include "capture/record.h"
+#include "capture/redactor.h"
+
+namespace mcptap::capture {
+
+struct CaptureOptions {
+  uint64_t max_payload_bytes = 16u << 20;  // per message; past it the record is truncated
+  int max_json_depth = kDefaultMaxJsonDepth;
+  size_t max_pending_requests_per_session = 4096;
+};
+
+// A message as a transport decoder delivers it.
+struct CapturedMessage {
+  Direction direction = Direction::ClientToServer;
+  Transport transport = Transport::Tcp;
+  std::string_view session_id;  // empty: the connection id
+  std::string_view payload;     // at most max_payload_bytes of the message
+  uint64_t size = 0;            // full size on the wire (after WebSocket decompression)
+  bool truncated = false;
+  std::string_view sha256_hex;  // of the full message, when truncated
+  nlohmann::json meta = nlohmann::json::object();  // transport details
+};
+
+// Counters of one route's capture, read for status and metrics (loop thread only).
+struct CaptureCounters {
+  uint64_t captured = 0;  // records handed to the sink
+  uint64_t dropped = 0;   // records the sink refused (queue full)
+  uint64_t invalid = 0;   // records of kind invalid
+  uint64_t redacted = 0;  // records with at least one value replaced
+};
+
+// One per route, shared by its connections: HTTP sessions span connections, so the
+// correlator lives here rather than in a connection.
+class MessagePipeline {
+ public:
+  MessagePipeline(std::string route, CaptureOptions options, const Redactor& redactor,
+                  RecordConsumer& consumer);
+
+  const std::string& route() const { return route_; }
+  const CaptureOptions& options() const { return options_; }
+  bool enabled() const { return enabled_; }
+  void set_enabled(bool enabled) { enabled_ = enabled; }
+  const CaptureCounters& counters() const { return counters_; }
+
+  void submit(std::string_view connection_id, CapturedMessage&& message);
+  // Capture of a stream stopped (a decoder refused its bytes): one invalid record says why.
+  void submit_failure(std::string_view connection_id, std::string_view session_id,
+                      Transport transport, Direction direction, std::string_view reason);
+  void forget_session(std::string_view session_id);
+
+ private:
+  Record make_record(std::string_view connection_id, const CapturedMessage& message) const;
+  void classify_and_correlate(Record& record, const nlohmann::json& document,
+                              std::string_view session_id, nlohmann::json& meta);
+  void deliver(Record&& record);
+
+  std::string route_;
+  CaptureOptions options_;
+  const Redactor& redactor_;
+  RecordConsumer& consumer_;
+  Correlator correlator_;
+  CaptureCounters counters_;
+  bool enabled_ = true;
+};
+
+int64_t unix_now_us();
+
+}  // namespace mcptap::capture

@@ -1,0 +1,27 @@
+// The subcommands of the mcptap binary; each returns the process exit code.
+#pragma once
+
+#include <string>
+
+namespace mcptap::cli {
+
+struct RunArgs {
+  std::string config_path;
+};
+int run_command(const RunArgs& args);
+
+struct MigrateArgs {
+  std::string config_path;  // optional: the DSN may come from it
+  std::string pg_url;       // --pg, else MCPTAP_PG_URL, else the config's sink.postgres
+  int partitions_ahead_days = 3;
+};
+int migrate_command(const MigrateArgs& args);
+
+// Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+void print_error(const std::string& message);  // "mcptap: <message>" on stderr
+
+}  // namespace mcptap::cli

@@ -1,0 +1,43 @@
+// The JSON configuration file: parsing, validation with named errors, defaults, env overrides.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "capture/message_pipeline.h"
+#include "capture/redactor.h"
+#include "proxy/proxy_options.h"
+#include "sink/sink_options.h"
+
+namespace mcptap::cli {
+
+struct AdminConfig {
+  proxy::HostPort listen{"127.0.0.1", 9901};
+  std::string token_env = "MCPTAP_ADMIN_TOKEN";
+};
+
+struct Config {
+  AdminConfig admin;
+  proxy::ProxyOptions proxy;
+  sink::SinkOptions sink;
+  capture::CaptureOptions capture;
+  capture::RedactOptions redact;
+};
+
+// Every problem is reported as one line naming the key: `routes[1].listen: expected
+// "host:port", got "9001"`.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses a configuration document. Environment overrides (MCPTAP_PG_URL) are applied by
+// load_config_file, not here, so tests can parse without touching the environment.
+Config parse_config(std::string_view json_text);
+Config load_config_file(const std::string& path);
+
+// "host:port", "[v6]:port" or ":port" (all interfaces). Throws ConfigError naming `where`.
+proxy::HostPort parse_host_port(std::string_view text, std::string_view where);
+
+}  // namespace mcptap::cli

@@ -1,0 +1,42 @@
+// `mcptap migrate`: create or upgrade the schema, as the owner role, ahead of `run`.
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "cli/config_loader.h"
+#include "sink/pg_connection.h"
+#include "sink/schema.h"
+
+namespace mcptap::cli {
+
+int migrate_command(const MigrateArgs& args) {
+  std::string url = args.pg_url;
+  if (url.empty()) {
+    if (const char* env = std::getenv("MCPTAP_PG_URL"); env && *env) url = env;
+  }
+  if (url.empty() && !args.config_path.empty()) {
+    try {
+      url = load_config_file(args.config_path).sink.postgres_url;
+    } catch (const ConfigError& error) {
+      print_error(error.what());
+      return kExitUsage;
+    }
+  }
+  if (url.empty()) {
+    print_error("migrate: no database: pass --pg URL or set MCPTAP_PG_URL");
+    return kExitUsage;
+  }
+  sink::PgConnection connection(url);
+  if (!connection.ok()) {
+    print_error("migrate: cannot connect: " + connection.error());
+    return kExitFailure;
+  }
+  std::string error;
+  if (!sink::migrate(connection, args.partitions_ahead_days, &error)) {
+    print_error("migrate: " + error);
+    return kExitFailure;
+  }
+  std::printf("schema mcptap is up to date\n");
+  return kExitOk;
+}
+
+}  // namespace mcptap::cli

@@ -1,0 +1,52 @@
+// `mcptap run`: the sidecar in the foreground until SIGTERM/SIGINT has drained it.
+#include <csignal>
+#include <cstdio>
+
+#include "capture/log.h"
+#include "cli/commands.h"
+#include "cli/config_loader.h"
+#include "proxy/proxy_server.h"
+#include "sink/sink.h"
+
+namespace mcptap::cli {
+
+void print_error(const std::string& message) { std::fprintf(stderr, "mcptap: %s\n", message.c_str()); }
+
+int run_command(const RunArgs& args) {
+  Config config;
+  try {
+    config = load_config_file(args.config_path);
+  } catch (const ConfigError& error) {
+    print_error(error.what());
+    return kExitUsage;
+  }
+  if (config.sink.postgres_url.empty()) {
+    print_error(args.config_path + ": sink.postgres: missing (or set MCPTAP_PG_URL)");
+    return kExitUsage;
+  }
+  // A peer that vanishes must surface as a write error on that socket, not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  sink::Sink sink(config.sink);
+  sink.start();
+  capture::Redactor redactor(config.redact);
+  proxy::ProxyServer server(config.proxy, config.capture, redactor, sink);
+  std::string error;
+  if (!server.start(&error)) {
+    print_error(error);
+    sink.stop(std::chrono::milliseconds(0));
+    return kExitFailure;
+  }
+  server.run();
+  // Connections are drained; what they captured still has to reach PostgreSQL.
+  auto flush_deadline = std::chrono::milliseconds(std::max(config.proxy.drain_timeout_ms, 5000));
+  bool flushed = sink.stop(flush_deadline);
+  const sink::SinkStats& stats = sink.stats();
+  capture::log_info("stopped", {{"written_records", stats.written_records.load()},
+                                {"dropped_records", stats.dropped_records.load()},
+                                {"unflushed_records", stats.queued_records.load()},
+                                {"flushed", flushed}});
+  return kExitOk;
+}
+
+}  // namespace mcptap::cli

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package mcptap's build, tests and demo need. Idempotent: packages
+# already present are left alone, and nothing is fetched when all of them are there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libuv1-dev node-llhttp nlohmann-json3-dev libpq-dev libcli11-dev libgtest-dev zlib1g-dev
+  postgresql postgresql-client
+  python3 python3-websockets
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,133 @@
+"""Shared plumbing for integration tests: free ports, the mcptap process, database reads."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_url():
+    """The throwaway cluster started by the ctest fixture (tests/support/pg_cluster.py)."""
+    path = os.environ.get("MCPTAP_PG_URL_FILE")
+    if not path or not os.path.exists(path):
+        raise RuntimeError("no test cluster: run through ctest, or start tests/support/pg_cluster.py")
+    with open(path) as f:
+        return f.read().strip()
+
+
+def unique_name(prefix):
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def wait_for_port(port, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+class Mcptap:
+    """mcptap run with a generated config; stopped with SIGTERM, exit code checked."""
+
+    def __init__(self, routes, extra=None):
+        self.binary = os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
+        self.dir = tempfile.TemporaryDirectory(prefix="mcptap-it-")
+        self.ports = {r["name"]: free_port() for r in routes}
+        config = {
+            "admin": {"listen": f"127.0.0.1:{free_port()}"},
+            "routes": [dict(r, listen=f"127.0.0.1:{self.ports[r['name']]}") for r in routes],
+            "sink": {"postgres": pg_url(), "spool_dir": os.path.join(self.dir.name, "spool"),
+                     "flush_interval_ms": 20},
+        }
+        for section, values in (extra or {}).items():
+            if isinstance(values, dict):
+                config.setdefault(section, {}).update(values)
+            else:
+                config[section] = values
+        self.config_path = os.path.join(self.dir.name, "config.json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f)
+        self.stderr_path = os.path.join(self.dir.name, "stderr.log")
+        self.process = None
+
+    def start(self):
+        self.stderr = open(self.stderr_path, "w")
+        self.process = subprocess.Popen([self.binary, "run", "--config", self.config_path],
+                                        stdout=subprocess.DEVNULL, stderr=self.stderr)
+        for port in self.ports.values():
+            wait_for_port(port)
+        return self
+
+    def stop(self, timeout=30):
+        """SIGTERM, then the exit code: a clean drain exits 0."""
+        if self.process is None:
+            return None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=timeout)
+        self.stderr.close()
+        self.process = None
+        return code
+
+    def log(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def close(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.stderr.close()
+        self.dir.cleanup()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def query_rows(sql, *params):
+    """Rows as dicts, through psql (json_agg keeps types exact)."""
+    literal_params = []
+    for p in params:
+        literal_params.append("'" + str(p).replace("'", "''") + "'")
+    text = sql
+    for i, lit in enumerate(literal_params, 1):
+        text = text.replace(f"${i}", lit)
+    wrapped = f"SELECT coalesce(json_agg(t), '[]') FROM ({text}) t"
+    out = subprocess.run(["psql", pg_url(), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", wrapped],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def route_rows(route):
+    return query_rows(
+        "SELECT id, captured_at, route, connection_id, session_id, transport, direction, kind,"
+        " jsonrpc_id, method, correlation_id, latency_us, payload, payload_bytes, truncated,"
+        " redacted, meta FROM mcptap.messages WHERE route = $1 ORDER BY id", route)
+
+
+def wait_for_rows(route, count, timeout=15.0):
+    deadline = time.time() + timeout
+    rows = []
+    while time.time() < deadline:
+        rows = route_rows(route)
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.1)
+    return rows
