@@ -1,1 +1,196 @@
+// Tests for capture/connection_capture: a whole connection's bytes, as the proxy tees them.
+#include "capture/connection_capture.h"
+
 #include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+namespace mcptap::capture {
+namespace {
+
+struct CollectingConsumer : RecordConsumer {
+  std::vector<Record> records;
+  bool consume(Record&& record) override {
+    records.push_back(std::move(record));
+    return true;
+  }
+};
+
+// One WebSocket frame; client frames are masked with a fixed key.
+std::string frame(uint8_t first_byte, std::string_view payload, bool masked) {
+  std::string out(1, static_cast<char>(first_byte));
+  uint8_t mask_bit = masked ? 0x80 : 0;
+  if (payload.size() < 126) {
+    out.push_back(static_cast<char>(mask_bit | payload.size()));
+  } else {
+    out.push_back(static_cast<char>(mask_bit | 126));
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size() & 0xff));
+  }
+  const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+  if (masked) out.append(reinterpret_cast<const char*>(key), 4);
+  for (size_t i = 0; i < payload.size(); ++i) {
+    out.push_back(masked ? static_cast<char>(payload[i] ^ key[i % 4]) : payload[i]);
+  }
+  return out;
+}
+
+std::string text_frame(std::string_view payload, bool masked) { return frame(0x81, payload, masked); }
+
+// permessage-deflate body of one message (raw deflate, sync flush, tail removed).
+std::string deflate_message(z_stream& stream, std::string_view text) {
+  std::string out(text.size() + 64, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&stream, Z_SYNC_FLUSH), Z_OK);
+  out.resize(out.size() - stream.avail_out - 4);
+  return out;
+}
+
+const std::string kRequest =
+    "GET /mcp HTTP/1.1\r\nHost: gates\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Protocol: mcp\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+const std::string kResponse101 =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: mcp\r\n";
+
+const char* kCall = R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x"}})";
+const char* kResult = R"({"jsonrpc":"2.0","id":3,"result":{"content":[]}})";
+
+class ConnectionCaptureTest : public testing::Test {
+ protected:
+  // Feeds each direction's bytes in chunks of `chunk`, client first, as a proxy would see
+  // a request/response exchange.
+  void run_exchange(const std::string& client_bytes, const std::string& server_bytes,
+                    size_t chunk) {
+    consumer.records.clear();
+    MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
+    ConnectionCapture capture(pipeline, "c1");
+    for (size_t at = 0; at < kRequest.size(); at += chunk) {
+      capture.on_bytes(Direction::ClientToServer, std::string_view(kRequest).substr(at, chunk));
+    }
+    for (size_t at = 0; at < server_bytes.size(); at += chunk) {
+      capture.on_bytes(Direction::ServerToClient, std::string_view(server_bytes).substr(at, chunk));
+      if (at == 0) {  // the client's frames follow the 101, interleaved with the server's
+        for (size_t c = 0; c < client_bytes.size(); c += chunk) {
+          capture.on_bytes(Direction::ClientToServer,
+                           std::string_view(client_bytes).substr(c, chunk));
+        }
+      }
+    }
+    mode = capture.mode();
+    capture.on_close();
+  }
+
+  Redactor redactor{RedactOptions{}};
+  CollectingConsumer consumer;
+  ConnectionCapture::Mode mode = ConnectionCapture::Mode::Sniffing;
+};
+
+TEST_F(ConnectionCaptureTest, UncompressedWebSocketAtEveryChunkSize) {
+  std::string client = text_frame(kCall, true);
+  std::string server = kResponse101 + "\r\n" + text_frame(kResult, false);
+  for (size_t chunk = 1; chunk <= server.size(); ++chunk) {
+    run_exchange(client, server, chunk);
+    ASSERT_EQ(consumer.records.size(), 2u) << "chunk " << chunk;
+    EXPECT_EQ(mode, ConnectionCapture::Mode::WebSocket);
+    const Record& call = consumer.records[0];
+    const Record& result = consumer.records[1];
+    EXPECT_EQ(call.direction, Direction::ClientToServer);
+    EXPECT_EQ(call.transport, Transport::WebSocket);
+    EXPECT_EQ(call.kind, Kind::Request);
+    EXPECT_EQ(result.kind, Kind::Response);
+    EXPECT_EQ(result.correlation_id, call.correlation_id);
+    EXPECT_EQ(call.payload_bytes, static_cast<int64_t>(std::string_view(kCall).size()));
+    auto meta = nlohmann::json::parse(call.meta_json);
+    EXPECT_EQ(meta["path"], "/mcp");
+    EXPECT_EQ(meta["subprotocol"], "mcp");
+    EXPECT_EQ(meta["compressed"], false);
+  }
+}
+
+TEST_F(ConnectionCaptureTest, CompressedWithContextTakeover) {
+  z_stream client_z{}, server_z{};
+  ASSERT_EQ(deflateInit2(&client_z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  ASSERT_EQ(deflateInit2(&server_z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string client, server = kResponse101 + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+  for (int i = 0; i < 3; ++i) {  // later messages refer back to earlier ones' window
+    client += frame(0xC1, deflate_message(client_z, kCall), true);
+    server += frame(0xC1, deflate_message(server_z, kResult), false);
+  }
+  deflateEnd(&client_z);
+  deflateEnd(&server_z);
+  for (size_t chunk : {1u, 2u, 3u, 5u, 64u, 4096u}) {
+    run_exchange(client, server, chunk);
+    ASSERT_EQ(consumer.records.size(), 6u) << "chunk " << chunk;
+    int responses = 0;
+    for (const Record& record : consumer.records) {
+      EXPECT_TRUE(nlohmann::json::parse(record.meta_json)["compressed"].get<bool>());
+      ASSERT_TRUE(record.payload.has_value());
+      if (record.kind == Kind::Response) {
+        ++responses;
+        EXPECT_EQ(nlohmann::json::parse(*record.payload), nlohmann::json::parse(kResult));
+        EXPECT_TRUE(record.correlation_id.has_value());
+      }
+    }
+    EXPECT_EQ(responses, 3);
+  }
+}
+
+TEST_F(ConnectionCaptureTest, RefusedUpgradeStaysHttp) {
+  MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
+  ConnectionCapture capture(pipeline, "c1");
+  capture.on_bytes(Direction::ClientToServer, kRequest);
+  capture.on_bytes(Direction::ServerToClient, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Http);
+  capture.on_bytes(Direction::ClientToServer, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Http);
+  EXPECT_TRUE(consumer.records.empty());
+}
+
+TEST_F(ConnectionCaptureTest, ProtocolViolationStopsCaptureWithOneInvalidRecord) {
+  MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
+  ConnectionCapture capture(pipeline, "c1");
+  capture.on_bytes(Direction::ClientToServer, kRequest);
+  capture.on_bytes(Direction::ServerToClient, kResponse101 + "\r\n");
+  capture.on_bytes(Direction::ClientToServer, text_frame(kCall, false));  // unmasked: illegal
+  capture.on_bytes(Direction::ClientToServer, text_frame(kCall, true));
+  capture.on_bytes(Direction::ServerToClient, text_frame(kResult, false));
+  ASSERT_EQ(consumer.records.size(), 1u);
+  EXPECT_EQ(consumer.records[0].kind, Kind::Invalid);
+  EXPECT_EQ(consumer.records[0].transport, Transport::WebSocket);
+  EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Off);
+}
+
+TEST_F(ConnectionCaptureTest, TlsHelloOnAPlainRouteIsOneInvalidRecord) {
+  MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
+  ConnectionCapture capture(pipeline, "c1");
+  capture.on_bytes(Direction::ClientToServer, std::string("\x16\x03\x01\x02\x00\x01\x00", 7));
+  capture.on_bytes(Direction::ServerToClient, std::string("\x16\x03\x03\x00\x5d", 5));
+  ASSERT_EQ(consumer.records.size(), 1u);
+  EXPECT_EQ(consumer.records[0].kind, Kind::Invalid);
+  EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Off);
+}
+
+TEST_F(ConnectionCaptureTest, NdjsonOverTcp) {
+  MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
+  ConnectionCapture capture(pipeline, "c1");
+  std::string client = std::string(kCall) + "\n" + R"({"jsonrpc":"2.0","method":"notifications/x"})";
+  for (char c : client) capture.on_bytes(Direction::ClientToServer, std::string_view(&c, 1));
+  capture.on_bytes(Direction::ServerToClient, std::string(kResult) + "\n");
+  capture.on_end(Direction::ClientToServer);  // the unterminated last line still counts
+  ASSERT_EQ(consumer.records.size(), 3u);
+  EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Ndjson);
+  EXPECT_EQ(consumer.records[0].transport, Transport::Tcp);
+  EXPECT_EQ(consumer.records[1].kind, Kind::Response);
+  EXPECT_EQ(consumer.records[1].correlation_id, consumer.records[0].correlation_id);
+  EXPECT_EQ(consumer.records[2].kind, Kind::Notification);
+}
+
+}  // namespace
+}  // namespace mcptap::capture

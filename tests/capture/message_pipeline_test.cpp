@@ -1,1 +1,164 @@
+// Tests for capture/message_pipeline: message bytes in, complete records out.
+#include "capture/message_pipeline.h"
+
 #include <gtest/gtest.h>
+
+#include <vector>
+
+namespace mcptap::capture {
+namespace {
+
+struct CollectingConsumer : RecordConsumer {
+  std::vector<Record> records;
+  bool accept = true;
+  bool consume(Record&& record) override {
+    if (!accept) return false;
+    records.push_back(std::move(record));
+    return true;
+  }
+};
+
+class MessagePipelineTest : public testing::Test {
+ protected:
+  void submit(Direction direction, std::string_view text, std::string_view session = "") {
+    CapturedMessage message;
+    message.direction = direction;
+    message.transport = Transport::WebSocket;
+    message.session_id = session;
+    message.payload = text;
+    message.size = text.size();
+    message.meta = {{"opcode", "text"}};
+    pipeline.submit("conn-1", std::move(message));
+  }
+  nlohmann::json meta(size_t i) { return nlohmann::json::parse(consumer.records.at(i).meta_json); }
+
+  Redactor redactor{RedactOptions{}};
+  CollectingConsumer consumer;
+  MessagePipeline pipeline{"gates", CaptureOptions{}, redactor, consumer};
+};
+
+TEST_F(MessagePipelineTest, RequestAndResponseArePairedWithEveryColumn) {
+  submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}})");
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":3,"result":{"content":[]}})");
+  ASSERT_EQ(consumer.records.size(), 2u);
+  const Record& request = consumer.records[0];
+  const Record& response = consumer.records[1];
+  EXPECT_EQ(request.route, "gates");
+  EXPECT_EQ(request.connection_id, "conn-1");
+  EXPECT_EQ(request.session_id, "conn-1");
+  EXPECT_EQ(request.transport, Transport::WebSocket);
+  EXPECT_EQ(request.kind, Kind::Request);
+  EXPECT_EQ(request.jsonrpc_id, "3");
+  EXPECT_EQ(request.method, "tools/call");
+  EXPECT_EQ(response.kind, Kind::Response);
+  EXPECT_EQ(response.method, "tools/call");
+  ASSERT_TRUE(request.correlation_id.has_value());
+  EXPECT_EQ(request.correlation_id, response.correlation_id);
+  EXPECT_FALSE(request.latency_us.has_value());
+  ASSERT_TRUE(response.latency_us.has_value());
+  EXPECT_GE(*response.latency_us, 0);
+  EXPECT_LT(request.id, response.id);
+  EXPECT_GT(response.captured_at_us, 0);
+  EXPECT_EQ(nlohmann::json::parse(*response.payload)["result"], nlohmann::json::parse(R"({"content":[]})"));
+  EXPECT_EQ(meta(0)["opcode"], "text");
+  EXPECT_EQ(pipeline.counters().captured, 2u);
+}
+
+TEST_F(MessagePipelineTest, SessionIdOverridesTheConnection) {
+  submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":1,"method":"ping"})", "sess-a");
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":1,"result":{}})", "sess-b");
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":1,"result":{}})", "sess-a");
+  EXPECT_EQ(consumer.records[0].session_id, "sess-a");
+  EXPECT_FALSE(consumer.records[1].correlation_id.has_value());  // another session
+  EXPECT_EQ(consumer.records[2].correlation_id, consumer.records[0].correlation_id);
+}
+
+TEST_F(MessagePipelineTest, NotJsonIsInvalidWithAReason) {
+  submit(Direction::ClientToServer, "{not json");
+  ASSERT_EQ(consumer.records.size(), 1u);
+  EXPECT_EQ(consumer.records[0].kind, Kind::Invalid);
+  EXPECT_FALSE(consumer.records[0].payload.has_value());
+  EXPECT_NE(meta(0)["reason"].get<std::string>().find("not JSON"), std::string::npos);
+  EXPECT_EQ(pipeline.counters().invalid, 1u);
+}
+
+TEST_F(MessagePipelineTest, JsonThatIsNotJsonRpcKeepsItsPayload) {
+  submit(Direction::ClientToServer, R"({"hello":"world"})");
+  EXPECT_EQ(consumer.records[0].kind, Kind::Invalid);
+  ASSERT_TRUE(consumer.records[0].payload.has_value());
+  EXPECT_FALSE(meta(0)["reason"].get<std::string>().empty());
+}
+
+TEST_F(MessagePipelineTest, DeepNestingIsRefusedNotOverflowed) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  submit(Direction::ClientToServer, deep);
+  EXPECT_EQ(consumer.records[0].kind, Kind::Invalid);
+  EXPECT_FALSE(consumer.records[0].payload.has_value());
+}
+
+TEST_F(MessagePipelineTest, SecretsAreRedactedBeforeTheRecordLeaves) {
+  submit(Direction::ClientToServer,
+         R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"password":"hunter2","github_token":"ghp_x","q":"ok"}}})");
+  const Record& record = consumer.records[0];
+  EXPECT_TRUE(record.redacted);
+  EXPECT_EQ(record.payload->find("hunter2"), std::string::npos);
+  EXPECT_EQ(record.payload->find("ghp_x"), std::string::npos);
+  EXPECT_NE(record.payload->find("\"q\":\"ok\""), std::string::npos);
+  EXPECT_EQ(pipeline.counters().redacted, 1u);
+}
+
+TEST_F(MessagePipelineTest, TruncatedMessageKeepsSizeAndHash) {
+  CapturedMessage message;
+  message.payload = R"({"jsonrpc":"2.0","id":3,"resu)";
+  message.size = 50u << 20;
+  message.truncated = true;
+  message.sha256_hex = "ab12";
+  pipeline.submit("conn-1", std::move(message));
+  const Record& record = consumer.records[0];
+  EXPECT_TRUE(record.truncated);
+  EXPECT_EQ(record.payload_bytes, int64_t{50} << 20);
+  EXPECT_FALSE(record.payload.has_value());
+  EXPECT_EQ(meta(0)["full_size"], 50u << 20);
+  EXPECT_EQ(meta(0)["sha256"], "ab12");
+}
+
+TEST_F(MessagePipelineTest, BatchIsOneRowWithItsElementsInMeta) {
+  submit(Direction::ClientToServer,
+         R"([{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"n"}])");
+  submit(Direction::ServerToClient, R"([{"jsonrpc":"2.0","id":1,"result":7}])");
+  ASSERT_EQ(consumer.records.size(), 2u);
+  EXPECT_EQ(consumer.records[0].kind, Kind::Batch);
+  nlohmann::json items = meta(0)["batch"];
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0]["method"], "a");
+  EXPECT_EQ(items[1]["kind"], "notification");
+  nlohmann::json answers = meta(1)["batch"];
+  EXPECT_EQ(answers[0]["correlation_id"], items[0]["correlation_id"]);
+  EXPECT_EQ(answers[0]["method"], "a");
+}
+
+TEST_F(MessagePipelineTest, DisabledRouteRecordsNothing) {
+  pipeline.set_enabled(false);
+  submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":1,"method":"ping"})");
+  pipeline.submit_failure("conn-1", "conn-1", Transport::Tcp, Direction::ClientToServer, "x");
+  EXPECT_TRUE(consumer.records.empty());
+}
+
+TEST_F(MessagePipelineTest, RefusedRecordsAreCountedAsDropped) {
+  consumer.accept = false;
+  submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":1,"method":"ping"})");
+  EXPECT_EQ(pipeline.counters().dropped, 1u);
+  EXPECT_EQ(pipeline.counters().captured, 0u);
+}
+
+TEST_F(MessagePipelineTest, FailureRecordSaysWhy) {
+  pipeline.submit_failure("conn-9", "conn-9", Transport::WebSocket, Direction::ServerToClient,
+                          "reserved opcode 3");
+  const Record& record = consumer.records[0];
+  EXPECT_EQ(record.kind, Kind::Invalid);
+  EXPECT_EQ(record.direction, Direction::ServerToClient);
+  EXPECT_EQ(meta(0)["reason"], "reserved opcode 3");
+}
+
+}  // namespace
+}  // namespace mcptap::capture
