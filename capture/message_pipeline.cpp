@@ -23,7 +23,7 @@ Record MessagePipeline::make_record(std::string_view connection_id,
                                     const CapturedMessage& message) const {
   Record record;
   record.id = Uuid::v7();
-  record.captured_at_us = unix_now_us();
+  record.captured_at_us = message.passed_at_us ? message.passed_at_us : unix_now_us();
   record.route = route_;
   record.connection_id = connection_id;
   record.session_id = message.session_id.empty() ? connection_id : message.session_id;

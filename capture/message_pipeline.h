@@ -29,6 +29,7 @@ struct CapturedMessage {
   bool truncated = false;
   std::string_view sha256_hex;  // of the full message, when truncated
   nlohmann::json meta = nlohmann::json::object();  // transport details
+  int64_t passed_at_us = 0;  // when its last byte passed; 0 means now
 };
 
 // Counters of one route's capture, read for status and metrics (loop thread only).
@@ -48,6 +49,7 @@ class MessagePipeline {
 
   const std::string& route() const { return route_; }
   const CaptureOptions& options() const { return options_; }
+  const Redactor& redactor() const { return redactor_; }
   bool enabled() const { return enabled_; }
   void set_enabled(bool enabled) { enabled_ = enabled; }
   const CaptureCounters& counters() const { return counters_; }
