@@ -12,6 +12,7 @@ class Sha256 {
  public:
   Sha256();
   void update(std::string_view bytes);
+  // Both finish the digest and reset the hasher, so it can hash the next input.
   std::array<uint8_t, 32> finish();
   std::string finish_hex();
 
