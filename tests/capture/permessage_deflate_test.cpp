@@ -1,1 +1,391 @@
+// Tests for capture/permessage_deflate: the agreed-parameter parser and the message inflater,
+// against zlib's own deflate and the examples of RFC 7692 section 7.2.3.
+#include "capture/permessage_deflate.h"
+
 #include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace mcptap::capture {
+namespace {
+
+// ---- parse_permessage_deflate -------------------------------------------------------------
+
+TEST(ParsePermessageDeflate, AbsentWhenNotAgreed) {
+  std::string error = "stale";
+  EXPECT_FALSE(parse_permessage_deflate("", &error));
+  EXPECT_EQ(error, "");
+  EXPECT_FALSE(parse_permessage_deflate("x-webkit-deflate-frame; no_context_takeover", &error));
+  EXPECT_EQ(error, "");
+  EXPECT_FALSE(parse_permessage_deflate("permessage-deflated", &error));
+}
+
+TEST(ParsePermessageDeflate, BareExtensionHasDefaults) {
+  std::string error;
+  auto params = parse_permessage_deflate("permessage-deflate", &error);
+  ASSERT_TRUE(params);
+  EXPECT_FALSE(params->server_no_context_takeover);
+  EXPECT_FALSE(params->client_no_context_takeover);
+  EXPECT_EQ(params->server_max_window_bits, 15);
+  EXPECT_EQ(params->client_max_window_bits, 15);
+  EXPECT_EQ(error, "");
+}
+
+TEST(ParsePermessageDeflate, AllParametersAmongOtherExtensions) {
+  std::string error;
+  auto params = parse_permessage_deflate(
+      "x-webkit-deflate-frame,  PerMessage-Deflate ; Server_No_Context_Takeover ;"
+      "client_no_context_takeover; server_max_window_bits=\"10\" ;\tclient_max_window_bits = 9 ",
+      &error);
+  ASSERT_TRUE(params) << error;
+  EXPECT_TRUE(params->server_no_context_takeover);
+  EXPECT_TRUE(params->client_no_context_takeover);
+  EXPECT_EQ(params->server_max_window_bits, 10);
+  EXPECT_EQ(params->client_max_window_bits, 9);
+}
+
+TEST(ParsePermessageDeflate, QuotedCommaDoesNotSplitExtensions) {
+  std::string error;
+  auto params = parse_permessage_deflate(
+      "foo; label=\"a, permessage-deflate; server_max_window_bits=9\", permessage-deflate; "
+      "server_max_window_bits=12",
+      &error);
+  ASSERT_TRUE(params) << error;
+  EXPECT_EQ(params->server_max_window_bits, 12);
+}
+
+TEST(ParsePermessageDeflate, ClientWindowBitsWithoutValueKeepsFifteen) {
+  std::string error;
+  auto params = parse_permessage_deflate("permessage-deflate; client_max_window_bits", &error);
+  ASSERT_TRUE(params) << error;
+  EXPECT_EQ(params->client_max_window_bits, 15);
+}
+
+TEST(ParsePermessageDeflate, EveryWindowSizeFromEightToFifteen) {
+  for (int bits = 8; bits <= 15; ++bits) {
+    std::string error;
+    std::string header = "permessage-deflate; server_max_window_bits=" + std::to_string(bits) +
+                         "; client_max_window_bits=" + std::to_string(bits);
+    auto params = parse_permessage_deflate(header, &error);
+    ASSERT_TRUE(params) << header << ": " << error;
+    EXPECT_EQ(params->server_max_window_bits, bits);
+    EXPECT_EQ(params->client_max_window_bits, bits);
+  }
+}
+
+TEST(ParsePermessageDeflate, InvalidParametersAreErrors) {
+  const char* headers[] = {
+      "permessage-deflate; server_max_window_bits",
+      "permessage-deflate; server_max_window_bits=7",
+      "permessage-deflate; server_max_window_bits=16",
+      "permessage-deflate; server_max_window_bits=08",
+      "permessage-deflate; server_max_window_bits=1O",
+      "permessage-deflate; client_max_window_bits=",
+      "permessage-deflate; client_max_window_bits=\"\"",
+      "permessage-deflate; client_max_window_bits=-9",
+      "permessage-deflate; server_no_context_takeover=1",
+      "permessage-deflate; client_no_context_takeover=",
+      "permessage-deflate; mystery_parameter",
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; server_max_window_bits=10; SERVER_MAX_WINDOW_BITS=11",
+      "permessage-deflate, permessage-deflate; client_max_window_bits=10",
+  };
+  for (const char* header : headers) {
+    std::string error;
+    EXPECT_FALSE(parse_permessage_deflate(header, &error)) << header;
+    EXPECT_NE(error.find("permessage-deflate"), std::string::npos) << header << ": " << error;
+  }
+}
+
+TEST(ParsePermessageDeflate, ErrorPointerMayBeNull) {
+  EXPECT_FALSE(parse_permessage_deflate("permessage-deflate; server_max_window_bits=99", nullptr));
+  EXPECT_TRUE(parse_permessage_deflate("permessage-deflate", nullptr));
+}
+
+// ---- MessageInflater ----------------------------------------------------------------------
+
+std::string bytes(std::initializer_list<int> values) {
+  std::string out;
+  for (int value : values) out.push_back(static_cast<char>(value));
+  return out;
+}
+
+// Raw DEFLATE as a permessage-deflate sender makes it: sync flush, 00 00 ff ff removed.
+class Deflater {
+ public:
+  explicit Deflater(int window_bits, bool no_context_takeover = false)
+      : no_context_takeover_(no_context_takeover) {
+    EXPECT_EQ(deflateInit2(&stream_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -window_bits, 8,
+                           Z_DEFAULT_STRATEGY),
+              Z_OK);
+  }
+  ~Deflater() { deflateEnd(&stream_); }
+
+  std::string compress_message(std::string_view text) {
+    std::string out;
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+    stream_.avail_in = static_cast<uInt>(text.size());
+    do {
+      size_t used = out.size();
+      out.resize(used + 64 + text.size() / 2);
+      stream_.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+      stream_.avail_out = static_cast<uInt>(out.size() - used);
+      EXPECT_EQ(deflate(&stream_, Z_SYNC_FLUSH), Z_OK);
+      out.resize(out.size() - stream_.avail_out);
+    } while (stream_.avail_out == 0);
+    EXPECT_EQ(out.substr(out.size() - 4), bytes({0x00, 0x00, 0xff, 0xff}));
+    out.resize(out.size() - 4);
+    if (no_context_takeover_) deflateReset(&stream_);
+    return out;
+  }
+
+ private:
+  z_stream stream_{};
+  bool no_context_takeover_;
+};
+
+struct Inflated {
+  bool ok = true;
+  std::string text;
+  std::vector<size_t> chunk_sizes;
+};
+
+// Inflates one message, feeding its compressed bytes in pieces of piece_size.
+Inflated inflate_message(MessageInflater& inflater, std::string_view compressed,
+                         size_t piece_size = SIZE_MAX) {
+  Inflated result;
+  auto collect = [&](std::string_view chunk) {
+    result.text.append(chunk);
+    result.chunk_sizes.push_back(chunk.size());
+  };
+  for (size_t at = 0; at < compressed.size() && result.ok; at += piece_size) {
+    result.ok = inflater.feed(compressed.substr(at, piece_size), collect);
+  }
+  if (result.ok) result.ok = inflater.finish_message(collect);
+  return result;
+}
+
+// Random letters: compressible by Huffman coding but with few LZ77 matches of their own.
+std::string random_text(size_t size, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::string text(size, 'a');
+  for (char& c : text) c = static_cast<char>('a' + generator() % 26);
+  return text;
+}
+
+const std::string kHelloCompressed = bytes({0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00});
+
+TEST(MessageInflater, Rfc7692HelloInOneBlock) {
+  MessageInflater inflater(15, false);
+  Inflated hello = inflate_message(inflater, kHelloCompressed);
+  ASSERT_TRUE(hello.ok) << inflater.error();
+  EXPECT_EQ(hello.text, "Hello");
+}
+
+TEST(MessageInflater, Rfc7692HelloSplitAcrossFragments) {
+  MessageInflater inflater(15, false);
+  Inflated hello = inflate_message(inflater, kHelloCompressed, 3);
+  ASSERT_TRUE(hello.ok) << inflater.error();
+  EXPECT_EQ(hello.text, "Hello");
+}
+
+TEST(MessageInflater, Rfc7692SharedSlidingWindow) {
+  const std::string second = bytes({0xf2, 0x00, 0x11, 0x00, 0x00});
+  MessageInflater inflater(15, false);
+  EXPECT_EQ(inflate_message(inflater, kHelloCompressed).text, "Hello");
+  Inflated again = inflate_message(inflater, second);
+  ASSERT_TRUE(again.ok) << inflater.error();
+  EXPECT_EQ(again.text, "Hello");
+
+  // The second message is only a back-reference: without the first one's window it fails.
+  MessageInflater fresh(15, false);
+  EXPECT_FALSE(inflate_message(fresh, second).ok);
+  EXPECT_EQ(fresh.error(), "inflate: invalid distance too far back");
+}
+
+TEST(MessageInflater, Rfc7692BlockWithNoCompression) {
+  MessageInflater inflater(15, false);
+  Inflated hello = inflate_message(
+      inflater, bytes({0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}));
+  ASSERT_TRUE(hello.ok) << inflater.error();
+  EXPECT_EQ(hello.text, "Hello");
+}
+
+// RFC 7692 section 7.2.3.4: a BFINAL block, then one byte of padding (an empty stored block
+// header). The window must survive for the next message.
+TEST(MessageInflater, Rfc7692BlockWithBfinalSet) {
+  MessageInflater inflater(15, false);
+  Inflated hello =
+      inflate_message(inflater, bytes({0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}));
+  ASSERT_TRUE(hello.ok) << inflater.error();
+  EXPECT_EQ(hello.text, "Hello");
+  Inflated again = inflate_message(inflater, bytes({0xf2, 0x00, 0x11, 0x00, 0x00}));
+  ASSERT_TRUE(again.ok) << inflater.error();
+  EXPECT_EQ(again.text, "Hello");
+}
+
+TEST(MessageInflater, BfinalBlockWithoutPaddingIsTolerated) {
+  MessageInflater inflater(15, false);
+  EXPECT_EQ(inflate_message(inflater, bytes({0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00})).text,
+            "Hello");
+  Inflated again = inflate_message(inflater, kHelloCompressed);
+  ASSERT_TRUE(again.ok) << inflater.error();
+  EXPECT_EQ(again.text, "Hello");
+}
+
+TEST(MessageInflater, Rfc7692EmptyMessage) {
+  MessageInflater inflater(15, false);
+  Inflated empty = inflate_message(inflater, bytes({0x00}));
+  ASSERT_TRUE(empty.ok) << inflater.error();
+  EXPECT_EQ(empty.text, "");
+  EXPECT_EQ(inflate_message(inflater, kHelloCompressed).text, "Hello");
+}
+
+TEST(MessageInflater, ContextTakeoverAcrossSeveralMessages) {
+  const std::string base = random_text(4000, 1);
+  std::vector<std::string> messages = {base, base + "!", "prefix " + base, base.substr(100)};
+  Deflater deflater(15);
+  MessageInflater inflater(15, false);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    std::string compressed = deflater.compress_message(messages[i]);
+    // Each later message is mostly a reference into the previous ones.
+    if (i > 0) {
+      EXPECT_LT(compressed.size(), 100u) << i;
+    }
+    Inflated result = inflate_message(inflater, compressed);
+    ASSERT_TRUE(result.ok) << i << ": " << inflater.error();
+    EXPECT_EQ(result.text, messages[i]) << i;
+  }
+}
+
+TEST(MessageInflater, NoContextTakeoverStartsEachMessageFresh) {
+  const std::string base = random_text(3000, 2);
+  Deflater resetting(15, true);
+  MessageInflater inflater(15, true);
+  for (int i = 0; i < 4; ++i) {
+    Inflated result = inflate_message(inflater, resetting.compress_message(base));
+    ASSERT_TRUE(result.ok) << i << ": " << inflater.error();
+    EXPECT_EQ(result.text, base);
+  }
+  // A second message that leans on the first one's window cannot inflate after a reset,
+  // which shows the reset happens.
+  Deflater keeping(15);
+  MessageInflater forgetting(15, true);
+  EXPECT_TRUE(inflate_message(forgetting, keeping.compress_message(base)).ok);
+  EXPECT_FALSE(inflate_message(forgetting, keeping.compress_message(base)).ok);
+  EXPECT_EQ(forgetting.error(), "inflate: invalid distance too far back");
+}
+
+// Distances just under each window size must inflate with that window.
+TEST(MessageInflater, EveryWindowSizeFromNineToFifteen) {
+  for (int bits = 9; bits <= 15; ++bits) {
+    size_t window = size_t{1} << bits;
+    std::string block = random_text(window - 300, static_cast<uint32_t>(bits));
+    std::string text = block + block + block;
+    for (bool takeover : {true, false}) {
+      Deflater deflater(bits, !takeover);
+      MessageInflater inflater(bits, !takeover);
+      for (int message = 0; message < 3; ++message) {
+        Inflated result = inflate_message(inflater, deflater.compress_message(text), 777);
+        ASSERT_TRUE(result.ok) << bits << ": " << inflater.error();
+        ASSERT_EQ(result.text, text) << bits;
+      }
+    }
+  }
+}
+
+TEST(MessageInflater, WindowEightInflatesWhatZlibSendsForIt) {
+  // Window 8 is inflated with 9 (zlib's raw inflate is not reliable with 8), so distances up
+  // to 512 pass. A 400-byte message repeated reaches 400 bytes into the previous one; zlib's
+  // deflate only reaches that far with a larger window, hence 10 on the sending side.
+  const std::string text = random_text(400, 8);
+  Deflater deflater(10);
+  MessageInflater inflater(8, false);
+  for (int message = 0; message < 3; ++message) {
+    std::string compressed = deflater.compress_message(text);
+    if (message > 0) {
+      ASSERT_LT(compressed.size(), 20u);
+    }
+    Inflated result = inflate_message(inflater, compressed);
+    ASSERT_TRUE(result.ok) << inflater.error();
+    EXPECT_EQ(result.text, text);
+  }
+}
+
+TEST(MessageInflater, WindowTooSmallForTheSenderIsDetected) {
+  std::string block = random_text(20000, 3);
+  Deflater deflater(15);
+  MessageInflater inflater(10, false);
+  Inflated result = inflate_message(inflater, deflater.compress_message(block + block));
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(inflater.error(), "inflate: invalid distance too far back");
+}
+
+TEST(MessageInflater, OutputComesInBoundedChunks) {
+  std::string text = random_text(1 << 20, 4);
+  Deflater deflater(15);
+  std::string compressed = deflater.compress_message(text);
+  MessageInflater inflater(15, false);
+  Inflated result = inflate_message(inflater, compressed);
+  ASSERT_TRUE(result.ok) << inflater.error();
+  EXPECT_EQ(result.text, text);
+  EXPECT_GE(result.chunk_sizes.size(), (1u << 20) / (16u << 10));
+  for (size_t size : result.chunk_sizes) EXPECT_LE(size, 16u << 10);
+}
+
+TEST(MessageInflater, HighlyCompressedMessageStillComesInChunks) {
+  std::string text(8 << 20, 'z');
+  Deflater deflater(15);
+  std::string compressed = deflater.compress_message(text);
+  ASSERT_LT(compressed.size(), 64u << 10);
+  MessageInflater inflater(15, false);
+  Inflated result = inflate_message(inflater, compressed);
+  ASSERT_TRUE(result.ok) << inflater.error();
+  EXPECT_EQ(result.text.size(), text.size());
+  EXPECT_EQ(result.text, text);
+  for (size_t size : result.chunk_sizes) EXPECT_LE(size, 16u << 10);
+}
+
+TEST(MessageInflater, ByteByByteEqualsWhole) {
+  std::string first = random_text(5000, 5), second = first.substr(10, 3000) + "tail";
+  Deflater deflater(12);
+  std::string c1 = deflater.compress_message(first), c2 = deflater.compress_message(second);
+  MessageInflater inflater(12, false);
+  EXPECT_EQ(inflate_message(inflater, c1, 1).text, first);
+  EXPECT_EQ(inflate_message(inflater, c2, 1).text, second);
+}
+
+TEST(MessageInflater, CorruptDataIsAnError) {
+  MessageInflater inflater(15, false);
+  // 0x06: BFINAL 0, BTYPE 11, which DEFLATE reserves.
+  EXPECT_FALSE(inflater.feed(bytes({0x06, 0x12, 0x34}), [](std::string_view) {}));
+  EXPECT_EQ(inflater.error(), "inflate: invalid block type");
+  // The inflater stays failed: its stream can no longer be followed.
+  EXPECT_FALSE(inflater.feed(kHelloCompressed, [](std::string_view) {}));
+  EXPECT_FALSE(inflater.finish_message([](std::string_view) {}));
+  EXPECT_EQ(inflater.error(), "inflate: invalid block type");
+}
+
+TEST(MessageInflater, MessageCutInsideABlockIsAnError) {
+  Deflater deflater(15);
+  std::string compressed = deflater.compress_message(random_text(10000, 6));
+  MessageInflater inflater(15, false);
+  Inflated cut = inflate_message(inflater, compressed.substr(0, compressed.size() / 2));
+  EXPECT_FALSE(cut.ok);
+  EXPECT_EQ(inflater.error().rfind("inflate: ", 0), 0u) << inflater.error();
+}
+
+TEST(MessageInflater, StoredBlockCutShortIsAnError) {
+  MessageInflater inflater(15, false);
+  // A stored block that announces 10 bytes but carries 3: with the 4 tail bytes it is still
+  // short, so the message ends inside it.
+  Inflated cut = inflate_message(inflater, bytes({0x00, 0x0a, 0x00, 0xf5, 0xff, 0x48, 0x65, 0x6c}));
+  EXPECT_FALSE(cut.ok);
+  EXPECT_EQ(inflater.error(), "inflate: message ends inside a block");
+}
+
+}  // namespace
+}  // namespace mcptap::capture
