@@ -7,12 +7,12 @@
 namespace mcptap::sink {
 
 struct SinkStats {
-  std::atomic<uint64_t> accepted_records{0};   // handed to the sink
-  std::atomic<uint64_t> dropped_records{0};    // refused: queue full or sink stopped
-  std::atomic<uint64_t> written_records{0};    // committed in PostgreSQL (new rows)
+  std::atomic<uint64_t> accepted_records{0};  // handed to the sink
+  std::atomic<uint64_t> dropped_records{0};   // refused: queue full or sink stopped
+  std::atomic<uint64_t> written_records{0};   // committed in PostgreSQL (new rows)
   std::atomic<uint64_t> batches_committed{0};
   std::atomic<uint64_t> batches_failed{0};
-  std::atomic<uint64_t> rejected_records{0};   // a data error PostgreSQL would not take
+  std::atomic<uint64_t> rejected_records{0};  // a data error PostgreSQL would not take
   std::atomic<uint64_t> queued_records{0};
   std::atomic<uint64_t> queued_bytes{0};
   std::atomic<bool> postgres_up{false};

@@ -1,1 +1,249 @@
+// Tests for sink/pg_writer.cpp against a real PostgreSQL: every column round-trips, replays
+// add nothing, a bad record is rejected alone, a lost connection asks for a retry.
+#include "sink/pg_writer.h"
+
 #include <gtest/gtest.h>
+
+#include "pg_test_support.h"
+#include "sink/schema.h"
+
+namespace mcptap::sink {
+namespace {
+
+using testing::column;
+using testing::connect_or_fail;
+using testing::count_rows;
+using testing::kMicrosPerDay;
+using testing::make_record;
+using testing::now_unix_us;
+using testing::scalar;
+using testing::unique_name;
+
+class PgWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(connection_.ok());
+    ASSERT_TRUE(migrate(connection_, 3, &error)) << error;
+  }
+
+  // One column of the row with this id, as text.
+  std::string field(const capture::Record& record, const std::string& expression) {
+    return scalar(connection_,
+                  "SELECT (" + expression + ")::text FROM mcptap.messages WHERE id = $1",
+                  {record.id.to_string()});
+  }
+
+  RecordBatch batch_of(int count) {
+    RecordBatch batch;
+    for (int i = 0; i < count; ++i) batch.push_back(make_record(route_, i));
+    return batch;
+  }
+
+  PgConnection connection_ = connect_or_fail();
+  const std::string route_ = unique_name("writer");
+};
+
+TEST_F(PgWriterTest, EveryColumnRoundTrips) {
+  capture::Record full = make_record(route_, 1);
+  full.captured_at_us = (now_unix_us() / 1'000'000) * 1'000'000 + 123'456;
+  full.transport = capture::Transport::Sse;
+  full.direction = capture::Direction::ServerToClient;
+  full.kind = capture::Kind::Response;
+  full.jsonrpc_id = "1";
+  full.method = "tools/call";
+  full.correlation_id = capture::Uuid::v7();
+  full.latency_us = 1'234'567'890'123;
+  // Escaped tabs and newlines inside a string, raw ones as whitespace between tokens.
+  full.payload = "{\"text\":\"tab\\there\\nnewline \\\\ back\\r\\n ünï ✓ 😀\",\t\"raw\":\r\n1}";
+  full.payload_bytes = 4242;
+  full.truncated = true;
+  full.redacted = true;
+  full.meta_json = R"({"http":{"method":"POST","path":"/mcp\\x","status":200}})";
+  capture::Record sparse = make_record(route_, 2);
+  sparse.jsonrpc_id = "\"1\"";
+  sparse.method.reset();
+  sparse.payload.reset();
+  sparse.payload_bytes = 0;
+
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(RecordBatch{full, sparse});
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  EXPECT_EQ(result.inserted, 2u);
+  EXPECT_EQ(result.records_done, 2u);
+  for (const Rejection& rejection : result.rejections) ADD_FAILURE() << rejection.failure.message;
+
+  EXPECT_EQ(field(full, "(extract(epoch FROM captured_at) * 1000000)::bigint"),
+            std::to_string(full.captured_at_us));
+  EXPECT_EQ(field(full, "route"), route_);
+  EXPECT_EQ(field(full, "connection_id"), route_ + "-conn");
+  EXPECT_EQ(field(full, "session_id"), route_ + "-session");
+  EXPECT_EQ(field(full, "transport"), "sse");
+  EXPECT_EQ(field(full, "direction"), "server_to_client");
+  EXPECT_EQ(field(full, "kind"), "response");
+  EXPECT_EQ(field(full, "jsonrpc_id"), "1");
+  EXPECT_EQ(field(sparse, "jsonrpc_id"), "\"1\"");
+  EXPECT_EQ(field(full, "method"), "tools/call");
+  EXPECT_EQ(field(full, "correlation_id"), full.correlation_id->to_string());
+  EXPECT_EQ(field(full, "latency_us"), "1234567890123");
+  EXPECT_EQ(scalar(connection_, "SELECT payload = $2::jsonb FROM mcptap.messages WHERE id = $1",
+                   {full.id.to_string(), *full.payload}),
+            "t");
+  EXPECT_EQ(field(full, "payload->>'text'"), "tab\there\nnewline \\ back\r\n ünï ✓ 😀");
+  EXPECT_EQ(field(full, "payload_bytes"), "4242");
+  EXPECT_EQ(field(full, "truncated"), "true");
+  EXPECT_EQ(field(full, "redacted"), "true");
+  EXPECT_EQ(field(full, "meta #>> '{http,path}'"), "/mcp\\x");
+  EXPECT_EQ(field(full, "meta #>> '{http,status}'"), "200");
+
+  for (const char* null_column : {"method", "correlation_id", "latency_us", "payload"}) {
+    EXPECT_EQ(field(sparse, null_column), "<null>") << null_column;
+  }
+  EXPECT_EQ(field(sparse, "truncated"), "false");
+  EXPECT_EQ(field(sparse, "meta"), "{}");
+}
+
+TEST_F(PgWriterTest, ReplayingABatchAddsNoRows) {
+  RecordBatch batch = batch_of(50);
+  PgWriter writer(connection_);
+  WriteResult first = writer.write(batch);
+  ASSERT_FALSE(first.needs_retry) << first.failure.message;
+  EXPECT_EQ(first.inserted, 50u);
+  WriteResult replay = writer.write(batch);
+  ASSERT_FALSE(replay.needs_retry) << replay.failure.message;
+  EXPECT_EQ(replay.inserted, 0u);
+  EXPECT_EQ(replay.records_done, 50u);
+  // A fresh connection (a restarted sidecar) replays just as harmlessly.
+  PgConnection other = connect_or_fail();
+  PgWriter other_writer(other);
+  EXPECT_EQ(other_writer.write(batch).inserted, 0u);
+  EXPECT_EQ(count_rows(connection_, route_), 50);
+}
+
+TEST_F(PgWriterTest, DuplicatesWithinOneBatchBecomeOneRow) {
+  RecordBatch batch = batch_of(3);
+  batch.push_back(batch[1]);
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch);
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  EXPECT_EQ(result.inserted, 3u);
+  EXPECT_EQ(count_rows(connection_, route_), 3);
+}
+
+TEST_F(PgWriterTest, ABadRecordIsRejectedAloneAndTheOthersCommit) {
+  RecordBatch batch = batch_of(37);
+  batch[23].payload = "{\"jsonrpc\": \"2.0\", oops";
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch);
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  EXPECT_EQ(result.records_done, 37u);
+  EXPECT_EQ(result.inserted, 36u);
+  ASSERT_EQ(result.rejections.size(), 1u);
+  EXPECT_EQ(result.rejections[0].id, batch[23].id);
+  EXPECT_EQ(result.rejections[0].route, route_);
+  EXPECT_EQ(result.rejections[0].failure.sqlstate, "22P02");
+  // The log line must not carry the payload.
+  EXPECT_EQ(result.rejections[0].failure.message.find("oops"), std::string::npos);
+  EXPECT_EQ(count_rows(connection_, route_), 36);
+  EXPECT_EQ(scalar(connection_, "SELECT count(*) FROM mcptap.messages WHERE id = $1",
+                   {batch[23].id.to_string()}),
+            "0");
+}
+
+TEST_F(PgWriterTest, SeveralBadRecordsAreEachRejected) {
+  RecordBatch batch = batch_of(20);
+  batch[0].meta_json = "not json";
+  batch[19].payload = "[1,";
+  batch[7].payload = "\"\\ud800\"";  // a lone surrogate: invalid for jsonb
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch);
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  EXPECT_EQ(result.rejections.size(), 3u);
+  EXPECT_EQ(result.inserted, 17u);
+  EXPECT_EQ(count_rows(connection_, route_), 17);
+}
+
+TEST_F(PgWriterTest, NulEscapeInPayloadIsReplacedAndNoted) {
+  RecordBatch batch = batch_of(1);
+  batch[0].payload = R"({"a":"x\u0000y","b":"\\u0000"})";
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch);
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  EXPECT_TRUE(result.rejections.empty());
+  EXPECT_EQ(field(batch[0], "payload->>'a'"), "x\uFFFDy");
+  EXPECT_EQ(field(batch[0], "payload->>'b'"), "\\u0000");
+  EXPECT_EQ(field(batch[0], "meta->'payload_nul_replaced'"), "true");
+}
+
+TEST_F(PgWriterTest, EmptyPayloadIsStoredAsNull) {
+  RecordBatch batch = batch_of(1);
+  batch[0].payload = "";
+  batch[0].kind = capture::Kind::Invalid;
+  PgWriter writer(connection_);
+  ASSERT_EQ(writer.write(batch).inserted, 1u);
+  EXPECT_EQ(field(batch[0], "payload"), "<null>");
+}
+
+TEST_F(PgWriterTest, RecordsOfOtherDaysGetTheirPartitions) {
+  RecordBatch batch = batch_of(3);
+  batch[0].captured_at_us = now_unix_us() - 3 * kMicrosPerDay;
+  batch[1].captured_at_us = now_unix_us() + 30 * kMicrosPerDay;  // a skewed clock
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch);
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  EXPECT_EQ(result.inserted, 3u);
+  EXPECT_EQ(field(batch[0], "tableoid::regclass"),
+            "mcptap." + partition_name_for_day(utc_day_of(batch[0].captured_at_us)));
+  EXPECT_EQ(field(batch[1], "tableoid::regclass"),
+            "mcptap." + partition_name_for_day(utc_day_of(batch[1].captured_at_us)));
+}
+
+TEST_F(PgWriterTest, ATimestampNoPartitionCanHoldIsRejected) {
+  RecordBatch batch = batch_of(4);
+  batch[2].captured_at_us = int64_t{253'402'300'800} * 1'000'000;  // year 10000
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch);
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  ASSERT_EQ(result.rejections.size(), 1u);
+  EXPECT_EQ(result.rejections[0].id, batch[2].id);
+  EXPECT_EQ(count_rows(connection_, route_), 3);
+}
+
+TEST_F(PgWriterTest, ALostConnectionAsksForARetryAndTheRetryWritesEverything) {
+  PgConnection victim = connect_or_fail();
+  PgWriter writer(victim);
+  ASSERT_EQ(writer.write(batch_of(1)).inserted, 1u);  // the session is set up
+  std::string pid = scalar(victim, "SELECT pg_backend_pid()::text");
+  EXPECT_EQ(scalar(connection_, "SELECT pg_terminate_backend($1::int)::text", {pid}), "true");
+
+  RecordBatch batch = batch_of(10);
+  WriteResult result = writer.write(batch);
+  EXPECT_TRUE(result.needs_retry);
+  EXPECT_EQ(result.records_done, 0u);
+  EXPECT_EQ(classify_failure(result.failure, victim.ok()), FailureKind::Connection)
+      << result.failure.sqlstate << " " << result.failure.message;
+
+  PgConnection fresh = connect_or_fail();
+  PgWriter retry_writer(fresh);
+  WriteResult retried = retry_writer.write(batch);
+  ASSERT_FALSE(retried.needs_retry) << retried.failure.message;
+  EXPECT_EQ(retried.inserted, 10u);
+  EXPECT_EQ(count_rows(connection_, route_), 11);  // with the one written before
+}
+
+TEST(PgWriterClassifyTest, SqlstatesMapToWhatTheSinkDoes) {
+  EXPECT_EQ(classify_failure({"", "server closed the connection"}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"22P02", "bad json"}, false), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"08006", ""}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"57P01", ""}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"53300", ""}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"22P02", ""}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"22021", ""}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"23514", ""}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"54000", ""}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"42P01", ""}, true), FailureKind::Server);
+  EXPECT_EQ(classify_failure({"42501", ""}, true), FailureKind::Server);
+}
+
+}  // namespace
+}  // namespace mcptap::sink

@@ -1,0 +1,72 @@
+// Writes batches of records into mcptap.messages: COPY into a staging table, then an
+// idempotent INSERT, one transaction per batch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "capture/uuid.h"
+#include "sink/pg_connection.h"
+#include "sink/record_batch.h"
+
+namespace mcptap::sink {
+
+// What a failed statement means for the records it carried.
+enum class FailureKind {
+  Connection,  // the connection is gone or the server is going away: reconnect, retry
+  Data,        // PostgreSQL refused a value (SQLSTATE class 22/23, 54000): isolate the record
+  Server,      // anything else (missing table, permissions): reconnect, re-migrate, retry
+};
+FailureKind classify_failure(const PgFailure& failure, bool connection_ok);
+
+// A record PostgreSQL would not take; identifiers only, never the payload.
+struct Rejection {
+  capture::Uuid id;
+  std::string route;
+  PgFailure failure;
+};
+
+struct WriteResult {
+  // The leading records of the batch that are settled: committed (or already present from
+  // an earlier replay) or rejected. The rest, if any, must be written again.
+  size_t records_done = 0;
+  uint64_t inserted = 0;      // new rows committed
+  uint64_t transactions = 0;  // transactions committed (more than one when isolating)
+  std::vector<Rejection> rejections;
+  bool needs_retry = false;  // stopped early: reconnect, back off, retry the rest
+  PgFailure failure;         // why, when needs_retry
+};
+
+class PgWriter {
+ public:
+  // The connection must be open; the writer keeps per-connection state (its staging table,
+  // the days known to have partitions), so make a new writer for a new connection.
+  explicit PgWriter(PgConnection& connection);
+
+  // Writes the batch. A record that PostgreSQL refuses is found by bisecting the batch and
+  // rejected alone; everything else commits. Replaying records already written adds nothing.
+  WriteResult write(const RecordBatch& batch);
+
+ private:
+  enum class Attempt { Committed, DataError, Retry };
+
+  bool write_isolating(const RecordBatch& batch, size_t begin, size_t end, WriteResult* result);
+  bool write_single(const RecordBatch& batch, size_t index, WriteResult* result);
+  Attempt attempt(const RecordBatch& batch, size_t begin, size_t end, uint64_t* inserted,
+                  PgFailure* failure);
+  Attempt classified(const PgFailure& failure);
+  bool prepare_staging(PgFailure* failure);
+  bool ensure_partitions(const RecordBatch& batch, size_t begin, size_t end, PgFailure* failure);
+  bool copy_rows(const RecordBatch& batch, size_t begin, size_t end, PgFailure* failure);
+  bool insert_from_staging(uint64_t* inserted, PgFailure* failure);
+
+  PgConnection& connection_;
+  bool staging_ready_ = false;
+  std::unordered_set<int64_t> days_with_partition_;
+  std::string copy_buffer_;
+};
+
+}  // namespace mcptap::sink

@@ -1,0 +1,228 @@
+// The sink thread: ships batches from the queue to PostgreSQL, reconnecting with backoff,
+// keeping partitions and retention up to date, and draining on stop.
+#include "sink/sink_worker.h"
+
+#include <string>
+
+#include "sink/schema.h"
+
+namespace mcptap::sink {
+namespace {
+
+constexpr int64_t kLogIntervalMs = 5000;
+constexpr auto kMaintenanceInterval = std::chrono::hours(1);
+
+int64_t now_unix_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// One JSON line on stderr, unless this kind of line was written in the last few seconds.
+void log_limited(capture::LogRateLimiter& limiter, capture::LogLevel level,
+                 std::string_view message, nlohmann::json fields) {
+  uint64_t suppressed = 0;
+  if (!limiter.allow(&suppressed)) return;
+  fields["component"] = "sink";
+  if (suppressed > 0) fields["suppressed"] = suppressed;
+  capture::log_line(level, message, fields);
+}
+
+std::string_view kind_name(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::Connection:
+      return "connection";
+    case FailureKind::Data:
+      return "data";
+    case FailureKind::Server:
+      return "server";
+  }
+  return "server";
+}
+
+}  // namespace
+
+void StopSignal::request(std::chrono::milliseconds drain_deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+    deadline_ = Clock::now() + drain_deadline;
+  }
+  changed_.notify_all();
+}
+
+bool StopSignal::stopping() const {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+bool StopSignal::out_of_time() const {
+  std::lock_guard lock(mutex_);
+  return stopping_ && Clock::now() >= deadline_;
+}
+
+void StopSignal::sleep_until(Clock::time_point until) {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    Clock::time_point wake = stopping_ ? std::min(until, deadline_) : until;
+    if (Clock::now() >= wake) return;
+    changed_.wait_until(lock, wake);
+  }
+}
+
+SinkWorker::SinkWorker(const SinkOptions& options, SinkStats& stats, RecordQueue& queue,
+                       StopSignal& stop)
+    : options_(options),
+      stats_(stats),
+      queue_(queue),
+      stop_(stop),
+      backoff_(std::chrono::milliseconds(options.reconnect_initial_ms),
+               std::chrono::milliseconds(options.reconnect_max_ms)),
+      connect_log_(kLogIntervalMs),
+      write_log_(kLogIntervalMs),
+      reject_log_(kLogIntervalMs),
+      maintenance_log_(kLogIntervalMs),
+      connected_log_(kLogIntervalMs) {}
+
+SinkWorker::~SinkWorker() = default;
+
+void SinkWorker::run() {
+  while (!finished()) {
+    // Connect eagerly, records or not: the schema should exist and postgres_up be true as
+    // soon as the server is reachable.
+    if (!connection_ && Clock::now() >= next_connect_) connect();
+    if (in_flight_.empty()) {
+      refill();
+    } else if (!connection_) {
+      stop_.sleep_until(next_connect_);
+    } else {
+      write_in_flight();
+    }
+    maybe_maintain();
+  }
+  disconnect();
+  publish_backlog();
+}
+
+bool SinkWorker::finished() const {
+  if (stop_.out_of_time()) return true;
+  return in_flight_.empty() && queue_.closed() && queue_.size() == 0;
+}
+
+void SinkWorker::refill() {
+  queue_.pop_batch(options_.batch_max_rows, std::chrono::milliseconds(options_.flush_interval_ms),
+                   &in_flight_);
+  publish_backlog();
+}
+
+void SinkWorker::write_in_flight() {
+  WriteResult result = writer_->write(in_flight_);
+  settle(result);
+  if (!result.needs_retry) {
+    backoff_.reset();
+    return;
+  }
+  FailureKind kind = classify_failure(result.failure, connection_->ok());
+  stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
+  log_limited(write_log_, capture::LogLevel::Warn, "writing to PostgreSQL failed; will retry",
+              {{"error", result.failure.message},
+               {"sqlstate", result.failure.sqlstate},
+               {"kind", kind_name(kind)},
+               {"pending_records", in_flight_.size() + queue_.size()}});
+  // A fresh connection also re-runs migrate, which repairs a dropped table or partition.
+  disconnect();
+  schedule_reconnect();
+}
+
+void SinkWorker::settle(const WriteResult& result) {
+  report_rejections(result);
+  stats_.written_records.fetch_add(result.inserted, std::memory_order_relaxed);
+  uint64_t settled_bytes = 0;
+  for (size_t i = 0; i < result.records_done; ++i) {
+    settled_bytes += in_flight_.front().footprint_bytes();
+    in_flight_.pop_front();
+  }
+  stats_.queued_records.fetch_sub(result.records_done, std::memory_order_relaxed);
+  stats_.queued_bytes.fetch_sub(settled_bytes, std::memory_order_relaxed);
+  if (result.transactions > 0) {
+    stats_.last_commit_unix_us.store(now_unix_us(), std::memory_order_relaxed);
+  }
+  if (!result.needs_retry) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
+  publish_backlog();
+}
+
+void SinkWorker::report_rejections(const WriteResult& result) {
+  for (const Rejection& rejection : result.rejections) {
+    stats_.rejected_records.fetch_add(1, std::memory_order_relaxed);
+    log_limited(reject_log_, capture::LogLevel::Warn, "PostgreSQL rejected a record; skipped",
+                {{"id", rejection.id.to_string()},
+                 {"route", rejection.route},
+                 {"sqlstate", rejection.failure.sqlstate},
+                 {"error", rejection.failure.message}});
+  }
+}
+
+bool SinkWorker::connect() {
+  auto connection = std::make_unique<PgConnection>(options_.postgres_url);
+  if (!connection->ok()) {
+    stats_.postgres_up.store(false, std::memory_order_relaxed);
+    log_limited(connect_log_, capture::LogLevel::Warn, "cannot connect to PostgreSQL",
+                {{"error", connection->error()}});
+    schedule_reconnect();
+    return false;
+  }
+  connection_ = std::move(connection);
+  writer_ = std::make_unique<PgWriter>(*connection_);
+  stats_.postgres_up.store(true, std::memory_order_relaxed);
+  log_limited(connected_log_, capture::LogLevel::Info, "connected to PostgreSQL", {});
+  next_maintenance_ = Clock::now();  // migrate once per connection, right away
+  return true;
+}
+
+void SinkWorker::disconnect() {
+  writer_.reset();
+  connection_.reset();
+  stats_.postgres_up.store(false, std::memory_order_relaxed);
+}
+
+void SinkWorker::schedule_reconnect() {
+  next_connect_ = Clock::now() + backoff_.next();
+}
+
+void SinkWorker::maybe_maintain() {
+  if (!connection_ || Clock::now() < next_maintenance_) return;
+  next_maintenance_ = Clock::now() + kMaintenanceInterval;
+  maintain();
+  if (!connection_->ok()) {
+    disconnect();
+    schedule_reconnect();
+  }
+}
+
+// Creates or upgrades the schema and the partitions ahead, and applies retention. A failure
+// is logged, not fatal: a role that may only insert still ships into an existing schema.
+void SinkWorker::maintain() {
+  std::string error;
+  if (!migrate(*connection_, options_.partitions_ahead_days, &error)) {
+    log_limited(maintenance_log_, capture::LogLevel::Warn, "schema migration failed",
+                {{"error", error}});
+    return;
+  }
+  int dropped = drop_expired_partitions(*connection_, options_.retention_days, &error);
+  if (dropped < 0) {
+    log_limited(maintenance_log_, capture::LogLevel::Warn, "dropping expired partitions failed",
+                {{"error", error}});
+  } else if (dropped > 0) {
+    capture::log_info("dropped expired partitions", {{"component", "sink"},
+                                                     {"partitions", dropped},
+                                                     {"retention_days", options_.retention_days}});
+  }
+}
+
+void SinkWorker::publish_backlog() {
+  int64_t oldest =
+      in_flight_.empty() ? queue_.oldest_captured_at_us() : in_flight_.front().captured_at_us;
+  stats_.oldest_queued_unix_us.store(oldest, std::memory_order_relaxed);
+}
+
+}  // namespace mcptap::sink

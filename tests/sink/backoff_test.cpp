@@ -1,0 +1,43 @@
+// Tests for sink/backoff.h: growth, cap, jitter range, reset.
+#include "sink/backoff.h"
+
+#include <gtest/gtest.h>
+
+namespace mcptap::sink {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(SinkBackoffTest, DoublesUpToTheCapWithJitterInTheUpperHalf) {
+  Backoff backoff(milliseconds(100), milliseconds(1000));
+  const long long ceilings[] = {100, 200, 400, 800, 1000, 1000, 1000};
+  for (long long ceiling : ceilings) {
+    long long delay = backoff.next().count();
+    EXPECT_GE(delay, ceiling / 2) << "ceiling " << ceiling;
+    EXPECT_LE(delay, ceiling) << "ceiling " << ceiling;
+  }
+}
+
+TEST(SinkBackoffTest, ResetStartsOverAtTheInitialDelay) {
+  Backoff backoff(milliseconds(100), milliseconds(1000));
+  for (int i = 0; i < 5; ++i) backoff.next();
+  backoff.reset();
+  EXPECT_LE(backoff.next().count(), 100);
+}
+
+TEST(SinkBackoffTest, JitterActuallyVaries) {
+  Backoff backoff(milliseconds(1000), milliseconds(1000));
+  long long first = backoff.next().count();
+  bool varied = false;
+  for (int i = 0; i < 50 && !varied; ++i) varied = backoff.next().count() != first;
+  EXPECT_TRUE(varied);
+}
+
+TEST(SinkBackoffTest, NonsenseSettingsStillGiveAPositiveDelay) {
+  Backoff backoff(milliseconds(0), milliseconds(0));
+  EXPECT_GE(backoff.next().count(), 0);
+  EXPECT_LE(backoff.next().count(), 1);
+}
+
+}  // namespace
+}  // namespace mcptap::sink
