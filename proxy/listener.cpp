@@ -1,1 +1,317 @@
-// placeholder
+// A route's listener: bind, accept with a pause on descriptor exhaustion, own and reap sessions.
+#include "proxy/listener.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cassert>
+#include <cerrno>
+#include <cstdio>
+#include <random>
+#include <utility>
+
+#include "proxy/upstream_resolver.h"
+
+namespace mcptap::proxy {
+
+std::string HostPort::to_string() const {
+  bool ipv6_literal = host.find(':') != std::string::npos;
+  std::string port_text = std::to_string(port);
+  return ipv6_literal ? "[" + host + "]:" + port_text : host + ":" + port_text;
+}
+
+namespace {
+
+uv_stream_t* as_stream(uv_tcp_t* tcp) {
+  return reinterpret_cast<uv_stream_t*>(tcp);
+}
+template <typename Handle>
+uv_handle_t* as_handle(Handle* handle) {
+  return reinterpret_cast<uv_handle_t*>(handle);
+}
+
+// Errors accept(2) reports for one pending connection that died before it was taken; the
+// next accept moves on to the next connection, so there is nothing to back off from.
+bool is_per_connection_accept_error(int status) {
+  switch (status) {
+    case UV_ECONNABORTED:
+    case UV_ECONNRESET:
+    case UV_ENETDOWN:
+    case UV_ENETUNREACH:
+    case UV_EHOSTDOWN:
+    case UV_EHOSTUNREACH:
+    case UV_EPROTO:
+    case UV_ENOPROTOOPT:
+    case UV_ENONET:
+    case UV_ENOTSUP:
+    case UV_ETIMEDOUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Connection ids are unique within the process: a random base drawn once, plus a serial
+// per listener, make each listener's 32-bit prefix distinct; a counter makes the rest.
+uint32_t next_listener_prefix() {
+  static const uint32_t random_base = std::random_device{}();
+  static std::atomic<uint32_t> serial{0};
+  return random_base + serial.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+Listener::Listener(uv_loop_t* loop, RouteConfig route, FlowLimits limits, BufferPool& pool,
+                   TapFactory tap_factory)
+    : loop_(loop),
+      route_(std::move(route)),
+      limits_(limits),
+      pool_(pool),
+      tap_factory_(std::move(tap_factory)),
+      id_prefix_(next_listener_prefix()) {}
+
+Listener::~Listener() {
+  assert(open_handles_ == 0 && sessions_.empty() && closed_sessions_.empty() &&
+         "close() the Listener and run the loop until on_closed before destroying it");
+  close_keeper();
+}
+
+bool Listener::start(std::string* error) {
+  assert(retry_timer_ == nullptr && !closing_);
+  retry_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, retry_timer_);
+  reaper_ = new uv_idle_t;
+  uv_idle_init(loop_, reaper_);
+  retry_timer_->data = reaper_->data = this;
+  open_handles_ += 2;
+
+  sockaddr_storage address;
+  int status = resolve_blocking(loop_, route_.listen, &address);
+  if (status == 0) status = bind_and_listen(address);
+  if (status != 0) return fail_start(error, status);
+  bound_port_ = read_bound_port();
+  accepting_ = true;
+  return true;
+}
+
+int Listener::bind_and_listen(const sockaddr_storage& address) {
+  open_listen_handle();
+  int status = uv_tcp_bind(listen_, reinterpret_cast<const sockaddr*>(&address), 0);
+  // libuv reports EADDRINUSE from uv_listen rather than uv_tcp_bind.
+  if (status == 0) status = uv_listen(as_stream(listen_), kBacklog, &Listener::on_connection_cb);
+  if (status != 0) return status;
+  uv_os_fd_t fd = -1;
+  status = uv_fileno(as_handle(listen_), &fd);
+  if (status != 0) return status;
+  keeper_fd_ = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return keeper_fd_ < 0 ? -errno : 0;
+}
+
+void Listener::open_listen_handle() {
+  assert(listen_ == nullptr);
+  listen_ = new uv_tcp_t;
+  uv_tcp_init(loop_, listen_);
+  listen_->data = this;
+  ++open_handles_;
+}
+
+uint16_t Listener::read_bound_port() const {
+  sockaddr_storage bound;
+  int length = sizeof(bound);
+  if (uv_tcp_getsockname(listen_, reinterpret_cast<sockaddr*>(&bound), &length) != 0) return 0;
+  if (bound.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+}
+
+bool Listener::fail_start(std::string* error, int status) {
+  close_listen_handle();
+  close_keeper();
+  if (error != nullptr) {
+    *error = "route " + route_.name + ": cannot listen on " + route_.listen.to_string() + ": " +
+             uv_strerror(status);
+  }
+  return false;
+}
+
+// ---- Accepting -------------------------------------------------------------------------
+
+void Listener::on_connection(int status) {
+  if (status == 0) {
+    accept_session();
+  } else if (!is_per_connection_accept_error(status)) {
+    // Out of descriptors (or memory): libuv would call again at once, so back off.
+    pause_accepting(status);
+  }
+}
+
+void Listener::accept_session() {
+  std::string id = next_connection_id();
+  std::unique_ptr<capture::StreamTap> tap = tap_factory_ ? tap_factory_(id) : nullptr;
+  SessionOwner& owner = *this;
+  auto session = std::make_unique<Session>(loop_, route_, limits_, pool_, counters_, owner,
+                                           std::move(id), std::move(tap));
+  Session* raw = session.get();
+  sessions_.emplace(raw, std::move(session));
+  ++counters_.connections_total;
+  ++counters_.connections_open;
+  // A failed accept leaves the session closing; it comes back through on_session_closed.
+  raw->accept(as_stream(listen_));
+}
+
+// libuv's accept loop only ends when the handle's descriptor goes away, so the handle is
+// closed; the keeper descriptor holds the port and the backlog until accepting resumes.
+void Listener::pause_accepting(int status) {
+  ++counters_.accept_pauses;
+  uint64_t suppressed = 0;
+  if (accept_pause_log_.allow(&suppressed)) {
+    capture::log_warn("accept paused", {{"route", route_.name},
+                                        {"error", uv_err_name(status)},
+                                        {"retry_ms", kAcceptRetryMs},
+                                        {"suppressed", suppressed}});
+  }
+  close_listen_handle();
+  uv_timer_start(retry_timer_, &Listener::on_retry_timer, kAcceptRetryMs, 0);
+}
+
+void Listener::resume_accepting() {
+  if (!accepting_ || listen_ != nullptr) return;
+  if (listen_on_keeper() != 0) {
+    uv_timer_start(retry_timer_, &Listener::on_retry_timer, kAcceptRetryMs, 0);
+  }
+}
+
+int Listener::listen_on_keeper() {
+  int fd = fcntl(keeper_fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  open_listen_handle();
+  int status = uv_tcp_open(listen_, fd);
+  if (status != 0) ::close(fd);  // not adopted by the handle
+  if (status == 0) status = uv_listen(as_stream(listen_), kBacklog, &Listener::on_connection_cb);
+  if (status != 0) close_listen_handle();
+  return status;
+}
+
+void Listener::stop_accepting() {
+  accepting_ = false;
+  close_listen_handle();
+  close_keeper();
+  if (retry_timer_ != nullptr) uv_timer_stop(retry_timer_);
+}
+
+std::string Listener::next_connection_id() {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%08x%08x", id_prefix_, next_id_++);
+  return text;
+}
+
+// ---- Sessions and closing --------------------------------------------------------------
+
+void Listener::close_all_sessions() {
+  // Session::close never calls back synchronously, so the map stays intact meanwhile.
+  for (auto& entry : sessions_) entry.second->close();
+}
+
+// Called from the session's last close callback: it is parked and deleted on the next loop
+// turn, when none of its callbacks is on the stack.
+void Listener::on_session_closed(Session& session) {
+  assert(counters_.connections_open > 0);
+  --counters_.connections_open;
+  uint64_t suppressed = 0;
+  if (session.upstream_connect_error() != 0 && connect_failure_log_.allow(&suppressed)) {
+    capture::log_warn("upstream connect failed",
+                      {{"route", route_.name},
+                       {"upstream", route_.upstream.to_string()},
+                       {"error", uv_err_name(session.upstream_connect_error())},
+                       {"suppressed", suppressed}});
+  }
+  auto found = sessions_.find(&session);
+  assert(found != sessions_.end());
+  closed_sessions_.push_back(std::move(found->second));
+  sessions_.erase(found);
+  uv_idle_start(reaper_, &Listener::on_reap);
+}
+
+void Listener::reap_closed_sessions() {
+  closed_sessions_.clear();
+  uv_idle_stop(reaper_);
+  maybe_finish_close();
+}
+
+void Listener::close(std::function<void()> on_closed) {
+  assert(!closing_);
+  closing_ = true;
+  on_closed_ = std::move(on_closed);
+  stop_accepting();
+  close_all_sessions();
+  if (retry_timer_ != nullptr) {
+    uv_close(as_handle(std::exchange(retry_timer_, nullptr)), &Listener::on_timer_closed);
+  }
+  maybe_finish_close();
+}
+
+// The reaper is closed last: sessions still closing need it to be reaped.
+void Listener::maybe_finish_close() {
+  if (!closing_ || !sessions_.empty() || !closed_sessions_.empty()) return;
+  if (reaper_ != nullptr) {
+    uv_close(as_handle(std::exchange(reaper_, nullptr)), &Listener::on_idle_closed);
+  }
+  if (open_handles_ > 0) return;
+  std::function<void()> on_closed = std::move(on_closed_);
+  on_closed_ = nullptr;
+  if (on_closed) on_closed();  // may destroy this Listener: nothing follows
+}
+
+void Listener::close_listen_handle() {
+  if (listen_ == nullptr) return;
+  uv_close(as_handle(std::exchange(listen_, nullptr)), &Listener::on_listen_closed);
+}
+
+void Listener::close_keeper() {
+  if (keeper_fd_ < 0) return;
+  ::close(keeper_fd_);
+  keeper_fd_ = -1;
+}
+
+void Listener::on_handle_closed() {
+  assert(open_handles_ > 0);
+  --open_handles_;
+  maybe_finish_close();  // may destroy this Listener: nothing follows
+}
+
+// ---- libuv callbacks -------------------------------------------------------------------
+
+void Listener::on_connection_cb(uv_stream_t* server, int status) {
+  static_cast<Listener*>(server->data)->on_connection(status);
+}
+
+void Listener::on_retry_timer(uv_timer_t* timer) {
+  static_cast<Listener*>(timer->data)->resume_accepting();
+}
+
+void Listener::on_reap(uv_idle_t* idle) {
+  static_cast<Listener*>(idle->data)->reap_closed_sessions();
+}
+
+void Listener::on_listen_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Listener*>(handle->data);
+  delete reinterpret_cast<uv_tcp_t*>(handle);
+  self->on_handle_closed();
+}
+
+void Listener::on_timer_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Listener*>(handle->data);
+  delete reinterpret_cast<uv_timer_t*>(handle);
+  self->on_handle_closed();
+}
+
+void Listener::on_idle_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Listener*>(handle->data);
+  delete reinterpret_cast<uv_idle_t*>(handle);
+  self->on_handle_closed();
+}
+
+}  // namespace mcptap::proxy

@@ -1,1 +1,370 @@
-// placeholder
+// One proxied connection: upstream connect, forwarding with watermarks, half-close and teardown.
+#include "proxy/session.h"
+
+#include <cassert>
+#include <cstddef>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace mcptap::proxy {
+
+namespace {
+
+uv_stream_t* as_stream(uv_tcp_t* tcp) {
+  return reinterpret_cast<uv_stream_t*>(tcp);
+}
+uv_handle_t* as_handle(uv_tcp_t* tcp) {
+  return reinterpret_cast<uv_handle_t*>(tcp);
+}
+uv_handle_t* as_handle(uv_timer_t* timer) {
+  return reinterpret_cast<uv_handle_t*>(timer);
+}
+
+// uv_write_cb hands back the request; the buffer it forwards is the block around it.
+PooledBuffer* buffer_of(uv_write_t* req) {
+  static_assert(std::is_standard_layout_v<PooledBuffer>);
+  static_assert(offsetof(PooledBuffer, write_req) == 0);
+  return reinterpret_cast<PooledBuffer*>(req);
+}
+
+}  // namespace
+
+Session::Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits,
+                 BufferPool& pool, RouteCounters& route_counters, SessionOwner& owner,
+                 std::string connection_id, std::unique_ptr<capture::StreamTap> tap)
+    : loop_(loop),
+      route_(route),
+      limits_(limits),
+      pool_(pool),
+      route_counters_(route_counters),
+      owner_(owner),
+      connection_id_(std::move(connection_id)),
+      tap_(std::move(tap)),
+      resolver_(loop) {
+  assert(limits_.low_watermark_bytes <= limits_.high_watermark_bytes);
+  client_.session = upstream_.session = this;
+  client_.sends = capture::Direction::ClientToServer;
+  upstream_.sends = capture::Direction::ServerToClient;
+  connect_req_.data = this;
+}
+
+Session::~Session() {
+  assert(open_handles_ == 0 && "a session was destroyed with open handles");
+}
+
+int Session::accept(uv_stream_t* server) {
+  assert(state_ == State::Connecting && client_.tcp == nullptr);
+  init_tcp(client_);
+  int status = uv_accept(server, as_stream(client_.tcp));
+  if (status != 0) {
+    close_sides(nullptr);
+    return status;
+  }
+  // A proxy must not add Nagle delays the endpoints did not ask for.
+  uv_tcp_nodelay(client_.tcp, 1);
+  start_upstream_connect();
+  return 0;
+}
+
+void Session::close() {
+  close_sides(nullptr);
+}
+
+void Session::init_tcp(Side& side) {
+  side.tcp = new uv_tcp_t;
+  int status = uv_tcp_init(loop_, side.tcp);
+  assert(status == 0);  // only fails for bad flags
+  (void)status;
+  side.tcp->data = &side;
+  ++open_handles_;
+}
+
+// ---- Upstream connect ------------------------------------------------------------------
+
+// The client is not read until the upstream is connected: nothing needs queueing meanwhile,
+// and the kernel's receive buffer holds what the client sends early.
+void Session::start_upstream_connect() {
+  connect_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, connect_timer_);
+  connect_timer_->data = this;
+  ++open_handles_;
+  // One deadline covers the lookup and every address tried.
+  uv_timer_start(connect_timer_, &Session::on_connect_timeout,
+                 static_cast<uint64_t>(limits_.connect_timeout_ms), 0);
+  auto started = resolver_.start(route_.upstream, [this](int status) { on_resolved(status); });
+  switch (started) {
+    case UpstreamResolver::Start::Resolved:
+      connect_next_address();
+      break;
+    case UpstreamResolver::Start::Pending:
+      break;
+    case UpstreamResolver::Start::Failed:
+      fail_upstream_connect(resolver_.error());
+      break;
+  }
+}
+
+void Session::on_resolved(int status) {
+  assert(state_ == State::Connecting);  // closing cancels the lookup
+  if (status != 0) {
+    fail_upstream_connect(status);
+    return;
+  }
+  connect_next_address();
+}
+
+void Session::connect_next_address() {
+  const auto& addresses = resolver_.addresses();
+  while (next_address_ < addresses.size()) {
+    const auto* address = reinterpret_cast<const sockaddr*>(&addresses[next_address_++]);
+    init_tcp(upstream_);
+    int status = uv_tcp_connect(&connect_req_, upstream_.tcp, address, &Session::on_connect_cb);
+    if (status == 0) return;
+    last_connect_status_ = status;  // e.g. ENETUNREACH for an IPv6 address without a route
+    close_tcp(upstream_.tcp, false);
+  }
+  fail_upstream_connect(last_connect_status_);
+}
+
+void Session::on_upstream_connected(int status) {
+  if (state_ != State::Connecting) return;  // UV_ECANCELED: the session is closing
+  if (status == 0) {
+    start_forwarding();
+    return;
+  }
+  // A failed socket cannot be reused for the next address: close it, start a fresh one.
+  last_connect_status_ = status;
+  close_tcp(upstream_.tcp, false);
+  connect_next_address();
+}
+
+// A transparent proxy has nothing meaningful to tell the client: it just closes.
+void Session::fail_upstream_connect(int status) {
+  upstream_connect_error_ = status;
+  ++route_counters_.upstream_connect_failures;
+  close_sides(nullptr);
+}
+
+void Session::start_forwarding() {
+  state_ = State::Forwarding;
+  close_connect_timer();
+  uv_tcp_nodelay(upstream_.tcp, 1);
+  start_reading(client_);
+  if (state_ == State::Forwarding) start_reading(upstream_);
+}
+
+// ---- Forwarding ------------------------------------------------------------------------
+
+void Session::on_read(Side& source, ssize_t nread, const uv_buf_t* buf) {
+  // buf->base is null only when on_alloc had no buffer to give (nread is then UV_ENOBUFS).
+  PooledBuffer* buffer = buf->base != nullptr ? PooledBuffer::from_data(buf->base) : nullptr;
+  if (nread > 0) {
+    forward(source, buffer, static_cast<size_t>(nread));
+    return;
+  }
+  if (buffer != nullptr) pool_.release(buffer);
+  if (nread == 0) return;  // EAGAIN: nothing this time
+  if (nread == UV_EOF) {
+    on_source_eof(source);
+    return;
+  }
+  // ECONNRESET and friends: the other side sees the connection drop the same way.
+  close_sides(&source);
+}
+
+// The tap sees the bytes before the other side does: a message is recorded before its last
+// byte is forwarded.
+void Session::forward(Side& source, PooledBuffer* buffer, size_t length) {
+  count_bytes(source.sends, length);
+  if (tap_) tap_->on_bytes(source.sends, std::string_view(buffer->data(), length));
+  buffer->length = length;
+  Side& destination = other(source);
+  size_t written = 0;
+  // Nothing queued ahead: try the socket directly, which usually takes it all and spares
+  // the write request and the buffer pinned until its callback.
+  if (destination.queued_bytes == 0) {
+    uv_buf_t bytes = uv_buf_init(buffer->data(), static_cast<unsigned>(length));
+    int status = uv_try_write(as_stream(destination.tcp), &bytes, 1);
+    if (status < 0 && status != UV_EAGAIN) {
+      pool_.release(buffer);
+      close_sides(&destination);
+      return;
+    }
+    written = status > 0 ? static_cast<size_t>(status) : 0;
+  }
+  if (written == length) {
+    pool_.release(buffer);
+    return;
+  }
+  queue_write(destination, buffer, written);
+}
+
+void Session::queue_write(Side& destination, PooledBuffer* buffer, size_t offset) {
+  uv_buf_t rest =
+      uv_buf_init(buffer->data() + offset, static_cast<unsigned>(buffer->length - offset));
+  buffer->write_req.data = &destination;
+  int status =
+      uv_write(&buffer->write_req, as_stream(destination.tcp), &rest, 1, &Session::on_write_cb);
+  if (status != 0) {
+    pool_.release(buffer);  // never queued: the callback will not run
+    close_sides(&destination);
+    return;
+  }
+  // Counted in pool memory, not payload: a 10-byte read still pins a whole buffer, and
+  // memory is what the watermark must bound.
+  destination.queued_bytes += pool_.buffer_bytes();
+  update_reading(other(destination));
+}
+
+void Session::on_write_done(Side& destination, PooledBuffer* buffer, int status) {
+  assert(destination.queued_bytes >= pool_.buffer_bytes());
+  destination.queued_bytes -= pool_.buffer_bytes();
+  pool_.release(buffer);
+  if (state_ != State::Forwarding) return;  // UV_ECANCELED while closing
+  if (status != 0) {
+    close_sides(&destination);
+    return;
+  }
+  update_reading(other(destination));
+}
+
+// Stops reading `source` while its destination's queue is above the high watermark and
+// resumes once it drained below the low one (the gap keeps it from flapping).
+void Session::update_reading(Side& source) {
+  if (source.eof) return;  // nothing left to read from it
+  size_t queued = other(source).queued_bytes;
+  if (!source.paused && queued > limits_.high_watermark_bytes) {
+    source.paused = true;
+    uv_read_stop(as_stream(source.tcp));
+    ++counters_.watermark_pauses;
+    ++route_counters_.watermark_pauses;
+  } else if (source.paused && queued < limits_.low_watermark_bytes) {
+    source.paused = false;
+    start_reading(source);
+  }
+}
+
+void Session::start_reading(Side& side) {
+  assert(!side.eof && !side.paused);
+  int status = uv_read_start(as_stream(side.tcp), &Session::on_alloc, &Session::on_read_cb);
+  if (status != 0) close_sides(&side);
+}
+
+// Half-close: the other side gets our FIN once the bytes already queued to it are written,
+// and keeps sending its own bytes until it ends too.
+void Session::on_source_eof(Side& source) {
+  source.eof = true;
+  if (tap_) tap_->on_end(source.sends);
+  Side& destination = other(source);
+  destination.shutdown_req.data = &destination;
+  int status =
+      uv_shutdown(&destination.shutdown_req, as_stream(destination.tcp), &Session::on_shutdown_cb);
+  if (status != 0) close_sides(&destination);
+}
+
+void Session::on_shutdown_done(Side& destination, int status) {
+  if (state_ != State::Forwarding) return;  // UV_ECANCELED while closing
+  if (status != 0) {
+    close_sides(&destination);
+    return;
+  }
+  destination.write_shut = true;
+  // Each side's FIN went out after the other side's FIN came in: the connection is done.
+  if (client_.write_shut && upstream_.write_shut) close_sides(nullptr);
+}
+
+void Session::count_bytes(capture::Direction direction, size_t bytes) {
+  if (direction == capture::Direction::ClientToServer) {
+    counters_.bytes_client_to_server += bytes;
+    route_counters_.bytes_client_to_server += bytes;
+  } else {
+    counters_.bytes_server_to_client += bytes;
+    route_counters_.bytes_server_to_client += bytes;
+  }
+}
+
+// ---- Closing ---------------------------------------------------------------------------
+
+// `failed` is the side whose socket broke (or null for an orderly close): it is closed
+// plainly, and the other side is reset so the failure reaches its peer as a failure.
+void Session::close_sides(Side* failed) {
+  if (state_ == State::Closing || state_ == State::Closed) return;
+  state_ = State::Closing;
+  resolver_.cancel();
+  close_connect_timer();
+  close_tcp(client_.tcp, failed != nullptr && failed != &client_);
+  close_tcp(upstream_.tcp, failed != nullptr && failed != &upstream_);
+}
+
+void Session::close_tcp(uv_tcp_t*& tcp, bool reset) {
+  if (tcp == nullptr) return;
+  uv_tcp_t* handle = std::exchange(tcp, nullptr);
+  // uv_tcp_close_reset refuses a handle with a shutdown pending; a plain close then.
+  if (reset && uv_tcp_close_reset(handle, &Session::on_tcp_closed) == 0) return;
+  uv_close(as_handle(handle), &Session::on_tcp_closed);
+}
+
+void Session::close_connect_timer() {
+  if (connect_timer_ == nullptr) return;
+  uv_close(as_handle(std::exchange(connect_timer_, nullptr)), &Session::on_timer_closed);
+}
+
+// Runs in a close callback. The owner is told last: nothing here touches `this` after it.
+void Session::on_handle_closed() {
+  assert(open_handles_ > 0);
+  if (--open_handles_ > 0 || state_ != State::Closing) return;
+  state_ = State::Closed;
+  if (tap_) tap_->on_close();
+  owner_.on_session_closed(*this);
+}
+
+// ---- libuv callbacks -------------------------------------------------------------------
+
+void Session::on_alloc(uv_handle_t* handle, size_t /*suggested_size*/, uv_buf_t* buf) {
+  Session* self = static_cast<Side*>(handle->data)->session;
+  PooledBuffer* buffer = self->pool_.acquire();
+  if (buffer == nullptr) {
+    *buf = uv_buf_init(nullptr, 0);  // libuv turns this into UV_ENOBUFS
+    return;
+  }
+  *buf = uv_buf_init(buffer->data(), static_cast<unsigned>(self->pool_.buffer_bytes()));
+}
+
+void Session::on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* side = static_cast<Side*>(stream->data);
+  side->session->on_read(*side, nread, buf);
+}
+
+void Session::on_write_cb(uv_write_t* req, int status) {
+  auto* destination = static_cast<Side*>(req->data);
+  destination->session->on_write_done(*destination, buffer_of(req), status);
+}
+
+void Session::on_shutdown_cb(uv_shutdown_t* req, int status) {
+  auto* destination = static_cast<Side*>(req->data);
+  destination->session->on_shutdown_done(*destination, status);
+}
+
+void Session::on_connect_cb(uv_connect_t* req, int status) {
+  static_cast<Session*>(req->data)->on_upstream_connected(status);
+}
+
+void Session::on_connect_timeout(uv_timer_t* timer) {
+  auto* self = static_cast<Session*>(timer->data);
+  if (self->state_ == State::Connecting) self->fail_upstream_connect(UV_ETIMEDOUT);
+}
+
+void Session::on_tcp_closed(uv_handle_t* handle) {
+  Session* self = static_cast<Side*>(handle->data)->session;
+  delete reinterpret_cast<uv_tcp_t*>(handle);
+  self->on_handle_closed();
+}
+
+void Session::on_timer_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Session*>(handle->data);
+  delete reinterpret_cast<uv_timer_t*>(handle);
+  self->on_handle_closed();
+}
+
+}  // namespace mcptap::proxy

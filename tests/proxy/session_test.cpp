@@ -1,1 +1,399 @@
-#include <gtest/gtest.h>
+// Session: forwarding, half-close, resets, watermarks, upstream failures and the tap.
+#include "proxy/session.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <thread>
+
+#include "proxy_test_support.h"
+
+namespace mcptap::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Ending;
+using testing::TapLog;
+using testing::TestServer;
+
+class SessionTest : public testing::ProxyTest {};
+
+TEST_F(SessionTest, ForwardsBytesUnchangedBothWays) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}).bound_port();
+  std::string sent = testing::random_bytes(200000, 1);
+  std::string received;
+  Ending ending = Ending::Other;
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    std::thread writer([&] {
+      testing::send_all(fd, sent);
+      ::shutdown(fd, SHUT_WR);
+    });
+    ending = testing::read_to_end(fd, &received);
+    writer.join();
+    ::close(fd);
+  }));
+  EXPECT_EQ(ending, Ending::Eof);
+  EXPECT_EQ(received.size(), sent.size());
+  EXPECT_TRUE(received == sent);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().connections_total, 1u);
+  EXPECT_EQ(listener_->counters().connections_open, 0u);
+  EXPECT_EQ(listener_->counters().bytes_client_to_server, sent.size());
+  EXPECT_EQ(listener_->counters().bytes_server_to_client, sent.size());
+  EXPECT_EQ(pool_.buffers_in_use(), 0u);
+}
+
+// A reader that stalls makes the proxy's queue toward it pass the high watermark: reads from
+// the other side must stop (counted), resume later, and not a byte may change.
+TEST_F(SessionTest, LargeTransferToSlowReaderPausesAndStaysIntact) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  FlowLimits limits;
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}, limits).bound_port();
+  std::string sent = testing::random_bytes(32u << 20, 7);
+  std::string received;
+  received.reserve(sent.size());
+  ASSERT_TRUE(run_with_client(
+      [&] {
+        int fd = testing::connect_to(proxy);
+        ASSERT_GE(fd, 0);
+        std::thread writer([&] {
+          testing::send_all(fd, sent);
+          ::shutdown(fd, SHUT_WR);
+        });
+        std::this_thread::sleep_for(300ms);  // let every queue on the way fill up
+        char chunk[16384];
+        size_t since_nap = 0;
+        for (;;) {
+          ssize_t got = ::recv(fd, chunk, sizeof(chunk), 0);
+          if (got <= 0) break;
+          received.append(chunk, static_cast<size_t>(got));
+          since_nap += static_cast<size_t>(got);
+          if (since_nap >= (1u << 20)) {  // keep reading slowly so pauses recur
+            since_nap = 0;
+            std::this_thread::sleep_for(5ms);
+          }
+        }
+        writer.join();
+        ::close(fd);
+      },
+      120000));
+  ASSERT_EQ(received.size(), sent.size());
+  EXPECT_TRUE(received == sent);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_GT(listener_->counters().watermark_pauses, 0u);
+  // The watermarks bound memory: per direction at most high/buffer + 1 buffers are queued,
+  // plus the one being read.
+  size_t per_direction = limits.high_watermark_bytes / pool_.buffer_bytes() + 2;
+  EXPECT_LE(pool_.allocations(), 2 * per_direction);
+  EXPECT_EQ(pool_.buffers_in_use(), 0u);
+}
+
+// The client ends its side; the server still answers after that, and the answer arrives
+// before the client's EOF.
+TEST_F(SessionTest, HalfClosePassesThroughAndServerCanStillReply) {
+  uint16_t upstream = start_server(TestServer::Mode::ReplyOnEof);
+  auto log = std::make_shared<TapLog>();
+  TapFactory taps = [log](const std::string&) {
+    return std::make_unique<testing::RecordingTap>(log);
+  };
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}, {}, taps).bound_port();
+  std::string reply;
+  Ending ending = Ending::Other;
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    testing::send_all(fd, std::string("hello world"));
+    ::shutdown(fd, SHUT_WR);
+    ending = testing::read_to_end(fd, &reply);
+    ::close(fd);
+  }));
+  EXPECT_EQ(ending, Ending::Eof);
+  EXPECT_EQ(reply, "received 11 bytes");
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(log->client_to_server, "hello world");
+  EXPECT_EQ(log->server_to_client, "received 11 bytes");
+  EXPECT_TRUE(log->client_ended);
+  EXPECT_TRUE(log->server_ended);
+  EXPECT_FALSE(log->bytes_after_end);
+  EXPECT_TRUE(log->closed);
+}
+
+// Many small exchanges: the tap sees exactly the forwarded bytes, in order, each way.
+TEST_F(SessionTest, TapSeesForwardedBytesInOrder) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  auto log = std::make_shared<TapLog>();
+  std::vector<std::string> ids;
+  TapFactory taps = [log, &ids](const std::string& id) {
+    ids.push_back(id);
+    return std::make_unique<testing::RecordingTap>(log);
+  };
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}, {}, taps).bound_port();
+  std::string all_sent;
+  std::string all_received;
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    for (int i = 0; i < 50; ++i) {
+      std::string message = "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(i) + "}\n" +
+                            testing::random_bytes(static_cast<size_t>(i) * 97, i);
+      testing::send_all(fd, message);
+      all_sent += message;
+      all_received += testing::read_exactly(fd, message.size());
+    }
+    ::shutdown(fd, SHUT_WR);
+    testing::read_to_end(fd, &all_received);
+    ::close(fd);
+  }));
+  EXPECT_TRUE(all_received == all_sent);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_TRUE(log->client_to_server == all_sent);
+  EXPECT_TRUE(log->server_to_client == all_sent);
+  EXPECT_TRUE(log->client_ended && log->server_ended && log->closed);
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(ids[0].size(), 16u);
+  EXPECT_EQ(ids[0].find_first_not_of("0123456789abcdef"), std::string::npos);
+}
+
+TEST_F(SessionTest, RefusedUpstreamClosesClientPromptly) {
+  uint16_t proxy = start_proxy({"127.0.0.1", testing::unused_port()}).bound_port();
+  Ending ending = Ending::Other;
+  std::chrono::steady_clock::duration took{};
+  ASSERT_TRUE(run_with_client([&] {
+    auto begin = std::chrono::steady_clock::now();
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    std::string nothing;
+    ending = testing::read_to_end(fd, &nothing);
+    took = std::chrono::steady_clock::now() - begin;
+    EXPECT_TRUE(nothing.empty());
+    ::close(fd);
+  }));
+  EXPECT_TRUE(ending == Ending::Eof || ending == Ending::Reset);
+  EXPECT_LT(took, 2s);  // refused at once, not the 10 s connect timeout
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().upstream_connect_failures, 1u);
+  EXPECT_EQ(listener_->counters().connections_open, 0u);
+}
+
+// An upstream whose accept queue is full drops SYNs: the connect hangs until the timeout.
+class SaturatedListener {
+ public:
+  SaturatedListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    ::listen(fd_, 0);
+    socklen_t length = sizeof(address);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    for (int i = 0; i < 4; ++i) fillers_.push_back(nonblocking_connect());
+  }
+  ~SaturatedListener() {
+    for (int fd : fillers_) ::close(fd);
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  // True when one more connect really stays pending (the kernel drops the SYN).
+  bool drops_connects() {
+    int probe = nonblocking_connect();
+    pollfd waiting{probe, POLLOUT, 0};
+    bool pending = ::poll(&waiting, 1, 200) == 0;
+    ::close(probe);
+    return pending;
+  }
+
+ private:
+  int nonblocking_connect() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port_);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    return fd;
+  }
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> fillers_;
+};
+
+TEST_F(SessionTest, UpstreamConnectTimeoutClosesClient) {
+  SaturatedListener upstream;
+  if (!upstream.drops_connects()) GTEST_SKIP() << "this network stack accepts past the backlog";
+  FlowLimits limits;
+  limits.connect_timeout_ms = 300;
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream.port()}, limits).bound_port();
+  Ending ending = Ending::Other;
+  std::chrono::steady_clock::duration took{};
+  ASSERT_TRUE(run_with_client([&] {
+    auto begin = std::chrono::steady_clock::now();
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    ending = testing::read_to_end(fd, nullptr);
+    took = std::chrono::steady_clock::now() - begin;
+    ::close(fd);
+  }));
+  EXPECT_TRUE(ending == Ending::Eof || ending == Ending::Reset);
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 5s);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().upstream_connect_failures, 1u);
+}
+
+TEST_F(SessionTest, ResolvesUpstreamHostName) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  uint16_t proxy = start_proxy({"localhost", upstream}).bound_port();
+  std::string received;
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    testing::send_all(fd, std::string("ping"));
+    ::shutdown(fd, SHUT_WR);
+    testing::read_to_end(fd, &received);
+    ::close(fd);
+  }));
+  EXPECT_EQ(received, "ping");
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().upstream_connect_failures, 0u);
+}
+
+// The resolved addresses are tried in order: earlier ones refusing is not a failure.
+TEST_F(SessionTest, FallsBackToTheNextResolvedAddress) {
+  UpstreamResolver probe(&loop_);
+  int status = 1;
+  ASSERT_EQ(probe.start({"localhost", 1}, [&](int result) { status = result; }),
+            UpstreamResolver::Start::Pending);
+  ASSERT_TRUE(run_until([&] { return status != 1; }, 10000));
+  if (status != 0 || probe.addresses().size() < 2) {
+    GTEST_SKIP() << "localhost has a single address here";
+  }
+  // Only the last address listens; every earlier one refuses.
+  const sockaddr_storage& last = probe.addresses().back();
+  char ip[INET6_ADDRSTRLEN] = {};
+  if (last.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&last)->sin6_addr, ip, sizeof(ip));
+  } else {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&last)->sin_addr, ip, sizeof(ip));
+  }
+  uint16_t upstream = start_server(TestServer::Mode::Echo, ip);
+  uint16_t proxy = start_proxy({"localhost", upstream}).bound_port();
+  std::string received;
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    testing::send_all(fd, std::string("fallback"));
+    ::shutdown(fd, SHUT_WR);
+    testing::read_to_end(fd, &received);
+    ::close(fd);
+  }));
+  EXPECT_EQ(received, "fallback");
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().upstream_connect_failures, 0u);
+}
+
+TEST_F(SessionTest, UnresolvableUpstreamClosesClient) {
+  uint16_t proxy = start_proxy({"no-such-host.invalid", 9}).bound_port();
+  Ending ending = Ending::Other;
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    ending = testing::read_to_end(fd, nullptr);
+    ::close(fd);
+  }));
+  EXPECT_TRUE(ending == Ending::Eof || ending == Ending::Reset);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().upstream_connect_failures, 1u);
+}
+
+// A reset from the client reaches the server as a reset, not as an orderly EOF.
+TEST_F(SessionTest, ClientResetReachesUpstreamAsReset) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}).bound_port();
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    testing::send_all(fd, std::string("x"));
+    EXPECT_EQ(testing::read_exactly(fd, 1), "x");  // the session is forwarding by now
+    linger abort_on_close{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+    ::close(fd);
+  }));
+  ASSERT_TRUE(run_until([&] { return !server_->read_errors().empty(); }, 5000));
+  EXPECT_EQ(server_->read_errors()[0], UV_ECONNRESET);
+  ASSERT_TRUE(wait_until_no_sessions());
+}
+
+// After warm-up, forwarding takes every buffer from the free list.
+TEST_F(SessionTest, BufferPoolNeedsNoAllocationsAfterWarmUp) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}).bound_port();
+  int fd = -1;
+  auto exchange = [&](int rounds) {
+    for (int i = 0; i < rounds; ++i) {
+      std::string message = testing::random_bytes(1000, i);
+      testing::send_all(fd, message);
+      EXPECT_TRUE(testing::read_exactly(fd, message.size()) == message);
+    }
+  };
+  ASSERT_TRUE(run_with_client([&] {
+    fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    exchange(10);
+  }));
+  uint64_t warmed_up = pool_.allocations();
+  EXPECT_GT(warmed_up, 0u);
+  ASSERT_TRUE(run_with_client([&] {
+    exchange(500);
+    ::shutdown(fd, SHUT_WR);
+    testing::read_to_end(fd, nullptr);
+    ::close(fd);
+  }));
+  EXPECT_EQ(pool_.allocations(), warmed_up);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(pool_.buffers_in_use(), 0u);
+}
+
+TEST_F(SessionTest, ManyConcurrentSessions) {
+  constexpr int kClients = 64;
+  constexpr size_t kBytes = 64u << 10;
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}).bound_port();
+  std::atomic<int> intact{0};
+  ASSERT_TRUE(run_with_client([&] {
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.emplace_back([&, i] {
+        std::string sent = testing::random_bytes(kBytes, 100 + i);
+        std::string received;
+        int fd = testing::connect_to(proxy);
+        if (fd < 0) return;
+        std::thread writer([&] {
+          testing::send_all(fd, sent);
+          ::shutdown(fd, SHUT_WR);
+        });
+        testing::read_to_end(fd, &received);
+        writer.join();
+        ::close(fd);
+        if (received == sent) ++intact;
+      });
+    }
+    for (auto& client : clients) client.join();
+  }));
+  EXPECT_EQ(intact.load(), kClients);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().connections_total, static_cast<uint64_t>(kClients));
+  EXPECT_EQ(listener_->counters().bytes_client_to_server, kClients * kBytes);
+  EXPECT_EQ(listener_->counters().bytes_server_to_client, kClients * kBytes);
+  EXPECT_EQ(server_->accepted(), static_cast<size_t>(kClients));
+}
+
+}  // namespace
+}  // namespace mcptap::proxy

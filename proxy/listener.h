@@ -1,0 +1,110 @@
+// One route's listening socket: accepts connections and owns a Session for each of them.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "capture/log.h"
+#include "capture/stream_tap.h"
+#include "proxy/buffer_pool.h"
+#include "proxy/route_config.h"
+#include "proxy/session.h"
+
+namespace mcptap::proxy {
+
+// Makes the capture tap of one new connection; may return null (no capture for it).
+using TapFactory =
+    std::function<std::unique_ptr<capture::StreamTap>(const std::string& connection_id)>;
+
+// Loop thread only. The Listener must outlive its handles: after start() (whether it
+// succeeded or not) call close() and let the loop run until on_closed before destroying it.
+class Listener : private SessionOwner {
+ public:
+  static constexpr int kBacklog = 511;
+  // How long accepting pauses when the process runs out of descriptors.
+  static constexpr uint64_t kAcceptRetryMs = 100;
+
+  Listener(uv_loop_t* loop, RouteConfig route, FlowLimits limits, BufferPool& pool,
+           TapFactory tap_factory);
+  ~Listener() override;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Binds and listens. On failure *error is one line such as
+  // "route gates: cannot listen on 0.0.0.0:9001: address already in use".
+  bool start(std::string* error);
+  // Closes the listening socket (new connections are refused); open sessions carry on.
+  // The first step of a graceful drain. Idempotent.
+  void stop_accepting();
+  // Closes every open session now (the drain deadline passed). Their memory is reclaimed
+  // on a later loop turn.
+  void close_all_sessions();
+  // stop_accepting() + close_all_sessions(), then on_closed once every handle and session
+  // of this listener is gone. on_closed runs from a libuv callback, or at once when
+  // nothing was open; the Listener may be destroyed inside it.
+  void close(std::function<void()> on_closed);
+
+  size_t open_sessions() const { return sessions_.size(); }
+  const RouteCounters& counters() const { return counters_; }
+  uint16_t bound_port() const { return bound_port_; }
+  const RouteConfig& route() const { return route_; }
+
+ private:
+  bool fail_start(std::string* error, int status);
+  int bind_and_listen(const sockaddr_storage& address);
+  void open_listen_handle();
+  uint16_t read_bound_port() const;
+  int listen_on_keeper();
+  void on_connection(int status);
+  void accept_session();
+  void pause_accepting(int status);
+  void resume_accepting();
+  void on_session_closed(Session& session) override;
+  void reap_closed_sessions();
+  void close_listen_handle();
+  void close_keeper();
+  void maybe_finish_close();
+  void on_handle_closed();
+  std::string next_connection_id();
+
+  static void on_connection_cb(uv_stream_t* server, int status);
+  static void on_retry_timer(uv_timer_t* timer);
+  static void on_reap(uv_idle_t* idle);
+  static void on_listen_closed(uv_handle_t* handle);
+  static void on_timer_closed(uv_handle_t* handle);
+  static void on_idle_closed(uv_handle_t* handle);
+
+  uv_loop_t* loop_;
+  RouteConfig route_;
+  FlowLimits limits_;
+  BufferPool& pool_;
+  TapFactory tap_factory_;
+  RouteCounters counters_;
+
+  uv_tcp_t* listen_ = nullptr;  // null while paused or stopped
+  uv_timer_t* retry_timer_ = nullptr;
+  uv_idle_t* reaper_ = nullptr;
+  // A duplicate of the listening socket, held while accepting: pausing closes the libuv
+  // handle (the only way to stop its accept loop) while this keeps the port and backlog.
+  int keeper_fd_ = -1;
+  uint16_t bound_port_ = 0;
+  bool accepting_ = false;
+  bool closing_ = false;
+  int open_handles_ = 0;
+  std::function<void()> on_closed_;
+
+  std::unordered_map<Session*, std::unique_ptr<Session>> sessions_;
+  std::vector<std::unique_ptr<Session>> closed_sessions_;  // reaped on the next loop turn
+  uint32_t id_prefix_;
+  uint32_t next_id_ = 0;
+  capture::LogRateLimiter connect_failure_log_{10000};
+  capture::LogRateLimiter accept_pause_log_{10000};
+};
+
+}  // namespace mcptap::proxy

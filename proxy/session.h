@@ -1,0 +1,150 @@
+// One proxied connection: the client socket, the upstream socket, and the bytes between them.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "capture/record.h"
+#include "capture/stream_tap.h"
+#include "proxy/buffer_pool.h"
+#include "proxy/route_config.h"
+#include "proxy/upstream_resolver.h"
+
+namespace mcptap::proxy {
+
+// Per-route totals, fed live by the route's sessions and listener. Plain counters: they are
+// written and read on the loop thread only.
+struct RouteCounters {
+  uint64_t connections_total = 0;
+  uint64_t connections_open = 0;
+  uint64_t bytes_client_to_server = 0;
+  uint64_t bytes_server_to_client = 0;
+  uint64_t watermark_pauses = 0;           // reads stopped because a write queue was full
+  uint64_t upstream_connect_failures = 0;  // refused, unresolvable or timed out
+  uint64_t accept_pauses = 0;              // accepting paused for lack of descriptors
+};
+
+struct SessionCounters {
+  uint64_t bytes_client_to_server = 0;
+  uint64_t bytes_server_to_client = 0;
+  uint64_t watermark_pauses = 0;
+};
+
+class Session;
+
+// Who keeps a Session: told once, from the session's last close callback, that every
+// handle of the session is closed. The owner must not destroy the session inside that
+// call (its callback frames are still on the stack); it reaps it on a later loop turn.
+class SessionOwner {
+ public:
+  virtual ~SessionOwner() = default;
+  virtual void on_session_closed(Session& session) = 0;
+};
+
+// Forwards bytes unchanged in both directions, tees them to an optional tap before they
+// are forwarded, propagates half-closes and resets, and stops reading a side while the
+// other side's write queue is above the high watermark.
+//
+// Lifetime: close() (or the connection ending) closes every handle; each handle's memory is
+// freed in its own close callback; when the last one is closed the owner is told. Only then
+// may the Session be destroyed, and only from outside its callbacks.
+class Session {
+ public:
+  enum class State { Connecting, Forwarding, Closing, Closed };
+
+  Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits, BufferPool& pool,
+          RouteCounters& route_counters, SessionOwner& owner, std::string connection_id,
+          std::unique_ptr<capture::StreamTap> tap);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Takes the connection waiting on `server` (call once, from its connection callback) and
+  // starts connecting upstream. On failure the session is already closing.
+  int accept(uv_stream_t* server);
+  // Closes both sides now (a drain deadline passed). Idempotent.
+  void close();
+
+  const std::string& connection_id() const { return connection_id_; }
+  State state() const { return state_; }
+  const SessionCounters& counters() const { return counters_; }
+  // 0, or why the upstream connect failed (a UV_E* / UV_EAI_* status; UV_ETIMEDOUT).
+  int upstream_connect_error() const { return upstream_connect_error_; }
+
+ private:
+  // One socket with the state of the bytes flowing out of it and into it.
+  // Its tcp handle's data points here, and so do its requests', so a callback finds both the
+  // session and the side even after the handle was detached for closing.
+  struct Side {
+    Session* session = nullptr;
+    uv_tcp_t* tcp = nullptr;
+    capture::Direction sends = capture::Direction::ClientToServer;  // its bytes' direction
+    size_t queued_bytes = 0;  // pool memory held by writes queued to this side
+    bool paused = false;      // reads stopped: the other side's queue is above high
+    bool eof = false;         // it sent FIN; nothing more will be read from it
+    bool write_shut = false;  // our FIN to it went out
+    uv_shutdown_t shutdown_req;
+  };
+  // Upstream connect.
+  void start_upstream_connect();
+  void on_resolved(int status);
+  void connect_next_address();
+  void on_upstream_connected(int status);
+  void fail_upstream_connect(int status);
+  void start_forwarding();
+
+  // Forwarding.
+  void on_read(Side& source, ssize_t nread, const uv_buf_t* buf);
+  void forward(Side& source, PooledBuffer* buffer, size_t length);
+  void queue_write(Side& destination, PooledBuffer* buffer, size_t offset);
+  void on_write_done(Side& destination, PooledBuffer* buffer, int status);
+  void on_source_eof(Side& source);
+  void on_shutdown_done(Side& destination, int status);
+  void start_reading(Side& side);
+  void update_reading(Side& source);
+
+  // Closing.
+  void close_sides(Side* failed);
+  void close_tcp(uv_tcp_t*& tcp, bool reset);
+  void close_connect_timer();
+  void on_handle_closed();
+  void init_tcp(Side& side);
+
+  Side& other(Side& side) { return &side == &client_ ? upstream_ : client_; }
+  void count_bytes(capture::Direction direction, size_t bytes);
+
+  static void on_alloc(uv_handle_t* handle, size_t suggested_size, uv_buf_t* buf);
+  static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write_cb(uv_write_t* req, int status);
+  static void on_shutdown_cb(uv_shutdown_t* req, int status);
+  static void on_connect_cb(uv_connect_t* req, int status);
+  static void on_connect_timeout(uv_timer_t* timer);
+  static void on_tcp_closed(uv_handle_t* handle);
+  static void on_timer_closed(uv_handle_t* handle);
+
+  uv_loop_t* loop_;
+  const RouteConfig& route_;
+  const FlowLimits& limits_;
+  BufferPool& pool_;
+  RouteCounters& route_counters_;
+  SessionOwner& owner_;
+  std::string connection_id_;
+  std::unique_ptr<capture::StreamTap> tap_;
+
+  State state_ = State::Connecting;
+  Side client_;
+  Side upstream_;
+  uv_timer_t* connect_timer_ = nullptr;
+  uv_connect_t connect_req_;
+  UpstreamResolver resolver_;
+  size_t next_address_ = 0;
+  int last_connect_status_ = UV_ECONNREFUSED;
+  int upstream_connect_error_ = 0;
+  int open_handles_ = 0;  // initialised and not yet through their close callback
+  SessionCounters counters_;
+};
+
+}  // namespace mcptap::proxy
