@@ -175,8 +175,10 @@ bool SinkWorker::connect() {
   writer_ = std::make_unique<PgWriter>(*connection_);
   stats_.postgres_up.store(true, std::memory_order_relaxed);
   log_limited(connected_log_, capture::LogLevel::Info, "connected to PostgreSQL", {});
-  next_maintenance_ = Clock::now();  // migrate once per connection, right away
-  return true;
+  // Migrate once per connection, before any write: the server may be brand new.
+  next_maintenance_ = Clock::now();
+  maybe_maintain();
+  return connection_ != nullptr;
 }
 
 void SinkWorker::disconnect() {
