@@ -230,7 +230,8 @@ void Session::on_write_done(Side& destination, PooledBuffer* buffer, int status)
 }
 
 // Stops reading `source` while its destination's queue is above the high watermark and
-// resumes once it drained below the low one (the gap keeps it from flapping).
+// resumes once it drained to the low one (the gap keeps it from flapping; "at or below"
+// so that a low watermark of 0 still resumes on an empty queue).
 void Session::update_reading(Side& source) {
   if (source.eof) return;  // nothing left to read from it
   size_t queued = other(source).queued_bytes;
@@ -239,7 +240,7 @@ void Session::update_reading(Side& source) {
     uv_read_stop(as_stream(source.tcp));
     ++counters_.watermark_pauses;
     ++route_counters_.watermark_pauses;
-  } else if (source.paused && queued < limits_.low_watermark_bytes) {
+  } else if (source.paused && queued <= limits_.low_watermark_bytes) {
     source.paused = false;
     start_reading(source);
   }

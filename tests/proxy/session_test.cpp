@@ -93,6 +93,34 @@ TEST_F(SessionTest, LargeTransferToSlowReaderPausesAndStaysIntact) {
   EXPECT_EQ(pool_.buffers_in_use(), 0u);
 }
 
+// With both watermarks at zero every queued write pauses the source, and an empty queue
+// must resume it, or the transfer stalls.
+TEST_F(SessionTest, ZeroWatermarksStillMakeProgress) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  FlowLimits limits;
+  limits.high_watermark_bytes = 0;
+  limits.low_watermark_bytes = 0;
+  uint16_t proxy = start_proxy({"127.0.0.1", upstream}, limits).bound_port();
+  std::string sent = testing::random_bytes(8u << 20, 11);
+  std::string received;
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    std::thread writer([&] {
+      testing::send_all(fd, sent);
+      ::shutdown(fd, SHUT_WR);
+    });
+    std::this_thread::sleep_for(100ms);
+    testing::read_to_end(fd, &received);
+    writer.join();
+    ::close(fd);
+  }));
+  ASSERT_EQ(received.size(), sent.size());
+  EXPECT_TRUE(received == sent);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_GT(listener_->counters().watermark_pauses, 0u);
+}
+
 // The client ends its side; the server still answers after that, and the answer arrives
 // before the client's EOF.
 TEST_F(SessionTest, HalfClosePassesThroughAndServerCanStillReply) {
