@@ -21,6 +21,8 @@ struct RouteConfig {
 
 // Watermarks of the per-direction write queues: past high, the opposite side's reads stop;
 // they resume once the queue drains below low.
+// A queue is measured in the pool memory its writes pin (one read buffer each, however
+// few bytes it holds), so the watermarks bound memory per connection.
 struct FlowLimits {
   size_t high_watermark_bytes = 1u << 20;
   size_t low_watermark_bytes = 256u << 10;

@@ -55,6 +55,7 @@ class Session {
  public:
   enum class State { Connecting, Forwarding, Closing, Closed };
 
+  // Everything passed by reference must outlive the session (the Listener holds them all).
   Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits, BufferPool& pool,
           RouteCounters& route_counters, SessionOwner& owner, std::string connection_id,
           std::unique_ptr<capture::StreamTap> tap);
@@ -75,9 +76,9 @@ class Session {
   int upstream_connect_error() const { return upstream_connect_error_; }
 
  private:
-  // One socket with the state of the bytes flowing out of it and into it.
-  // Its tcp handle's data points here, and so do its requests', so a callback finds both the
-  // session and the side even after the handle was detached for closing.
+  // One socket with the state of the bytes flowing out of it and into it. Its tcp handle's
+  // data points here, and so do its requests', so a callback finds both the session and the
+  // side even after the handle was detached for closing.
   struct Side {
     Session* session = nullptr;
     uv_tcp_t* tcp = nullptr;
@@ -88,6 +89,7 @@ class Session {
     bool write_shut = false;  // our FIN to it went out
     uv_shutdown_t shutdown_req;
   };
+
   // Upstream connect.
   void start_upstream_connect();
   void on_resolved(int status);
