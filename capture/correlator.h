@@ -30,6 +30,9 @@ class Correlator {
   // Observes one classified message (not a batch; the caller walks batch items) that
   // passed in `direction` at now_us. Requests get a fresh correlation id; responses and
   // errors travelling the opposite way take the oldest pending request with their id.
+  // notifications/progress takes the id of the pending request that announced its token;
+  // notifications/cancelled takes the id of the oldest pending request with its requestId
+  // sent the same way, and retires that request. Batch and Invalid messages yield nothing.
   Correlation observe(std::string_view session_id, Direction direction,
                       const ClassifiedMessage& message, int64_t now_us);
 

@@ -19,8 +19,10 @@ struct ClassifiedMessage {
   std::optional<std::string> progress_token;
   // JSON text of params.requestId of a notifications/cancelled.
   std::optional<std::string> cancelled_request_id;
-  std::string invalid_reason;                 // set when kind == Invalid
-  std::vector<ClassifiedMessage> batch_items;  // set when kind == Batch, in array order
+  std::string invalid_reason;  // set when kind == Invalid
+  // Set when kind == Batch, one per element in array order; an element that is not a
+  // single message (a scalar, a nested array) is an Invalid item.
+  std::vector<ClassifiedMessage> batch_items;
 };
 
 ClassifiedMessage classify_jsonrpc(const nlohmann::json& message);

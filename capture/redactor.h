@@ -28,7 +28,8 @@ class Redactor {
   // Replaces the value of every secret key at any depth by "[REDACTED]", iteratively (no
   // recursion per level). Returns true when at least one value was replaced.
   bool redact_json(nlohmann::json& document) const;
-  // Same for an object of header name -> value (or array of values).
+  // Same for an object of header name -> value (or array of values); a header given as an
+  // array is replaced as a whole by one marker.
   bool redact_headers(nlohmann::json& headers) const;
 
  private:
