@@ -1,1 +1,348 @@
+// Tests for capture/content_decoder: each coding, stacked codings, splits, limits and bombs.
+#include "capture/content_decoder.h"
+
 #include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <string>
+#include <vector>
+
+#include "capture/sha256.h"
+
+namespace mcptap::capture {
+namespace {
+
+constexpr int kGzipBits = 31;
+constexpr int kZlibBits = 15;
+constexpr int kRawBits = -15;
+
+// Compresses input with zlib's deflate, framed by window_bits (gzip, zlib or raw). The
+// input is fed in slices so that a large body of zeros need not exist in memory.
+class Compressor {
+ public:
+  explicit Compressor(int window_bits, int level = Z_BEST_COMPRESSION) {
+    EXPECT_EQ(deflateInit2(&stream_, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  }
+  ~Compressor() { deflateEnd(&stream_); }
+  void add(std::string_view input) { run(input, Z_NO_FLUSH); }
+  std::string finish() {
+    run({}, Z_FINISH);
+    return std::move(output_);
+  }
+
+ private:
+  void run(std::string_view input, int flush) {
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+    stream_.avail_in = static_cast<uInt>(input.size());
+    char buffer[16384];
+    int result;
+    do {
+      stream_.next_out = reinterpret_cast<Bytef*>(buffer);
+      stream_.avail_out = sizeof(buffer);
+      result = deflate(&stream_, flush);
+      ASSERT_NE(result, Z_STREAM_ERROR);
+      output_.append(buffer, sizeof(buffer) - stream_.avail_out);
+    } while (stream_.avail_out == 0 || (flush == Z_FINISH && result != Z_STREAM_END));
+  }
+  z_stream stream_{};
+  std::string output_;
+};
+
+std::string compress(std::string_view input, int window_bits) {
+  Compressor compressor(window_bits);
+  compressor.add(input);
+  return compressor.finish();
+}
+
+std::string sha256_hex(std::string_view bytes) {
+  Sha256 hash;
+  hash.update(bytes);
+  return hash.finish_hex();
+}
+
+// Some JSON-RPC traffic long enough to span several inflate output chunks.
+std::string sample_body() {
+  std::string body;
+  for (int i = 0; i < 2000; ++i) {
+    body += R"({"jsonrpc":"2.0","id":)" + std::to_string(i) +
+            R"(,"result":{"content":[{"type":"text","text":"line )" + std::to_string(i * 7) +
+            "\"}]}}\n";
+  }
+  return body;
+}
+
+struct Decoded {
+  bool created = false;
+  bool ok = false;
+  std::string output;
+  std::string error;
+  uint64_t total_output = 0;
+  bool truncated = false;
+  std::string sha256_hex;
+};
+
+// Decodes the pieces one feed each, then finishes.
+Decoded decode_pieces(std::string_view encoding, const std::vector<std::string_view>& pieces,
+                      const ContentDecoderLimits& limits) {
+  Decoded result;
+  auto decoder = ContentDecoder::create(encoding, limits, &result.error);
+  if (!decoder) return result;
+  result.created = true;
+  auto collect = [&](std::string_view chunk) { result.output.append(chunk); };
+  result.ok = true;
+  for (std::string_view piece : pieces) result.ok = result.ok && decoder->feed(piece, collect);
+  result.ok = result.ok && decoder->finish();
+  EXPECT_EQ(result.ok, decoder->error().empty());
+  result.error = decoder->error();
+  result.total_output = decoder->total_output();
+  result.truncated = decoder->truncated();
+  result.sha256_hex = decoder->sha256_hex();
+  return result;
+}
+
+ContentDecoderLimits with_cap(uint64_t max_output_bytes) {
+  ContentDecoderLimits limits;
+  limits.max_output_bytes = max_output_bytes;
+  return limits;
+}
+
+Decoded decode(std::string_view encoding, std::string_view body, uint64_t cap = 1 << 24) {
+  return decode_pieces(encoding, {body}, with_cap(cap));
+}
+
+Decoded decode_in_pieces(std::string_view encoding, std::string_view body, size_t piece_size,
+                         const ContentDecoderLimits& limits = with_cap(1 << 24)) {
+  std::vector<std::string_view> pieces;
+  for (size_t at = 0; at < body.size(); at += piece_size) {
+    pieces.push_back(body.substr(at, piece_size));
+  }
+  return decode_pieces(encoding, pieces, limits);
+}
+
+void expect_decoded(const Decoded& result, std::string_view plain) {
+  EXPECT_TRUE(result.ok) << result.error;
+  EXPECT_EQ(result.output, plain);
+  EXPECT_EQ(result.total_output, plain.size());
+  EXPECT_FALSE(result.truncated);
+  EXPECT_EQ(result.sha256_hex, sha256_hex(plain));
+}
+
+TEST(ContentDecoder, Gzip) {
+  const std::string body = sample_body();
+  const std::string gzip = compress(body, kGzipBits);
+  ASSERT_LT(gzip.size(), body.size() / 4);
+  expect_decoded(decode("gzip", gzip), body);
+  expect_decoded(decode("x-gzip", gzip), body);
+  expect_decoded(decode(" GZip ", gzip), body);
+}
+
+TEST(ContentDecoder, ZlibWrappedDeflate) {
+  const std::string body = sample_body();
+  expect_decoded(decode("deflate", compress(body, kZlibBits)), body);
+}
+
+TEST(ContentDecoder, RawDeflateIsRecognised) {
+  const std::string body = sample_body();
+  const std::string raw = compress(body, kRawBits);
+  expect_decoded(decode("deflate", raw), body);
+  expect_decoded(decode_in_pieces("deflate", raw, 1), body);
+}
+
+TEST(ContentDecoder, ConcatenatedGzipMembers) {
+  const std::string gzip = compress("first member, ", kGzipBits) + compress("", kGzipBits) +
+                           compress("second member", kGzipBits);
+  const std::string plain = "first member, second member";
+  expect_decoded(decode("gzip", gzip), plain);
+  for (size_t split = 0; split <= gzip.size(); ++split) {
+    const std::string_view whole = gzip;
+    SCOPED_TRACE("split at byte " + std::to_string(split));
+    expect_decoded(
+        decode_pieces("gzip", {whole.substr(0, split), whole.substr(split)}, with_cap(1 << 20)),
+        plain);
+  }
+}
+
+TEST(ContentDecoder, SmallGzipAtEveryByteBoundary) {
+  const std::string plain = R"({"jsonrpc":"2.0","id":3,"result":{"ok":true}})";
+  const std::string gzip = compress(plain, kGzipBits);
+  const std::string_view whole = gzip;
+  for (size_t split = 0; split <= gzip.size(); ++split) {
+    SCOPED_TRACE("split at byte " + std::to_string(split));
+    expect_decoded(
+        decode_pieces("gzip", {whole.substr(0, split), whole.substr(split)}, with_cap(1 << 20)),
+        plain);
+  }
+  expect_decoded(decode_in_pieces("gzip", gzip, 1), plain);
+}
+
+TEST(ContentDecoder, StackedCodingsAreUndoneInReverse) {
+  const std::string body = sample_body();
+  // "deflate, gzip": deflate was applied first, then gzip.
+  const std::string deflate_then_gzip = compress(compress(body, kZlibBits), kGzipBits);
+  expect_decoded(decode("deflate, gzip", deflate_then_gzip), body);
+  expect_decoded(decode_in_pieces("deflate,gzip", deflate_then_gzip, 7), body);
+  const std::string gzip_then_raw_deflate = compress(compress(body, kGzipBits), kRawBits);
+  expect_decoded(decode("gzip, identity, deflate", gzip_then_raw_deflate), body);
+  // The wrong order must not decode.
+  Decoded wrong = decode("gzip, deflate", deflate_then_gzip);
+  EXPECT_FALSE(wrong.ok);
+  EXPECT_FALSE(wrong.error.empty());
+}
+
+TEST(ContentDecoder, IdentityPassesBytesThrough) {
+  const std::string body = "not compressed \x1f\x8b at all";
+  expect_decoded(decode("identity", body), body);
+  expect_decoded(decode("", body), body);
+  expect_decoded(decode(" , identity,", body), body);
+}
+
+TEST(ContentDecoder, UnsupportedCodingIsRefusedByName) {
+  Decoded brotli = decode("br", "\x0b\x02\x80hello\x03");
+  EXPECT_FALSE(brotli.created);
+  EXPECT_EQ(brotli.error, "unsupported content-encoding: br");
+  Decoded stacked = decode("gzip, zstd", "");
+  EXPECT_FALSE(stacked.created);
+  EXPECT_EQ(stacked.error, "unsupported content-encoding: zstd");
+}
+
+TEST(ContentDecoder, TooManyCodingsAreRefused) {
+  std::string header = "gzip";
+  for (size_t i = 1; i <= ContentDecoder::kMaxCodings; ++i) header += ", gzip";
+  Decoded result = decode(header, "");
+  EXPECT_FALSE(result.created);
+  EXPECT_EQ(result.error, "too many content-encodings: 9");
+}
+
+TEST(ContentDecoder, CorruptDataReportsZlibsMessage) {
+  Decoded not_gzip = decode("gzip", "this is plain text, not gzip");
+  EXPECT_FALSE(not_gzip.ok);
+  EXPECT_EQ(not_gzip.error, "gzip: incorrect header check");
+
+  std::string gzip = compress(sample_body(), kGzipBits);
+  gzip[gzip.size() - 6] ^= 0x55;  // the CRC-32 in the gzip trailer
+  Decoded bad_crc = decode("gzip", gzip);
+  EXPECT_FALSE(bad_crc.ok);
+  EXPECT_EQ(bad_crc.error, "gzip: incorrect data check");
+
+  std::string deflate = compress(sample_body(), kZlibBits);
+  deflate[2] = static_cast<char>(0xff);  // first block header: reserved block type 3
+  Decoded bad_block = decode("deflate", deflate);
+  EXPECT_FALSE(bad_block.ok);
+  EXPECT_EQ(bad_block.error, "deflate: invalid block type");
+}
+
+TEST(ContentDecoder, BodyEndingInsideTheStreamFails) {
+  const std::string gzip = compress(sample_body(), kGzipBits);
+  Decoded cut = decode("gzip", std::string_view(gzip).substr(0, gzip.size() - 4));
+  EXPECT_FALSE(cut.ok);
+  EXPECT_EQ(cut.error, "gzip: body ends inside the compressed stream");
+  Decoded one_byte = decode("deflate", "\x78");
+  EXPECT_FALSE(one_byte.ok);
+  EXPECT_EQ(one_byte.error, "deflate: body ends inside the compressed stream");
+}
+
+TEST(ContentDecoder, DataAfterADeflateStreamFails) {
+  Decoded result = decode("deflate", compress("body", kZlibBits) + "junk");
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.output, "body");
+  EXPECT_EQ(result.error, "deflate: data after the end of the stream");
+}
+
+TEST(ContentDecoder, EmptyBodyIsEmptyWhateverTheCoding) {
+  expect_decoded(decode("gzip", ""), "");
+  expect_decoded(decode("deflate, gzip", ""), "");
+}
+
+TEST(ContentDecoder, OutputPastTheCapIsCountedAndHashed) {
+  const std::string body = sample_body();
+  for (size_t piece : {size_t{1} << 20, size_t{333}}) {
+    Decoded result = decode_in_pieces("gzip", compress(body, kGzipBits), piece, with_cap(1000));
+    EXPECT_TRUE(result.ok) << result.error;
+    EXPECT_EQ(result.output, body.substr(0, 1000));
+    EXPECT_TRUE(result.truncated);
+    EXPECT_EQ(result.total_output, body.size());
+    EXPECT_EQ(result.sha256_hex, sha256_hex(body));
+  }
+  Decoded exact = decode("identity", "12345", 5);
+  EXPECT_EQ(exact.output, "12345");
+  EXPECT_FALSE(exact.truncated);
+}
+
+// 100 MiB of zeros, gzip-compressed (about 100 KB), built without holding the zeros.
+std::string zero_bomb(uint64_t zero_bytes) {
+  Compressor compressor(kGzipBits);
+  const std::string zeros(1 << 20, '\0');
+  for (uint64_t done = 0; done < zero_bytes; done += zeros.size()) compressor.add(zeros);
+  return compressor.finish();
+}
+
+TEST(ContentDecoder, GzipBombStaysBounded) {
+  constexpr uint64_t kZeros = uint64_t{100} << 20;
+  constexpr uint64_t kCap = 1 << 20;
+  const std::string bomb = zero_bomb(kZeros);
+  ASSERT_LT(bomb.size(), 200'000u);
+  Decoded result = decode_in_pieces("gzip", bomb, 4096, with_cap(kCap));
+  EXPECT_EQ(result.output.size(), kCap);
+  EXPECT_EQ(result.output.find_first_not_of('\0'), std::string::npos);
+  EXPECT_TRUE(result.truncated);
+  // Zeros pass 1000:1, so the default guard stops decoding long before the end.
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.error, "decompression bomb");
+  EXPECT_LT(result.total_output, kZeros / 10);
+}
+
+TEST(ContentDecoder, SizeLimitStopsDecodingPastTheCap) {
+  ContentDecoderLimits limits = with_cap(1024);
+  limits.max_decoded_bytes = 4 << 20;
+  limits.max_ratio = 0;  // off: only the size limit applies
+  Decoded result = decode_in_pieces("gzip", zero_bomb(16 << 20), 4096, limits);
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.error, "decompression bomb");
+  EXPECT_EQ(result.output.size(), 1024u);
+  EXPECT_TRUE(result.truncated);
+  // Decoding stops within one output chunk (16 KiB) past the limit.
+  EXPECT_GT(result.total_output, limits.max_decoded_bytes);
+  EXPECT_LE(result.total_output, limits.max_decoded_bytes + (16 << 10));
+  // Under the limit the same guard lets the whole body through.
+  limits.max_decoded_bytes = 32 << 20;
+  Decoded whole = decode_in_pieces("gzip", zero_bomb(16 << 20), 4096, limits);
+  EXPECT_TRUE(whole.ok) << whole.error;
+  EXPECT_EQ(whole.total_output, uint64_t{16} << 20);
+}
+
+TEST(ContentDecoder, RatioLimitIsMeasuredAgainstConsumedInput) {
+  const std::string body = sample_body();  // compresses between 5:1 and 50:1
+  const std::string gzip = compress(body, kGzipBits);
+  ASSERT_GT(body.size() / gzip.size(), 5u);
+  ASSERT_LT(body.size() / gzip.size(), 50u);
+  ContentDecoderLimits limits = with_cap(100);
+  limits.max_ratio = 5;
+  Decoded dense = decode_pieces("gzip", {gzip}, limits);
+  EXPECT_FALSE(dense.ok);
+  EXPECT_EQ(dense.error, "decompression bomb");
+  limits.max_ratio = 50;
+  Decoded fine = decode_pieces("gzip", {gzip}, limits);
+  EXPECT_TRUE(fine.ok) << fine.error;
+  EXPECT_EQ(fine.total_output, body.size());
+  // Below the cap no ratio is too high: the caller asked for that much output.
+  limits.max_output_bytes = body.size();
+  limits.max_ratio = 2;
+  expect_decoded(decode_pieces("gzip", {gzip}, limits), body);
+}
+
+TEST(ContentDecoder, InnerLayerThatExpandsIntoNothingIsStopped) {
+  // Raw deflate made only of empty stored blocks: megabytes that decode to no bytes at all.
+  std::string empty_blocks;
+  for (int i = 0; i < 1'000'000; ++i) empty_blocks.append("\x00\x00\x00\xff\xff", 5);
+  const std::string encoded = compress(empty_blocks, kGzipBits);
+  ContentDecoderLimits limits = with_cap(1024);
+  limits.max_decoded_bytes = 1 << 20;
+  limits.max_ratio = 0;
+  Decoded result = decode_in_pieces("deflate, gzip", encoded, 4096, limits);
+  EXPECT_FALSE(result.ok);
+  EXPECT_EQ(result.error, "decompression bomb");
+  EXPECT_EQ(result.total_output, 0u);
+}
+
+}  // namespace
+}  // namespace mcptap::capture
