@@ -19,7 +19,8 @@ struct ContentDecoderLimits {
   // A single deflate layer cannot pass about 1032:1, so 1000:1 stops runs of one byte and
   // stacked codings while leaving real JSON and SSE (rarely past 50:1) alone. Every layer
   // is checked, not only the last, so a layer that expands into an inner layer producing
-  // nothing (empty deflate blocks) is stopped too.
+  // nothing (empty deflate blocks) is stopped too. The check follows each 16 KiB output
+  // chunk, so a layer may pass a limit by at most one chunk. max_ratio 0 turns it off.
   uint64_t max_decoded_bytes = uint64_t{1} << 30;
   uint64_t max_ratio = 1000;
 };
