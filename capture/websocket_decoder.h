@@ -14,22 +14,22 @@ namespace mcptap::capture {
 
 // One complete data message (text or binary), reassembled from its frames and inflated.
 struct WebSocketMessage {
-  uint8_t opcode = 1;        // 1 = text, 2 = binary (the opcode of the first frame)
-  std::string payload;       // at most max_payload_bytes of the (inflated) message
-  uint64_t size = 0;         // full (inflated) size, even when payload was cut
-  uint64_t wire_bytes = 0;   // bytes of all its frames on the wire, headers included
-  uint32_t frames = 0;       // data frames it was made of
-  bool compressed = false;   // RSV1 was set (permessage-deflate)
-  bool truncated = false;    // payload holds only the first max_payload_bytes
-  std::string sha256_hex;    // SHA-256 of the full (inflated) message; set when truncated
+  uint8_t opcode = 1;       // 1 = text, 2 = binary (the opcode of the first frame)
+  std::string payload;      // at most max_payload_bytes of the (inflated) message
+  uint64_t size = 0;        // full (inflated) size, even when payload was cut
+  uint64_t wire_bytes = 0;  // bytes of all its frames on the wire, headers included
+  uint32_t frames = 0;      // data frames it was made of
+  bool compressed = false;  // RSV1 was set (permessage-deflate)
+  bool truncated = false;   // payload holds only the first max_payload_bytes
+  std::string sha256_hex;   // SHA-256 of the full (inflated) message; set when truncated
 };
 
 class WebSocketDecoder {
  public:
   struct Options {
-    bool from_client = true;                // client frames must be masked, server's must not
-    std::optional<DeflateParams> deflate;   // negotiated permessage-deflate, if any
-    uint64_t max_payload_bytes = 16u << 20; // capture cap per message; the rest is hashed only
+    bool from_client = true;                 // client frames must be masked, server's must not
+    std::optional<DeflateParams> deflate;    // negotiated permessage-deflate, if any
+    uint64_t max_payload_bytes = 16u << 20;  // capture cap per message; the rest is hashed only
   };
   enum class Status { Ok, Closed, Failed };
   using MessageCallback = std::function<void(WebSocketMessage&&)>;
@@ -43,6 +43,10 @@ class WebSocketDecoder {
   // Failed (a protocol violation; see failure_reason) further bytes are ignored.
   Status feed(std::string_view bytes, const MessageCallback& on_message);
   const std::string& failure_reason() const;
+  // Bytes reserved for the message in progress (its captured payload): at most
+  // max_payload_bytes (or std::string's small minimum, for tinier caps). The fixed buffers
+  // and the inflate window come on top.
+  uint64_t buffered_bytes() const;
 
  private:
   struct State;
