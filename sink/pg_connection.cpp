@@ -8,9 +8,18 @@ namespace {
 // would break the one-JSON-object-per-line log; they carry nothing the sink acts on.
 void ignore_notice(void*, const char*) {}
 
-std::string trimmed(const char* text) {
-  std::string out = text ? text : "";
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+// libpq's messages end in a newline and some span lines ("...failed: Connection refused\n\t
+// Is the server running..."); callers print one line, so lines are joined with a space.
+std::string one_line(const char* text) {
+  std::string out;
+  for (const char* c = text ? text : ""; *c; ++c) {
+    if (*c != '\n' && *c != '\t') {
+      out.push_back(*c);
+    } else if (!out.empty() && out.back() != ' ') {
+      out.push_back(' ');
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
 }
 
@@ -22,7 +31,7 @@ bool succeeded(const PGresult* result) {
 PgFailure failure_of(const PGresult* result) {
   const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
-  return {sqlstate ? sqlstate : "", primary ? primary : trimmed(PQresultErrorMessage(result))};
+  return {sqlstate ? sqlstate : "", primary ? primary : one_line(PQresultErrorMessage(result))};
 }
 
 }  // namespace
@@ -44,7 +53,7 @@ bool PgConnection::ok() const {
 
 std::string PgConnection::error() const {
   if (!connection_) return "out of memory";
-  return trimmed(PQerrorMessage(connection_.get()));
+  return one_line(PQerrorMessage(connection_.get()));
 }
 
 PgFailure PgConnection::libpq_failure() const {
@@ -61,7 +70,7 @@ PgResult PgConnection::exec(const std::string& sql, const std::vector<std::strin
   if (!result) {
     if (error) *error = this->error();
   } else if (!succeeded(result.get())) {
-    if (error) *error = trimmed(PQresultErrorMessage(result.get()));
+    if (error) *error = one_line(PQresultErrorMessage(result.get()));
   }
   return result;
 }
