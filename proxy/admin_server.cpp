@@ -1,0 +1,837 @@
+// The admin HTTP/1.1 server: accept, parse with HttpMessageParser, answer in order, stream,
+// linger-close; one AdminConnection per client, all on the proxy's loop.
+#include "proxy/admin_server.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <nlohmann/json.hpp>
+
+#include "capture/http_message_parser.h"
+
+namespace mcptap::proxy {
+namespace {
+
+constexpr size_t kReadBufferBytes = 64u << 10;
+constexpr int kBacklog = 64;
+
+uv_stream_t* as_stream(uv_tcp_t* tcp) {
+  return reinterpret_cast<uv_stream_t*>(tcp);
+}
+template <typename Handle>
+uv_handle_t* as_handle(Handle* handle) {
+  return reinterpret_cast<uv_handle_t*>(handle);
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";  // the code is what clients act on; the phrase is decoration
+  }
+}
+
+// Header text from the owner must not be able to start a new header or end the head.
+bool is_clean_header_text(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// 204 and 304 responses end with their head whatever they declare.
+bool is_bodiless(int status) {
+  return status == 204 || status == 304;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding: "%XX" escapes and '+' for a space.
+bool percent_decode(std::string_view text, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      *out += ' ';
+    } else if (text[i] != '%') {
+      *out += text[i];
+    } else {
+      int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+      int low = high >= 0 ? hex_value(text[i + 2]) : -1;
+      if (low < 0) return false;
+      *out += static_cast<char>(high * 16 + low);
+      i += 2;
+    }
+  }
+  return true;
+}
+
+bool parse_query(std::string_view query, std::map<std::string, std::string>* out) {
+  std::string name;
+  std::string value;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+    if (!percent_decode(pair.substr(0, eq), &name) || !percent_decode(raw_value, &value)) {
+      return false;
+    }
+    out->emplace(name, value);  // emplace keeps the first of a repeated name
+  }
+  return true;
+}
+
+bool split_target(std::string_view target, AdminRequest* request) {
+  size_t end = target.find_first_of("?#");
+  request->path = std::string(target.substr(0, end));
+  if (end == std::string_view::npos || target[end] == '#') return true;
+  std::string_view query = target.substr(end + 1);
+  query = query.substr(0, query.find('#'));
+  return parse_query(query, &request->query);
+}
+
+std::string json_error_body(std::string_view message) {
+  nlohmann::json body = {{"error", std::string(message)}};
+  // Replace rather than throw on bytes that are not UTF-8 (they may come from a request).
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int resolve(const std::string& host, uint16_t port, sockaddr_storage* address) {
+  std::memset(address, 0, sizeof(*address));
+  std::string literal = host;
+  if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') {
+    literal = literal.substr(1, literal.size() - 2);
+  }
+  if (uv_ip4_addr(literal.c_str(), port, reinterpret_cast<sockaddr_in*>(address)) == 0) return 0;
+  if (uv_ip6_addr(literal.c_str(), port, reinterpret_cast<sockaddr_in6*>(address)) == 0) return 0;
+  // A name ("localhost"): resolved once at start-up, where blocking is acceptable.
+  uv_loop_t loop;
+  int status = uv_loop_init(&loop);
+  if (status != 0) return status;
+  uv_getaddrinfo_t request;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  status = uv_getaddrinfo(&loop, &request, nullptr, host.c_str(), nullptr, &hints);
+  if (status == 0) {
+    std::memcpy(address, request.addrinfo->ai_addr, request.addrinfo->ai_addrlen);
+    reinterpret_cast<sockaddr_in*>(address)->sin_port = htons(port);  // same offset for v6
+    uv_freeaddrinfo(request.addrinfo);
+  }
+  uv_loop_close(&loop);
+  return status;
+}
+
+std::string host_port_text(const std::string& host, uint16_t port) {
+  bool ipv6_literal = host.find(':') != std::string::npos && host.front() != '[';
+  return (ipv6_literal ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::optional<std::string_view> AdminRequest::header(std::string_view name) const {
+  for (const auto& [field, value] : headers) {
+    if (iequals(field, name)) return std::string_view(value);
+  }
+  return std::nullopt;
+}
+
+// ---- AdminConnection ---------------------------------------------------------------------
+
+// One client connection: its socket and idle/linger timer, the request parser, and the
+// pipeline of responders in request order. Freed by the server once both handles closed.
+class AdminConnection : private capture::HttpMessageParser::Listener {
+ public:
+  explicit AdminConnection(AdminServer& server)
+      : server_(server),
+        parser_(capture::HttpMessageParser::Type::Request, *this, server.options_.max_head_bytes) {}
+  AdminConnection(const AdminConnection&) = delete;
+  AdminConnection& operator=(const AdminConnection&) = delete;
+  ~AdminConnection() override { assert(open_handles_ == 0); }
+
+  bool start(uv_stream_t* listener);
+  void close_now();
+
+  // For AdminResponder.
+  void emit(AdminResponder& responder, std::string bytes);
+  void on_responder_finished(AdminResponder& responder);
+  size_t queued_bytes_for(const AdminResponder& responder) const;
+  size_t stream_limit() const { return server_.options_.stream_max_queued_bytes; }
+  void count_dropped_chunk() { ++server_.counters_.stream_chunks_dropped; }
+
+ private:
+  struct WriteRequest {
+    uv_write_t req;
+    std::string bytes;  // owned until the write callback
+    AdminConnection* connection;
+  };
+  // A parsed request waiting for its turn, or an error the server answers itself.
+  struct ReadyRequest {
+    AdminRequest request;
+    bool keep_alive = true;
+    int reject_status = 0;
+    std::string reject_message;
+  };
+
+  // HttpMessageParser::Listener
+  bool on_head(const capture::HttpHead& head) override;
+  void on_body(std::string_view chunk) override;
+  void on_message_complete() override;
+
+  void on_read(ssize_t nread, const uv_buf_t* buf);
+  void on_eof();
+  void feed(std::string_view bytes);
+  void dispatch_ready();
+  void dispatch(ReadyRequest& ready);
+  void invoke_handler(const AdminRequest& request, AdminResponder& responder);
+  bool has_room() const;
+  void reject(int status, std::string message);
+  void progress();
+  void retire_finished();
+  bool any_streaming() const;
+  void write(std::string bytes);
+  void fail_soon();
+  void update_read_state();
+  void restart_idle_timer();
+  void begin_final_shutdown();
+  void on_write_done(WriteRequest* request, int status);
+  void on_shutdown_done(int status);
+  void on_timer();
+  void on_handle_closed();
+
+  static void on_alloc_cb(uv_handle_t* handle, size_t size, uv_buf_t* buf);
+  static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write_cb(uv_write_t* req, int status);
+  static void on_shutdown_cb(uv_shutdown_t* req, int status);
+  static void on_timer_cb(uv_timer_t* timer);
+  static void on_close_cb(uv_handle_t* handle);
+
+  AdminServer& server_;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;  // idle timeout; after the final response, the linger deadline
+  uv_shutdown_t shutdown_req_;
+  capture::HttpMessageParser parser_;
+  int open_handles_ = 0;
+  bool reading_ = false;
+  bool parsing_ = true;         // false once no further request will be served
+  bool peer_ended_ = false;     // the client sent FIN
+  bool shutting_down_ = false;  // every response sent; our FIN requested
+  bool shutdown_done_ = false;  // our FIN is out: input is only drained until the linger ends
+  bool broken_ = false;         // a write failed; the timer closes us on the next turn
+  bool closing_ = false;
+  bool dispatching_ = false;  // dispatch_ready() is on the stack: a nested call returns
+  // Answered strictly front to back; a responder leaves once its response is finished.
+  std::deque<std::shared_ptr<AdminResponder>> pipeline_;
+  // Requests parsed but not yet handed to the handler: dispatch waits while the pipeline is
+  // full or responses pile up unread, and reading waits until this is empty, so the memory
+  // a client can claim is bounded by one read's worth of requests.
+  std::deque<ReadyRequest> ready_;
+  AdminRequest current_;
+  bool current_keep_alive_ = true;
+  bool current_bad_query_ = false;
+};
+
+bool AdminConnection::start(uv_stream_t* listener) {
+  uv_tcp_init(server_.loop_, &tcp_);
+  uv_timer_init(server_.loop_, &timer_);
+  tcp_.data = timer_.data = shutdown_req_.data = this;
+  open_handles_ = 2;
+  if (uv_accept(listener, as_stream(&tcp_)) != 0) {
+    close_now();
+    return false;
+  }
+  uv_tcp_nodelay(&tcp_, 1);  // small responses should not wait for Nagle
+  restart_idle_timer();
+  update_read_state();
+  return true;
+}
+
+void AdminConnection::close_now() {
+  if (closing_) return;
+  closing_ = true;
+  parsing_ = false;
+  uv_close(as_handle(&tcp_), &AdminConnection::on_close_cb);
+  uv_close(as_handle(&timer_), &AdminConnection::on_close_cb);
+  ready_.clear();
+  // Moved out first: a responder's on_closed may call back into the server.
+  std::deque<std::shared_ptr<AdminResponder>> pipeline = std::move(pipeline_);
+  pipeline_.clear();
+  for (const auto& responder : pipeline) responder->detach();
+}
+
+// ---- Parsing requests ----
+
+bool AdminConnection::on_head(const capture::HttpHead& head) {
+  if (!parsing_) return false;
+  current_ = AdminRequest{};
+  current_.method = head.method;
+  current_.target = head.target;
+  current_.headers = head.headers;
+  current_.http_minor = head.http_minor;
+  current_bad_query_ = !split_target(current_.target, &current_);
+  current_keep_alive_ = head.http_minor >= 1 ? !head.header_has_token("Connection", "close")
+                                             : head.header_has_token("Connection", "keep-alive");
+  if (std::optional<std::string_view> length = head.header("Content-Length")) {
+    uint64_t bytes = 0;
+    auto [end, error] = std::from_chars(length->data(), length->data() + length->size(), bytes);
+    if (error == std::errc() && bytes > server_.options_.max_body_bytes) {
+      reject(413, "request body larger than " + std::to_string(server_.options_.max_body_bytes) +
+                      " bytes");
+      return false;
+    }
+  }
+  // curl waits (a second) for this before sending a body; only the front may answer now.
+  bool expects_continue = head.http_minor >= 1 && head.header("Expect").has_value() &&
+                          iequals(*head.header("Expect"), "100-continue");
+  if (expects_continue && pipeline_.empty() && ready_.empty()) {
+    write("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+  return false;
+}
+
+void AdminConnection::on_body(std::string_view chunk) {
+  if (!parsing_) return;
+  if (current_.body.size() + chunk.size() > server_.options_.max_body_bytes) {
+    reject(413, "request body larger than " + std::to_string(server_.options_.max_body_bytes) +
+                    " bytes");
+    return;
+  }
+  current_.body.append(chunk);
+}
+
+void AdminConnection::on_message_complete() {
+  if (!parsing_) return;
+  if (current_bad_query_) return reject(400, "malformed query string");
+  ready_.push_back(ReadyRequest{std::move(current_), current_keep_alive_, 0, {}});
+  if (!current_keep_alive_) parsing_ = false;  // "Connection: close": later bytes are ignored
+}
+
+// The server answers this one itself, after every earlier response, and serves no more.
+void AdminConnection::reject(int status, std::string message) {
+  parsing_ = false;
+  ++server_.counters_.bad_requests;
+  capture::log_line(capture::LogLevel::Debug, "admin request rejected",
+                    {{"status", status}, {"reason", message}});
+  ready_.push_back(ReadyRequest{AdminRequest{}, false, status, std::move(message)});
+}
+
+void AdminConnection::feed(std::string_view bytes) {
+  size_t consumed = 0;
+  capture::HttpMessageParser::Status status = parser_.feed(bytes, &consumed);
+  if (closing_) return;
+  if (status == capture::HttpMessageParser::Status::Failed && parsing_) {
+    reject(400, parser_.failure_reason());
+  } else if (status == capture::HttpMessageParser::Status::Upgraded) {
+    parsing_ = false;  // no protocol switch here: answer what came, then close
+    if (!ready_.empty()) ready_.back().keep_alive = false;
+  }
+}
+
+// Hands waiting requests to the handler in order while there is room. Handlers answering at
+// once re-enter through progress(); the flag keeps that from recursing once per request.
+void AdminConnection::dispatch_ready() {
+  if (dispatching_) return;
+  dispatching_ = true;
+  while (!closing_ && !ready_.empty() && has_room()) {
+    ReadyRequest ready = std::move(ready_.front());
+    ready_.pop_front();
+    dispatch(ready);
+  }
+  dispatching_ = false;
+}
+
+void AdminConnection::dispatch(ReadyRequest& ready) {
+  const AdminRequest& request = ready.request;
+  auto responder = std::shared_ptr<AdminResponder>(new AdminResponder(
+      this, ready.keep_alive, request.method == "HEAD", request.http_minor >= 1));
+  pipeline_.push_back(responder);
+  if (ready.reject_status != 0) {
+    responder->respond_error(ready.reject_status, ready.reject_message);
+    return;
+  }
+  ++server_.counters_.requests;
+  invoke_handler(request, *responder);
+  if (closing_) return;
+  // Two owners left (the pipeline and this function) means the handler neither answered nor
+  // kept the responder: nobody ever will, and the connection would stall behind it.
+  if (!responder->answered() && responder.use_count() <= 2) {
+    responder->respond_error(500, "the handler did not respond");
+  }
+}
+
+// Room for one more response: not too many unanswered, not too much output unread. A
+// stream at the front bounds its own output by dropping, so it does not count.
+bool AdminConnection::has_room() const {
+  if (pipeline_.size() >= server_.options_.max_pipelined_requests) return false;
+  if (!pipeline_.empty() && pipeline_.front()->streaming()) return true;
+  return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_)) <
+         server_.options_.write_high_watermark;
+}
+
+// The handler is the owner's code: an exception from it must not unwind through libuv.
+void AdminConnection::invoke_handler(const AdminRequest& request, AdminResponder& responder) {
+  try {
+    server_.handler_(request, responder);
+  } catch (const std::exception& error) {
+    capture::log_error("admin handler failed", {{"path", request.path}, {"error", error.what()}});
+    if (responder.streaming()) responder.end();
+    if (!responder.answered()) responder.respond_error(500, "internal error");
+  }
+}
+
+// ---- Reading ----
+
+void AdminConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
+  if (closing_ || nread == 0) return;
+  if (nread == UV_EOF) return on_eof();
+  if (nread < 0) return close_now();  // reset: nobody is left to answer
+  if (!parsing_) return;              // a final response is out or on its way: input is discarded
+  restart_idle_timer();
+  feed(std::string_view(buf->base, static_cast<size_t>(nread)));
+  progress();
+}
+
+void AdminConnection::on_eof() {
+  peer_ended_ = true;
+  reading_ = false;  // libuv stopped reading at EOF
+  parsing_ = false;  // half a request at EOF is never answered
+  // A streaming client that hangs up is gone (a stream never ends on its own); so is a
+  // client that hangs up after our FIN.
+  if (shutdown_done_ || any_streaming()) return close_now();
+  progress();  // answer what is pending, then close
+}
+
+bool AdminConnection::any_streaming() const {
+  return std::any_of(pipeline_.begin(), pipeline_.end(),
+                     [](const auto& responder) { return responder->streaming(); });
+}
+
+void AdminConnection::update_read_state() {
+  if (closing_ || broken_ || peer_ended_) return;
+  // Not parsing means draining input to be discarded: always read. Otherwise read only while
+  // parsed requests can be dispatched at once (behind a stream this keeps reading, which is
+  // how a client hanging up is seen).
+  bool want = !parsing_ || (ready_.empty() && has_room());
+  if (want && !reading_) {
+    reading_ = uv_read_start(as_stream(&tcp_), &AdminConnection::on_alloc_cb,
+                             &AdminConnection::on_read_cb) == 0;
+  } else if (!want && reading_) {
+    uv_read_stop(as_stream(&tcp_));
+    reading_ = false;
+  }
+}
+
+// ---- Answering ----
+
+void AdminConnection::emit(AdminResponder& responder, std::string bytes) {
+  if (closing_) return;
+  if (!pipeline_.empty() && pipeline_.front().get() == &responder) {
+    write(std::move(bytes));
+  } else {
+    responder.held_ += bytes;
+  }
+}
+
+void AdminConnection::on_responder_finished(AdminResponder& responder) {
+  if (!pipeline_.empty() && pipeline_.front().get() == &responder) progress();
+}
+
+size_t AdminConnection::queued_bytes_for(const AdminResponder& responder) const {
+  if (!pipeline_.empty() && pipeline_.front().get() == &responder) {
+    return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
+  }
+  return responder.held_.size();
+}
+
+// Moves the connection forward after anything happened: retires answered requests,
+// dispatches waiting ones, and once nothing will be served any more, ends the connection.
+void AdminConnection::progress() {
+  if (closing_) return;
+  retire_finished();
+  dispatch_ready();
+  if (closing_) return;
+  retire_finished();
+  if (!parsing_ && pipeline_.empty() && ready_.empty()) begin_final_shutdown();
+  update_read_state();
+}
+
+// Pops finished responses off the front and sends what the new front held back.
+void AdminConnection::retire_finished() {
+  while (!closing_ && !pipeline_.empty()) {
+    AdminResponder& front = *pipeline_.front();
+    if (!front.held_.empty()) write(std::exchange(front.held_, std::string()));
+    if (front.state_ != AdminResponder::State::Finished) break;
+    if (!front.keep_alive_) parsing_ = false;
+    pipeline_.front()->connection_ = nullptr;  // done: later calls on it are no-ops
+    pipeline_.pop_front();
+    restart_idle_timer();
+  }
+}
+
+void AdminConnection::write(std::string bytes) {
+  if (closing_ || broken_ || bytes.empty()) return;
+  auto* request = new WriteRequest{{}, std::move(bytes), this};
+  uv_buf_t buf = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
+  if (uv_write(&request->req, as_stream(&tcp_), &buf, 1, &AdminConnection::on_write_cb) != 0) {
+    delete request;
+    fail_soon();
+  }
+}
+
+// A write failed deep inside a call chain (a responder, the parser): closing right there
+// would pull the pipeline from under its callers, so the timer closes on the next turn.
+void AdminConnection::fail_soon() {
+  if (broken_ || closing_) return;
+  broken_ = true;
+  parsing_ = false;
+  if (reading_) uv_read_stop(as_stream(&tcp_));
+  reading_ = false;
+  uv_timer_start(&timer_, &AdminConnection::on_timer_cb, 0, 0);
+}
+
+void AdminConnection::on_write_done(WriteRequest* request, int status) {
+  delete request;
+  if (closing_) return;
+  if (status < 0) return close_now();  // the client is gone
+  progress();                          // the queue shrank: waiting requests may go on
+}
+
+// The last response is queued: send FIN after it and drain what the client still sends, so
+// that unread input does not make the kernel reset the connection before it reads our answer.
+void AdminConnection::begin_final_shutdown() {
+  if (shutting_down_ || closing_ || broken_) return;
+  shutting_down_ = true;
+  if (uv_shutdown(&shutdown_req_, as_stream(&tcp_), &AdminConnection::on_shutdown_cb) != 0) {
+    fail_soon();
+  }
+}
+
+void AdminConnection::on_shutdown_done(int status) {
+  if (closing_) return;
+  shutdown_done_ = true;
+  if (status != 0 || peer_ended_) return close_now();
+  uv_timer_start(&timer_, &AdminConnection::on_timer_cb, server_.options_.linger_timeout_ms, 0);
+  update_read_state();
+}
+
+void AdminConnection::restart_idle_timer() {
+  if (closing_ || broken_ || shutdown_done_) return;
+  uv_timer_start(&timer_, &AdminConnection::on_timer_cb, server_.options_.idle_timeout_ms, 0);
+}
+
+void AdminConnection::on_timer() {
+  // A live stream is not idle, however long it stays quiet.
+  if (!broken_ && !shutdown_done_ && any_streaming()) return restart_idle_timer();
+  capture::log_line(capture::LogLevel::Debug, "admin connection closed on timer",
+                    {{"broken", broken_}, {"lingering", shutdown_done_}});
+  close_now();
+}
+
+void AdminConnection::on_handle_closed() {
+  if (--open_handles_ > 0) return;
+  server_.on_connection_closed(this);  // deletes this
+}
+
+// ---- libuv trampolines ----
+
+void AdminConnection::on_alloc_cb(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<AdminConnection*>(handle->data);
+  *buf = uv_buf_init(self->server_.read_buffer_.get(), static_cast<unsigned>(kReadBufferBytes));
+}
+
+void AdminConnection::on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  static_cast<AdminConnection*>(stream->data)->on_read(nread, buf);
+}
+
+void AdminConnection::on_write_cb(uv_write_t* req, int status) {
+  auto* request = reinterpret_cast<WriteRequest*>(req);
+  request->connection->on_write_done(request, status);
+}
+
+void AdminConnection::on_shutdown_cb(uv_shutdown_t* req, int status) {
+  static_cast<AdminConnection*>(req->data)->on_shutdown_done(status);
+}
+
+void AdminConnection::on_timer_cb(uv_timer_t* timer) {
+  static_cast<AdminConnection*>(timer->data)->on_timer();
+}
+
+void AdminConnection::on_close_cb(uv_handle_t* handle) {
+  static_cast<AdminConnection*>(handle->data)->on_handle_closed();
+}
+
+// ---- AdminResponder ----------------------------------------------------------------------
+
+AdminResponder::AdminResponder(AdminConnection* connection, bool keep_alive, bool head_only,
+                               bool chunked)
+    : connection_(connection), keep_alive_(keep_alive), head_only_(head_only), chunked_(chunked) {}
+
+AdminResponder::~AdminResponder() = default;
+
+bool AdminResponder::respond(int status, std::string_view content_type, std::string_view body,
+                             const HttpHeaders& extra_headers) {
+  if (connection_ == nullptr || state_ != State::Waiting) return false;
+  if (!write_head(status, content_type, extra_headers, body.size())) return false;
+  if (!head_only_ && !is_bodiless(status)) connection_->emit(*this, std::string(body));
+  finish();
+  return true;
+}
+
+bool AdminResponder::respond_error(int status, std::string_view message,
+                                   const HttpHeaders& extra_headers) {
+  return respond(status, "application/json", json_error_body(message), extra_headers);
+}
+
+bool AdminResponder::start_stream(int status, std::string_view content_type,
+                                  const HttpHeaders& extra_headers) {
+  if (connection_ == nullptr || state_ != State::Waiting) return false;
+  if (!chunked_) keep_alive_ = false;  // an HTTP/1.0 body without length ends with the connection
+  if (!write_head(status, content_type, extra_headers, std::nullopt)) return false;
+  state_ = State::Streaming;
+  if (head_only_) finish();  // HEAD: the head is the whole answer
+  return true;
+}
+
+AdminResponder::SendResult AdminResponder::send(std::string_view chunk) {
+  if (!open() || state_ != State::Streaming) return SendResult::Closed;
+  if (chunk.empty()) return SendResult::Sent;
+  if (connection_->queued_bytes_for(*this) > connection_->stream_limit()) {
+    ++dropped_chunks_;
+    connection_->count_dropped_chunk();
+    return SendResult::Dropped;
+  }
+  std::string framed;
+  if (chunked_) {
+    char size[20];
+    auto result = std::to_chars(size, size + sizeof(size), chunk.size(), 16);
+    framed.reserve(chunk.size() + 24);
+    framed.append(size, result.ptr).append("\r\n").append(chunk).append("\r\n");
+  } else {
+    framed = std::string(chunk);
+  }
+  connection_->emit(*this, std::move(framed));
+  return SendResult::Sent;
+}
+
+void AdminResponder::end() {
+  if (state_ != State::Streaming) return;
+  if (connection_ == nullptr) {
+    state_ = State::Finished;
+    return;
+  }
+  if (chunked_) connection_->emit(*this, "0\r\n\r\n");
+  finish();
+}
+
+bool AdminResponder::open() const {
+  return connection_ != nullptr && state_ != State::Finished;
+}
+
+size_t AdminResponder::queued_bytes() const {
+  return connection_ != nullptr ? connection_->queued_bytes_for(*this) : 0;
+}
+
+bool AdminResponder::write_head(int status, std::string_view content_type,
+                                const HttpHeaders& extra_headers,
+                                std::optional<size_t> content_length) {
+  assert(status >= 200 && status <= 599 && "1xx responses are the server's own business");
+  if (status < 200 || status > 599) status = 500;
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " ";
+  head.append(reason_phrase(status)).append("\r\n");
+  if (is_clean_header_text(content_type) && !content_type.empty()) {
+    head.append("Content-Type: ").append(content_type).append("\r\n");
+  }
+  if (is_bodiless(status)) {
+    // No framing at all: these never have a body (RFC 9110 §8.6, §15.3.5).
+  } else if (content_length) {
+    head.append("Content-Length: ").append(std::to_string(*content_length)).append("\r\n");
+  } else if (chunked_) {
+    head.append("Transfer-Encoding: chunked\r\n");
+  }
+  head.append("Cache-Control: no-store\r\n");
+  head.append(keep_alive_ ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  for (const auto& [name, value] : extra_headers) {
+    bool clean = !name.empty() && is_clean_header_text(name) &&
+                 name.find(':') == std::string::npos && is_clean_header_text(value);
+    assert(clean && "admin response header with CR, LF or NUL");
+    if (clean) head.append(name).append(": ").append(value).append("\r\n");
+  }
+  head.append("\r\n");
+  connection_->emit(*this, std::move(head));
+  return connection_ != nullptr;
+}
+
+void AdminResponder::finish() {
+  state_ = State::Finished;
+  if (connection_ != nullptr) connection_->on_responder_finished(*this);
+}
+
+void AdminResponder::detach() {
+  connection_ = nullptr;
+  if (state_ == State::Finished) return;
+  std::function<void()> on_closed = std::move(on_closed_);
+  on_closed_ = nullptr;
+  if (on_closed) on_closed();
+}
+
+// ---- AdminServer -------------------------------------------------------------------------
+
+AdminServer::AdminServer(uv_loop_t* loop, Handler handler, AdminServerOptions options)
+    : loop_(loop),
+      handler_(std::move(handler)),
+      options_(options),
+      read_buffer_(new char[kReadBufferBytes]) {
+  assert(handler_ && "an AdminServer needs a handler");
+}
+
+AdminServer::~AdminServer() {
+  assert(listen_ == nullptr && connections_.empty() &&
+         "close() the AdminServer and run the loop until on_closed before destroying it");
+}
+
+bool AdminServer::start(const std::string& host, uint16_t port, std::string* error) {
+  assert(listen_ == nullptr && !closing_);
+  int status = bind_and_listen(host, port);
+  if (status == 0) return true;
+  if (listen_ != nullptr) uv_close(as_handle(listen_), &AdminServer::on_listen_closed);
+  if (error != nullptr) {
+    *error = "admin: cannot listen on " + host_port_text(host, port) + ": " + uv_strerror(status);
+  }
+  return false;
+}
+
+int AdminServer::bind_and_listen(const std::string& host, uint16_t port) {
+  sockaddr_storage address;
+  int status = resolve(host, port, &address);
+  if (status != 0) return status;
+  listen_ = new uv_tcp_t;
+  uv_tcp_init(loop_, listen_);
+  listen_->data = this;
+  status = uv_tcp_bind(listen_, reinterpret_cast<const sockaddr*>(&address), 0);
+  // libuv reports EADDRINUSE from uv_listen rather than uv_tcp_bind.
+  if (status == 0) status = uv_listen(as_stream(listen_), kBacklog, &AdminServer::on_connection_cb);
+  if (status != 0) return status;
+  sockaddr_storage bound;
+  int length = sizeof(bound);
+  status = uv_tcp_getsockname(listen_, reinterpret_cast<sockaddr*>(&bound), &length);
+  if (status != 0) return status;
+  bound_port_ = ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);  // same for v6
+  return 0;
+}
+
+void AdminServer::on_connection(int status) {
+  if (status != 0) {
+    uint64_t suppressed = 0;
+    if (accept_log_.allow(&suppressed)) {
+      capture::log_warn("admin accept failed",
+                        {{"error", uv_err_name(status)}, {"suppressed", suppressed}});
+    }
+    return;
+  }
+  auto connection = std::make_unique<AdminConnection>(*this);
+  AdminConnection* raw = connection.get();
+  connections_.emplace(raw, std::move(connection));
+  // Over the limit the connection is taken off the backlog and closed at once: that costs
+  // one loop turn, where leaving it queued would have the kernel hold it indefinitely.
+  bool over_limit = connections_.size() > options_.max_connections;
+  if (!raw->start(as_stream(listen_))) return;  // closing; comes back via on_connection_closed
+  if (over_limit) {
+    ++counters_.connections_rejected;
+    raw->close_now();
+    return;
+  }
+  ++counters_.connections_accepted;
+}
+
+void AdminServer::on_connection_closed(AdminConnection* connection) {
+  connections_.erase(connection);
+  maybe_finish_close();
+}
+
+void AdminServer::close(std::function<void()> on_closed) {
+  if (closing_) return;
+  closing_ = true;
+  on_closed_ = std::move(on_closed);
+  if (listen_ != nullptr && !uv_is_closing(as_handle(listen_))) {
+    uv_close(as_handle(listen_), &AdminServer::on_listen_closed);
+  }
+  // close_now() leaves the map alone (entries go in the close callbacks), so this is safe.
+  for (const auto& [raw, connection] : connections_) raw->close_now();
+  maybe_finish_close();
+}
+
+void AdminServer::maybe_finish_close() {
+  if (!closing_ || listen_ != nullptr || !connections_.empty() || !on_closed_) return;
+  std::function<void()> on_closed = std::move(on_closed_);
+  on_closed_ = nullptr;
+  on_closed();  // may destroy this server: nothing may follow
+}
+
+void AdminServer::on_connection_cb(uv_stream_t* server, int status) {
+  static_cast<AdminServer*>(server->data)->on_connection(status);
+}
+
+void AdminServer::on_listen_closed(uv_handle_t* handle) {
+  auto* self = static_cast<AdminServer*>(handle->data);
+  delete reinterpret_cast<uv_tcp_t*>(handle);
+  self->listen_ = nullptr;
+  self->maybe_finish_close();
+}
+
+}  // namespace mcptap::proxy

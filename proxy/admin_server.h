@@ -1,0 +1,192 @@
+// A small HTTP/1.1 server for the control plane, on the proxy's loop: it parses requests,
+// answers them in order and streams; what a path means is entirely up to its Handler.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "capture/log.h"
+
+namespace mcptap::proxy {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct AdminRequest {
+  std::string method;  // as sent: "GET", "POST", ...
+  std::string target;  // the request-target as sent
+  std::string path;    // the target before '?' (and '#'), not percent-decoded
+  // Query parameters, percent-decoded with '+' as a space. Of a repeated name, the first wins.
+  std::map<std::string, std::string> query;
+  HttpHeaders headers;  // in order, names as sent
+  std::string body;     // de-chunked; at most AdminServerOptions::max_body_bytes
+  uint8_t http_minor = 1;
+
+  // The first header with this name (case-insensitive).
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+struct AdminServerOptions {
+  size_t max_connections = 64;        // more are accepted and closed at once
+  size_t max_head_bytes = 16u << 10;  // request line + headers; larger → 400
+  size_t max_body_bytes = 64u << 10;  // larger → 413, then the connection closes
+  // Nothing read or answered for this long → close. A streaming connection is exempt.
+  uint64_t idle_timeout_ms = 60000;
+  // After the final response (400, 413, "Connection: close"): how long input is drained
+  // before closing, so the client reads the answer instead of a reset.
+  uint64_t linger_timeout_ms = 2000;
+  // Requests handed to the handler and not yet fully answered; more wait (unread).
+  size_t max_pipelined_requests = 32;
+  // Response bytes the client has not taken yet; past this no further request is dispatched
+  // (nor read) until it drains. Streams are bounded by stream_max_queued_bytes instead.
+  size_t write_high_watermark = 1u << 20;
+  // A stream's unsent output past which send() drops chunks rather than queue them.
+  size_t stream_max_queued_bytes = 1u << 20;
+};
+
+struct AdminServerCounters {
+  uint64_t connections_accepted = 0;
+  uint64_t connections_rejected = 0;   // over max_connections
+  uint64_t requests = 0;               // handed to the handler
+  uint64_t bad_requests = 0;           // answered 400/413 by the server itself
+  uint64_t stream_chunks_dropped = 0;  // summed over every stream
+};
+
+class AdminConnection;  // one client connection; internal to admin_server.cpp
+
+// The answer to one request. The handler gets it by reference; to answer later (or to keep
+// a stream), hold `shared_from_this()`: a held responder stays safe to call after its
+// connection is gone (calls then do nothing and report it). Loop thread only.
+//
+// Either respond() once, or start_stream() then send() any number of times and end().
+// Responses leave in request order: output for a request whose predecessors are not yet
+// answered is held until they are.
+class AdminResponder : public std::enable_shared_from_this<AdminResponder> {
+ public:
+  enum class SendResult {
+    Sent,     // queued for the client
+    Dropped,  // the client is not keeping up: this chunk was discarded (and counted)
+    Closed,   // no stream, or the client went away
+  };
+
+  ~AdminResponder();
+  AdminResponder(const AdminResponder&) = delete;
+  AdminResponder& operator=(const AdminResponder&) = delete;
+
+  // A complete response with Content-Length. False when already answered or the client
+  // went away. Extra header names and values must not contain CR or LF (such are left out).
+  bool respond(int status, std::string_view content_type, std::string_view body,
+               const HttpHeaders& extra_headers = {});
+  // respond() with the JSON body {"error":"<message>"}.
+  bool respond_error(int status, std::string_view message, const HttpHeaders& extra_headers = {});
+  // Sends the head of a streamed response (chunked for HTTP/1.1; for HTTP/1.0 the body ends
+  // with the connection). A streaming connection has no idle timeout.
+  bool start_stream(int status, std::string_view content_type,
+                    const HttpHeaders& extra_headers = {});
+  // One piece of a started stream (say one JSON line). Past stream_max_queued_bytes of
+  // unsent output it is dropped rather than queued, so a client that stops reading costs
+  // bounded memory. An empty chunk is ignored (it would end a chunked body).
+  SendResult send(std::string_view chunk);
+  // Finishes a started stream; the connection then serves its next request.
+  void end();
+
+  // True while the client is connected and this response is not finished: the owner of a
+  // stream drops it once this turns false.
+  bool open() const;
+  // Called once if the client goes away (or the server closes) before the response is
+  // finished. Not called for a responder that is already closed when it is set: check
+  // open() after setting it.
+  void set_on_closed(std::function<void()> on_closed) { on_closed_ = std::move(on_closed); }
+
+  bool answered() const { return state_ != State::Waiting; }
+  bool streaming() const { return state_ == State::Streaming; }
+  uint64_t dropped_chunks() const { return dropped_chunks_; }
+  // Output of this response not yet handed to the kernel: what the drop bound limits.
+  size_t queued_bytes() const;
+
+ private:
+  friend class AdminConnection;
+  enum class State { Waiting, Streaming, Finished };
+
+  AdminResponder(AdminConnection* connection, bool keep_alive, bool head_only, bool chunked);
+  bool write_head(int status, std::string_view content_type, const HttpHeaders& extra_headers,
+                  std::optional<size_t> content_length);
+  void finish();
+  // The connection closed under this responder: calls become no-ops from here on.
+  void detach();
+
+  AdminConnection* connection_;
+  State state_ = State::Waiting;
+  bool keep_alive_;  // the connection may serve another request after this one
+  bool head_only_;   // a HEAD request: no body bytes whatever the handler gives
+  bool chunked_;     // streams use chunked transfer-encoding (HTTP/1.1)
+  // Output produced while earlier responses on the connection are still unanswered.
+  std::string held_;
+  uint64_t dropped_chunks_ = 0;
+  std::function<void()> on_closed_;
+};
+
+// Loop thread only. After start() (whether it succeeded or not) call close() and let the
+// loop run until on_closed before destroying the server.
+class AdminServer {
+ public:
+  // Called on the loop thread for every complete, well-formed request. Unknown paths and
+  // methods are the handler's to answer (404/405). A handler that neither answers nor keeps
+  // the responder gets a 500 sent for it; an exception escaping it does too.
+  using Handler = std::function<void(const AdminRequest&, AdminResponder&)>;
+
+  AdminServer(uv_loop_t* loop, Handler handler, AdminServerOptions options = {});
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds and listens; host is an IPv4 or IPv6 literal or a name resolved now (port 0
+  // picks a free port: see bound_port()). On failure *error is one line such as
+  // "admin: cannot listen on 127.0.0.1:9100: address already in use".
+  bool start(const std::string& host, uint16_t port, std::string* error);
+  // Closes the listening socket and every connection (open streams see on_closed), then
+  // calls on_closed once all their handles are gone: from a libuv callback, or at once when
+  // nothing was open. The server may be destroyed inside on_closed.
+  void close(std::function<void()> on_closed);
+
+  uint16_t bound_port() const { return bound_port_; }
+  size_t open_connections() const { return connections_.size(); }
+  const AdminServerCounters& counters() const { return counters_; }
+
+ private:
+  friend class AdminConnection;
+
+  int bind_and_listen(const std::string& host, uint16_t port);
+  void on_connection(int status);
+  void on_connection_closed(AdminConnection* connection);
+  void maybe_finish_close();
+
+  static void on_connection_cb(uv_stream_t* server, int status);
+  static void on_listen_closed(uv_handle_t* handle);
+
+  uv_loop_t* loop_;
+  Handler handler_;
+  AdminServerOptions options_;
+  AdminServerCounters counters_;
+  uv_tcp_t* listen_ = nullptr;  // freed in its close callback
+  uint16_t bound_port_ = 0;
+  bool closing_ = false;
+  std::function<void()> on_closed_;
+  std::unordered_map<AdminConnection*, std::unique_ptr<AdminConnection>> connections_;
+  // Reads land here: libuv calls alloc and read back to back for one handle at a time on
+  // this thread, so one buffer serves every connection without a per-read allocation.
+  std::unique_ptr<char[]> read_buffer_;
+  capture::LogRateLimiter accept_log_{10000};
+};
+
+}  // namespace mcptap::proxy
