@@ -27,37 +27,6 @@ bool looks_like_json(std::string_view bytes) {
 
 }  // namespace
 
-class ConnectionCapture::RequestListener final : public HttpMessageParser::Listener {
- public:
-  explicit RequestListener(ConnectionCapture& owner) : owner_(owner) {}
-  bool on_head(const HttpHead& head) override {
-    if (head.header_has_token("upgrade", "websocket")) {
-      owner_.upgrade_requested_ = true;
-      owner_.upgrade_path_ = head.target;
-    }
-    return false;
-  }
-  void on_body(std::string_view) override {}
-  void on_message_complete() override {}
-
- private:
-  ConnectionCapture& owner_;
-};
-
-class ConnectionCapture::ResponseListener final : public HttpMessageParser::Listener {
- public:
-  explicit ResponseListener(ConnectionCapture& owner) : owner_(owner) {}
-  bool on_head(const HttpHead& head) override {
-    if (owner_.mode_ == Mode::AwaitingUpgrade) owner_.on_upgrade_response(head);
-    return false;
-  }
-  void on_body(std::string_view) override {}
-  void on_message_complete() override {}
-
- private:
-  ConnectionCapture& owner_;
-};
-
 ConnectionCapture::ConnectionCapture(MessagePipeline& pipeline, std::string connection_id)
     : pipeline_(pipeline), connection_id_(std::move(connection_id)) {}
 
@@ -79,12 +48,13 @@ void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
 void ConnectionCapture::sniff(std::string_view bytes) {
   if (looks_like_http_request(bytes)) {
     mode_ = Mode::Http;
-    request_listener_ = std::make_unique<RequestListener>(*this);
-    response_listener_ = std::make_unique<ResponseListener>(*this);
+    http_ = std::make_unique<HttpCapture>(pipeline_, connection_id_, [this](const HttpHead& head) {
+      if (mode_ == Mode::AwaitingUpgrade) on_upgrade_response(head);
+    });
     request_parser_ = std::make_unique<HttpMessageParser>(HttpMessageParser::Type::Request,
-                                                          *request_listener_);
+                                                          http_->request_listener());
     response_parser_ = std::make_unique<HttpMessageParser>(HttpMessageParser::Type::Response,
-                                                           *response_listener_);
+                                                           http_->response_listener());
   } else if (looks_like_json(bytes)) {
     mode_ = Mode::Ndjson;
     client_lines_ = std::make_unique<NdjsonDecoder>(pipeline_.options().max_payload_bytes);
@@ -134,7 +104,7 @@ void ConnectionCapture::on_upgrade_response(const HttpHead& head) {
     if (!held.empty()) feed_http(Direction::ClientToServer, held);
     return;
   }
-  if (!upgrade_requested_ || !head.header_has_token("upgrade", "websocket")) {
+  if (!http_->websocket_upgrade_requested() || !head.header_has_token("upgrade", "websocket")) {
     stop_capture(Direction::ServerToClient, "upgrade to a protocol other than WebSocket");
     return;
   }
@@ -151,11 +121,11 @@ void ConnectionCapture::on_upgrade_response(const HttpHead& head) {
 
 void ConnectionCapture::start_websocket(std::optional<DeflateParams> deflate) {
   mode_ = Mode::WebSocket;
+  upgrade_path_ = http_->upgrade_path();
   uint64_t cap = pipeline_.options().max_payload_bytes;
   client_frames_ = std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{true, deflate, cap});
   server_frames_ = std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{false, deflate, cap});
   request_parser_.reset();
-  request_listener_.reset();
   std::string held = std::move(held_client_bytes_);
   held_client_bytes_.clear();
   if (!held.empty()) feed_websocket(Direction::ClientToServer, held);
@@ -208,6 +178,12 @@ void ConnectionCapture::submit_ndjson_line(Direction direction, const NdjsonLine
 }
 
 void ConnectionCapture::on_end(Direction direction) {
+  if (mode_ == Mode::Http && direction == Direction::ServerToClient) {
+    // A response without a length ends with the connection. One cut short (an endless SSE
+    // stream the client walked away from) is how such streams normally end: no violation.
+    response_parser_->finish();
+    return;
+  }
   // A last line without its newline is still a message once its sender is done.
   if (mode_ != Mode::Ndjson) return;
   NdjsonDecoder& decoder =
@@ -215,7 +191,10 @@ void ConnectionCapture::on_end(Direction direction) {
   decoder.finish([&](const NdjsonLine& line) { submit_ndjson_line(direction, line); });
 }
 
-void ConnectionCapture::on_close() { pipeline_.forget_session(connection_id_); }
+void ConnectionCapture::on_close() {
+  if (http_) http_->on_connection_closed();
+  pipeline_.forget_session(connection_id_);
+}
 
 void ConnectionCapture::stop_capture(Direction direction, std::string_view reason) {
   pipeline_.submit_failure(connection_id_, connection_id_, transport(), direction, reason);

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "capture/http_capture.h"
 #include "capture/http_message_parser.h"
 #include "capture/message_pipeline.h"
 #include "capture/ndjson_decoder.h"
@@ -28,9 +29,6 @@ class ConnectionCapture final : public StreamTap {
   Mode mode() const { return mode_; }
 
  private:
-  class RequestListener;
-  class ResponseListener;
-
   void sniff(std::string_view bytes);
   void feed_http(Direction direction, std::string_view bytes);
   void on_upgrade_response(const HttpHead& head);
@@ -46,13 +44,11 @@ class ConnectionCapture final : public StreamTap {
   std::string connection_id_;
   Mode mode_ = Mode::Sniffing;
 
-  // HTTP: one parser per direction, and what the upgrade request asked for.
-  std::unique_ptr<RequestListener> request_listener_;
-  std::unique_ptr<ResponseListener> response_listener_;
+  // HTTP: one parser per direction feeding the exchange capture.
+  std::unique_ptr<HttpCapture> http_;
   std::unique_ptr<HttpMessageParser> request_parser_;
   std::unique_ptr<HttpMessageParser> response_parser_;
   std::string upgrade_path_;
-  bool upgrade_requested_ = false;
   std::string held_client_bytes_;  // sent after the upgrade request, before the 101 answer
 
   // WebSocket: one decoder per direction, built once the 101 response is seen.

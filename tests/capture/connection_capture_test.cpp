@@ -64,27 +64,30 @@ const char* kResult = R"({"jsonrpc":"2.0","id":3,"result":{"content":[]}})";
 
 class ConnectionCaptureTest : public testing::Test {
  protected:
-  // Feeds each direction's bytes in chunks of `chunk`, client first, as a proxy would see
-  // a request/response exchange.
-  void run_exchange(const std::string& client_bytes, const std::string& server_bytes,
-                    size_t chunk) {
+  // Feeds the upgrade request, then the server's 101 head, the client's frames and the
+  // server's frames, each in chunks of `chunk`. The client's frames are fed right after the
+  // first piece of the 101 head, so small chunks exercise frames that arrive before the
+  // upgrade is confirmed.
+  void run_exchange(const std::string& client_frames, const std::string& server_head,
+                    const std::string& server_frames, size_t chunk) {
     consumer.records.clear();
     MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
     ConnectionCapture capture(pipeline, "c1");
-    for (size_t at = 0; at < kRequest.size(); at += chunk) {
-      capture.on_bytes(Direction::ClientToServer, std::string_view(kRequest).substr(at, chunk));
-    }
-    for (size_t at = 0; at < server_bytes.size(); at += chunk) {
-      capture.on_bytes(Direction::ServerToClient, std::string_view(server_bytes).substr(at, chunk));
-      if (at == 0) {  // the client's frames follow the 101, interleaved with the server's
-        for (size_t c = 0; c < client_bytes.size(); c += chunk) {
-          capture.on_bytes(Direction::ClientToServer,
-                           std::string_view(client_bytes).substr(c, chunk));
-        }
-      }
-    }
+    feed(capture, Direction::ClientToServer, kRequest, chunk);
+    std::string_view head(server_head);
+    capture.on_bytes(Direction::ServerToClient, head.substr(0, chunk));
+    feed(capture, Direction::ClientToServer, client_frames, chunk);
+    if (head.size() > chunk) feed(capture, Direction::ServerToClient, head.substr(chunk), chunk);
+    feed(capture, Direction::ServerToClient, server_frames, chunk);
     mode = capture.mode();
     capture.on_close();
+  }
+
+  static void feed(ConnectionCapture& capture, Direction direction, std::string_view bytes,
+                   size_t chunk) {
+    for (size_t at = 0; at < bytes.size(); at += chunk) {
+      capture.on_bytes(direction, bytes.substr(at, chunk));
+    }
   }
 
   Redactor redactor{RedactOptions{}};
@@ -94,9 +97,10 @@ class ConnectionCaptureTest : public testing::Test {
 
 TEST_F(ConnectionCaptureTest, UncompressedWebSocketAtEveryChunkSize) {
   std::string client = text_frame(kCall, true);
-  std::string server = kResponse101 + "\r\n" + text_frame(kResult, false);
-  for (size_t chunk = 1; chunk <= server.size(); ++chunk) {
-    run_exchange(client, server, chunk);
+  std::string head = kResponse101 + "\r\n";
+  std::string server = text_frame(kResult, false);
+  for (size_t chunk = 1; chunk <= head.size() + server.size(); ++chunk) {
+    run_exchange(client, head, server, chunk);
     ASSERT_EQ(consumer.records.size(), 2u) << "chunk " << chunk;
     EXPECT_EQ(mode, ConnectionCapture::Mode::WebSocket);
     const Record& call = consumer.records[0];
@@ -118,7 +122,8 @@ TEST_F(ConnectionCaptureTest, CompressedWithContextTakeover) {
   z_stream client_z{}, server_z{};
   ASSERT_EQ(deflateInit2(&client_z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
   ASSERT_EQ(deflateInit2(&server_z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string client, server = kResponse101 + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+  std::string client, server;
+  std::string head = kResponse101 + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
   for (int i = 0; i < 3; ++i) {  // later messages refer back to earlier ones' window
     client += frame(0xC1, deflate_message(client_z, kCall), true);
     server += frame(0xC1, deflate_message(server_z, kResult), false);
@@ -126,7 +131,7 @@ TEST_F(ConnectionCaptureTest, CompressedWithContextTakeover) {
   deflateEnd(&client_z);
   deflateEnd(&server_z);
   for (size_t chunk : {1u, 2u, 3u, 5u, 64u, 4096u}) {
-    run_exchange(client, server, chunk);
+    run_exchange(client, head, server, chunk);
     ASSERT_EQ(consumer.records.size(), 6u) << "chunk " << chunk;
     int responses = 0;
     for (const Record& record : consumer.records) {

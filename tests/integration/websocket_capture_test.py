@@ -11,7 +11,15 @@ from ws_backend import Backend
 from ws_client import LARGE_TEXT, SECRET, conversation
 
 def run(coroutine):
-    return asyncio.new_event_loop().run_until_complete(coroutine)
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
+def arguments(row):
+    return ((row["payload"] or {}).get("params") or {}).get("arguments") or {}
 
 
 class WebSocketCaptureTest(unittest.TestCase):
@@ -94,8 +102,7 @@ class WebSocketCaptureTest(unittest.TestCase):
 
     def test_progress_joins_its_request(self):
         progress = next(r for r in self.rows if r["method"] == "notifications/progress")
-        request_a = next(r for r in self.rows if r["kind"] == "request" and r["method"] == "tools/call"
-                         and r["payload"]["params"]["arguments"].get("text") == "a")
+        request_a = next(r for r in self.rows if r["kind"] == "request" and arguments(r).get("text") == "a")
         self.assertEqual(progress["correlation_id"], request_a["correlation_id"])
 
     def test_server_to_client_request_correlates(self):
@@ -106,8 +113,7 @@ class WebSocketCaptureTest(unittest.TestCase):
 
     def test_secrets_never_reach_the_table(self):
         self.assertFalse(any(SECRET in json.dumps(r) for r in self.rows))
-        secret_call = next(r for r in self.rows if r["kind"] == "request"
-                           and r["payload"].get("params", {}).get("arguments", {}).get("user") == "ann")
+        secret_call = next(r for r in self.rows if r["kind"] == "request" and arguments(r).get("user") == "ann")
         self.assertTrue(secret_call["redacted"])
         self.assertEqual(secret_call["payload"]["params"]["arguments"]["api_key"], "[REDACTED]")
         self.assertEqual(sum(1 for r in self.rows if r["redacted"]), 1)
@@ -119,8 +125,7 @@ class WebSocketCaptureTest(unittest.TestCase):
         self.assertEqual(times, sorted(times))
 
     def test_large_compressed_message(self):
-        large = next(r for r in self.rows if r["kind"] == "request"
-                     and r["payload"]["params"]["arguments"].get("text") == LARGE_TEXT)
+        large = next(r for r in self.rows if r["kind"] == "request" and arguments(r).get("text") == LARGE_TEXT)
         self.assertGreater(large["payload_bytes"], 1_000_000)
         self.assertTrue(large["meta"]["compressed"])
         self.assertFalse(large["truncated"])

@@ -11,17 +11,28 @@ TOOLS = [{"name": "echo", "description": "echoes text", "inputSchema": {"type": 
 
 
 async def handle(ws, path=None):
+    """Reads every frame; answers requests one at a time, in order, on a worker, so that a
+    request may wait for the client's answer to a server->client request."""
     pending_sampling = {}
-    async for text in ws:
-        message = json.loads(text)
-        if "method" not in message:  # the client's answer to our sampling request
-            future = pending_sampling.pop(message.get("id"), None)
-            if future:
-                future.set_result(message)
-            continue
-        method, mid = message["method"], message.get("id")
-        if mid is None:
-            continue  # notifications need no answer
+    requests = asyncio.Queue()
+    worker = asyncio.ensure_future(serve_requests(ws, requests, pending_sampling))
+    try:
+        async for text in ws:
+            message = json.loads(text)
+            if "method" not in message:  # the client's answer to our sampling request
+                future = pending_sampling.pop(message.get("id"), None)
+                if future:
+                    future.set_result(message)
+            elif "id" in message:  # notifications need no answer
+                await requests.put(message)
+    finally:
+        worker.cancel()
+
+
+async def serve_requests(ws, requests, pending_sampling):
+    while True:
+        message = await requests.get()
+        method, mid = message["method"], message["id"]
         params = message.get("params") or {}
         if method == "initialize":
             result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},

@@ -1,0 +1,345 @@
+// HTTP exchanges to records: request bodies, JSON and SSE responses, MCP session ids.
+#include "capture/http_capture.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace mcptap::capture {
+namespace {
+
+bool starts_with_ci(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+std::string_view media_type(const HttpHead& head) {
+  std::string_view type = head.header("content-type").value_or("");
+  while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+  return type;
+}
+
+// The value of one query parameter of a request-target, undecoded (session ids are
+// URL-safe tokens in every server we know of).
+std::string query_parameter(std::string_view target, std::string_view name) {
+  size_t query = target.find('?');
+  if (query == std::string_view::npos) return {};
+  std::string_view rest = target.substr(query + 1);
+  while (!rest.empty()) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
+      return std::string(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+nlohmann::json headers_object(const HttpHead& head, const Redactor& redactor) {
+  nlohmann::json headers = nlohmann::json::object();
+  for (const auto& [name, value] : head.headers) {
+    std::string key = name;
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto it = headers.find(key);
+    if (it == headers.end()) {
+      headers[key] = value;
+    } else {
+      // A repeated header (Set-Cookie) keeps every value.
+      if (!it->is_array()) *it = nlohmann::json::array({*it});
+      it->push_back(value);
+    }
+  }
+  redactor.redact_headers(headers);
+  return headers;
+}
+
+}  // namespace
+
+struct HttpCapture::Exchange {
+  std::string method;
+  std::string target;
+  std::string session_id;  // Mcp-Session-Id, or the legacy transport's ?sessionId=
+  nlohmann::json request_headers;
+  bool request_is_json = false;          // a body worth capturing, still decodable
+  std::unique_ptr<ContentDecoder> request_decoder;
+  std::string request_body;              // decoded, at most the payload cap
+  int64_t request_done_at_us = 0;
+
+  // A sessionless initialize is held until the response names the session it created,
+  // so that it too carries the session id.
+  bool holding = false;
+  std::string held_payload;
+  uint64_t held_size = 0;
+  bool held_truncated = false;
+  std::string held_sha;
+
+  int status = 0;
+  nlohmann::json response_headers;
+  enum class Body { None, Json, Sse } response_body_kind = Body::None;
+  std::unique_ptr<ContentDecoder> response_decoder;
+  std::string response_body;
+  std::unique_ptr<SseParser> sse;
+  std::string response_session;
+};
+
+class HttpCapture::Requests final : public HttpMessageParser::Listener {
+ public:
+  explicit Requests(HttpCapture& owner) : owner_(owner) {}
+  bool on_head(const HttpHead& head) override {
+    owner_.on_request_head(head);
+    return false;
+  }
+  void on_body(std::string_view chunk) override { owner_.on_request_body(chunk); }
+  void on_message_complete() override { owner_.on_request_complete(); }
+
+ private:
+  HttpCapture& owner_;
+};
+
+class HttpCapture::Responses final : public HttpMessageParser::Listener {
+ public:
+  explicit Responses(HttpCapture& owner) : owner_(owner) {}
+  bool on_head(const HttpHead& head) override { return owner_.on_response_head(head); }
+  void on_body(std::string_view chunk) override { owner_.on_response_body(chunk); }
+  void on_message_complete() override { owner_.on_response_complete(); }
+
+ private:
+  HttpCapture& owner_;
+};
+
+HttpCapture::HttpCapture(MessagePipeline& pipeline, std::string_view connection_id,
+                         ResponseHeadObserver on_response_head)
+    : pipeline_(pipeline),
+      connection_id_(connection_id),
+      on_response_head_(std::move(on_response_head)),
+      requests_(std::make_unique<Requests>(*this)),
+      responses_(std::make_unique<Responses>(*this)) {}
+
+HttpCapture::~HttpCapture() = default;
+
+HttpMessageParser::Listener& HttpCapture::request_listener() { return *requests_; }
+HttpMessageParser::Listener& HttpCapture::response_listener() { return *responses_; }
+
+std::string HttpCapture::session_of(const HttpHead& head) const {
+  if (auto id = head.header("mcp-session-id")) return std::string(*id);
+  return query_parameter(head.target, "sessionId");
+}
+
+void HttpCapture::on_request_head(const HttpHead& head) {
+  request_ = std::make_unique<Exchange>();
+  Exchange& exchange = *request_;
+  exchange.method = head.method;
+  exchange.target = head.target;
+  exchange.session_id = session_of(head);
+  exchange.request_headers = headers_object(head, pipeline_.redactor());
+  std::string_view type = media_type(head);
+  exchange.request_is_json = type.empty() || starts_with_ci(type, "application/json");
+  if (head.header_has_token("upgrade", "websocket")) {
+    websocket_upgrade_requested_ = true;
+    upgrade_path_ = head.target;
+  }
+  std::string error;
+  exchange.request_decoder = ContentDecoder::create(
+      head.header("content-encoding").value_or(""), pipeline_.options().max_payload_bytes, &error);
+  // A coding we cannot decode (br, say) leaves the body uncaptured, not the connection.
+  if (!exchange.request_decoder) exchange.request_is_json = false;
+}
+
+void HttpCapture::on_request_body(std::string_view chunk) {
+  if (!request_ || !request_->request_is_json || !pipeline_.enabled()) return;
+  Exchange& exchange = *request_;
+  exchange.request_is_json = decode(*exchange.request_decoder, chunk, Direction::ClientToServer,
+                                    [&](std::string_view decoded) {
+                                      exchange.request_body.append(decoded);
+                                    });
+}
+
+void HttpCapture::on_request_complete() {
+  if (!request_) return;
+  Exchange& exchange = *request_;
+  exchange.request_done_at_us = unix_now_us();
+  ContentDecoder* decoder = exchange.request_decoder.get();
+  if (exchange.request_is_json && decoder->total_input() > 0 &&
+      finish_decoding(*decoder, Direction::ClientToServer)) {
+    bool truncated = decoder->truncated();
+    std::string sha = truncated ? decoder->sha256_hex() : std::string();
+    bool initialize = exchange.session_id.empty() &&
+                      exchange.request_body.find("\"initialize\"") != std::string::npos;
+    if (initialize) {
+      exchange.holding = true;
+      exchange.held_payload = std::move(exchange.request_body);
+      exchange.held_size = decoder->total_output();
+      exchange.held_truncated = truncated;
+      exchange.held_sha = sha;
+    } else {
+      submit_body(exchange, Direction::ClientToServer, Transport::Http, exchange.request_body,
+                  decoder->total_output(), truncated, sha, http_meta(exchange, false));
+    }
+  }
+  std::string().swap(exchange.request_body);
+  exchange.request_decoder.reset();
+  exchanges_.push_back(std::move(request_));
+}
+
+bool HttpCapture::on_response_head(const HttpHead& head) {
+  if (on_response_head_) on_response_head_(head);
+  // Interim responses (100 Continue) precede the real answer to the same request.
+  if (head.status_code >= 100 && head.status_code < 200 && head.status_code != 101) return false;
+  if (exchanges_.empty()) {
+    response_ = std::make_unique<Exchange>();  // an answer to nothing we saw: keep going
+  } else {
+    response_ = std::move(exchanges_.front());
+    exchanges_.pop_front();
+  }
+  Exchange& exchange = *response_;
+  exchange.status = head.status_code;
+  exchange.response_headers = headers_object(head, pipeline_.redactor());
+  std::string assigned = std::string(head.header("mcp-session-id").value_or(""));
+  exchange.response_session = !assigned.empty()            ? assigned
+                              : !exchange.session_id.empty() ? exchange.session_id
+                                                             : stream_session_id_;
+  if (exchange.holding) submit_held_request(exchange);
+  if (exchange.method == "DELETE" && head.status_code < 300 && !exchange.session_id.empty()) {
+    pipeline_.forget_session(exchange.session_id);
+  }
+  std::string_view type = media_type(head);
+  std::string error;
+  exchange.response_decoder = ContentDecoder::create(
+      head.header("content-encoding").value_or(""), pipeline_.options().max_payload_bytes, &error);
+  if (exchange.response_decoder && starts_with_ci(type, "text/event-stream")) {
+    exchange.response_body_kind = Exchange::Body::Sse;
+    exchange.sse = std::make_unique<SseParser>(pipeline_.options().max_payload_bytes);
+  } else if (exchange.response_decoder && starts_with_ci(type, "application/json")) {
+    exchange.response_body_kind = Exchange::Body::Json;
+  }
+  return exchange.method == "HEAD";
+}
+
+void HttpCapture::on_response_body(std::string_view chunk) {
+  if (!response_ || response_->response_body_kind == Exchange::Body::None) return;
+  Exchange& exchange = *response_;
+  bool decodable;
+  if (exchange.response_body_kind == Exchange::Body::Json) {
+    if (!pipeline_.enabled()) return;
+    decodable = decode(*exchange.response_decoder, chunk, Direction::ServerToClient,
+                       [&](std::string_view decoded) { exchange.response_body.append(decoded); });
+  } else {
+    // An SSE stream is parsed even while capture is off, so that it stays in step.
+    decodable = decode(*exchange.response_decoder, chunk, Direction::ServerToClient,
+                       [&](std::string_view decoded) {
+                         exchange.sse->feed(decoded,
+                                            [&](const SseEvent& event) { on_sse_event(event); });
+                       });
+  }
+  if (!decodable) exchange.response_body_kind = Exchange::Body::None;
+}
+
+void HttpCapture::on_response_complete() {
+  if (!response_) return;
+  Exchange& exchange = *response_;
+  ContentDecoder* decoder = exchange.response_decoder.get();
+  if (exchange.response_body_kind == Exchange::Body::Json && decoder->total_input() > 0 &&
+      finish_decoding(*decoder, Direction::ServerToClient)) {
+    bool truncated = decoder->truncated();
+    submit_body(exchange, Direction::ServerToClient, Transport::Http, exchange.response_body,
+                decoder->total_output(), truncated,
+                truncated ? decoder->sha256_hex() : std::string(), http_meta(exchange, true));
+  }
+  response_.reset();
+}
+
+void HttpCapture::on_sse_event(const SseEvent& event) {
+  Exchange& exchange = *response_;
+  if (event.event_type == "endpoint") {
+    // Legacy HTTP+SSE: the stream announces where to POST, and so the session's id.
+    std::string id = query_parameter(event.data, "sessionId");
+    if (!id.empty()) stream_session_id_ = exchange.response_session = id;
+    return;
+  }
+  if (event.event_type != "message" || event.data_size == 0) return;  // priming, keep-alive
+  nlohmann::json meta = http_meta(exchange, true);
+  nlohmann::json sse = {{"event", event.event_type}};
+  if (event.has_id_field) sse["id"] = event.id;
+  meta["sse"] = std::move(sse);
+  submit_body(exchange, Direction::ServerToClient, Transport::Sse, event.data, event.data_size,
+              event.truncated, event.sha256_hex, std::move(meta));
+}
+
+void HttpCapture::submit_body(Exchange& exchange, Direction direction, Transport transport,
+                              std::string_view payload, uint64_t size, bool truncated,
+                              std::string_view sha, nlohmann::json meta) {
+  CapturedMessage message;
+  message.direction = direction;
+  message.transport = transport;
+  message.session_id =
+      direction == Direction::ClientToServer ? exchange.session_id : exchange.response_session;
+  message.payload = payload;
+  message.size = size;
+  message.truncated = truncated;
+  message.sha256_hex = sha;
+  message.meta = std::move(meta);
+  pipeline_.submit(connection_id_, std::move(message));
+}
+
+void HttpCapture::submit_held_request(Exchange& exchange) {
+  exchange.holding = false;
+  CapturedMessage message;
+  message.direction = Direction::ClientToServer;
+  message.transport = Transport::Http;
+  message.session_id = exchange.response_session;
+  message.payload = exchange.held_payload;
+  message.size = exchange.held_size;
+  message.truncated = exchange.held_truncated;
+  message.sha256_hex = exchange.held_sha;
+  message.meta = http_meta(exchange, false);
+  message.passed_at_us = exchange.request_done_at_us;
+  pipeline_.submit(connection_id_, std::move(message));
+  std::string().swap(exchange.held_payload);
+}
+
+bool HttpCapture::decode(ContentDecoder& decoder, std::string_view chunk, Direction direction,
+                         const ContentDecoder::OutputCallback& on_output) {
+  if (decoder.feed(chunk, on_output)) return true;
+  // A body we cannot decode is not captured; its bytes still pass untouched.
+  pipeline_.submit_failure(connection_id_, connection_id_, Transport::Http, direction,
+                           "content-encoding: " + decoder.error());
+  return false;
+}
+
+bool HttpCapture::finish_decoding(ContentDecoder& decoder, Direction direction) {
+  if (decoder.finish()) return true;
+  pipeline_.submit_failure(connection_id_, connection_id_, Transport::Http, direction,
+                           "content-encoding: " + decoder.error());
+  return false;
+}
+
+nlohmann::json HttpCapture::http_meta(const Exchange& exchange, bool response) const {
+  nlohmann::json http = {{"method", exchange.method}, {"path", path_of(exchange.target)}};
+  if (response) {
+    http["status"] = exchange.status;
+    http["headers"] = exchange.response_headers;
+  } else {
+    http["headers"] = exchange.request_headers;
+  }
+  return {{"http", std::move(http)}};
+}
+
+void HttpCapture::on_connection_closed() {
+  for (auto& exchange : exchanges_) {
+    if (exchange->holding) {
+      exchange->response_session = exchange->session_id;
+      submit_held_request(*exchange);
+    }
+  }
+  exchanges_.clear();
+}
+
+}  // namespace mcptap::capture

@@ -1,0 +1,75 @@
+// JSON-RPC carried by HTTP/1.x exchanges on one connection: POST bodies, JSON and SSE
+// responses (Streamable HTTP and the legacy HTTP+SSE transport), with their MCP sessions.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "capture/content_decoder.h"
+#include "capture/http_message_parser.h"
+#include "capture/message_pipeline.h"
+#include "capture/sse_parser.h"
+
+namespace mcptap::capture {
+
+class HttpCapture {
+ public:
+  // Told of every response head, before its body: the connection's owner watches for the
+  // answer to a WebSocket upgrade request.
+  using ResponseHeadObserver = std::function<void(const HttpHead& head)>;
+
+  HttpCapture(MessagePipeline& pipeline, std::string_view connection_id,
+              ResponseHeadObserver on_response_head);
+  ~HttpCapture();
+
+  HttpMessageParser::Listener& request_listener();
+  HttpMessageParser::Listener& response_listener();
+
+  bool websocket_upgrade_requested() const { return websocket_upgrade_requested_; }
+  const std::string& upgrade_path() const { return upgrade_path_; }
+  // The connection ended: messages held back for their session id are recorded now.
+  void on_connection_closed();
+
+ private:
+  class Requests;
+  class Responses;
+  struct Exchange;  // one request and, later, its response
+
+  void on_request_head(const HttpHead& head);
+  void on_request_body(std::string_view chunk);
+  void on_request_complete();
+  bool on_response_head(const HttpHead& head);
+  void on_response_body(std::string_view chunk);
+  void on_response_complete();
+  void on_sse_event(const SseEvent& event);
+  void submit_body(Exchange& exchange, Direction direction, Transport transport,
+                   std::string_view payload, uint64_t size, bool truncated, std::string_view sha,
+                   nlohmann::json meta);
+  void submit_held_request(Exchange& exchange);
+  bool decode(ContentDecoder& decoder, std::string_view chunk, Direction direction,
+              const ContentDecoder::OutputCallback& on_output);
+  bool finish_decoding(ContentDecoder& decoder, Direction direction);
+  nlohmann::json http_meta(const Exchange& exchange, bool response) const;
+  std::string session_of(const HttpHead& head) const;
+
+  MessagePipeline& pipeline_;
+  std::string connection_id_;
+  ResponseHeadObserver on_response_head_;
+  std::unique_ptr<Requests> requests_;
+  std::unique_ptr<Responses> responses_;
+
+  std::deque<std::unique_ptr<Exchange>> exchanges_;  // requests awaiting their response
+  std::unique_ptr<Exchange> request_;                // the request being received
+  std::unique_ptr<Exchange> response_;               // the exchange whose response is arriving
+  bool websocket_upgrade_requested_ = false;
+  std::string upgrade_path_;
+  std::string stream_session_id_;  // legacy SSE: sessionId announced by the endpoint event
+};
+
+}  // namespace mcptap::capture
