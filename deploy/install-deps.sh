@@ -7,11 +7,20 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev node-llhttp nlohmann-json3-dev libpq-dev libcli11-dev libgtest-dev zlib1g-dev
   postgresql postgresql-client
-  python3 python3-websockets
+  python3 python3-websockets python3-prometheus-client
+  nodejs npm
 )
+
+# The interop tests need node and npm; a machine that already has them (from another
+# source than Debian) keeps its own.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  packages=("${packages[@]/nodejs}")
+  packages=("${packages[@]/npm}")
+fi
 
 missing=()
 for package in "${packages[@]}"; do
+  [ -n "$package" ] || continue
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
 done
 
