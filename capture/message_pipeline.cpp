@@ -3,6 +3,8 @@
 
 #include <time.h>
 
+#include <algorithm>
+
 namespace mcptap::capture {
 
 int64_t unix_now_us() {
@@ -34,8 +36,23 @@ Record MessagePipeline::make_record(std::string_view connection_id,
   return record;
 }
 
+bool CaptureSwitch::admits(const Record& record) const {
+  if (!methods.empty()) {
+    if (!record.method) return false;
+    if (std::find(methods.begin(), methods.end(), *record.method) == methods.end()) return false;
+  }
+  if (sample >= 1.0) return true;
+  if (sample <= 0.0) return false;
+  // The random tail of a UUIDv7 is uniform: its first 8 bytes as a fraction of 2^64.
+  const Uuid& key = record.correlation_id ? *record.correlation_id : record.id;
+  uint64_t bits = 0;
+  for (int i = 8; i < 16; ++i) bits = bits << 8 | key.bytes[i];
+  return static_cast<double>(bits & ~(uint64_t{0xC0} << 56)) / static_cast<double>(uint64_t{1} << 62) < sample;
+}
+
 void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& message) {
-  if (!enabled_) return;
+  if (!switch_.enabled) return;
+  ++counters_.messages[static_cast<int>(message.direction)];
   Record record = make_record(connection_id, message);
   nlohmann::json& meta = message.meta;
   if (message.truncated) {
@@ -95,7 +112,7 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
 void MessagePipeline::submit_failure(std::string_view connection_id, std::string_view session_id,
                                      Transport transport, Direction direction,
                                      std::string_view reason) {
-  if (!enabled_) return;
+  if (!switch_.enabled) return;
   CapturedMessage message;
   message.direction = direction;
   message.transport = transport;
@@ -107,6 +124,11 @@ void MessagePipeline::submit_failure(std::string_view connection_id, std::string
 }
 
 void MessagePipeline::deliver(Record&& record) {
+  if (record.kind != Kind::Invalid && !switch_.admits(record)) {
+    ++counters_.filtered;
+    return;
+  }
+  if (record_observer_) record_observer_(record);
   if (record.kind == Kind::Invalid) ++counters_.invalid;
   if (record.redacted) ++counters_.redacted;
   if (consumer_.consume(std::move(record))) {

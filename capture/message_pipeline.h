@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -34,10 +36,23 @@ struct CapturedMessage {
 
 // Counters of one route's capture, read for status and metrics (loop thread only).
 struct CaptureCounters {
-  uint64_t captured = 0;  // records handed to the sink
-  uint64_t dropped = 0;   // records the sink refused (queue full)
-  uint64_t invalid = 0;   // records of kind invalid
-  uint64_t redacted = 0;  // records with at least one value replaced
+  uint64_t messages[2] = {0, 0};  // seen while capture was on, by Direction
+  uint64_t captured = 0;          // records handed to the sink
+  uint64_t dropped = 0;           // records the sink refused (spool or queue full)
+  uint64_t invalid = 0;           // records of kind invalid
+  uint64_t redacted = 0;          // records with at least one value replaced
+  uint64_t filtered = 0;          // left out by the sample rate or the method filter
+};
+
+// What a route captures, switchable at runtime.
+struct CaptureSwitch {
+  bool enabled = true;
+  double sample = 1.0;               // fraction of exchanges kept, 0..1
+  std::vector<std::string> methods;  // only these methods (responses: their request's); empty = all
+
+  // A request and its response share a correlation id, so sampling on it keeps or drops
+  // whole exchanges; uncorrelated messages sample on their own id.
+  bool admits(const Record& record) const;
 };
 
 // One per route, shared by its connections: HTTP sessions span connections, so the
@@ -50,9 +65,15 @@ class MessagePipeline {
   const std::string& route() const { return route_; }
   const CaptureOptions& options() const { return options_; }
   const Redactor& redactor() const { return redactor_; }
-  bool enabled() const { return enabled_; }
-  void set_enabled(bool enabled) { enabled_ = enabled; }
+  bool enabled() const { return switch_.enabled; }
+  void set_enabled(bool enabled) { switch_.enabled = enabled; }
+  const CaptureSwitch& capture_switch() const { return switch_; }
+  void set_capture_switch(CaptureSwitch value) { switch_ = std::move(value); }
   const CaptureCounters& counters() const { return counters_; }
+  // Sees every record just before it goes to the sink (live tail, latency metrics).
+  void set_record_observer(std::function<void(const Record&)> observer) {
+    record_observer_ = std::move(observer);
+  }
 
   void submit(std::string_view connection_id, CapturedMessage&& message);
   // Capture of a stream stopped (a decoder refused its bytes): one invalid record says why.
@@ -72,7 +93,8 @@ class MessagePipeline {
   RecordConsumer& consumer_;
   Correlator correlator_;
   CaptureCounters counters_;
-  bool enabled_ = true;
+  CaptureSwitch switch_;
+  std::function<void(const Record&)> record_observer_;
 };
 
 int64_t unix_now_us();

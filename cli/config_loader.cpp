@@ -282,6 +282,11 @@ Config load_config_file(const std::string& path) {
   }
   // The DSN often carries a password: the environment (a container secret) overrides it.
   if (const char* url = std::getenv("MCPTAP_PG_URL"); url && *url) config.sink.postgres_url = url;
+  // The admin token never sits in the file: it comes from the variable the file names.
+  config.proxy.admin.listen = config.admin.listen;
+  if (const char* token = std::getenv(config.admin.token_env.c_str()); token) {
+    config.proxy.admin.token = token;
+  }
   return config;
 }
 

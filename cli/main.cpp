@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/client_commands.h"
 #include "cli/commands.h"
 
 namespace {
@@ -28,6 +29,30 @@ int run_app(int argc, char** argv) {
                       "daily partitions to create ahead of today")
       ->check(CLI::Range(0, 60));
 
+  RoutesArgs routes_args;
+  CLI::App* routes = app.add_subcommand("routes", "List routes, their capture state and counters");
+  add_routes_options(*routes, routes_args);
+
+  CaptureArgs capture_args;
+  CLI::App* capture = app.add_subcommand("capture", "Switch capture of one route at runtime");
+  add_capture_options(*capture, capture_args);
+
+  StatusArgs status_args;
+  CLI::App* status = app.add_subcommand("status", "Queue depth, spool, sink lag, drops, routes");
+  add_status_options(*status, status_args);
+
+  TailArgs tail_args;
+  CLI::App* tail = app.add_subcommand("tail", "Live captured messages, one line each");
+  add_tail_options(*tail, tail_args);
+
+  QueryArgs query_args;
+  CLI::App* query = app.add_subcommand("query", "Read captured conversations from PostgreSQL");
+  add_query_options(*query, query_args);
+
+  DiffArgs diff_args;
+  CLI::App* diff = app.add_subcommand("diff", "Structural diff of two captured messages");
+  add_diff_options(*diff, diff_args);
+
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -43,6 +68,12 @@ int run_app(int argc, char** argv) {
   }
   if (*run) return run_command(run_args);
   if (*migrate) return migrate_command(migrate_args);
+  if (*routes) return routes_command(routes_args);
+  if (*capture) return capture_command(capture_args);
+  if (*status) return status_command(status_args);
+  if (*tail) return tail_command(tail_args);
+  if (*query) return query_command(query_args);
+  if (*diff) return diff_command(diff_args);
   if (*version) {
     std::printf("mcptap %s\n", MCPTAP_VERSION);
     return kExitOk;

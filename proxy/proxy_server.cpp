@@ -1,76 +1,82 @@
-// Start-up, signals and graceful drain of the proxy loop.
+// Start-up, signals, configuration reload and graceful drain of the proxy loop.
 #include "proxy/proxy_server.h"
 
 #include <cassert>
 #include <csignal>
-#include <cstdio>
 
 #include "capture/connection_capture.h"
 #include "capture/log.h"
+#include "proxy/control_plane.h"
 
 namespace mcptap::proxy {
 
 using capture::log_info;
+using capture::log_warn;
 
 ProxyServer::ProxyServer(ProxyOptions options, capture::CaptureOptions capture_options,
-                         const capture::Redactor& redactor, capture::RecordConsumer& consumer)
+                         const capture::Redactor& redactor, capture::RecordConsumer& consumer,
+                         const StatusSource* status_source)
     : options_(std::move(options)),
       capture_options_(capture_options),
       redactor_(redactor),
-      consumer_(consumer) {
+      consumer_(consumer),
+      status_source_(status_source) {
   int status = uv_loop_init(&loop_);
   assert(status == 0);
   (void)status;
   buffers_ = std::make_unique<BufferPool>(options_.flow.read_buffer_bytes);
+  control_plane_ = std::make_unique<ControlPlane>(*this, options_.admin);
 }
 
 ProxyServer::~ProxyServer() {
-  // run() leaves no handle behind; a server that never ran still owns an empty loop.
-  if (!routes_.empty() && !finishing_) {
-    request_shutdown();
+  // run() leaves no handle behind; a server that did not run closes what it opened here.
+  if (!finishing_) {
+    draining_ = true;
     finish_drain();
-    uv_run(&loop_, UV_RUN_DEFAULT);
   }
+  run_until_closed();
   routes_.clear();
+  control_plane_.reset();
+  buffers_.reset();
   uv_loop_close(&loop_);
+}
+
+void ProxyServer::run_until_closed() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config) {
+  auto route = std::make_unique<ProxyRoute>();
+  route->config = config;
+  route->pipeline = std::make_unique<capture::MessagePipeline>(config.name, capture_options_,
+                                                               redactor_, consumer_);
+  route->pipeline->set_enabled(config.capture);
+  control_plane_->watch(*route);
+  capture::MessagePipeline* pipeline = route->pipeline.get();
+  // Every connection gets a tap, even while capture is off, so that switching capture on
+  // applies to messages that start afterwards on connections already open.
+  TapFactory tap_factory = [pipeline](const std::string& connection_id) {
+    return std::unique_ptr<capture::StreamTap>(
+        std::make_unique<capture::ConnectionCapture>(*pipeline, connection_id));
+  };
+  route->listener =
+      std::make_unique<Listener>(&loop_, config, options_.flow, *buffers_, tap_factory);
+  return route;
 }
 
 bool ProxyServer::start(std::string* error) {
   for (const RouteConfig& config : options_.routes) {
-    auto route = std::make_unique<Route>();
-    route->config = config;
-    route->pipeline = std::make_unique<capture::MessagePipeline>(config.name, capture_options_,
-                                                                 redactor_, consumer_);
-    route->pipeline->set_enabled(config.capture);
-    capture::MessagePipeline* pipeline = route->pipeline.get();
-    // Capture is decided per connection: a connection opened while capture is off costs
-    // nothing beyond forwarding.
-    TapFactory tap_factory = [pipeline](const std::string& connection_id) {
-      std::unique_ptr<capture::StreamTap> tap;
-      if (pipeline->enabled()) {
-        tap = std::make_unique<capture::ConnectionCapture>(*pipeline, connection_id);
-      }
-      return tap;
-    };
-    route->listener =
-        std::make_unique<Listener>(&loop_, config, options_.flow, *buffers_, tap_factory);
-    if (!route->listener->start(error)) {
-      routes_.push_back(std::move(route));
-      request_shutdown();
-      finish_drain();
-      uv_run(&loop_, UV_RUN_DEFAULT);
-      routes_.clear();
-      return false;
-    }
-    routes_.push_back(std::move(route));
+    routes_.push_back(make_route(config));
+    if (!routes_.back()->listener->start(error)) return false;  // the destructor cleans up
   }
+  if (!control_plane_->start(&loop_, error)) return false;
   own_handles_open_ = true;
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
+  uv_signal_init(&loop_, &sighup_);
   uv_timer_init(&loop_, &drain_timer_);
-  sigterm_.data = sigint_.data = drain_timer_.data = this;
+  sigterm_.data = sigint_.data = sighup_.data = drain_timer_.data = this;
   uv_signal_start(&sigterm_, &ProxyServer::on_signal, SIGTERM);
   uv_signal_start(&sigint_, &ProxyServer::on_signal, SIGINT);
+  uv_signal_start(&sighup_, &ProxyServer::on_signal, SIGHUP);
   ready_ = true;
   for (const auto& route : routes_) {
     log_info("listening", {{"route", route->config.name},
@@ -78,13 +84,19 @@ bool ProxyServer::start(std::string* error) {
                            {"upstream", route->config.upstream.to_string()},
                            {"capture", route->config.capture}});
   }
+  log_info("admin listening", {{"listen", options_.admin.listen.host + ":" +
+                                              std::to_string(control_plane_->port())}});
   return true;
 }
 
-void ProxyServer::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void ProxyServer::run() { run_until_closed(); }
 
 void ProxyServer::on_signal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<ProxyServer*>(handle->data);
+  if (signum == SIGHUP) {
+    self->reload();
+    return;
+  }
   if (self->draining_) {
     // A second signal means "now": whatever is still open is closed at once.
     log_info("second signal: closing open connections", {{"signal", signum}});
@@ -95,6 +107,87 @@ void ProxyServer::on_signal(uv_signal_t* handle, int signum) {
                         {"open_connections", self->open_sessions()},
                         {"drain_timeout_ms", self->options_.drain_timeout_ms}});
   self->request_shutdown();
+}
+
+void ProxyServer::reload() {
+  if (!reload_source_ || draining_) return;
+  std::optional<ProxyOptions> fresh = reload_source_();
+  if (!fresh) return;  // the source said why; the running configuration stays
+  std::string error;
+  if (!apply(*fresh, &error)) {
+    log_warn("reload rejected; the running configuration stays", {{"error", error}});
+    return;
+  }
+  log_info("configuration reloaded", {{"routes", routes_.size()}});
+}
+
+bool ProxyServer::apply(const ProxyOptions& options, std::string* error) {
+  // Bind what is new first: a route that cannot listen rejects the whole reload.
+  std::vector<std::unique_ptr<ProxyRoute>> added;
+  std::vector<std::string> replaced;
+  for (const RouteConfig& config : options.routes) {
+    ProxyRoute* current = find_route(config.name);
+    bool same_endpoints = current && current->config.listen.to_string() == config.listen.to_string() &&
+                          current->config.upstream.to_string() == config.upstream.to_string();
+    if (same_endpoints) continue;
+    bool same_listen = current && current->config.listen.to_string() == config.listen.to_string();
+    if (same_listen) {
+      replaced.push_back(config.name);  // must give up its port before the new one binds
+      continue;
+    }
+    added.push_back(make_route(config));
+    if (!added.back()->listener->start(error)) {
+      for (auto& route : added) retire_route(std::move(route));
+      return false;
+    }
+    if (current) replaced.push_back(config.name);
+  }
+  // Retire routes that are gone or replaced; keep the others' connections untouched.
+  for (size_t i = 0; i < routes_.size();) {
+    const std::string& name = routes_[i]->config.name;
+    bool kept = false;
+    for (const RouteConfig& config : options.routes) kept = kept || config.name == name;
+    bool is_replaced = std::find(replaced.begin(), replaced.end(), name) != replaced.end();
+    if (kept && !is_replaced) {
+      ++i;
+      continue;
+    }
+    retire_route(std::move(routes_[i]));
+    routes_.erase(routes_.begin() + static_cast<long>(i));
+  }
+  for (const RouteConfig& config : options.routes) {
+    if (find_route(config.name)) {
+      ProxyRoute* route = find_route(config.name);
+      route->config.capture = config.capture;
+      route->pipeline->set_enabled(config.capture);
+      continue;
+    }
+    auto it = std::find_if(added.begin(), added.end(),
+                           [&](const auto& route) { return route && route->config.name == config.name; });
+    if (it != added.end()) {
+      routes_.push_back(std::move(*it));
+      continue;
+    }
+    routes_.push_back(make_route(config));  // same listen address as the route it replaces
+    if (!routes_.back()->listener->start(error)) {
+      log_warn("route could not be restarted", {{"route", config.name}, {"error", *error}});
+      retire_route(std::move(routes_.back()));
+      routes_.pop_back();
+    }
+  }
+  options_.routes = options.routes;
+  return true;
+}
+
+void ProxyServer::retire_route(std::unique_ptr<ProxyRoute> route) {
+  ProxyRoute* raw = route.get();
+  control_plane_->unwatch(*raw);
+  retiring_.push_back(std::move(route));
+  raw->listener->close([this, raw] {
+    auto it = std::find_if(retiring_.begin(), retiring_.end(),
+                           [raw](const auto& entry) { return entry.get() == raw; });
+    if (it != retiring_.end()) retiring_.erase(it);
+  });
 }
 
 void ProxyServer::request_shutdown() {
@@ -128,19 +221,27 @@ size_t ProxyServer::open_sessions() const {
 void ProxyServer::finish_drain() {
   if (finishing_) return;
   finishing_ = true;
-  for (const auto& route : routes_) {
-    route->listener->close_all_sessions();
-    route->listener->close([] {});
-  }
+  ready_ = false;
+  for (const auto& route : routes_) route->listener->close([] {});
+  control_plane_->close();
   close_own_handles();
 }
 
 void ProxyServer::close_own_handles() {
   if (!own_handles_open_) return;
   own_handles_open_ = false;
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&drain_timer_), nullptr);
+  for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+        reinterpret_cast<uv_handle_t*>(&sighup_), reinterpret_cast<uv_handle_t*>(&drain_timer_)}) {
+    uv_close(handle, nullptr);
+  }
+}
+
+ProxyRoute* ProxyServer::find_route(std::string_view name) {
+  for (const auto& route : routes_) {
+    if (route->config.name == name) return route.get();
+  }
+  return nullptr;
 }
 
 uint16_t ProxyServer::bound_port(const std::string& route) const {
@@ -149,5 +250,7 @@ uint16_t ProxyServer::bound_port(const std::string& route) const {
   }
   return 0;
 }
+
+uint16_t ProxyServer::admin_port() const { return control_plane_->port(); }
 
 }  // namespace mcptap::proxy

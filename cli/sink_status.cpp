@@ -1,0 +1,71 @@
+// Sink counters for /status and /metrics.
+#include "cli/sink_status.h"
+
+#include "capture/message_pipeline.h"
+
+namespace mcptap::cli {
+
+using proxy::MetricType;
+
+double SinkStatus::lag_seconds() const {
+  // How long the oldest record still waiting has waited: zero when nothing waits.
+  int64_t oldest = sink_.stats().oldest_queued_unix_us.load();
+  if (oldest <= 0 || sink_.stats().queued_records.load() == 0) return 0;
+  return static_cast<double>(capture::unix_now_us() - oldest) / 1e6;
+}
+
+nlohmann::json SinkStatus::status_json() const {
+  const sink::SinkStats& s = sink_.stats();
+  return {{"queued_records", s.queued_records.load()},
+          {"queued_bytes", s.queued_bytes.load()},
+          {"spool_bytes", s.queued_bytes.load()},
+          {"spool_records", s.queued_records.load()},
+          {"accepted_records", s.accepted_records.load()},
+          {"written_records", s.written_records.load()},
+          {"dropped_records", s.dropped_records.load()},
+          {"rejected_records", s.rejected_records.load()},
+          {"batches_committed", s.batches_committed.load()},
+          {"batches_failed", s.batches_failed.load()},
+          {"postgres_up", s.postgres_up.load()},
+          {"lag_seconds", lag_seconds()}};
+}
+
+void SinkStatus::write_metrics(proxy::PrometheusWriter& writer) const {
+  const sink::SinkStats& s = sink_.stats();
+  struct Counter {
+    const char* name;
+    MetricType type;
+    const char* help;
+    uint64_t value;
+  };
+  const Counter counters[] = {
+      {"mcptap_sink_accepted_records_total", MetricType::Counter, "Records taken by the sink.",
+       s.accepted_records.load()},
+      {"mcptap_sink_written_records_total", MetricType::Counter,
+       "Records committed in PostgreSQL.", s.written_records.load()},
+      {"mcptap_sink_dropped_records_total", MetricType::Counter,
+       "Records the sink could not keep (spool or queue full, write errors).",
+       s.dropped_records.load()},
+      {"mcptap_sink_rejected_records_total", MetricType::Counter,
+       "Records PostgreSQL refused as bad data.", s.rejected_records.load()},
+      {"mcptap_sink_batches_total", MetricType::Counter, "Batches committed.",
+       s.batches_committed.load()},
+      {"mcptap_sink_batch_failures_total", MetricType::Counter, "Batch attempts that failed.",
+       s.batches_failed.load()},
+      {"mcptap_spool_records", MetricType::Gauge, "Records waiting to be committed.",
+       s.queued_records.load()},
+      {"mcptap_spool_bytes", MetricType::Gauge, "Bytes of records waiting to be committed.",
+       s.queued_bytes.load()},
+      {"mcptap_postgres_up", MetricType::Gauge, "1 while the sink is connected to PostgreSQL.",
+       uint64_t{s.postgres_up.load()}},
+  };
+  for (const Counter& counter : counters) {
+    writer.family(counter.name, counter.type, counter.help);
+    writer.sample({}, counter.value);
+  }
+  writer.family("mcptap_sink_lag_seconds", MetricType::Gauge,
+                "Age of the oldest record not yet committed.");
+  writer.sample({}, lag_seconds());
+}
+
+}  // namespace mcptap::cli

@@ -1,0 +1,337 @@
+// Admin API handlers: what each path answers, and the metrics it exposes.
+#include "proxy/control_plane.h"
+
+#include <time.h>
+
+#include "capture/log.h"
+#include "capture/message_pipeline.h"
+#include "proxy/constant_time.h"
+#include "proxy/proxy_server.h"
+
+namespace mcptap::proxy {
+namespace {
+
+constexpr size_t kMaxMethodsPerRoute = 64;
+constexpr std::string_view kJson = "application/json";
+
+std::string iso_time(int64_t unix_us) {
+  time_t seconds = static_cast<time_t>(unix_us / 1000000);
+  tm parts;
+  gmtime_r(&seconds, &parts);
+  char text[40];
+  size_t length = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
+  snprintf(text + length, sizeof text - length, ".%06lldZ",
+           static_cast<long long>(unix_us % 1000000));
+  return text;
+}
+
+nlohmann::json optional_json(const std::optional<std::string>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+// Parses {"enabled": bool, "sample": 0..1, "methods": [..]} into a switch; "" when valid.
+std::string parse_switch(const std::string& body, capture::CaptureSwitch& out) {
+  nlohmann::json document = nlohmann::json::parse(body, nullptr, false);
+  if (document.is_discarded() || !document.is_object()) return "body must be a JSON object";
+  for (auto it = document.begin(); it != document.end(); ++it) {
+    if (it.key() != "enabled" && it.key() != "sample" && it.key() != "methods") {
+      return "unknown key \"" + it.key() + "\"";
+    }
+  }
+  auto enabled = document.find("enabled");
+  if (enabled == document.end() || !enabled->is_boolean()) return "\"enabled\" must be true or false";
+  out.enabled = enabled->get<bool>();
+  if (auto sample = document.find("sample"); sample != document.end()) {
+    if (!sample->is_number() || *sample < 0 || *sample > 1) {
+      return "\"sample\" must be a number from 0 to 1";
+    }
+    out.sample = sample->get<double>();
+  }
+  if (auto methods = document.find("methods"); methods != document.end()) {
+    if (!methods->is_array()) return "\"methods\" must be an array of strings";
+    out.methods.clear();
+    for (const auto& method : *methods) {
+      if (!method.is_string()) return "\"methods\" must be an array of strings";
+      out.methods.push_back(method.get<std::string>());
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+nlohmann::json route_json(const ProxyRoute& route) {
+  const RouteCounters& traffic = route.listener->counters();
+  const capture::CaptureCounters& capture = route.pipeline->counters();
+  const capture::CaptureSwitch& capture_switch = route.pipeline->capture_switch();
+  return {{"name", route.config.name},
+          {"listen", route.config.listen.to_string()},
+          {"upstream", route.config.upstream.to_string()},
+          {"capture", capture_switch.enabled},
+          {"sample", capture_switch.sample},
+          {"methods", capture_switch.methods},
+          {"connections_open", traffic.connections_open},
+          {"connections_total", traffic.connections_total},
+          {"bytes_client_to_server", traffic.bytes_client_to_server},
+          {"bytes_server_to_client", traffic.bytes_server_to_client},
+          {"messages_captured", capture.captured},
+          {"messages_dropped", capture.dropped},
+          {"messages_invalid", capture.invalid},
+          {"messages_redacted", capture.redacted},
+          {"messages_filtered", capture.filtered},
+          {"watermark_pauses", traffic.watermark_pauses},
+          {"upstream_connect_failures", traffic.upstream_connect_failures}};
+}
+
+std::string tail_line(const capture::Record& record) {
+  nlohmann::json line = {
+      {"captured_at", iso_time(record.captured_at_us)},
+      {"route", record.route},
+      {"connection_id", record.connection_id},
+      {"session_id", record.session_id},
+      {"transport", capture::to_string(record.transport)},
+      {"direction", capture::to_string(record.direction)},
+      {"kind", capture::to_string(record.kind)},
+      {"jsonrpc_id", optional_json(record.jsonrpc_id)},
+      {"method", optional_json(record.method)},
+      {"correlation_id", record.correlation_id ? nlohmann::json(record.correlation_id->to_string())
+                                               : nlohmann::json(nullptr)},
+      {"latency_us", record.latency_us ? nlohmann::json(*record.latency_us) : nlohmann::json(nullptr)},
+      {"payload_bytes", record.payload_bytes},
+      {"truncated", record.truncated},
+      {"redacted", record.redacted}};
+  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+ControlPlane::ControlPlane(ProxyServer& server, AdminOptions options)
+    : server_(server), options_(std::move(options)), started_at_us_(capture::unix_now_us()) {}
+
+ControlPlane::~ControlPlane() = default;
+
+bool ControlPlane::start(uv_loop_t* loop, std::string* error) {
+  admin_ = std::make_unique<AdminServer>(
+      loop, [this](const AdminRequest& request, AdminResponder& responder) {
+        handle(request, responder);
+      });
+  return admin_->start(options_.listen.host, options_.listen.port, error);
+}
+
+void ControlPlane::close() {
+  for (TailStream& tail : tails_) tail.responder->end();
+  tails_.clear();
+  if (admin_) admin_->close([] {});
+}
+
+uint16_t ControlPlane::port() const { return admin_ ? admin_->bound_port() : 0; }
+
+void ControlPlane::watch(ProxyRoute& route) {
+  const ProxyRoute* watched = &route;
+  route.pipeline->set_record_observer(
+      [this, watched](const capture::Record& record) { on_record(*watched, record); });
+}
+
+void ControlPlane::unwatch(ProxyRoute& route) { route.pipeline->set_record_observer(nullptr); }
+
+void ControlPlane::handle(const AdminRequest& request, AdminResponder& responder) {
+  const std::string& path = request.path;
+  bool get = request.method == "GET" || request.method == "HEAD";
+  if (path == "/healthz" && get) {
+    responder.respond(200, "text/plain", "ok\n");
+  } else if (path == "/readyz" && get) {
+    bool ready = server_.ready();
+    responder.respond(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n");
+  } else if (path == "/metrics" && get) {
+    get_metrics(responder);
+  } else if (path == "/routes" && get) {
+    get_routes(responder);
+  } else if (path == "/status" && get) {
+    get_status(responder);
+  } else if (path == "/tail" && get) {
+    start_tail(request, responder);
+  } else if (path.starts_with("/routes/") && path.ends_with("/capture")) {
+    if (request.method != "POST") {
+      responder.respond_error(405, "use POST", {{"Allow", "POST"}});
+      return;
+    }
+    std::string_view name = std::string_view(path).substr(8, path.size() - 8 - 8);
+    post_capture(request, name, responder);
+  } else if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/routes" ||
+             path == "/status" || path == "/tail") {
+    responder.respond_error(405, "use GET", {{"Allow", "GET"}});
+  } else {
+    responder.respond_error(404, "no such endpoint: " + path);
+  }
+}
+
+bool ControlPlane::authorized(const AdminRequest& request) const {
+  if (options_.token.empty()) return true;
+  return bearer_token_matches(request.header("authorization").value_or(""), options_.token);
+}
+
+void ControlPlane::post_capture(const AdminRequest& request, std::string_view name,
+                                AdminResponder& responder) {
+  if (!authorized(request)) {
+    responder.respond_error(401, "a valid bearer token is required",
+                            {{"WWW-Authenticate", "Bearer"}});
+    return;
+  }
+  ProxyRoute* route = server_.find_route(name);
+  if (!route) {
+    responder.respond_error(404, "no route named \"" + std::string(name) + "\"");
+    return;
+  }
+  capture::CaptureSwitch next = route->pipeline->capture_switch();
+  next.sample = 1.0;
+  next.methods.clear();
+  if (std::string problem = parse_switch(request.body, next); !problem.empty()) {
+    responder.respond_error(400, problem);
+    return;
+  }
+  route->pipeline->set_capture_switch(next);
+  capture::log_info("capture switched", {{"route", route->config.name},
+                                         {"enabled", next.enabled},
+                                         {"sample", next.sample},
+                                         {"methods", next.methods}});
+  responder.respond(200, kJson, route_json(*route).dump());
+}
+
+void ControlPlane::get_routes(AdminResponder& responder) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& route : server_.routes()) routes.push_back(route_json(*route));
+  responder.respond(200, kJson, routes.dump());
+}
+
+void ControlPlane::get_status(AdminResponder& responder) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const auto& route : server_.routes()) routes.push_back(route_json(*route));
+  nlohmann::json status = {
+      {"version", MCPTAP_VERSION_STRING},
+      {"uptime_s", static_cast<double>(capture::unix_now_us() - started_at_us_) / 1e6},
+      {"ready", server_.ready()},
+      {"draining", server_.draining()},
+      {"sink", server_.status_source() ? server_.status_source()->status_json()
+                                       : nlohmann::json::object()},
+      {"routes", std::move(routes)}};
+  responder.respond(200, kJson, status.dump());
+}
+
+void ControlPlane::start_tail(const AdminRequest& request, AdminResponder& responder) {
+  TailStream tail;
+  if (auto it = request.query.find("route"); it != request.query.end()) tail.route = it->second;
+  if (auto it = request.query.find("method"); it != request.query.end()) tail.method = it->second;
+  if (!tail.route.empty() && !server_.find_route(tail.route)) {
+    responder.respond_error(404, "no route named \"" + tail.route + "\"");
+    return;
+  }
+  tail.responder = responder.shared_from_this();
+  responder.start_stream(200, "application/x-ndjson");
+  tails_.push_back(std::move(tail));
+}
+
+void ControlPlane::on_record(const ProxyRoute& route, const capture::Record& record) {
+  if (record.latency_us && record.method) {
+    histogram_for(route.config.name, *record.method)
+        .observe_microseconds(static_cast<uint64_t>(std::max<int64_t>(*record.latency_us, 0)));
+  }
+  if (tails_.empty()) return;
+  std::string line;
+  for (size_t i = 0; i < tails_.size();) {
+    TailStream& tail = tails_[i];
+    bool wanted = (tail.route.empty() || tail.route == record.route) &&
+                  (tail.method.empty() || (record.method && *record.method == tail.method));
+    if (wanted && line.empty()) line = tail_line(record);
+    if (!tail.responder->open() ||
+        (wanted && tail.responder->send(line) == AdminResponder::SendResult::Closed)) {
+      tails_.erase(tails_.begin() + static_cast<long>(i));  // the client went away
+      continue;
+    }
+    ++i;
+  }
+}
+
+LatencyHistogram& ControlPlane::histogram_for(const std::string& route, const std::string& method) {
+  auto key = std::make_pair(route, method);
+  auto it = latency_.find(key);
+  if (it != latency_.end()) return *it->second;
+  if (methods_per_route_[route] >= kMaxMethodsPerRoute) {
+    key.second = "other";
+    it = latency_.find(key);
+    if (it != latency_.end()) return *it->second;
+  }
+  ++methods_per_route_[route];
+  return *latency_.emplace(key, std::make_unique<LatencyHistogram>()).first->second;
+}
+
+void ControlPlane::get_metrics(AdminResponder& responder) {
+  PrometheusWriter writer;
+  write_route_metrics(writer);
+  if (server_.status_source()) server_.status_source()->write_metrics(writer);
+  writer.family("mcptap_request_latency_seconds", MetricType::Histogram,
+                "Time from a request's last byte to its response's last byte.");
+  for (const auto& [key, histogram] : latency_) {
+    writer.histogram({{"route", key.first}, {"method", key.second}}, *histogram);
+  }
+  writer.family("mcptap_admin_stream_drops_total", MetricType::Counter,
+                "Tail lines dropped because a client did not keep up.");
+  writer.sample({}, admin_ ? admin_->counters().stream_chunks_dropped : 0);
+  if (!writer.error().empty()) capture::log_warn("metrics", {{"error", writer.error()}});
+  responder.respond(200, PrometheusWriter::kContentType, writer.text());
+}
+
+void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
+  const auto& routes = server_.routes();
+  using Getter = uint64_t (*)(const ProxyRoute&);
+  struct Family {
+    const char* name;
+    MetricType type;
+    const char* help;
+    Getter value;
+  };
+  static const Family kFamilies[] = {
+      {"mcptap_connections_open", MetricType::Gauge, "Client connections open now.",
+       [](const ProxyRoute& r) { return r.listener->counters().connections_open; }},
+      {"mcptap_connections_total", MetricType::Counter, "Client connections accepted.",
+       [](const ProxyRoute& r) { return r.listener->counters().connections_total; }},
+      {"mcptap_captured_messages_total", MetricType::Counter, "Records handed to the sink.",
+       [](const ProxyRoute& r) { return r.pipeline->counters().captured; }},
+      {"mcptap_dropped_messages_total", MetricType::Counter,
+       "Records the sink refused (spool or queue full).",
+       [](const ProxyRoute& r) { return r.pipeline->counters().dropped; }},
+      {"mcptap_redacted_messages_total", MetricType::Counter, "Records with a value redacted.",
+       [](const ProxyRoute& r) { return r.pipeline->counters().redacted; }},
+      {"mcptap_invalid_messages_total", MetricType::Counter, "Records of kind invalid.",
+       [](const ProxyRoute& r) { return r.pipeline->counters().invalid; }},
+      {"mcptap_filtered_messages_total", MetricType::Counter,
+       "Messages left out by the sample rate or method filter.",
+       [](const ProxyRoute& r) { return r.pipeline->counters().filtered; }},
+      {"mcptap_watermark_pauses_total", MetricType::Counter,
+       "Reads paused because the other side's write queue passed the high watermark.",
+       [](const ProxyRoute& r) { return r.listener->counters().watermark_pauses; }},
+      {"mcptap_upstream_connect_failures_total", MetricType::Counter,
+       "Upstream connects refused, unresolvable or timed out.",
+       [](const ProxyRoute& r) { return r.listener->counters().upstream_connect_failures; }},
+      {"mcptap_capture_enabled", MetricType::Gauge, "1 while the route captures.",
+       [](const ProxyRoute& r) { return uint64_t{r.pipeline->enabled()}; }},
+  };
+  for (const Family& family : kFamilies) {
+    writer.family(family.name, family.type, family.help);
+    for (const auto& route : routes) writer.sample({{"route", route->config.name}}, family.value(*route));
+  }
+  writer.family("mcptap_bytes_total", MetricType::Counter, "Bytes forwarded.");
+  for (const auto& route : routes) {
+    const RouteCounters& c = route->listener->counters();
+    writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}},
+                  c.bytes_client_to_server);
+    writer.sample({{"route", route->config.name}, {"direction", "server_to_client"}},
+                  c.bytes_server_to_client);
+  }
+  writer.family("mcptap_messages_total", MetricType::Counter,
+                "JSON-RPC messages seen while capture was on.");
+  for (const auto& route : routes) {
+    const capture::CaptureCounters& c = route->pipeline->counters();
+    writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}}, c.messages[0]);
+    writer.sample({{"route", route->config.name}, {"direction", "server_to_client"}}, c.messages[1]);
+  }
+}
+
+}  // namespace mcptap::proxy

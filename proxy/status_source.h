@@ -1,0 +1,19 @@
+// What the control plane asks of the parts it does not own (the sink): status and metrics.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "proxy/prometheus.h"
+
+namespace mcptap::proxy {
+
+class StatusSource {
+ public:
+  virtual ~StatusSource() = default;
+  // An object for GET /status under "sink".
+  virtual nlohmann::json status_json() const = 0;
+  // Its families for GET /metrics.
+  virtual void write_metrics(PrometheusWriter& writer) const = 0;
+};
+
+}  // namespace mcptap::proxy
