@@ -44,12 +44,14 @@ def wait_for_port(port, timeout=10.0):
 class Mcptap:
     """mcptap run with a generated config; stopped with SIGTERM, exit code checked."""
 
-    def __init__(self, routes, extra=None):
+    def __init__(self, routes, extra=None, env=None):
         self.binary = os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
         self.dir = tempfile.TemporaryDirectory(prefix="mcptap-it-")
         self.ports = {r["name"]: free_port() for r in routes}
+        self.admin_port = free_port()
+        self.env = dict(os.environ, **(env or {}))
         config = {
-            "admin": {"listen": f"127.0.0.1:{free_port()}"},
+            "admin": {"listen": f"127.0.0.1:{self.admin_port}"},
             "routes": [dict(r, listen=f"127.0.0.1:{self.ports[r['name']]}") for r in routes],
             "sink": {"postgres": pg_url(), "spool_dir": os.path.join(self.dir.name, "spool"),
                      "flush_interval_ms": 20},
@@ -68,7 +70,7 @@ class Mcptap:
     def start(self):
         self.stderr = open(self.stderr_path, "w")
         self.process = subprocess.Popen([self.binary, "run", "--config", self.config_path],
-                                        stdout=subprocess.DEVNULL, stderr=self.stderr)
+                                        stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env)
         for port in self.ports.values():
             wait_for_port(port)
         return self
@@ -82,6 +84,21 @@ class Mcptap:
         self.stderr.close()
         self.process = None
         return code
+
+    def write_config(self, config):
+        """Replaces the configuration file (for a reload with SIGHUP)."""
+        with open(self.config_path, "w") as f:
+            json.dump(config, f)
+
+    def read_config(self):
+        with open(self.config_path) as f:
+            return json.load(f)
+
+    def cli(self, *args, env=None):
+        """Runs a client subcommand against this instance's admin endpoint."""
+        return subprocess.run([self.binary, *args, "--admin", f"127.0.0.1:{self.admin_port}"],
+                              capture_output=True, text=True, env=dict(self.env, **(env or {})),
+                              timeout=30)
 
     def log(self):
         with open(self.stderr_path) as f:
