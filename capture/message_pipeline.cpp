@@ -70,6 +70,7 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
     } else {
       classify_and_correlate(record, *document, record.session_id, meta);
       record.redacted = redactor_.redact_json(*document);
+      copy_request_meta(*document, meta);
       record.payload = document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
   }
@@ -107,6 +108,22 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
   record.method = c.method ? c.method : classified.method;
   record.correlation_id = c.correlation_id;
   record.latency_us = c.latency_us;
+}
+
+void MessagePipeline::copy_request_meta(const nlohmann::json& document, nlohmann::json& meta) {
+  // Stateless MCP (2026-07-28) carries the protocol version, client info and trace context
+  // in params._meta rather than in a session: meta keeps them where queries expect them.
+  if (!document.is_object()) return;
+  auto params = document.find("params");
+  if (params == document.end() || !params->is_object()) return;
+  auto request_meta = params->find("_meta");
+  if (request_meta == params->end() || !request_meta->is_object()) return;
+  constexpr size_t kMaxEntries = 32;
+  nlohmann::json kept = nlohmann::json::object();
+  for (auto it = request_meta->begin(); it != request_meta->end() && kept.size() < kMaxEntries; ++it) {
+    if (it.key() != "progressToken") kept[it.key()] = it.value();
+  }
+  if (!kept.empty()) meta["_meta"] = std::move(kept);
 }
 
 void MessagePipeline::submit_failure(std::string_view connection_id, std::string_view session_id,

@@ -86,6 +86,7 @@ class MessagePipeline {
   void classify_and_correlate(Record& record, const nlohmann::json& document,
                               std::string_view session_id, nlohmann::json& meta);
   void deliver(Record&& record);
+  static void copy_request_meta(const nlohmann::json& document, nlohmann::json& meta);
 
   std::string route_;
   CaptureOptions options_;

@@ -137,6 +137,48 @@ TEST_F(MessagePipelineTest, BatchIsOneRowWithItsElementsInMeta) {
   EXPECT_EQ(answers[0]["method"], "a");
 }
 
+TEST_F(MessagePipelineTest, StatelessRequestMetaIsKeptInMeta) {
+  submit(Direction::ClientToServer,
+         R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{)"
+         R"("io.modelcontextprotocol/protocolVersion":"2026-07-28","traceparent":"00-abc-def-01",)"
+         R"("io.modelcontextprotocol/clientInfo":{"name":"c"},"progressToken":5}}})");
+  nlohmann::json kept = meta(0)["_meta"];
+  EXPECT_EQ(kept["traceparent"], "00-abc-def-01");
+  EXPECT_EQ(kept["io.modelcontextprotocol/protocolVersion"], "2026-07-28");
+  EXPECT_EQ(kept["io.modelcontextprotocol/clientInfo"]["name"], "c");
+  EXPECT_FALSE(kept.contains("progressToken"));
+}
+
+TEST_F(MessagePipelineTest, SampleAndMethodFilter) {
+  CaptureSwitch only_calls;
+  only_calls.methods = {"tools/call"};
+  pipeline.set_capture_switch(only_calls);
+  submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":1,"method":"ping"})");
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":1,"result":{}})");
+  submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":2,"method":"tools/call"})");
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":2,"result":{}})");
+  ASSERT_EQ(consumer.records.size(), 2u);  // the call and its response, which carries its method
+  EXPECT_EQ(consumer.records[1].kind, Kind::Response);
+  EXPECT_EQ(pipeline.counters().filtered, 2u);
+
+  CaptureSwitch half;
+  half.sample = 0.5;
+  pipeline.set_capture_switch(half);
+  consumer.records.clear();
+  for (int i = 0; i < 400; ++i) {
+    submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":9,"method":"ping"})");
+    submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":9,"result":{}})");
+  }
+  // Whole exchanges are kept or dropped: every kept response has its request.
+  size_t requests = 0, responses = 0;
+  for (const Record& record : consumer.records) {
+    (record.kind == Kind::Request ? requests : responses)++;
+  }
+  EXPECT_EQ(requests, responses);
+  EXPECT_GT(requests, 120u);
+  EXPECT_LT(requests, 280u);
+}
+
 TEST_F(MessagePipelineTest, DisabledRouteRecordsNothing) {
   pipeline.set_enabled(false);
   submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":1,"method":"ping"})");
