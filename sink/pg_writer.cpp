@@ -10,6 +10,10 @@
 namespace mcptap::sink {
 namespace {
 
+// The spool forgets a batch once its COMMIT returns; with synchronous_commit off (a server
+// or role default) that COMMIT could still be lost to a server crash. "on" also covers
+// a configured synchronous standby.
+const std::string kDurableCommits = "SET synchronous_commit TO on";
 // Staged rows vanish at commit or rollback, so every batch starts from an empty table.
 const std::string kCreateStaging =
     "CREATE TEMP TABLE IF NOT EXISTS mcptap_staging (LIKE mcptap.messages) ON COMMIT DELETE ROWS";
@@ -129,7 +133,8 @@ PgWriter::Attempt PgWriter::classified(const PgFailure& failure) {
 
 bool PgWriter::prepare_staging(PgFailure* failure) {
   if (staging_ready_) return true;
-  staging_ready_ = connection_.run_ok(kCreateStaging, failure);
+  staging_ready_ =
+      connection_.run_ok(kDurableCommits, failure) && connection_.run_ok(kCreateStaging, failure);
   return staging_ready_;
 }
 

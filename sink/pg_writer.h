@@ -64,7 +64,7 @@ class PgWriter {
   bool insert_from_staging(uint64_t* inserted, PgFailure* failure);
 
   PgConnection& connection_;
-  bool staging_ready_ = false;
+  bool staging_ready_ = false;  // the session is set up: durable commits, staging table
   std::unordered_set<int64_t> days_with_partition_;
   std::string copy_buffer_;
 };

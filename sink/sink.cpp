@@ -1,24 +1,24 @@
-// The sink's face to the proxy: a non-blocking consume() on the loop thread, and a thread
-// of its own (SinkWorker) that ships to PostgreSQL.
+// The sink's face to the proxy: consume() appends to the spool on the loop thread, and a
+// thread of its own (SinkWorker) ships the spool to PostgreSQL.
 #include "sink/sink.h"
 
 #include <mutex>
 #include <thread>
 
-#include "sink/record_queue.h"
 #include "sink/sink_worker.h"
+#include "sink/spool.h"
 
 namespace mcptap::sink {
 
 struct Sink::State {
   explicit State(SinkOptions sink_options)
       : options(std::move(sink_options)),
-        queue(options.queue_max_bytes),
-        worker(options, stats, queue, stop) {}
+        spool(options, stats),
+        worker(options, stats, spool, stop) {}
 
   SinkOptions options;
   SinkStats stats;
-  RecordQueue queue;
+  Spool spool;
   StopSignal stop;
   SinkWorker worker;
   std::mutex lifecycle_mutex;  // start() and stop() may come from different threads
@@ -38,27 +38,15 @@ void Sink::start() {
 }
 
 bool Sink::consume(capture::Record&& record) {
-  SinkStats& stats = state_->stats;
-  const size_t footprint = record.footprint_bytes();
-  // Counted before the push: the sink thread may settle the record before push returns.
-  stats.queued_records.fetch_add(1, std::memory_order_relaxed);
-  stats.queued_bytes.fetch_add(footprint, std::memory_order_relaxed);
-  if (!state_->queue.push(std::move(record))) {
-    stats.queued_records.fetch_sub(1, std::memory_order_relaxed);
-    stats.queued_bytes.fetch_sub(footprint, std::memory_order_relaxed);
-    stats.dropped_records.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-  stats.accepted_records.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  return state_->spool.append(record);
 }
 
 bool Sink::stop(std::chrono::milliseconds drain_deadline) {
   std::lock_guard lock(state_->lifecycle_mutex);
   state_->stop.request(drain_deadline);
-  state_->queue.close();
+  state_->spool.close();
   if (state_->thread.joinable()) state_->thread.join();
-  return state_->stats.queued_records.load() == 0;
+  return state_->stats.spool_records.load() == 0;
 }
 
 const SinkStats& Sink::stats() const {

@@ -1,7 +1,8 @@
-// Settings of the sink: where records go and how they are batched.
+// Settings of the sink: the spool, where records go and how they are batched.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace mcptap::sink {
@@ -9,9 +10,17 @@ namespace mcptap::sink {
 struct SinkOptions {
   std::string postgres_url;  // libpq URL or key=value DSN
   std::string spool_dir = "/var/lib/mcptap/spool";
+  // Bound on the spool's segment files on disk; past it new captures are dropped, counted.
+  uint64_t spool_max_bytes = uint64_t{1} << 30;
+  // How often the spool is fsynced: what a machine crash can lose (a process kill loses
+  // nothing, the bytes are in the page cache). 0 syncs on every flusher turn (10 ms).
+  int fsync_interval_ms = 200;
+  // Segments roll past this size (and past a quarter of spool_max_bytes, so committed
+  // segments are freed while the spool is small).
+  uint64_t segment_bytes = uint64_t{64} << 20;
   size_t batch_max_rows = 1000;
   int flush_interval_ms = 50;
-  size_t queue_max_bytes = 64u << 20;  // in-memory queue bound; past it, drops
+  size_t queue_max_bytes = 64u << 20;  // unused since the spool is the queue; kept for configs
   int retention_days = 7;
   int partitions_ahead_days = 3;  // today plus this many days exist ahead
   int reconnect_initial_ms = 100;

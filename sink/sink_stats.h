@@ -8,7 +8,7 @@ namespace mcptap::sink {
 
 struct SinkStats {
   std::atomic<uint64_t> accepted_records{0};   // handed to the sink
-  std::atomic<uint64_t> dropped_records{0};    // refused: queue full or sink stopped
+  std::atomic<uint64_t> dropped_records{0};    // refused: spool full or failing, sink stopped
   std::atomic<uint64_t> written_records{0};    // committed in PostgreSQL (new rows)
   std::atomic<uint64_t> batches_committed{0};  // batches fully settled
   std::atomic<uint64_t> batches_failed{0};     // write attempts that must be retried
@@ -20,6 +20,17 @@ struct SinkStats {
   std::atomic<bool> postgres_up{false};   // connected; false again once a write or connect fails
   std::atomic<int64_t> last_commit_unix_us{0};
   std::atomic<int64_t> oldest_queued_unix_us{0};  // captured_at of the oldest waiting record
+
+  // The spool. Pending means appended and not yet settled in PostgreSQL (queued_* above
+  // count the same records, kept for older readers); bytes are frame bytes on disk.
+  std::atomic<uint64_t> spool_records{0};
+  std::atomic<uint64_t> spool_bytes{0};
+  std::atomic<uint64_t> spool_disk_bytes{0};       // all segment files, committed or not
+  std::atomic<uint64_t> spool_full_drops{0};       // dropped: spool_max_bytes reached
+  std::atomic<uint64_t> spool_write_errors{0};     // dropped: write failed (ENOSPC, EIO, ...)
+  std::atomic<uint64_t> spool_corrupt_records{0};  // damaged frames skipped on reading
+  std::atomic<uint64_t> spool_truncated_bytes{0};  // torn tails cut off at recovery
+  std::atomic<bool> spool_usable{false};           // the directory opened and is locked
 };
 
 }  // namespace mcptap::sink

@@ -1,5 +1,6 @@
-// The sink thread: ships batches from the queue to PostgreSQL, reconnecting with backoff,
-// keeping partitions and retention up to date, and draining on stop.
+// The sink thread: ships batches from the spool to PostgreSQL, advances the spool's
+// checkpoint once they are committed, reconnects with backoff, keeps partitions and
+// retention up to date, and drains on stop.
 #include "sink/sink_worker.h"
 
 #include <string>
@@ -70,11 +71,10 @@ void StopSignal::sleep_until(Clock::time_point until) {
   }
 }
 
-SinkWorker::SinkWorker(const SinkOptions& options, SinkStats& stats, RecordQueue& queue,
-                       StopSignal& stop)
+SinkWorker::SinkWorker(const SinkOptions& options, SinkStats& stats, Spool& spool, StopSignal& stop)
     : options_(options),
       stats_(stats),
-      queue_(queue),
+      spool_(spool),
       stop_(stop),
       backoff_(std::chrono::milliseconds(options.reconnect_initial_ms),
                std::chrono::milliseconds(options.reconnect_max_ms)),
@@ -101,17 +101,18 @@ void SinkWorker::run() {
     maybe_maintain();
   }
   disconnect();
+  spool_.finish();
   publish_backlog();
 }
 
 bool SinkWorker::finished() const {
   if (stop_.out_of_time()) return true;
-  return in_flight_.empty() && queue_.closed() && queue_.size() == 0;
+  return in_flight_.empty() && spool_.closed() && spool_.caught_up();
 }
 
 void SinkWorker::refill() {
-  queue_.pop_batch(options_.batch_max_rows, std::chrono::milliseconds(options_.flush_interval_ms),
-                   &in_flight_);
+  spool_.read_batch(options_.batch_max_rows, std::chrono::milliseconds(options_.flush_interval_ms),
+                    &in_flight_, &in_flight_marks_);
   publish_backlog();
 }
 
@@ -128,7 +129,7 @@ void SinkWorker::write_in_flight() {
               {{"error", result.failure.message},
                {"sqlstate", result.failure.sqlstate},
                {"kind", kind_name(kind)},
-               {"pending_records", in_flight_.size() + queue_.size()}});
+               {"pending_records", stats_.spool_records.load()}});
   // A fresh connection also re-runs migrate, which repairs a dropped table or partition.
   disconnect();
   schedule_reconnect();
@@ -137,13 +138,19 @@ void SinkWorker::write_in_flight() {
 void SinkWorker::settle(const WriteResult& result) {
   report_rejections(result);
   stats_.written_records.fetch_add(result.inserted, std::memory_order_relaxed);
-  uint64_t settled_bytes = 0;
-  for (size_t i = 0; i < result.records_done; ++i) {
-    settled_bytes += in_flight_.front().footprint_bytes();
-    in_flight_.pop_front();
+  if (result.records_done > 0) {
+    uint64_t settled_bytes = 0;
+    SpoolPosition through;
+    for (size_t i = 0; i < result.records_done; ++i) {
+      settled_bytes += in_flight_marks_.front().frame_bytes;
+      through = in_flight_marks_.front().end;
+      in_flight_marks_.pop_front();
+      in_flight_.pop_front();
+    }
+    // Only now, with the transaction committed (synchronous_commit on), may the spool
+    // forget these records.
+    spool_.commit(through, result.records_done, settled_bytes);
   }
-  stats_.queued_records.fetch_sub(result.records_done, std::memory_order_relaxed);
-  stats_.queued_bytes.fetch_sub(settled_bytes, std::memory_order_relaxed);
   if (result.transactions > 0) {
     stats_.last_commit_unix_us.store(now_unix_us(), std::memory_order_relaxed);
   }
@@ -222,8 +229,8 @@ void SinkWorker::maintain() {
 }
 
 void SinkWorker::publish_backlog() {
-  int64_t oldest =
-      in_flight_.empty() ? queue_.oldest_captured_at_us() : in_flight_.front().captured_at_us;
+  // Records still unread in the spool are younger than the batch in flight.
+  int64_t oldest = in_flight_.empty() ? 0 : in_flight_.front().captured_at_us;
   stats_.oldest_queued_unix_us.store(oldest, std::memory_order_relaxed);
 }
 

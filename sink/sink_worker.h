@@ -1,4 +1,5 @@
-// The sink thread's state machine: connect, migrate, take batches, write, back off, drain.
+// The sink thread's state machine: connect, migrate, read batches from the spool, write,
+// commit the spool's checkpoint, back off, drain.
 #pragma once
 
 #include <chrono>
@@ -10,9 +11,10 @@
 #include "sink/backoff.h"
 #include "sink/pg_connection.h"
 #include "sink/pg_writer.h"
-#include "sink/record_queue.h"
+#include "sink/record_batch.h"
 #include "sink/sink_options.h"
 #include "sink/sink_stats.h"
+#include "sink/spool.h"
 
 namespace mcptap::sink {
 
@@ -37,9 +39,9 @@ class StopSignal {
 
 class SinkWorker {
  public:
-  SinkWorker(const SinkOptions& options, SinkStats& stats, RecordQueue& queue, StopSignal& stop);
+  SinkWorker(const SinkOptions& options, SinkStats& stats, Spool& spool, StopSignal& stop);
   ~SinkWorker();
-  void run();  // returns once drained (queue closed and empty) or out of time
+  void run();  // returns once drained (spool closed and all of it committed) or out of time
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -58,11 +60,12 @@ class SinkWorker {
 
   const SinkOptions& options_;
   SinkStats& stats_;
-  RecordQueue& queue_;
+  Spool& spool_;
   StopSignal& stop_;
   std::unique_ptr<PgConnection> connection_;
   std::unique_ptr<PgWriter> writer_;
-  RecordBatch in_flight_;  // taken from the queue, not yet settled
+  RecordBatch in_flight_;                  // read from the spool, not yet settled
+  std::deque<SpoolMark> in_flight_marks_;  // where each of them ends in the spool
   Backoff backoff_;
   Clock::time_point next_connect_{};
   Clock::time_point next_maintenance_{};

@@ -103,6 +103,17 @@ TEST_F(PgWriterTest, EveryColumnRoundTrips) {
   EXPECT_EQ(field(sparse, "meta"), "{}");
 }
 
+// The spool forgets a batch once COMMIT returns, so that COMMIT must be durable even where
+// the server or role turned synchronous_commit off.
+TEST_F(PgWriterTest, CommitsAreDurableWhateverTheSessionDefault) {
+  std::string error;
+  ASSERT_TRUE(connection_.exec_ok("SET synchronous_commit TO off", &error)) << error;
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch_of(3));
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  EXPECT_EQ(scalar(connection_, "SHOW synchronous_commit"), "on");
+}
+
 TEST_F(PgWriterTest, ReplayingABatchAddsNoRows) {
   RecordBatch batch = batch_of(50);
   PgWriter writer(connection_);

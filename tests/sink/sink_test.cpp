@@ -1,11 +1,13 @@
 // Tests for sink/sink.cpp end to end against real PostgreSQL servers: everything consumed
-// is committed by stop(), an unreachable server keeps records queued, and an outage heals.
+// is committed by stop(), an unreachable server keeps records spooled, an outage heals, and
+// a restart replays the spool without duplicating a row.
 #include "sink/sink.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "pg_test_support.h"
@@ -17,12 +19,31 @@ using std::chrono::milliseconds;
 using testing::connect_or_fail;
 using testing::count_rows;
 using testing::make_record;
+using testing::scalar;
 using testing::unique_name;
 using Clock = std::chrono::steady_clock;
 
-SinkOptions options_for(const std::string& url) {
+// A spool directory per sink, removed at the end of the test.
+class SpoolDir {
+ public:
+  SpoolDir() {
+    char name[] = "/tmp/mcptap-sink-spool-XXXXXX";
+    path_ = ::mkdtemp(name);
+  }
+  ~SpoolDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+SinkOptions options_for(const std::string& url, const std::string& spool_dir) {
   SinkOptions options;
   options.postgres_url = url;
+  options.spool_dir = spool_dir;
   options.batch_max_rows = 200;
   options.flush_interval_ms = 20;
   options.reconnect_initial_ms = 20;
@@ -49,8 +70,9 @@ bool eventually(Condition condition, milliseconds within = milliseconds(20'000))
 }
 
 TEST(SinkTest, EverythingConsumedIsCommittedByStop) {
+  SpoolDir spool;
   const std::string route = unique_name("sink");
-  Sink sink(options_for(testing::test_pg_url()));
+  Sink sink(options_for(testing::test_pg_url(), spool.path()));
   sink.start();
   constexpr int kRecords = 2500;
   for (int i = 0; i < kRecords; ++i) ASSERT_TRUE(sink.consume(make_record(route, i)));
@@ -70,8 +92,9 @@ TEST(SinkTest, EverythingConsumedIsCommittedByStop) {
 }
 
 TEST(SinkTest, RecordsAreShippedWithoutWaitingForStop) {
+  SpoolDir spool;
   const std::string route = unique_name("sink");
-  Sink sink(options_for(testing::test_pg_url()));
+  Sink sink(options_for(testing::test_pg_url(), spool.path()));
   sink.start();
   ASSERT_TRUE(sink.consume(make_record(route, 0)));
   EXPECT_TRUE(eventually([&] { return sink.stats().written_records.load() == 1; }));
@@ -80,8 +103,9 @@ TEST(SinkTest, RecordsAreShippedWithoutWaitingForStop) {
 }
 
 TEST(SinkTest, ABadRecordIsCountedAndDoesNotHoldBackTheOthers) {
+  SpoolDir spool;
   const std::string route = unique_name("sink");
-  Sink sink(options_for(testing::test_pg_url()));
+  Sink sink(options_for(testing::test_pg_url(), spool.path()));
   sink.start();
   for (int i = 0; i < 50; ++i) {
     capture::Record record = make_record(route, i);
@@ -96,7 +120,8 @@ TEST(SinkTest, ABadRecordIsCountedAndDoesNotHoldBackTheOthers) {
 }
 
 TEST(SinkTest, UnreachablePostgresKeepsRecordsQueued) {
-  Sink sink(options_for(url_with_nothing_listening()));
+  SpoolDir spool;
+  Sink sink(options_for(url_with_nothing_listening(), spool.path()));
   sink.start();
   const std::string route = unique_name("sink");
   const int64_t first_captured_at = testing::now_unix_us();
@@ -117,9 +142,10 @@ TEST(SinkTest, UnreachablePostgresKeepsRecordsQueued) {
   EXPECT_EQ(stats.queued_records.load(), 10u);
 }
 
-TEST(SinkTest, AFullQueueDropsAndCounts) {
-  SinkOptions options = options_for(url_with_nothing_listening());
-  options.queue_max_bytes = 20 * make_record("r", 0).footprint_bytes();
+TEST(SinkTest, AFullSpoolDropsAndCounts) {
+  SpoolDir spool;
+  SinkOptions options = options_for(url_with_nothing_listening(), spool.path());
+  options.spool_max_bytes = 8 * 1024;
   Sink sink(options);
   sink.start();
   int accepted = 0;
@@ -129,11 +155,13 @@ TEST(SinkTest, AFullQueueDropsAndCounts) {
   EXPECT_LT(accepted, 100);
   EXPECT_EQ(stats.accepted_records.load() + stats.dropped_records.load(), 100u);
   EXPECT_EQ(stats.accepted_records.load(), uint64_t(accepted));
+  EXPECT_EQ(stats.spool_full_drops.load(), stats.dropped_records.load());
   EXPECT_FALSE(sink.stop(milliseconds(0)));
 }
 
 TEST(SinkTest, ConsumeAfterStopIsRefused) {
-  Sink sink(options_for(testing::test_pg_url()));
+  SpoolDir spool;
+  Sink sink(options_for(testing::test_pg_url(), spool.path()));
   sink.start();
   EXPECT_TRUE(sink.stop(milliseconds(1000)));
   EXPECT_FALSE(sink.consume(make_record(unique_name("sink"), 0)));
@@ -142,7 +170,8 @@ TEST(SinkTest, ConsumeAfterStopIsRefused) {
 }
 
 TEST(SinkTest, NeverStartedSinkReportsWhatItHolds) {
-  Sink sink(options_for(testing::test_pg_url()));
+  SpoolDir spool;
+  Sink sink(options_for(testing::test_pg_url(), spool.path()));
   ASSERT_TRUE(sink.consume(make_record(unique_name("sink"), 0)));
   EXPECT_FALSE(sink.stop(milliseconds(0)));
 }
@@ -172,12 +201,13 @@ class OwnCluster {
 };
 
 TEST(SinkTest, ShipsOnceTheServerComesUpAndAgainAfterAnOutage) {
+  SpoolDir spool;
   OwnCluster cluster;
   const int port = testing::unused_port();
   const std::string url =
       "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/mcptap_test";
   const std::string route = unique_name("outage");
-  Sink sink(options_for(url));
+  Sink sink(options_for(url, spool.path()));
   sink.start();
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(sink.consume(make_record(route, i)));
   std::this_thread::sleep_for(milliseconds(200));
@@ -203,6 +233,62 @@ TEST(SinkTest, ShipsOnceTheServerComesUpAndAgainAfterAnOutage) {
   PgConnection connection(url);
   ASSERT_TRUE(connection.ok()) << connection.error();
   EXPECT_EQ(count_rows(connection, route), 300);
+}
+
+TEST(SinkTest, WhatWasNotCommittedIsShippedAfterARestartExactlyOnce) {
+  SpoolDir spool;
+  const std::string route = unique_name("restart");
+  {
+    Sink down(options_for(url_with_nothing_listening(), spool.path()));
+    down.start();
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(down.consume(make_record(route, i)));
+    EXPECT_FALSE(down.stop(milliseconds(100)));
+    EXPECT_EQ(down.stats().spool_records.load(), 300u);
+  }
+  Sink up(options_for(testing::test_pg_url(), spool.path()));
+  EXPECT_EQ(up.stats().spool_records.load(), 300u);
+  up.start();
+  for (int i = 300; i < 400; ++i) ASSERT_TRUE(up.consume(make_record(route, i)));
+  EXPECT_TRUE(up.stop(milliseconds(20'000)));
+  EXPECT_EQ(up.stats().written_records.load(), 400u);
+  EXPECT_EQ(up.stats().spool_records.load(), 0u);
+  PgConnection connection = connect_or_fail();
+  EXPECT_EQ(count_rows(connection, route), 400);
+}
+
+TEST(SinkTest, ReplayingCommittedRecordsAddsNoRow) {
+  SpoolDir spool;
+  const std::string route = unique_name("replay");
+  {
+    Sink sink(options_for(testing::test_pg_url(), spool.path()));
+    sink.start();
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(sink.consume(make_record(route, i)));
+    EXPECT_TRUE(sink.stop(milliseconds(20'000)));
+  }
+  // As if the process died after COMMIT and before the checkpoint: everything replays.
+  std::filesystem::remove(spool.path() + "/checkpoint");
+  Sink again(options_for(testing::test_pg_url(), spool.path()));
+  EXPECT_GE(again.stats().spool_records.load(), 1u);
+  again.start();
+  EXPECT_TRUE(again.stop(milliseconds(20'000)));
+  EXPECT_EQ(again.stats().written_records.load(), 0u);
+  PgConnection connection = connect_or_fail();
+  EXPECT_EQ(count_rows(connection, route), 200);
+  EXPECT_EQ(scalar(connection, "SELECT count(DISTINCT id) FROM mcptap.messages WHERE route = $1",
+                   {route}),
+            "200");
+}
+
+TEST(SinkTest, UnusableSpoolDirectoryDropsButNeverThrows) {
+  SpoolDir spool;
+  const std::string file = spool.path() + "/a-file";
+  { std::ofstream(file) << "x"; }
+  Sink sink(options_for(testing::test_pg_url(), file + "/spool"));
+  sink.start();
+  EXPECT_FALSE(sink.consume(make_record("r", 0)));
+  EXPECT_EQ(sink.stats().spool_write_errors.load(), 1u);
+  EXPECT_EQ(sink.stats().dropped_records.load(), 1u);
+  EXPECT_TRUE(sink.stop(milliseconds(1000)));
 }
 
 }  // namespace

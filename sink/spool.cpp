@@ -1,0 +1,513 @@
+// The spool: recovery at start, appends on the loop thread, a flusher thread for fsync,
+// and the sink thread's reads, checkpoints and segment deletion.
+#include "sink/spool.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace mcptap::sink {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int64_t kLogIntervalMs = 5000;
+constexpr auto kRollRetryInterval = std::chrono::seconds(1);
+constexpr uint64_t kMinSegmentBytes = 4096;
+constexpr int kMinFlushIntervalMs = 10;
+
+uint64_t segment_limit_for(const SinkOptions& options) {
+  return std::max(kMinSegmentBytes, std::min(options.segment_bytes, options.spool_max_bytes / 4));
+}
+
+void subtract(std::atomic<uint64_t>& counter, uint64_t amount) {
+  counter.fetch_sub(std::min(amount, counter.load(std::memory_order_relaxed)),
+                    std::memory_order_relaxed);
+}
+
+void add_pending(SinkStats& stats, uint64_t records, uint64_t bytes) {
+  stats.spool_records.fetch_add(records, std::memory_order_relaxed);
+  stats.spool_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  stats.queued_records.fetch_add(records, std::memory_order_relaxed);
+  stats.queued_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void remove_pending(SinkStats& stats, uint64_t records, uint64_t bytes) {
+  subtract(stats.spool_records, records);
+  subtract(stats.spool_bytes, bytes);
+  subtract(stats.queued_records, records);
+  subtract(stats.queued_bytes, bytes);
+}
+
+uint64_t file_size(int fd) {
+  struct stat status {};
+  return ::fstat(fd, &status) == 0 ? static_cast<uint64_t>(status.st_size) : 0;
+}
+
+void log_limited(capture::LogRateLimiter& limiter, capture::LogLevel level,
+                 std::string_view message, nlohmann::json fields) {
+  uint64_t suppressed = 0;
+  if (!limiter.allow(&suppressed)) return;
+  fields["component"] = "spool";
+  if (suppressed > 0) fields["suppressed"] = suppressed;
+  capture::log_line(level, message, fields);
+}
+
+}  // namespace
+
+Spool::Spool(const SinkOptions& options, SinkStats& stats)
+    : options_(options),
+      stats_(stats),
+      dir_(options.spool_dir),
+      segment_limit_(segment_limit_for(options)),
+      full_log_(kLogIntervalMs),
+      error_log_(kLogIntervalMs),
+      read_log_(kLogIntervalMs) {
+  open_directory();
+  stats_.spool_usable.store(usable_, std::memory_order_relaxed);
+  if (usable_) flusher_ = std::thread([this] { flusher_main(); });
+}
+
+Spool::~Spool() {
+  close();
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard lock(flusher_mutex_);
+      flusher_stop_ = true;
+    }
+    flusher_cv_.notify_all();
+    flusher_.join();  // its last turn syncs what was appended
+  }
+  if (segment_fd_ >= 0) ::close(segment_fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+// ---- Start-up: directory, lock, recovery ----
+
+void Spool::open_directory() {
+  std::error_code error;
+  std::filesystem::create_directories(dir_, error);
+  if (error) {
+    capture::log_error("spool directory unusable; captured messages will be dropped and counted",
+                       {{"component", "spool"}, {"spool_dir", dir_}, {"error", error.message()}});
+    return;
+  }
+  if (!lock_directory()) return;
+  std::filesystem::remove(dir_ + "/" + std::string(kCheckpointFileName) + ".tmp", error);
+  std::vector<uint64_t> segments;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
+    if (auto seq = segment_seq_of(entry.path().filename().string())) segments.push_back(*seq);
+  }
+  std::sort(segments.begin(), segments.end());
+  bool damaged = false;
+  std::optional<SpoolPosition> checkpoint = read_checkpoint(dir_, &damaged);
+  if (damaged) {
+    capture::log_warn("spool checkpoint damaged; replaying every segment (rows are not duplicated)",
+                      {{"component", "spool"}, {"spool_dir", dir_}});
+  }
+  SpoolPosition start = checkpoint.value_or(SpoolPosition{segments.empty() ? 0 : segments[0], 0});
+  recover(std::move(segments), start);
+}
+
+// A second process on the same spool would interleave segments; the lock says so at once.
+bool Spool::lock_directory() {
+  const std::string path = dir_ + "/lock";
+  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0) return true;
+  capture::log_error(
+      "spool directory unusable; captured messages will be dropped and counted",
+      {{"component", "spool"},
+       {"spool_dir", dir_},
+       {"error", lock_fd_ < 0 ? std::strerror(errno) : "locked by another mcptap process"}});
+  return false;
+}
+
+void Spool::recover(std::vector<uint64_t> segments, SpoolPosition checkpoint) {
+  uint64_t last = checkpoint.seq;
+  uint64_t oldest = UINT64_MAX;
+  for (uint64_t seq : segments) {
+    if (seq < checkpoint.seq) {  // committed before the last stop or crash
+      std::filesystem::remove(dir_ + "/" + segment_file_name(seq));
+      continue;
+    }
+    recover_segment(seq, seq == checkpoint.seq ? checkpoint.offset : 0);
+    last = std::max(last, seq);
+    oldest = std::min(oldest, seq);
+  }
+  recovered_through_ = last;
+  read_position_ = committed_ = checkpointed_ = checkpoint;
+  oldest_segment_ = std::min(oldest, last + 1);
+  if (stats_.spool_records.load() > 0 || stats_.spool_corrupt_records.load() > 0 ||
+      stats_.spool_truncated_bytes.load() > 0) {
+    capture::log_info("spool recovered; replaying what PostgreSQL may not have",
+                      {{"component", "spool"},
+                       {"spool_dir", dir_},
+                       {"records", stats_.spool_records.load()},
+                       {"bytes", stats_.spool_bytes.load()},
+                       {"corrupt_records", stats_.spool_corrupt_records.load()},
+                       {"truncated_bytes", stats_.spool_truncated_bytes.load()}});
+  }
+  usable_ = open_segment(last + 1);
+  if (!usable_) {
+    capture::log_error(
+        "spool directory unusable; captured messages will be dropped and counted",
+        {{"component", "spool"}, {"spool_dir", dir_}, {"error", std::strerror(errno)}});
+  }
+}
+
+// Counts the frames after `from`, skips damaged ones, and cuts a torn tail off.
+void Spool::recover_segment(uint64_t seq, uint64_t from) {
+  const std::string path = dir_ + "/" + segment_file_name(seq);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  SegmentScanner scanner(fd, from);
+  uint64_t size = file_size(fd);
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  for (bool done = false; !done;) {
+    SegmentScanner::Result step = scanner.next(size);
+    switch (step.step) {
+      case SegmentScanner::Step::Record:
+        ++records;
+        bytes += step.frame_end - step.frame_begin;
+        break;
+      case SegmentScanner::Step::Corrupt:
+        stats_.spool_corrupt_records.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case SegmentScanner::Step::Torn:
+        if (::ftruncate(fd, off_t(step.frame_begin)) == 0) {
+          stats_.spool_truncated_bytes.fetch_add(size - step.frame_begin);
+          size = step.frame_begin;
+        }
+        done = true;
+        break;
+      case SegmentScanner::Step::End:
+      case SegmentScanner::Step::ReadError:
+        done = true;
+        break;
+    }
+  }
+  add_pending(stats_, records, bytes);
+  disk_bytes_add(size);
+}
+
+bool Spool::open_segment(uint64_t seq) {
+  const std::string path = dir_ + "/" + segment_file_name(seq);
+  // O_TRUNC, not O_EXCL: a number past every segment the reader knows can only hold the
+  // remains of a failed earlier attempt.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  if (segment_fd_ >= 0) retired_fds_.push_back(segment_fd_);
+  segment_fd_ = fd;
+  write_seq_ = seq;
+  write_end_ = 0;
+  dir_unsynced_ = true;
+  return true;
+}
+
+void Spool::disk_bytes_add(uint64_t bytes) {
+  stats_.spool_disk_bytes.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+// ---- Loop thread: append ----
+
+bool Spool::append(const capture::Record& record) {
+  uint8_t header[kFrameHeaderBytes];
+  std::unique_lock lock(mutex_);
+  if (closed_) {
+    stats_.dropped_records.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!usable_) return drop(&stats_.spool_write_errors, "spool unusable; capture dropped", 0);
+  if (!encode_frame(record, &scratch_, header)) {
+    return drop(&stats_.spool_full_drops, "record too large for the spool; dropped", 0);
+  }
+  const uint64_t frame = kFrameHeaderBytes + scratch_.size();
+  if (stats_.spool_disk_bytes.load(std::memory_order_relaxed) + frame > options_.spool_max_bytes) {
+    return drop(&stats_.spool_full_drops, "spool full (spool_max_bytes); captures dropped", 0);
+  }
+  if (write_end_ > 0 && write_end_ + frame > segment_limit_ && !roll()) {
+    return drop(&stats_.spool_write_errors, "cannot start a spool segment; captures dropped",
+                errno);
+  }
+  if (!write_frame(header, scratch_)) {
+    return drop(&stats_.spool_write_errors, "spool write failed; captures dropped", errno);
+  }
+  write_end_ += frame;
+  disk_bytes_add(frame);
+  add_pending(stats_, 1, frame);
+  stats_.accepted_records.fetch_add(1, std::memory_order_relaxed);
+  unsynced_ = true;
+  const bool wake_reader = ++appended_records_ >= reader_wake_at_;
+  if (wake_reader) reader_wake_at_ = UINT64_MAX;
+  lock.unlock();
+  // Woken only when it waits for exactly this, the reader costs the loop little.
+  if (wake_reader) appended_cv_.notify_one();
+  return true;
+}
+
+// Called with mutex_ held. Counts the drop and logs at most once per interval.
+bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_number) {
+  stats_.dropped_records.fetch_add(1, std::memory_order_relaxed);
+  reason->fetch_add(1, std::memory_order_relaxed);
+  nlohmann::json fields = {{"spool_dir", dir_},
+                           {"dropped_records", stats_.dropped_records.load()},
+                           {"spool_full_drops", stats_.spool_full_drops.load()},
+                           {"spool_write_errors", stats_.spool_write_errors.load()},
+                           {"spool_disk_bytes", stats_.spool_disk_bytes.load()}};
+  if (error_number != 0) fields["error"] = std::strerror(error_number);
+  log_limited(reason == &stats_.spool_full_drops ? full_log_ : error_log_, capture::LogLevel::Warn,
+              message, std::move(fields));
+  return false;
+}
+
+// One pwritev of header and body into the page cache. A partial write is cut off again,
+// so the segment only ever holds whole frames up to write_end_.
+bool Spool::write_frame(const uint8_t* header, const std::string& body) {
+  const size_t total = kFrameHeaderBytes + body.size();
+  size_t done = 0;
+  while (done < total) {
+    iovec parts[2];
+    int count = 0;
+    if (done < kFrameHeaderBytes) {
+      parts[count++] = {const_cast<uint8_t*>(header) + done, kFrameHeaderBytes - done};
+      parts[count++] = {const_cast<char*>(body.data()), body.size()};
+    } else {
+      parts[count++] = {const_cast<char*>(body.data()) + (done - kFrameHeaderBytes), total - done};
+    }
+    ssize_t written = ::pwritev(segment_fd_, parts, count, off_t(write_end_ + done));
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) {
+      int saved = written == 0 ? ENOSPC : errno;
+      if (done > 0 || written < 0) (void)::ftruncate(segment_fd_, off_t(write_end_));
+      errno = saved;
+      return false;
+    }
+    done += static_cast<size_t>(written);
+  }
+  return true;
+}
+
+// Called with mutex_ held. The full segment is handed to the flusher for its last sync.
+bool Spool::roll() {
+  const Clock::time_point now = Clock::now();
+  if (now < next_roll_attempt_) {
+    errno = EAGAIN;
+    return false;
+  }
+  // A failed write may have left bytes past write_end_ that could not be cut at the time.
+  (void)::ftruncate(segment_fd_, off_t(write_end_));
+  if (open_segment(write_seq_ + 1)) return true;
+  next_roll_attempt_ = now + kRollRetryInterval;
+  return false;
+}
+
+void Spool::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  appended_cv_.notify_all();
+}
+
+bool Spool::closed() {
+  std::lock_guard lock(mutex_);
+  return closed_;
+}
+
+// ---- Flusher thread ----
+
+void Spool::flusher_main() {
+  const auto interval =
+      std::chrono::milliseconds(std::max(options_.fsync_interval_ms, kMinFlushIntervalMs));
+  while (true) {
+    std::unique_lock lock(flusher_mutex_);
+    flusher_cv_.wait_for(lock, interval, [this] { return flusher_stop_; });
+    const bool stopping = flusher_stop_;
+    lock.unlock();
+    sync_pending();
+    if (stopping) return;
+  }
+}
+
+// fdatasync outside the writer's lock: the loop thread only waits for a dup().
+void Spool::sync_pending() {
+  int current = -1;
+  std::vector<int> retired;
+  bool sync_dir = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (unsynced_ && segment_fd_ >= 0) current = ::dup(segment_fd_);
+    unsynced_ = false;
+    retired.swap(retired_fds_);
+    std::swap(sync_dir, dir_unsynced_);
+  }
+  for (int fd : retired) {
+    ::fdatasync(fd);
+    ::close(fd);
+  }
+  if (current >= 0) {
+    ::fdatasync(current);
+    ::close(current);
+  }
+  if (sync_dir) {
+    int fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+  }
+}
+
+// ---- Sink thread: read, commit, checkpoint ----
+
+Spool::WriteSnapshot Spool::snapshot() {
+  std::lock_guard lock(mutex_);
+  return {write_seq_, write_end_, appended_records_};
+}
+
+size_t Spool::read_batch(size_t max_rows, std::chrono::milliseconds linger, RecordBatch* batch,
+                         std::deque<SpoolMark>* marks) {
+  const size_t initial = batch->size();
+  const Clock::time_point called = Clock::now();
+  std::optional<Clock::time_point> first_read;
+  while (usable_) {
+    read_available(max_rows - (batch->size() - initial), batch, marks);
+    const size_t taken = batch->size() - initial;
+    if (taken >= max_rows || closed()) break;
+    if (!first_read && taken > 0) first_read = Clock::now();
+    const Clock::time_point wake = first_read.value_or(called) + linger;
+    if (Clock::now() >= wake) break;
+    wait_for_appends(wake, taken == 0 ? 1 : max_rows - taken);
+  }
+  return batch->size() - initial;
+}
+
+// Reads what the writer has finished, up to max_rows records, moving on past full segments.
+size_t Spool::read_available(size_t max_rows, RecordBatch* batch, std::deque<SpoolMark>* marks) {
+  size_t taken = 0;
+  while (taken < max_rows) {
+    const WriteSnapshot write = snapshot();
+    seen_appended_ = write.appended;
+    if (!scanner_ && !open_reader_segment(write)) break;
+    if (!scanner_complete_ && read_position_.seq < write.seq) {
+      scanner_complete_ = true;  // rolled since: its size is final now
+      scanner_limit_ = file_size(scanner_->fd());
+    }
+    const uint64_t limit = scanner_complete_ ? scanner_limit_ : write.end;
+    bool read_error = false;
+    while (taken < max_rows && !read_error) {
+      SegmentScanner::Result step = scanner_->next(limit);
+      if (step.step == SegmentScanner::Step::End) break;
+      if (step.step == SegmentScanner::Step::Record) {
+        batch->push_back(std::move(*step.record));
+        marks->push_back({{read_position_.seq, step.frame_end}, step.frame_end - step.frame_begin});
+        ++taken;
+      } else if (step.step == SegmentScanner::Step::ReadError) {
+        read_error = true;
+        log_limited(read_log_, capture::LogLevel::Warn, "reading the spool failed; will retry",
+                    {{"spool_dir", dir_},
+                     {"segment", read_position_.seq},
+                     {"error", std::strerror(errno)}});
+      } else if (read_position_.seq > recovered_through_) {
+        // Damage in a segment written since start (recovery counted the older ones).
+        stats_.spool_corrupt_records.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    read_position_.offset = scanner_->offset();
+    if (read_error || taken >= max_rows || !scanner_complete_ ||
+        read_position_.offset < scanner_limit_) {
+      break;
+    }
+    scanner_.reset();
+    read_position_ = {read_position_.seq + 1, 0};
+  }
+  return taken;
+}
+
+bool Spool::open_reader_segment(const WriteSnapshot& write) {
+  while (read_position_.seq <= write.seq) {
+    const std::string path = dir_ + "/" + segment_file_name(read_position_.seq);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      // Numbers are skipped only where no file exists (a checkpoint past a deleted segment).
+      if (errno != ENOENT || read_position_.seq == write.seq) return false;
+      read_position_ = {read_position_.seq + 1, 0};
+      continue;
+    }
+    scanner_ = std::make_unique<SegmentScanner>(fd, read_position_.offset);
+    scanner_complete_ = read_position_.seq < write.seq;
+    scanner_limit_ = scanner_complete_ ? file_size(fd) : 0;
+    return true;
+  }
+  return false;
+}
+
+void Spool::wait_for_appends(Clock::time_point until, uint64_t wanted) {
+  std::unique_lock lock(mutex_);
+  const uint64_t target = seen_appended_ + wanted;
+  if (closed_ || appended_records_ >= target) return;
+  reader_wake_at_ = target;
+  appended_cv_.wait_until(lock, until, [&] { return closed_ || appended_records_ >= target; });
+  reader_wake_at_ = UINT64_MAX;
+}
+
+bool Spool::caught_up() {
+  if (!usable_) return true;
+  const WriteSnapshot write = snapshot();
+  return read_position_.seq == write.seq && read_position_.offset >= write.end;
+}
+
+void Spool::commit(SpoolPosition through, uint64_t records, uint64_t bytes) {
+  remove_pending(stats_, records, bytes);
+  if (through > committed_) committed_ = through;
+  // Every batch's checkpoint need not be durable at once (a replay is harmless); one that
+  // frees segments must be, before they go.
+  if (committed_.seq > checkpointed_.seq || Clock::now() >= next_checkpoint_) {
+    write_checkpoint_now();
+  }
+}
+
+void Spool::write_checkpoint_now() {
+  if (!usable_ || committed_ == checkpointed_) return;
+  std::string error;
+  if (!write_checkpoint(dir_, committed_, &error)) {
+    log_limited(read_log_, capture::LogLevel::Warn, "writing the spool checkpoint failed",
+                {{"spool_dir", dir_}, {"error", error}});
+    return;
+  }
+  checkpointed_ = committed_;
+  next_checkpoint_ = Clock::now() + std::chrono::milliseconds(options_.fsync_interval_ms);
+  delete_segments_before(checkpointed_.seq);
+}
+
+void Spool::delete_segments_before(uint64_t seq) {
+  for (; oldest_segment_ < seq; ++oldest_segment_) {
+    const std::string path = dir_ + "/" + segment_file_name(oldest_segment_);
+    struct stat status {};
+    if (::stat(path.c_str(), &status) != 0) continue;
+    if (::unlink(path.c_str()) == 0) {
+      subtract(stats_.spool_disk_bytes, static_cast<uint64_t>(status.st_size));
+    }
+  }
+}
+
+void Spool::finish() {
+  write_checkpoint_now();
+  const uint64_t pending = stats_.spool_records.load();
+  if (pending == 0) return;
+  capture::log_warn("records not yet in PostgreSQL stay in the spool for the next start",
+                    {{"component", "spool"},
+                     {"spool_dir", dir_},
+                     {"records", pending},
+                     {"bytes", stats_.spool_bytes.load()}});
+}
+
+}  // namespace mcptap::sink
