@@ -46,6 +46,10 @@ void remove_pending(SinkStats& stats, uint64_t records, uint64_t bytes) {
   subtract(stats.queued_bytes, bytes);
 }
 
+bool is_disk_full(int error_number) {
+  return error_number == ENOSPC || error_number == EDQUOT || error_number == EFBIG;
+}
+
 uint64_t file_size(int fd) {
   struct stat status {};
   return ::fstat(fd, &status) == 0 ? static_cast<uint64_t>(status.st_size) : 0;
@@ -238,7 +242,11 @@ bool Spool::append(const capture::Record& record) {
                 errno);
   }
   if (!write_frame(header, scratch_)) {
-    return drop(&stats_.spool_write_errors, "spool write failed; captures dropped", errno);
+    const int error_number = errno;
+    // On a full disk, start a new segment: the full one is freed once it is committed,
+    // which a segment still being written never is.
+    if (write_end_ > 0 && is_disk_full(error_number)) roll();
+    return drop(&stats_.spool_write_errors, "spool write failed; captures dropped", error_number);
   }
   write_end_ += frame;
   disk_bytes_add(frame);
@@ -427,6 +435,7 @@ size_t Spool::read_available(size_t max_rows, RecordBatch* batch, std::deque<Spo
       break;
     }
     scanner_.reset();
+    finished_segments_.push_back(read_position_);
     read_position_ = {read_position_.seq + 1, 0};
   }
   return taken;
@@ -468,6 +477,11 @@ bool Spool::caught_up() {
 void Spool::commit(SpoolPosition through, uint64_t records, uint64_t bytes) {
   remove_pending(stats_, records, bytes);
   if (through > committed_) committed_ = through;
+  // Committed to the very end of a finished segment: that segment is done with.
+  while (!finished_segments_.empty() && committed_ >= finished_segments_.front()) {
+    if (committed_ == finished_segments_.front()) committed_ = {committed_.seq + 1, 0};
+    finished_segments_.pop_front();
+  }
   // Every batch's checkpoint need not be durable at once (a replay is harmless); one that
   // frees segments must be, before they go.
   if (committed_.seq > checkpointed_.seq || Clock::now() >= next_checkpoint_) {
@@ -478,14 +492,17 @@ void Spool::commit(SpoolPosition through, uint64_t records, uint64_t bytes) {
 void Spool::write_checkpoint_now() {
   if (!usable_ || committed_ == checkpointed_) return;
   std::string error;
-  if (!write_checkpoint(dir_, committed_, &error)) {
+  if (write_checkpoint(dir_, committed_, &error)) {
+    checkpointed_ = committed_;
+    next_checkpoint_ = Clock::now() + std::chrono::milliseconds(options_.fsync_interval_ms);
+  } else {
     log_limited(read_log_, capture::LogLevel::Warn, "writing the spool checkpoint failed",
                 {{"spool_dir", dir_}, {"error", error}});
-    return;
   }
-  checkpointed_ = committed_;
-  next_checkpoint_ = Clock::now() + std::chrono::milliseconds(options_.fsync_interval_ms);
-  delete_segments_before(checkpointed_.seq);
+  // Deleted even when the checkpoint could not be written (a full disk): an older
+  // checkpoint pointing into a deleted segment only makes the next start skip to the
+  // following one, and everything deleted was committed.
+  delete_segments_before(committed_.seq);
 }
 
 void Spool::delete_segments_before(uint64_t seq) {

@@ -123,6 +123,7 @@ class Spool {
   uint64_t recovered_through_ = 0;  // segments up to this one were checked at start
   uint64_t oldest_segment_ = 0;     // segments below this one are deleted
   uint64_t seen_appended_ = 0;
+  std::deque<SpoolPosition> finished_segments_;  // ends of segments read to the end
   SpoolPosition committed_;
   SpoolPosition checkpointed_;
   std::chrono::steady_clock::time_point next_checkpoint_{};
