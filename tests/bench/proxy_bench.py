@@ -1,0 +1,553 @@
+#!/usr/bin/python3
+"""The proxy benchmark: the same workload direct, through nginx, mitmproxy and mcptap.
+
+Run through tests/bench/run_bench.sh (which installs the tools and builds the programs):
+    proxy_bench.py --build-dir build-bench [--rounds 3] [--seconds 10] [--parts http,ws,scale]
+
+Scenarios, interleaved round by round so that machine noise hits each alike:
+  direct       the backend itself (nginx `return 200` for HTTP, proxy_bench_ws_echo for WS)
+  nginx        nginx as a reverse proxy, keep-alive upstream pool (1 worker)
+  mitmproxy    mitmdump --mode reverse (a capturing proxy)
+  mcptap-off   mcptap with the route's capture off
+  mcptap-on    mcptap capturing every message into PostgreSQL
+Load: wrk POSTing a 309-byte tools/call over 32 keep-alive connections; ws_loadgen in
+round-trip mode (32 connections, one message in flight each) and throughput mode (32
+connections x 16 in flight). The proxy under test runs on CPU 0, load generator and
+backend on CPU 1 (taskset), unless --no-pin.
+
+Prints markdown tables on stdout; progress goes to stderr. Traffic stays on 127.0.0.1;
+every process started here is stopped before it returns.
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+import pg_cluster  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SCENARIOS = ["direct", "nginx", "mitmproxy", "mcptap-off", "mcptap-on"]
+PROXY_CPU = "0"
+LOAD_CPU = "1"
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=15.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def raise_fd_limit():
+    # 10 000 idle WebSocket connections take 20 000 descriptors in the proxy alone.
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    except (ValueError, OSError):
+        pass
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process and its threads (/proc/PID/stat fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError):
+        return 0.0
+
+
+def proc_status(pid, key):
+    """A kB value of /proc/PID/status (VmRSS, VmHWM)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def postgres_cpu_seconds(datadir):
+    """CPU of every server process of the benchmark's cluster (capture's cost lands there too)."""
+    try:
+        with open(os.path.join(datadir, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+    except (OSError, ValueError):
+        return 0.0
+    return proc_cpu_seconds(postmaster) + sum(proc_cpu_seconds(p) for p in children(postmaster))
+
+
+class Process:
+    """A child process with its CPU and memory read from /proc; `measured` is the pid whose
+    numbers count (nginx's worker, not its master)."""
+
+    def __init__(self, name, argv, cpu=None, stdout=None):
+        self.name = name
+        if cpu is not None:
+            argv = ["taskset", "-c", cpu] + argv
+        self.log_path = os.path.join(WORKDIR, f"{name}.log")
+        self.log = open(self.log_path, "w")
+        self.popen = subprocess.Popen(argv, stdout=stdout or self.log, stderr=self.log,
+                                      stdin=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
+        self.measured = self.popen.pid
+
+    def measure_child(self):
+        # nginx: the master forks one worker which does all the work.
+        for _ in range(50):
+            kids = children(self.popen.pid)
+            if kids:
+                self.measured = kids[0]
+                return
+            time.sleep(0.1)
+
+    def cpu(self):
+        return proc_cpu_seconds(self.measured)
+
+    def rss_kb(self):
+        return proc_status(self.measured, "VmRSS")
+
+    def hwm_kb(self):
+        return proc_status(self.measured, "VmHWM")
+
+    def stop(self):
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self.log.close()
+
+
+WORKDIR = None
+PERF_OUT = None  # --perf: a perf profile of mcptap-on during the first round of each part
+
+
+def render(template, **values):
+    with open(os.path.join(HERE, template)) as f:
+        text = f.read()
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", str(value))
+    path = os.path.join(WORKDIR, template.replace(".conf", ".rendered.conf"))
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def start_nginx(name, template, cpu, **values):
+    conf = render(template, DIR=WORKDIR, **values)
+    process = Process(name, ["nginx", "-p", WORKDIR, "-c", conf, "-g", "daemon off;"], cpu=cpu)
+    process.measure_child()
+    return process
+
+
+class Mcptap:
+    def __init__(self, binary, name, capture, pg_url, upstreams, pin):
+        self.name = name
+        self.ports = {kind: free_port() for kind in upstreams}
+        self.admin_port = free_port()
+        self.routes = {kind: f"{name.replace('-', '_')}_{kind}" for kind in upstreams}
+        config = {
+            "admin": {"listen": f"127.0.0.1:{self.admin_port}"},
+            "routes": [{"name": self.routes[kind], "listen": f"127.0.0.1:{self.ports[kind]}",
+                        "upstream": f"127.0.0.1:{port}", "capture": capture}
+                       for kind, port in upstreams.items()],
+            "sink": {"postgres": pg_url, "spool_dir": os.path.join(WORKDIR, f"{name}-spool")},
+        }
+        path = os.path.join(WORKDIR, f"{name}.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        self.process = Process(name, [binary, "run", "--config", path],
+                               cpu=PROXY_CPU if pin else None)
+        for port in self.ports.values():
+            if not wait_for_port(port):
+                raise RuntimeError(f"{name} did not listen; see {self.process.log_path}")
+
+    def metric(self, family, route):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        total = 0
+        for line in text.splitlines():
+            if line.startswith(family + "{") and f'route="{route}"' in line:
+                total += int(float(line.rsplit(" ", 1)[1]))
+        return total
+
+
+def psql_count(pg_url, route):
+    out = subprocess.run(["psql", pg_url, "-X", "-At", "-c",
+                          f"SELECT count(*) FROM mcptap.messages WHERE route = '{route}'"],
+                         capture_output=True, text=True)
+    return int(out.stdout.strip() or 0) if out.returncode == 0 else -1
+
+
+def parse_pairs(line):
+    return {k: v for k, v in (item.split("=", 1) for item in line.split() if "=" in item)}
+
+
+def run_wrk(port, seconds, pin):
+    argv = ["wrk", "-t1", "-c32", f"-d{seconds}s", "--timeout", "10s",
+            "-s", os.path.join(HERE, "proxy_bench_post.lua"), f"http://127.0.0.1:{port}/mcp"]
+    if pin:
+        argv = ["taskset", "-c", LOAD_CPU] + argv
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    for line in out.splitlines():
+        if line.startswith("BENCH "):
+            r = parse_pairs(line)
+            return {"messages": int(r["requests"]), "seconds": float(r["seconds"]),
+                    "errors": int(r["errors"]), "p50": int(r["p50_us"]), "p99": int(r["p99_us"]),
+                    "p999": int(r["p999_us"])}
+    raise RuntimeError("wrk printed no result:\n" + out)
+
+
+def run_loadgen(loadgen, port, mode, seconds, pin, connections=32, inflight=16):
+    argv = [loadgen, "--port", str(port), "--mode", mode, "--connections", str(connections),
+            "--duration", str(seconds), "--inflight", str(inflight)]
+    if pin:
+        argv = ["taskset", "-c", LOAD_CPU] + argv
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    r = parse_pairs(out.strip().splitlines()[-1])
+    return {"messages": int(r["messages"]), "seconds": float(r["seconds"]),
+            "errors": int(r["errors"]), "p50": int(r["p50_us"]), "p99": int(r["p99_us"]),
+            "p999": int(r["p999_us"])}
+
+
+class Stats:
+    """Per scenario, summed over the rounds."""
+
+    def __init__(self):
+        self.messages = 0
+        self.seconds = 0.0
+        self.cpu = 0.0
+        self.pg_cpu = 0.0
+        self.errors = 0
+        self.p50, self.p99, self.p999 = [], [], []
+        self.rss_kb = 0
+        self.rows = None
+        self.sent = None
+        self.dropped = None
+        self.drain_s = []
+
+    def add(self, result, cpu, pg_cpu):
+        self.messages += result["messages"]
+        self.seconds += result["seconds"]
+        self.errors += result["errors"]
+        self.cpu += cpu
+        self.pg_cpu += pg_cpu
+        self.p50.append(result["p50"])
+        self.p99.append(result["p99"])
+        self.p999.append(result["p999"])
+
+    def rate(self):
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else 0
+
+
+def wait_for_drain(pg_url, route, expected, timeout=120.0):
+    """Seconds until PostgreSQL holds `expected` rows of the route (None: it never did)."""
+    start = time.time()
+    while time.time() - start < timeout:
+        if psql_count(pg_url, route) >= expected:
+            return time.time() - start
+        time.sleep(0.05)
+    return None
+
+
+def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_datadir,
+             messages_per_request):
+    """Interleaved rounds over the scenarios; returns {scenario: Stats}."""
+    stats = {name: Stats() for name in targets}
+    route = mcptap_on.routes[kind]
+    for name in targets:
+        if name == "mcptap-on":
+            stats[name].sent = stats[name].rows = stats[name].dropped = 0
+    for round_index in range(rounds):
+        for name, (port, process) in targets.items():
+            rows_before = psql_count(pg_url, route) if name == "mcptap-on" else 0
+            cpu_before = process.cpu() if process else 0.0
+            pg_before = postgres_cpu_seconds(pg_datadir)
+            perf = None
+            if PERF_OUT and name == "mcptap-on" and round_index == 0:
+                perf = subprocess.Popen(["perf", "record", "-F", "1999", "-g", "-o",
+                                         f"{PERF_OUT}.{title}", "-p", str(process.measured)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            result = load(port)
+            if perf:
+                perf.send_signal(signal.SIGINT)
+                perf.wait(timeout=60)
+            cpu = (process.cpu() - cpu_before) if process else 0.0
+            drained = None
+            if name == "mcptap-on":
+                captured_expected = None
+                # Every message the proxy saw in this round must reach PostgreSQL.
+                sent = result["messages"] * messages_per_request
+                time.sleep(0.2)  # requests in flight when the load stopped get answered
+                captured_total = mcptap_on.metric("mcptap_captured_messages_total", route)
+                captured_expected = captured_total
+                drained = wait_for_drain(pg_url, route, captured_expected)
+                rows = psql_count(pg_url, route)
+                s = stats[name]
+                s.sent += sent
+                s.rows += rows - rows_before
+                s.dropped = mcptap_on.metric("mcptap_dropped_messages_total", route)
+                s.drain_s.append(drained if drained is not None else float("inf"))
+                cpu = process.cpu() - cpu_before  # capture's work after the load counts too
+            pg_cpu = postgres_cpu_seconds(pg_datadir) - pg_before
+            stats[name].add(result, cpu, pg_cpu)
+            log(f"{title} round {round_index + 1}/{rounds} {name}: "
+                f"{result['messages'] / result['seconds']:.0f}/s p99 {result['p99']} us"
+                + (f", drained in {drained:.2f} s" if drained is not None else ""))
+    for name, (port, process) in targets.items():
+        if process:
+            stats[name].rss_kb = process.hwm_kb()
+    return stats
+
+
+def print_table(title, stats, unit):
+    nginx = stats.get("nginx")
+    mitm = stats.get("mitmproxy")
+    print(f"\n### {title}\n")
+    print(f"| scenario | {unit}/s | p50 ms | p99 ms | p99.9 ms | proxy CPU s per 1000 msgs "
+          "| PostgreSQL CPU s per 1000 msgs | peak RSS MB | vs nginx (rate) | vs nginx (p99) "
+          "| vs mitmproxy (rate) | errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, s in stats.items():
+        msgs = s.messages * 2  # a request and its answer are two messages
+        cpu_per_k = s.cpu / msgs * 1000 if msgs and name != "direct" else None
+        pg_per_k = s.pg_cpu / msgs * 1000 if msgs and name == "mcptap-on" else None
+        vs_nginx = s.rate() / nginx.rate() if nginx and nginx.rate() else None
+        vs_nginx_p99 = median(s.p99) / median(nginx.p99) if nginx and median(nginx.p99) else None
+        vs_mitm = s.rate() / mitm.rate() if mitm and mitm.rate() else None
+        fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
+        print(f"| {name} | {s.rate():,.0f} | {median(s.p50) / 1000:.2f} | {median(s.p99) / 1000:.2f} "
+              f"| {median(s.p999) / 1000:.2f} | {fmt(cpu_per_k, '.4f')} | {fmt(pg_per_k, '.4f')} "
+              f"| {'—' if name == 'direct' and not s.rss_kb else f'{s.rss_kb / 1024:.1f}'} "
+              f"| {fmt(vs_nginx, '.2f')}× | {fmt(vs_nginx_p99, '.2f')}× | {fmt(vs_mitm, '.1f')}× "
+              f"| {s.errors} |")
+    on = stats.get("mcptap-on")
+    if on and on.sent is not None:
+        drains = [d for d in on.drain_s]
+        print(f"\nCapture kept up ({title}): messages sent {on.sent:,} (2 per completed request), "
+              f"rows written {on.rows:,} (rows ≥ sent: requests still in flight when the load "
+              f"stopped were captured too), dropped {on.dropped}, "
+              f"time to drain after each round: {', '.join(f'{d:.2f} s' for d in drains)}.")
+
+
+def scale_idle(loadgen, mcptap_on, connections, hold):
+    port = mcptap_on.ports["ws"]
+    before = mcptap_on.process.rss_kb()
+    argv = [loadgen, "--port", str(port), "--mode", "idle", "--connections", str(connections),
+            "--hold", str(hold)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=raise_fd_limit)
+    ready = False
+    for line in proc.stdout:
+        if line.startswith("ready"):
+            ready = True
+            break
+    time.sleep(2)
+    during = mcptap_on.process.rss_kb()
+    open_now = mcptap_on.metric("mcptap_connections_open", mcptap_on.routes["ws"])
+    result = proc.stdout.read()
+    proc.wait(timeout=hold + 60)
+    print("\n### Scale: idle WebSocket connections through mcptap (capture on)\n")
+    if not ready:
+        print(f"ws_loadgen did not get all {connections} connections up: {result.strip()}")
+        return
+    per_conn = (during - before) * 1024 / connections
+    print(f"{connections:,} connections open (mcptap_connections_open = {open_now:,}), each after one "
+          f"captured exchange: RSS {before / 1024:.1f} MB before, {during / 1024:.1f} MB with them "
+          f"open: **{per_conn / 1024:.2f} KB per connection** (target ≤ 10 KB).")
+
+
+def scale_big(loadgen, mcptap_on, pg_url, size):
+    port = mcptap_on.ports["ws"]
+    route = mcptap_on.routes["ws"]
+    before = mcptap_on.process.rss_kb()
+    argv = [loadgen, "--port", str(port), "--mode", "big", "--connections", "1",
+            "--message-bytes", str(size), "--chunk-bytes", str(1 << 20), "--duration", "120"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    samples = []
+    while proc.poll() is None:
+        samples.append(mcptap_on.process.rss_kb())
+        time.sleep(0.02)
+    result = parse_pairs(proc.stdout.read().strip().splitlines()[-1] if True else "")
+    time.sleep(1)
+    row = subprocess.run(["psql", pg_url, "-X", "-At", "-c",
+                          "SELECT payload_bytes, truncated, payload IS NULL, meta->>'sha256' "
+                          f"FROM mcptap.messages WHERE route = '{route}' "
+                          f"AND payload_bytes = {size} ORDER BY id DESC LIMIT 1"],
+                         capture_output=True, text=True).stdout.strip()
+    print(f"\n### Scale: one {size / 2**20:.0f} MB WebSocket message through mcptap (capture on, "
+          "capture.max_payload_bytes 16 MiB)\n")
+    peak = max(samples) if samples else 0
+    print(f"Forwarded in {float(result.get('seconds', 0)):.2f} s "
+          f"({size / 2**20 / max(float(result.get('seconds', 1)), 1e-9):.0f} MB/s), answer received: "
+          f"{result.get('messages') == '1'}. mcptap RSS sampled every 20 ms ({len(samples)} samples): "
+          f"{before / 1024:.1f} MB before, peak {peak / 1024:.1f} MB during "
+          f"(+{(peak - before) / 1024:.1f} MB). Row: `{row}` "
+          "(payload_bytes | truncated | payload null | sha256).")
+
+
+def main():
+    global WORKDIR
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build-dir", required=True)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--parts", default="http,ws,scale")
+    parser.add_argument("--idle-connections", type=int, default=10000)
+    parser.add_argument("--big-bytes", type=int, default=200 << 20)
+    parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--perf", metavar="PREFIX",
+                        help="record `perf` profiles of mcptap-on into PREFIX.<part>")
+    args = parser.parse_args()
+    global PERF_OUT
+    PERF_OUT = args.perf
+    pin = not args.no_pin and os.cpu_count() >= 2
+    parts = set(args.parts.split(","))
+    bindir = os.path.join(args.build_dir, "bin")
+    mcptap_bin = os.path.join(bindir, "mcptap")
+    loadgen = os.path.join(bindir, "ws_loadgen")
+    echo = os.path.join(bindir, "proxy_bench_ws_echo")
+    have = {tool: shutil.which(tool) is not None for tool in ("wrk", "nginx", "mitmdump")}
+    for tool, present in have.items():
+        if not present:
+            log(f"SKIP: {tool} is not installed; its scenarios are left out")
+    raise_fd_limit()
+
+    WORKDIR = tempfile.mkdtemp(prefix="mcptap-bench-")
+    state_dir = os.path.join(WORKDIR, "pg")
+    processes = []
+    pg_started = False
+    try:
+        log("starting PostgreSQL")
+        pg_url = pg_cluster.start(state_dir)
+        pg_started = True
+        with open(os.path.join(state_dir, "datadir")) as f:
+            pg_datadir = f.read().strip()
+        ports = {name: free_port() for name in
+                 ("backend", "echo", "nginx", "nginx_ws", "mitm", "mitm_ws")}
+        load_cpu = LOAD_CPU if pin else None
+        proxy_cpu = PROXY_CPU if pin else None
+        backend = echo_proc = nginx_proxy = mitm = mitm_ws = None
+        if have["nginx"]:
+            backend = start_nginx("backend", "proxy_bench_backend.nginx.conf", load_cpu,
+                                  PORT=ports["backend"])
+            processes.append(backend)
+            nginx_proxy = start_nginx("nginx-proxy", "proxy_bench_proxy.nginx.conf", proxy_cpu,
+                                      PORT=ports["nginx"], UPSTREAM=ports["backend"],
+                                      WSPORT=ports["nginx_ws"], WSUPSTREAM=ports["echo"])
+            processes.append(nginx_proxy)
+        echo_proc = Process("ws-echo", [echo, "--port", str(ports["echo"])], cpu=load_cpu)
+        processes.append(echo_proc)
+        if have["mitmdump"]:
+            for key, upstream in (("mitm", "backend"), ("mitm_ws", "echo")):
+                p = Process(key, ["mitmdump", "--mode", f"reverse:http://127.0.0.1:{ports[upstream]}",
+                                  "-q", "--listen-host", "127.0.0.1", "--listen-port",
+                                  str(ports[key]), "--set", f"confdir={WORKDIR}/mitm-conf"],
+                            cpu=proxy_cpu)
+                processes.append(p)
+                if key == "mitm":
+                    mitm = p
+                else:
+                    mitm_ws = p
+        upstreams = {"http": ports["backend"], "ws": ports["echo"]}
+        mcptap_off = Mcptap(mcptap_bin, "mcptap-off", False, pg_url, upstreams, pin)
+        processes.append(mcptap_off.process)
+        mcptap_on = Mcptap(mcptap_bin, "mcptap-on", True, pg_url, upstreams, pin)
+        processes.append(mcptap_on.process)
+        for port in ports.values():
+            if port not in (ports["mitm"], ports["mitm_ws"]) or have["mitmdump"]:
+                if not wait_for_port(port, timeout=30):
+                    log(f"port {port} not listening")
+
+        print("## mcptap proxy benchmark\n")
+        print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+              f"{args.rounds} interleaved rounds × {args.seconds} s per scenario; "
+              + ("proxy under test pinned to CPU 0, load generator and backend to CPU 1."
+                 if pin else "no CPU pinning."))
+
+        if "http" in parts:
+            if not have["wrk"] or not have["nginx"]:
+                print("\nHTTP: SKIPPED (wrk or nginx missing)")
+            else:
+                targets = {"direct": (ports["backend"], backend),
+                           "nginx": (ports["nginx"], nginx_proxy)}
+                if mitm:
+                    targets["mitmproxy"] = (ports["mitm"], mitm)
+                targets["mcptap-off"] = (mcptap_off.ports["http"], mcptap_off.process)
+                targets["mcptap-on"] = (mcptap_on.ports["http"], mcptap_on.process)
+                stats = run_part("http", "http", targets,
+                                 lambda port: run_wrk(port, args.seconds, pin),
+                                 args.rounds, args.seconds, mcptap_on, pg_url, pg_datadir, 2)
+                print_table("HTTP: wrk, POST 309-byte tools/call, 32 keep-alive connections",
+                            stats, "requests")
+        if "ws" in parts:
+            targets = {"direct": (ports["echo"], echo_proc)}
+            if nginx_proxy:
+                targets["nginx"] = (ports["nginx_ws"], nginx_proxy)
+            if mitm_ws:
+                targets["mitmproxy"] = (ports["mitm_ws"], mitm_ws)
+            targets["mcptap-off"] = (mcptap_off.ports["ws"], mcptap_off.process)
+            targets["mcptap-on"] = (mcptap_on.ports["ws"], mcptap_on.process)
+            for mode, title in (("rtt", "WebSocket round trips: 32 connections, 1 in flight each"),
+                                ("throughput", "WebSocket throughput: 32 connections × 16 in flight")):
+                stats = run_part(f"ws-{mode}", "ws", targets,
+                                 lambda port, m=mode: run_loadgen(loadgen, port, m, args.seconds, pin),
+                                 args.rounds, args.seconds, mcptap_on, pg_url, pg_datadir, 2)
+                print_table(title, stats, "round trips")
+        if "scale" in parts:
+            scale_idle(loadgen, mcptap_on, args.idle_connections, hold=15)
+            scale_big(loadgen, mcptap_on, pg_url, args.big_bytes)
+        sys.stdout.flush()
+    finally:
+        for p in reversed(processes):
+            p.stop()
+        if pg_started:
+            pg_cluster.stop(state_dir)
+        if os.environ.get("MCPTAP_BENCH_KEEP") != "1":
+            shutil.rmtree(WORKDIR, ignore_errors=True)
+        else:
+            log(f"kept {WORKDIR}")
+
+
+if __name__ == "__main__":
+    main()
