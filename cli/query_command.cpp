@@ -1,0 +1,372 @@
+// `mcptap query`: captured messages from PostgreSQL as a request/response timeline or JSON lines.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/client_commands.h"
+#include "cli/table_format.h"
+#include "sink/pg_connection.h"
+
+namespace mcptap::cli {
+namespace {
+
+// The columns of a MessageRow, in its order. Times are read as UTC text so the output does
+// not depend on the session's TimeZone.
+constexpr const char* kRowColumns =
+    "id::text,"
+    " to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+    " route, connection_id, session_id, transport, direction, kind, jsonrpc_id, method,"
+    " correlation_id::text, latency_us, payload_bytes, truncated, redacted,"
+    " CASE WHEN kind = 'error' THEN NULLIF(concat_ws(' ', payload->'error'->>'code',"
+    " payload->'error'->>'message'), '') END";
+
+// Error messages can be long; a timeline line should stay readable.
+constexpr size_t kMaxErrorSummaryChars = 200;
+
+std::optional<std::string> optional_text(const PGresult* result, int row, int column) {
+  if (PQgetisnull(result, row, column)) return std::nullopt;
+  return std::string(PQgetvalue(result, row, column));
+}
+
+std::string text(const PGresult* result, int row, int column) {
+  return PQgetvalue(result, row, column);
+}
+
+MessageRow read_row(const PGresult* result, int row, bool with_payloads) {
+  MessageRow message;
+  message.id = text(result, row, 0);
+  message.captured_at = text(result, row, 1);
+  message.route = text(result, row, 2);
+  message.connection_id = text(result, row, 3);
+  message.session_id = text(result, row, 4);
+  message.transport = text(result, row, 5);
+  message.direction = text(result, row, 6);
+  message.kind = text(result, row, 7);
+  message.jsonrpc_id = optional_text(result, row, 8);
+  message.method = optional_text(result, row, 9);
+  message.correlation_id = optional_text(result, row, 10);
+  if (auto latency = optional_text(result, row, 11)) message.latency_us = std::stoll(*latency);
+  message.payload_bytes = std::stoll(text(result, row, 12));
+  message.truncated = text(result, row, 13) == "t";
+  message.redacted = text(result, row, 14) == "t";
+  message.error_summary = optional_text(result, row, 15);
+  if (with_payloads) {
+    message.payload = optional_text(result, row, 16);
+    message.meta = optional_text(result, row, 17);
+  }
+  return message;
+}
+
+// WHERE conditions with their parameters; every value travels as a parameter.
+class Conditions {
+ public:
+  // Adds the clause `<before>$n<after>`, with value as parameter n, unless value is empty.
+  void add(const std::string& value, const std::string& before, const std::string& after = "") {
+    if (value.empty()) return;
+    params_.push_back(value);
+    clauses_.push_back(before + "$" + std::to_string(params_.size()) + after);
+  }
+  std::string placeholder_for(const std::string& value) {
+    params_.push_back(value);
+    return "$" + std::to_string(params_.size());
+  }
+  std::string where() const {
+    std::string sql;
+    for (const std::string& clause : clauses_) sql += (sql.empty() ? " WHERE " : " AND ") + clause;
+    return sql;
+  }
+  const std::vector<std::string>& params() const { return params_; }
+
+ private:
+  std::vector<std::string> clauses_;
+  std::vector<std::string> params_;
+};
+
+std::string select_sql(const MessageFilter& filter, bool with_payloads, Conditions& conditions) {
+  conditions.add(filter.route, "route = ");
+  // Responses and errors carry their request's method, so this keeps the pairs together.
+  conditions.add(filter.method, "method = ");
+  conditions.add(filter.correlation_id, "correlation_id = ", "::uuid");
+  conditions.add(filter.session_id, "session_id = ");
+  if (filter.since_seconds) {
+    conditions.add(std::to_string(*filter.since_seconds), "captured_at >= now() - ",
+                   "::bigint * interval '1 second'");
+  }
+  std::string sql = std::string("SELECT ") + kRowColumns +
+                    (with_payloads ? ", payload::text, meta::text" : ", NULL, NULL") +
+                    " FROM mcptap.messages" + conditions.where();
+  // The newest rows win the limit; they are put back in time order after fetching.
+  sql += " ORDER BY captured_at DESC, id DESC LIMIT " +
+         conditions.placeholder_for(std::to_string(filter.limit)) + "::bigint";
+  return sql;
+}
+
+bool is_reply(const MessageRow& row) {
+  return row.kind == "response" || row.kind == "error";
+}
+
+// For each row index, the replies printed under it; and which rows are printed that way.
+struct Pairing {
+  std::map<size_t, std::vector<size_t>> replies_of;
+  std::vector<bool> shown_under_request;
+};
+
+Pairing pair_replies(const std::vector<MessageRow>& rows) {
+  std::map<std::string, size_t> request_by_correlation;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].kind == "request" && rows[i].correlation_id) {
+      request_by_correlation.emplace(*rows[i].correlation_id, i);
+    }
+  }
+  Pairing pairing;
+  pairing.shown_under_request.assign(rows.size(), false);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!is_reply(rows[i]) || !rows[i].correlation_id) continue;
+    auto request = request_by_correlation.find(*rows[i].correlation_id);
+    if (request == request_by_correlation.end()) continue;
+    pairing.replies_of[request->second].push_back(i);
+    pairing.shown_under_request[i] = true;
+  }
+  return pairing;
+}
+
+std::string detail_of(const MessageRow& row) {
+  std::string detail;
+  if (row.error_summary) {
+    std::string summary = *row.error_summary;
+    if (summary.size() > kMaxErrorSummaryChars) {
+      summary = summary.substr(0, kMaxErrorSummaryChars) + "...";
+    }
+    detail = "error: " + summary;
+  }
+  if (row.truncated) detail += std::string(detail.empty() ? "" : "  ") + "[truncated]";
+  return detail;
+}
+
+void add_timeline_row(TextTable& table, const MessageRow& row, bool under_request) {
+  std::string time =
+      under_request ? "  ↳ " + time_of_day(row.captured_at) : date_and_time(row.captured_at);
+  std::string latency =
+      is_reply(row) && row.latency_us ? format_latency(*row.latency_us) : std::string();
+  table.add_row({time, row.route, direction_arrow(row.direction), row.kind,
+                 row.method.value_or("-"), row.jsonrpc_id ? "id=" + *row.jsonrpc_id : "", latency,
+                 detail_of(row)});
+}
+
+nlohmann::ordered_json json_or_null(const std::optional<std::string>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json();
+}
+
+// Stored JSON text back into a value; jsonb always holds valid JSON, but a string beats a
+// crash if it ever does not.
+nlohmann::ordered_json stored_json(const std::optional<std::string>& value) {
+  if (!value) return nullptr;
+  nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(*value, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::ordered_json(*value) : parsed;
+}
+
+nlohmann::ordered_json row_as_json(const MessageRow& row) {
+  nlohmann::ordered_json object;
+  object["id"] = row.id;
+  object["captured_at"] = row.captured_at;
+  object["route"] = row.route;
+  object["connection_id"] = row.connection_id;
+  object["session_id"] = row.session_id;
+  object["transport"] = row.transport;
+  object["direction"] = row.direction;
+  object["kind"] = row.kind;
+  object["jsonrpc_id"] = json_or_null(row.jsonrpc_id);
+  object["method"] = json_or_null(row.method);
+  object["correlation_id"] = json_or_null(row.correlation_id);
+  object["latency_us"] = row.latency_us ? nlohmann::ordered_json(*row.latency_us) : nullptr;
+  object["payload"] = stored_json(row.payload);
+  object["payload_bytes"] = row.payload_bytes;
+  object["truncated"] = row.truncated;
+  object["redacted"] = row.redacted;
+  object["meta"] = stored_json(row.meta);
+  return object;
+}
+
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...");
+// errors here are one line.
+std::string joined_lines(const std::string& message) {
+  std::string line;
+  for (char c : message) {
+    bool blank = c == '\n' || c == '\t' || c == '\r' || c == ' ';
+    if (blank && (line.empty() || line.back() == ' ')) continue;
+    line += blank ? ' ' : c;
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
+// A statement's error: its first line; the rest quotes the SQL back.
+std::string first_line(const std::string& message) {
+  return joined_lines(message.substr(0, message.find('\n')));
+}
+
+MessageFilter filter_from(const QueryArgs& args) {
+  MessageFilter filter;
+  filter.route = args.route;
+  filter.method = args.method;
+  filter.session_id = args.session_id;
+  if (!args.correlation_id.empty() && !is_uuid_text(args.correlation_id)) {
+    throw CommandError("--correlation: expected a UUID, got \"" + args.correlation_id + "\"",
+                       kExitUsage);
+  }
+  filter.correlation_id = args.correlation_id;
+  if (!args.since.empty()) {
+    filter.since_seconds = parse_duration_seconds(args.since);
+    if (!filter.since_seconds) {
+      throw CommandError(
+          "--since: expected a duration like 30s, 15m, 2h or 7d, got \"" + args.since + "\"",
+          kExitUsage);
+    }
+  }
+  if (args.limit < 1) throw CommandError("--limit: expected at least 1", kExitUsage);
+  filter.limit = args.limit;
+  return filter;
+}
+
+}  // namespace
+
+std::optional<int64_t> parse_duration_seconds(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  int64_t total = 0;
+  size_t position = 0;
+  while (position < text.size()) {
+    size_t digits_end = position;
+    while (digits_end < text.size() && text[digits_end] >= '0' && text[digits_end] <= '9') {
+      ++digits_end;
+    }
+    // Nine digits of days is already past any retention; more would risk overflow.
+    if (digits_end == position || digits_end - position > 9 || digits_end == text.size()) {
+      return std::nullopt;
+    }
+    int64_t amount = std::stoll(std::string(text.substr(position, digits_end - position)));
+    switch (text[digits_end]) {
+      case 's':
+        total += amount;
+        break;
+      case 'm':
+        total += amount * 60;
+        break;
+      case 'h':
+        total += amount * 3600;
+        break;
+      case 'd':
+        total += amount * 86400;
+        break;
+      default:
+        return std::nullopt;
+    }
+    position = digits_end + 1;
+  }
+  if (total == 0) return std::nullopt;
+  return total;
+}
+
+bool is_uuid_text(std::string_view text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (dash_position ? c != '-' : !hex) return false;
+  }
+  return true;
+}
+
+std::string resolve_pg_url(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("MCPTAP_PG_URL"); env && *env) return env;
+  throw CommandError("no database: pass --pg URL or set MCPTAP_PG_URL", kExitUsage);
+}
+
+sink::PgConnection connect_database(const std::string& url) {
+  sink::PgConnection connection(url);
+  if (!connection.ok()) {
+    throw CommandError("cannot connect to PostgreSQL: " + joined_lines(connection.error()),
+                       kExitFailure);
+  }
+  return connection;
+}
+
+std::vector<MessageRow> fetch_messages(sink::PgConnection& connection, const MessageFilter& filter,
+                                       bool with_payloads) {
+  Conditions conditions;
+  std::string sql = select_sql(filter, with_payloads, conditions);
+  std::string error;
+  sink::PgResult result = connection.exec(sql, conditions.params(), &error);
+  if (!error.empty() || !result) {
+    throw CommandError("query failed: " + first_line(error), kExitFailure);
+  }
+  std::vector<MessageRow> rows;
+  int count = PQntuples(result.get());
+  rows.reserve(static_cast<size_t>(count));
+  for (int row = count - 1; row >= 0; --row)
+    rows.push_back(read_row(result.get(), row, with_payloads));
+  return rows;
+}
+
+std::string format_timeline(const std::vector<MessageRow>& rows) {
+  if (rows.empty()) return "no messages match\n";
+  Pairing pairing = pair_replies(rows);
+  TextTable table({{"TIME"},
+                   {"ROUTE"},
+                   {"DIR"},
+                   {"KIND"},
+                   {"METHOD"},
+                   {"ID"},
+                   {"LATENCY", TextTable::Align::Right},
+                   {"DETAIL"}},
+                  false);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (pairing.shown_under_request[i]) continue;
+    add_timeline_row(table, rows[i], false);
+    auto replies = pairing.replies_of.find(i);
+    if (replies == pairing.replies_of.end()) continue;
+    for (size_t reply : replies->second) add_timeline_row(table, rows[reply], true);
+  }
+  return table.render();
+}
+
+std::string format_json_lines(const std::vector<MessageRow>& rows) {
+  std::string text;
+  for (const MessageRow& row : rows) {
+    text += row_as_json(row).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    text += '\n';
+  }
+  return text;
+}
+
+void add_query_options(CLI::App& sub, QueryArgs& args) {
+  sub.add_option("--pg", args.pg_url, "PostgreSQL URL (default: env MCPTAP_PG_URL)");
+  sub.add_option("--route", args.route, "only this route");
+  sub.add_option("--method", args.method, "only this method (requests and their responses)");
+  sub.add_option("--correlation", args.correlation_id,
+                 "only this correlation id (a request, its reply, its notifications)");
+  sub.add_option("--session", args.session_id, "only this session id");
+  sub.add_option("--since", args.since, "only the last DURATION: 30s, 15m, 2h, 7d");
+  sub.add_option("--limit", args.limit, "the newest N matching messages (default 100)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  sub.add_flag("--json", args.json, "one JSON object per message, every column");
+  sub.footer(
+      "Times are UTC. A response or error is shown right under its request when both are "
+      "in the result.");
+}
+
+int query_command(const QueryArgs& args) {
+  return run_client_command("query", [&] {
+    MessageFilter filter = filter_from(args);
+    sink::PgConnection connection = connect_database(resolve_pg_url(args.pg_url));
+    std::vector<MessageRow> rows = fetch_messages(connection, filter, args.json);
+    std::string output = args.json ? format_json_lines(rows) : format_timeline(rows);
+    std::fputs(output.c_str(), stdout);
+    return kExitOk;
+  });
+}
+
+}  // namespace mcptap::cli

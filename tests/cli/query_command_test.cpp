@@ -1,0 +1,305 @@
+// Tests for cli/query_command and cli/diff_command against the throwaway PostgreSQL cluster.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "cli/client_commands.h"
+#include "sink/pg_connection.h"
+#include "sink/schema.h"
+
+namespace mcptap::cli {
+namespace {
+
+std::string test_pg_url() {
+  std::ifstream file(MCPTAP_PG_URL_FILE);
+  std::string url;
+  std::getline(file, url);
+  return url;
+}
+
+// Tests run in parallel against one database; each keeps to its own route.
+std::string unique_route(const std::string& prefix) {
+  static std::mt19937_64 random{std::random_device{}()};
+  return prefix + "_" + std::to_string(random() % 1'000'000'000'000ULL);
+}
+
+constexpr int64_t kMicrosPerSecond = 1'000'000;
+
+struct Message {
+  std::string kind;            // request, response, error, notification
+  std::string direction;       // client_to_server, server_to_client
+  std::string jsonrpc_id;      // "" for NULL
+  std::string method;          // "" for NULL
+  std::string correlation_id;  // "" for NULL
+  std::string latency_us;      // "" for NULL
+  std::string payload = "{}";  // JSON text
+  int64_t seconds_ago = 0;     // captured_at = now() - this
+  std::string session = "s1";
+};
+
+class QueryCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string url = test_pg_url();
+    ASSERT_FALSE(url.empty()) << "no test cluster URL in " << MCPTAP_PG_URL_FILE
+                              << ": run through ctest (fixture postgres)";
+    connection_ = std::make_unique<sink::PgConnection>(url);
+    ASSERT_TRUE(connection_->ok()) << connection_->error();
+    std::string error;
+    ASSERT_TRUE(sink::migrate(*connection_, 3, &error)) << error;
+    // Rows a few days old need the partitions of those days.
+    auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    for (int days_ago = 1; days_ago <= 3; ++days_ago) {
+      ASSERT_TRUE(sink::ensure_partition_for(*connection_,
+                                             now_us - days_ago * 86400 * kMicrosPerSecond, &error))
+          << error;
+    }
+    route_ = unique_route("query_test");
+  }
+
+  // Inserts one row and returns its id.
+  std::string insert(const Message& message) {
+    std::string error;
+    sink::PgResult result = connection_->exec(
+        "INSERT INTO mcptap.messages (id, captured_at, route, connection_id, session_id,"
+        " transport, direction, kind, jsonrpc_id, method, correlation_id, latency_us, payload,"
+        " payload_bytes)"
+        " VALUES (gen_random_uuid(), now() - $1::bigint * interval '1 second', $2, 'c1', $3,"
+        " 'websocket', $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, '')::uuid,"
+        " NULLIF($9, '')::bigint, $10::jsonb, $11::integer)"
+        " RETURNING id::text",
+        {std::to_string(message.seconds_ago), route_, message.session, message.direction,
+         message.kind, message.jsonrpc_id, message.method, message.correlation_id,
+         message.latency_us, message.payload, std::to_string(message.payload.size())},
+        &error);
+    EXPECT_TRUE(error.empty()) << error;
+    return result && PQntuples(result.get()) == 1 ? PQgetvalue(result.get(), 0, 0) : "";
+  }
+
+  std::string new_uuid() {
+    std::string error;
+    sink::PgResult result = connection_->exec("SELECT gen_random_uuid()::text", {}, &error);
+    EXPECT_TRUE(error.empty()) << error;
+    return PQgetvalue(result.get(), 0, 0);
+  }
+
+  // A request at seconds_ago and its reply one second later.
+  void insert_exchange(const std::string& id, const std::string& method, int64_t seconds_ago,
+                       const std::string& reply_kind = "response",
+                       const std::string& reply_payload = "{}") {
+    std::string correlation = new_uuid();
+    insert({"request", "client_to_server", id, method, correlation, "", "{}", seconds_ago});
+    insert({reply_kind, "server_to_client", id, method, correlation, "12345", reply_payload,
+            seconds_ago - 1});
+  }
+
+  // The test's own rows, narrowed further by edit.
+  template <typename Edit>
+  std::vector<MessageRow> fetch_where(Edit edit, bool with_payloads = false) {
+    MessageFilter filter;
+    filter.route = route_;
+    edit(filter);
+    return fetch_messages(*connection_, filter, with_payloads);
+  }
+
+  std::unique_ptr<sink::PgConnection> connection_;
+  std::string route_;
+};
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return lines;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_F(QueryCommandTest, TimelinePutsEachReplyRightUnderItsRequest) {
+  // Two requests in flight at once: their replies arrive after both requests.
+  std::string first = new_uuid();
+  std::string second = new_uuid();
+  insert({"request", "client_to_server", "1", "tools/call", first, "", "{}", 50});
+  insert({"request", "client_to_server", "2", "tools/list", second, "", "{}", 49});
+  insert({"notification", "server_to_client", "", "notifications/message", "", "", "{}", 48});
+  insert({"error", "server_to_client", "2", "tools/list", second, "2100",
+          R"({"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"Method not found"}})", 47});
+  insert({"response", "server_to_client", "1", "tools/call", first, "12345", "{}", 46});
+
+  std::vector<MessageRow> rows = fetch_where([](MessageFilter&) {});
+  ASSERT_EQ(rows.size(), 5u);
+  EXPECT_EQ(rows.front().jsonrpc_id, "1");  // oldest first
+  std::vector<std::string> lines = lines_of(format_timeline(rows));
+  ASSERT_EQ(lines.size(), 5u) << format_timeline(rows);
+  EXPECT_TRUE(contains(lines[0], "→") && contains(lines[0], "request") &&
+              contains(lines[0], "tools/call") && contains(lines[0], "id=1"))
+      << lines[0];
+  EXPECT_EQ(lines[1].rfind("  ↳ ", 0), 0u) << lines[1];
+  EXPECT_TRUE(contains(lines[1], "← ") && contains(lines[1], "response") &&
+              contains(lines[1], "id=1") && contains(lines[1], "12.3 ms"))
+      << lines[1];
+  EXPECT_TRUE(contains(lines[2], "request") && contains(lines[2], "id=2")) << lines[2];
+  EXPECT_EQ(lines[3].rfind("  ↳ ", 0), 0u) << lines[3];
+  EXPECT_TRUE(contains(lines[3], "error") && contains(lines[3], "2.10 ms") &&
+              contains(lines[3], "error: -32601 Method not found"))
+      << lines[3];
+  EXPECT_TRUE(contains(lines[4], "notification") && contains(lines[4], "notifications/message"))
+      << lines[4];
+  EXPECT_NE(lines[4].rfind("  ↳ ", 0), 0u);
+}
+
+TEST_F(QueryCommandTest, AReplyWhoseRequestIsNotInTheResultStandsAlone) {
+  insert_exchange("7", "tools/call", 30);
+  std::vector<MessageRow> rows =
+      fetch_where([&](MessageFilter& f) { f.limit = 1; });  // the newest: only the response
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].kind, "response");
+  std::string timeline = format_timeline(rows);
+  EXPECT_NE(timeline.rfind("  ↳ ", 0), 0u) << timeline;
+  EXPECT_TRUE(contains(timeline, "12.3 ms")) << timeline;
+}
+
+TEST_F(QueryCommandTest, LimitKeepsTheNewestInTimeOrder) {
+  for (int i = 0; i < 5; ++i) {
+    insert(
+        {"notification", "client_to_server", "", "n" + std::to_string(i), "", "", "{}", 100 - i});
+  }
+  std::vector<MessageRow> rows = fetch_where([&](MessageFilter& f) { f.limit = 3; });
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].method, "n2");
+  EXPECT_EQ(rows[2].method, "n4");
+}
+
+TEST_F(QueryCommandTest, MethodFilterKeepsRequestsWithTheirReplies) {
+  insert_exchange("1", "tools/call", 20);
+  insert_exchange("2", "resources/read", 18);
+  std::vector<MessageRow> rows = fetch_where([&](MessageFilter& f) { f.method = "tools/call"; });
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].kind, "request");
+  EXPECT_EQ(rows[1].kind, "response");
+  for (const MessageRow& row : rows) EXPECT_EQ(row.method, "tools/call");
+}
+
+TEST_F(QueryCommandTest, RouteFilterKeepsOtherRoutesOut) {
+  insert_exchange("1", "tools/call", 20);
+  std::vector<MessageRow> rows =
+      fetch_where([&](MessageFilter& f) { f.route = route_ + "_other"; });
+  EXPECT_TRUE(rows.empty());
+  EXPECT_EQ(format_timeline(rows), "no messages match\n");
+  EXPECT_EQ(fetch_where([](MessageFilter&) {}).size(), 2u);
+}
+
+TEST_F(QueryCommandTest, CorrelationFilterFindsOneExchangeAcrossRoutes) {
+  std::string correlation = new_uuid();
+  insert({"request", "client_to_server", "9", "ping", correlation, "", "{}", 10});
+  insert({"response", "server_to_client", "9", "ping", correlation, "800", "{}", 9});
+  insert_exchange("10", "ping", 8);
+  MessageFilter filter;
+  filter.route = "";  // no route: the correlation id alone must narrow it
+  filter.correlation_id = correlation;
+  std::vector<MessageRow> rows = fetch_messages(*connection_, filter, false);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const MessageRow& row : rows) EXPECT_EQ(row.correlation_id, correlation);
+  EXPECT_TRUE(contains(format_timeline(rows), "0.80 ms"));
+}
+
+TEST_F(QueryCommandTest, SinceAndSessionFilters) {
+  insert({"notification", "client_to_server", "", "old", "", "", "{}", 2 * 86400});
+  insert({"notification", "client_to_server", "", "hour", "", "", "{}", 3600});
+  insert({"notification", "client_to_server", "", "recent", "", "", "{}", 60, "s2"});
+  std::vector<MessageRow> rows = fetch_where([&](MessageFilter& f) { f.since_seconds = 7200; });
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].method, "hour");
+  EXPECT_EQ(rows[1].method, "recent");
+  EXPECT_EQ(fetch_where([&](MessageFilter& f) { f.since_seconds = 3 * 86400; }).size(), 3u);
+  std::vector<MessageRow> session = fetch_where([&](MessageFilter& f) { f.session_id = "s2"; });
+  ASSERT_EQ(session.size(), 1u);
+  EXPECT_EQ(session[0].method, "recent");
+}
+
+TEST_F(QueryCommandTest, JsonLinesCarryEveryColumn) {
+  insert_exchange("\"a\"", "tools/call", 5, "response",
+                  R"({"jsonrpc":"2.0","id":"a","result":{}})");
+  std::vector<MessageRow> rows = fetch_where([](MessageFilter&) {}, true);
+  ASSERT_EQ(rows.size(), 2u);
+  std::vector<std::string> lines = lines_of(format_json_lines(rows));
+  ASSERT_EQ(lines.size(), 2u);
+  nlohmann::json response = nlohmann::json::parse(lines[1]);
+  for (const char* column :
+       {"id", "captured_at", "route", "connection_id", "session_id", "transport", "direction",
+        "kind", "jsonrpc_id", "method", "correlation_id", "latency_us", "payload", "payload_bytes",
+        "truncated", "redacted", "meta"}) {
+    EXPECT_TRUE(response.contains(column)) << column;
+  }
+  EXPECT_EQ(response["jsonrpc_id"], "\"a\"");
+  EXPECT_EQ(response["latency_us"], 12345);
+  EXPECT_EQ(response["payload"]["result"], nlohmann::json::object());
+  EXPECT_EQ(response["meta"], nlohmann::json::object());
+  EXPECT_EQ(response["route"], route_);
+  EXPECT_TRUE(is_uuid_text(response["id"].get<std::string>()));
+  std::string captured_at = response["captured_at"];
+  EXPECT_EQ(captured_at.size(), 27u) << captured_at;  // 2026-11-23T10:00:00.123456Z
+  EXPECT_EQ(captured_at.back(), 'Z');
+}
+
+TEST_F(QueryCommandTest, DiffComparesTwoStoredPayloads) {
+  std::string first = insert({"request", "client_to_server", "1", "tools/call", "", "",
+                              R"({"params":{"arguments":{"text":"a","old":true},"n":[1]}})"});
+  std::string second = insert({"request", "client_to_server", "2", "tools/call", "", "",
+                               R"({"params":{"arguments":{"text":"b","extra":1},"n":[1,2]}})"});
+  EXPECT_EQ(diff_stored_payloads(*connection_, first, second),
+            "+ params.arguments.extra: 1\n"
+            "- params.arguments.old: true\n"
+            "~ params.arguments.text: \"a\" → \"b\"\n"
+            "+ params.n[1]: 2\n");
+  EXPECT_EQ(diff_stored_payloads(*connection_, first, first), "identical\n");
+}
+
+TEST_F(QueryCommandTest, DiffOfAMissingOrMalformedIdIsACommandError) {
+  std::string first = insert({"request", "client_to_server", "1", "ping", "", "", "{}"});
+  std::string missing = new_uuid();
+  try {
+    diff_stored_payloads(*connection_, first, missing);
+    ADD_FAILURE() << "no error";
+  } catch (const CommandError& error) {
+    EXPECT_EQ(std::string(error.what()), "no message with id " + missing);
+    EXPECT_EQ(error.exit_code(), kExitFailure);
+  }
+  try {
+    diff_stored_payloads(*connection_, first, "not-a-uuid");
+    ADD_FAILURE() << "no error";
+  } catch (const CommandError& error) {
+    EXPECT_EQ(error.exit_code(), kExitUsage);
+  }
+}
+
+TEST(QueryPieces, DurationsParse) {
+  EXPECT_EQ(parse_duration_seconds("30s"), 30);
+  EXPECT_EQ(parse_duration_seconds("15m"), 900);
+  EXPECT_EQ(parse_duration_seconds("2h"), 7200);
+  EXPECT_EQ(parse_duration_seconds("7d"), 7 * 86400);
+  EXPECT_EQ(parse_duration_seconds("1h30m"), 5400);
+  for (const char* bad : {"", "30", "s", "3x", "-5m", "1.5h", "0s", "1h 30m", "9999999999d"}) {
+    EXPECT_EQ(parse_duration_seconds(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(QueryPieces, UuidText) {
+  EXPECT_TRUE(is_uuid_text("0190a3f4-7b1c-7d2e-8f00-123456789abc"));
+  EXPECT_TRUE(is_uuid_text("0190A3F4-7B1C-7D2E-8F00-123456789ABC"));
+  EXPECT_FALSE(is_uuid_text("0190a3f47b1c7d2e8f00123456789abc"));
+  EXPECT_FALSE(is_uuid_text("0190a3f4-7b1c-7d2e-8f00-123456789abg"));
+}
+
+}  // namespace
+}  // namespace mcptap::cli

@@ -1,0 +1,176 @@
+// Tests for cli/table_format: alignment, sizes, durations and the admin API views.
+#include "cli/table_format.h"
+
+#include <gtest/gtest.h>
+
+namespace mcptap::cli {
+namespace {
+
+using nlohmann::json;
+
+TEST(TextTable, AlignsColumnsToTheWidestCell) {
+  TextTable table({{"NAME"}, {"COUNT", TextTable::Align::Right}, {"NOTE"}});
+  table.add_row({"gates", "7", "x"});
+  table.add_row({"a", "12345", ""});
+  EXPECT_EQ(table.render(),
+            "NAME   COUNT  NOTE\n"
+            "gates      7  x\n"
+            "a      12345\n");
+}
+
+TEST(TextTable, CountsCharactersNotBytes) {
+  TextTable table({{"D"}, {"K"}}, false);
+  table.add_row({"→", "request"});
+  table.add_row({"ab", "response"});
+  EXPECT_EQ(table.render(),
+            "→   request\n"
+            "ab  response\n");
+  EXPECT_EQ(display_width("→←↳"), 3u);
+  EXPECT_EQ(pad_left("←", 3), "  ←");
+}
+
+TEST(TextTable, MissingCellsAreBlank) {
+  TextTable table({{"A"}, {"B"}});
+  table.add_row({"x"});
+  EXPECT_EQ(table.render(), "A  B\nx\n");
+}
+
+TEST(HumanBytes, PicksAUnitWithAboutThreeDigits) {
+  EXPECT_EQ(human_bytes(0), "0 B");
+  EXPECT_EQ(human_bytes(1023), "1023 B");
+  EXPECT_EQ(human_bytes(1024), "1.0 KiB");
+  EXPECT_EQ(human_bytes(1536), "1.5 KiB");
+  EXPECT_EQ(human_bytes(15 * 1024), "15 KiB");
+  EXPECT_EQ(human_bytes(1048575), "1.0 MiB");  // would round to 1024 KiB
+  EXPECT_EQ(human_bytes(int64_t{3} << 30), "3.0 GiB");
+  EXPECT_EQ(human_bytes(-2048), "-2.0 KiB");
+}
+
+TEST(Durations, LatencyInMilliseconds) {
+  EXPECT_EQ(format_latency(850), "0.85 ms");
+  EXPECT_EQ(format_latency(0), "0.00 ms");
+  EXPECT_EQ(format_latency(12345), "12.3 ms");
+  EXPECT_EQ(format_latency(1530000), "1530 ms");
+}
+
+TEST(Durations, HumanDurationScalesItsUnits) {
+  EXPECT_EQ(human_duration(0.04), "40ms");
+  EXPECT_EQ(human_duration(2.5), "2.5s");
+  EXPECT_EQ(human_duration(45), "45s");
+  EXPECT_EQ(human_duration(125), "2m 5s");
+  EXPECT_EQ(human_duration(3 * 3600 + 4 * 60 + 59), "3h 4m");
+  EXPECT_EQ(human_duration(2 * 86400 + 3 * 3600), "2d 3h");
+  EXPECT_EQ(human_duration(-1), "?");
+}
+
+TEST(Timestamps, TimeOfDayKeepsMilliseconds) {
+  EXPECT_EQ(time_of_day("2026-11-23T10:00:00.123456Z"), "10:00:00.123");
+  EXPECT_EQ(time_of_day("2026-11-23T10:00:00.1Z"), "10:00:00.100");
+  EXPECT_EQ(time_of_day("2026-11-23T10:00:00Z"), "10:00:00.000");
+  EXPECT_EQ(date_and_time("2026-11-23T10:00:00.123456Z"), "2026-11-23 10:00:00.123");
+  EXPECT_EQ(time_of_day("garbage"), "garbage");
+}
+
+TEST(AdminViews, CaptureStateNamesSampleAndMethods) {
+  EXPECT_EQ(format_capture_state(json{{"capture", false}, {"sample", 0.5}}), "off");
+  EXPECT_EQ(format_capture_state(json{{"capture", true}, {"sample", 1.0}}), "on");
+  EXPECT_EQ(format_capture_state(
+                json{{"capture", true}, {"sample", 0.25}, {"methods", {"tools/call", "ping"}}}),
+            "on sample=0.25 methods=tools/call,ping");
+  EXPECT_EQ(format_capture_state(json::object()), "?");
+}
+
+json route(const std::string& name, bool capture, int open, int captured) {
+  return {{"name", name},
+          {"listen", "0.0.0.0:9001"},
+          {"upstream", "gates:8001"},
+          {"capture", capture},
+          {"sample", 1.0},
+          {"methods", json::array()},
+          {"connections_open", open},
+          {"messages_captured", captured},
+          {"messages_dropped", 0}};
+}
+
+TEST(AdminViews, RoutesTable) {
+  json routes = {route("gates", true, 3, 1200), route("dewey", false, 0, 7)};
+  EXPECT_EQ(format_routes_table(routes),
+            "ROUTE  LISTEN        UPSTREAM    CAPTURE  OPEN  CAPTURED  DROPPED\n"
+            "gates  0.0.0.0:9001  gates:8001  on          3      1200        0\n"
+            "dewey  0.0.0.0:9001  gates:8001  off         0         7        0\n");
+  EXPECT_EQ(format_routes_table(json::array()), "no routes\n");
+}
+
+TEST(AdminViews, MissingCountersShowAsQuestionMarks) {
+  json routes = {{{"name", "gates"}, {"capture", true}}};
+  EXPECT_EQ(format_routes_table(routes),
+            "ROUTE  LISTEN  UPSTREAM  CAPTURE  OPEN  CAPTURED  DROPPED\n"
+            "gates  ?       ?         on          ?         ?        ?\n");
+}
+
+TEST(AdminViews, StatusSummary) {
+  json status = {{"version", "0.1.0"},
+                 {"uptime_s", 125},
+                 {"ready", true},
+                 {"sink",
+                  {{"queued_records", 12},
+                   {"queued_bytes", 4096},
+                   {"spool_bytes", 0},
+                   {"spool_records", 0},
+                   {"written_records", 12345},
+                   {"dropped_records", 1},
+                   {"rejected_records", 2},
+                   {"batches_committed", 120},
+                   {"batches_failed", 3},
+                   {"postgres_up", true},
+                   {"lag_seconds", 0.2}}},
+                 {"routes", {route("gates", true, 1, 2)}}};
+  EXPECT_EQ(format_status(status),
+            "mcptap 0.1.0, up 2m 5s, ready\n"
+            "postgres  up, lag 200ms\n"
+            "queue     12 records, 4.0 KiB\n"
+            "spool     0 records, 0 B\n"
+            "records   written 12345, dropped 1, rejected 2\n"
+            "batches   committed 120, failed 3\n"
+            "\n"
+            "ROUTE  LISTEN        UPSTREAM    CAPTURE  OPEN  CAPTURED  DROPPED\n"
+            "gates  0.0.0.0:9001  gates:8001  on          1         2        0\n");
+}
+
+TEST(AdminViews, TailLineForARequestAndAResponse) {
+  json request = {{"captured_at", "2026-11-23T10:00:00.123456Z"},
+                  {"route", "gates"},
+                  {"direction", "client_to_server"},
+                  {"kind", "request"},
+                  {"jsonrpc_id", "1"},
+                  {"method", "tools/call"},
+                  {"latency_us", nullptr},
+                  {"payload_bytes", 1536},
+                  {"truncated", false},
+                  {"redacted", true}};
+  EXPECT_EQ(format_tail_line(request),
+            "10:00:00.123  gates         →  request       tools/call                "
+            "id=1          1.5 KiB  [redacted]");
+  json response = request;
+  response["direction"] = "server_to_client";
+  response["kind"] = "response";
+  response["latency_us"] = 12345;
+  response["payload_bytes"] = 80;
+  response["redacted"] = false;
+  EXPECT_EQ(format_tail_line(response),
+            "10:00:00.123  gates         ←  response      tools/call                "
+            "id=1             80 B    12.3 ms");
+  json notification = {{"captured_at", "2026-11-23T10:00:01Z"},
+                       {"route", "gates"},
+                       {"direction", "server_to_client"},
+                       {"kind", "notification"},
+                       {"jsonrpc_id", nullptr},
+                       {"method", "notifications/progress"},
+                       {"payload_bytes", 10}};
+  EXPECT_EQ(format_tail_line(notification),
+            "10:00:01.000  gates         ←  notification  notifications/progress    -         "
+            "       10 B");
+}
+
+}  // namespace
+}  // namespace mcptap::cli
