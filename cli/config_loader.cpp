@@ -123,8 +123,14 @@ proxy::RouteConfig read_route(const json& value, const std::string& path) {
   if (!reader.find("listen")) ObjectReader::fail(path + ".listen", "missing");
   if (!reader.find("upstream")) ObjectReader::fail(path + ".upstream", "missing");
   reader.read_host_port("listen", route.listen);
-  reader.read_host_port("upstream", route.upstream);
-  if (route.upstream.host.empty()) ObjectReader::fail(path + ".upstream", "needs a host");
+  const json* upstream = reader.find("upstream");
+  route.upstream_original_dst = upstream->is_string() && *upstream == "original_dst";
+  if (route.upstream_original_dst) {
+    route.upstream = proxy::HostPort{"original_dst", 0};  // shown as such in logs and /routes
+  } else {
+    reader.read_host_port("upstream", route.upstream);
+    if (route.upstream.host.empty()) ObjectReader::fail(path + ".upstream", "needs a host");
+  }
   reader.read_bool("capture", route.capture);
   reader.reject_unknown_keys();
   return route;
@@ -159,6 +165,10 @@ void read_sink(ObjectReader& root, sink::SinkOptions& sink) {
   constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
   reader.read_string("postgres", sink.postgres_url);
   reader.read_string("spool_dir", sink.spool_dir);
+  reader.read_integer("spool_max_bytes", sink.spool_max_bytes, 1 << 20,
+                      std::numeric_limits<int64_t>::max());
+  reader.read_integer("fsync_interval_ms", sink.fsync_interval_ms, 0, 60000);
+  reader.read_integer("segment_bytes", sink.segment_bytes, 1 << 16, int64_t{1} << 34);
   reader.read_integer("batch_max_rows", sink.batch_max_rows, 1, 100000);
   reader.read_integer("flush_interval_ms", sink.flush_interval_ms, 1, 60000);
   reader.read_integer("queue_max_bytes", sink.queue_max_bytes, 1 << 16,
