@@ -56,12 +56,17 @@ void ConnectionCapture::sniff(std::string_view bytes) {
     response_parser_ = std::make_unique<HttpMessageParser>(HttpMessageParser::Type::Response,
                                                            http_->response_listener());
   } else if (looks_like_json(bytes)) {
-    mode_ = Mode::Ndjson;
-    client_lines_ = std::make_unique<NdjsonDecoder>(pipeline_.options().max_payload_bytes);
-    server_lines_ = std::make_unique<NdjsonDecoder>(pipeline_.options().max_payload_bytes);
+    start_ndjson(Transport::Tcp);
   } else {
     stop_capture(Direction::ClientToServer, "unrecognized protocol: neither HTTP nor JSON");
   }
+}
+
+void ConnectionCapture::start_ndjson(Transport transport) {
+  mode_ = Mode::Ndjson;
+  ndjson_transport_ = transport;
+  client_lines_ = std::make_unique<NdjsonDecoder>(pipeline_.options().max_payload_bytes);
+  server_lines_ = std::make_unique<NdjsonDecoder>(pipeline_.options().max_payload_bytes);
 }
 
 void ConnectionCapture::feed_http(Direction direction, std::string_view bytes) {
@@ -169,7 +174,7 @@ void ConnectionCapture::feed_ndjson(Direction direction, std::string_view bytes)
 void ConnectionCapture::submit_ndjson_line(Direction direction, const NdjsonLine& line) {
   CapturedMessage captured;
   captured.direction = direction;
-  captured.transport = Transport::Tcp;
+  captured.transport = ndjson_transport_;
   captured.payload = line.text;
   captured.size = line.size;
   captured.truncated = line.truncated;
@@ -210,7 +215,7 @@ void ConnectionCapture::stop_capture(Direction direction, std::string_view reaso
 
 Transport ConnectionCapture::transport() const {
   if (mode_ == Mode::WebSocket) return Transport::WebSocket;
-  if (mode_ == Mode::Ndjson || mode_ == Mode::Sniffing) return Transport::Tcp;
+  if (mode_ == Mode::Ndjson || mode_ == Mode::Sniffing) return ndjson_transport_;
   return Transport::Http;
 }
 

@@ -21,6 +21,10 @@ class ConnectionCapture final : public StreamTap {
   ConnectionCapture(MessagePipeline& pipeline, std::string connection_id);
   ~ConnectionCapture() override;
 
+  // For a stream known to be newline-delimited JSON (a child process's stdin and stdout):
+  // no sniffing, and its messages are recorded with `transport`. Call before any bytes.
+  void start_ndjson(Transport transport);
+
   void on_bytes(Direction direction, std::string_view bytes) override;
   void on_end(Direction direction) override;
   void on_close() override;
@@ -60,6 +64,7 @@ class ConnectionCapture final : public StreamTap {
   // NDJSON over TCP: one line splitter per direction.
   std::unique_ptr<NdjsonDecoder> client_lines_;
   std::unique_ptr<NdjsonDecoder> server_lines_;
+  Transport ndjson_transport_ = Transport::Tcp;
 };
 
 }  // namespace mcptap::capture

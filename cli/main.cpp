@@ -4,6 +4,7 @@
 
 #include "cli/client_commands.h"
 #include "cli/commands.h"
+#include "cli/stdio_command.h"
 
 namespace {
 
@@ -53,6 +54,11 @@ int run_app(int argc, char** argv) {
   CLI::App* diff = app.add_subcommand("diff", "Structural diff of two captured messages");
   add_diff_options(*diff, diff_args);
 
+  StdioArgs stdio_args;
+  CLI::App* stdio =
+      app.add_subcommand("stdio", "Run an MCP server as a child and capture its stdio");
+  add_stdio_options(*stdio, stdio_args);
+
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -74,6 +80,7 @@ int run_app(int argc, char** argv) {
   if (*tail) return tail_command(tail_args);
   if (*query) return query_command(query_args);
   if (*diff) return diff_command(diff_args);
+  if (*stdio) return stdio_command(stdio_args);
   if (*version) {
     std::printf("mcptap %s\n", MCPTAP_VERSION);
     return kExitOk;
