@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev node-llhttp nlohmann-json3-dev libpq-dev libcli11-dev libgtest-dev zlib1g-dev
   postgresql postgresql-client
-  python3 python3-websockets python3-prometheus-client
+  python3 python3-websockets python3-prometheus-client python3-yaml iptables iproute2
   nodejs npm
 )
 

@@ -17,6 +17,9 @@ struct RouteConfig {
   HostPort listen;
   HostPort upstream;
   bool capture = true;
+  // "upstream": "original_dst": each connection goes where its client sent it before an
+  // iptables/nftables REDIRECT rule diverted it here (SO_ORIGINAL_DST); `upstream` is unused.
+  bool upstream_original_dst = false;
 };
 
 // Watermarks of the per-direction write queues: past high, the opposite side's reads stop;

@@ -92,7 +92,10 @@ void Session::start_upstream_connect() {
   // One deadline covers the lookup and every address tried.
   uv_timer_start(connect_timer_, &Session::on_connect_timeout,
                  static_cast<uint64_t>(limits_.connect_timeout_ms), 0);
-  auto started = resolver_.start(route_.upstream, [this](int status) { on_resolved(status); });
+  auto started =
+      route_.upstream_original_dst
+          ? start_at_original_destination()
+          : resolver_.start(route_.upstream, [this](int status) { on_resolved(status); });
   switch (started) {
     case UpstreamResolver::Start::Resolved:
       connect_next_address();
@@ -100,9 +103,21 @@ void Session::start_upstream_connect() {
     case UpstreamResolver::Start::Pending:
       break;
     case UpstreamResolver::Start::Failed:
-      fail_upstream_connect(resolver_.error());
+      fail_upstream_connect(original_dst_error_ != 0 ? original_dst_error_ : resolver_.error());
       break;
   }
+}
+
+// A transparent route forwards where the client was going; a failed lookup (or a loop
+// back to ourselves) is a failed upstream connect, counted as one.
+UpstreamResolver::Start Session::start_at_original_destination() {
+  sockaddr_storage target;
+  int status = original_destination(client_.tcp, &target);
+  if (status != 0) {
+    original_dst_error_ = status;
+    return UpstreamResolver::Start::Failed;
+  }
+  return resolver_.start_at(target);
 }
 
 void Session::on_resolved(int status) {

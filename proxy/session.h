@@ -92,6 +92,7 @@ class Session {
 
   // Upstream connect.
   void start_upstream_connect();
+  UpstreamResolver::Start start_at_original_destination();
   void on_resolved(int status);
   void connect_next_address();
   void on_upstream_connected(int status);
@@ -145,7 +146,8 @@ class Session {
   size_t next_address_ = 0;
   int last_connect_status_ = UV_ECONNREFUSED;
   int upstream_connect_error_ = 0;
-  int open_handles_ = 0;  // initialised and not yet through their close callback
+  int original_dst_error_ = 0;  // why the original destination could not be used
+  int open_handles_ = 0;        // initialised and not yet through their close callback
   SessionCounters counters_;
 };
 

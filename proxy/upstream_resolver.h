@@ -18,6 +18,12 @@ bool parse_ip_literal(const HostPort& target, sockaddr_storage* address);
 // getaddrinfo returns. Returns 0 or a UV_E* / UV_EAI_* status.
 int resolve_blocking(uv_loop_t* loop, const HostPort& target, sockaddr_storage* address);
 
+// Where a connection diverted to us by an iptables/nftables REDIRECT rule was going
+// (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST for IPv6). Returns 0, UV_ELOOP when that is the
+// accepted socket's own address (a connection made to mcptap directly: forwarding it would
+// loop back), or the UV_E* status of the failed lookup (UV_ENOENT without a conntrack entry).
+int original_destination(uv_tcp_t* accepted, sockaddr_storage* target);
+
 // One lookup per connection; the caller then tries addresses() in order until a connect
 // succeeds. Loop thread only.
 class UpstreamResolver {
@@ -36,6 +42,8 @@ class UpstreamResolver {
   UpstreamResolver& operator=(const UpstreamResolver&) = delete;
 
   Start start(const HostPort& target, Callback on_resolved);
+  // A known address (an original destination): addresses() holds just it. Always Resolved.
+  Start start_at(const sockaddr_storage& address);
   // Abandons a lookup in flight: its callback will never run. The thread pool may still be
   // busy with it; its request then frees itself when it comes back.
   void cancel();
