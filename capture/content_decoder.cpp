@@ -207,6 +207,8 @@ struct ContentDecoder::State {
   uint64_t delivered = 0;
   Sha256 hash;
   std::string hash_hex;
+  const std::string* kept = nullptr;  // hash_only_past_cap: what the caller kept
+  bool hashing = true;                // the hash has seen every output byte so far
   bool finished = false;
 
   bool push(size_t layer_index, std::string_view bytes, const OutputCallback& on_output);
@@ -242,16 +244,22 @@ bool ContentDecoder::State::within_bomb_limits(const InflateLayer& layer) {
   return false;
 }
 
-// The hash runs from the first byte: delivered output is not kept here, so it could not be
-// hashed later when the body turns out to be too large.
+// Delivered output is not kept here, so the hash runs from the first byte, unless the caller
+// keeps it (hash_only_past_cap): then the hash starts with that prefix when the cap is
+// crossed, which spares hashing every body that fits.
 void ContentDecoder::State::deliver(std::string_view bytes, const OutputCallback& on_output) {
   output += bytes.size();
-  hash.update(bytes);
-  if (delivered >= limits.max_output_bytes) return;
-  const uint64_t room = limits.max_output_bytes - delivered;
-  const std::string_view kept = bytes.substr(0, std::min<uint64_t>(room, bytes.size()));
-  delivered += kept.size();
-  if (!kept.empty()) on_output(kept);
+  if (hashing) hash.update(bytes);
+  const uint64_t room = limits.max_output_bytes - std::min(delivered, limits.max_output_bytes);
+  const std::string_view prefix = bytes.substr(0, std::min<uint64_t>(room, bytes.size()));
+  delivered += prefix.size();
+  if (!prefix.empty()) on_output(prefix);
+  if (!hashing && output > limits.max_output_bytes) {
+    assert(kept->size() == delivered && "hash_only_past_cap: the caller must keep every byte");
+    hashing = true;
+    hash.update(*kept);
+    hash.update(bytes.substr(prefix.size()));
+  }
 }
 
 ContentDecoder::ContentDecoder(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -278,6 +286,12 @@ std::unique_ptr<ContentDecoder> ContentDecoder::create(std::string_view content_
   return create(content_encoding, limits, error);
 }
 
+void ContentDecoder::hash_only_past_cap(const std::string* kept) {
+  assert(state_->output == 0 && kept != nullptr);
+  state_->kept = kept;
+  state_->hashing = false;
+}
+
 bool ContentDecoder::feed(std::string_view encoded, const OutputCallback& on_output) {
   assert(!state_->finished && "a body is not fed after its end");
   if (!state_->error.empty()) return false;
@@ -296,7 +310,7 @@ bool ContentDecoder::finish() {
       return false;
     }
   }
-  state.hash_hex = state.hash.finish_hex();
+  if (state.hashing) state.hash_hex = state.hash.finish_hex();
   state.finished = true;
   return true;
 }

@@ -55,6 +55,11 @@ class ContentDecoder {
   ContentDecoder(const ContentDecoder&) = delete;
   ContentDecoder& operator=(const ContentDecoder&) = delete;
 
+  // The caller appends every delivered chunk to *kept (and nothing else, and keeps it until
+  // finish). The full-body hash then starts only when the body outgrows max_output_bytes,
+  // seeded with *kept: a body within the cap, the usual case, is never hashed, and
+  // sha256_hex() stays empty for it. Call before the first feed; *kept must outlive it.
+  void hash_only_past_cap(const std::string* kept);
   // Decodes the next encoded bytes of the body, split anywhere.
   bool feed(std::string_view encoded, const OutputCallback& on_output);
   // End of the body: fails if a compressed stream is incomplete. No output is left to
@@ -66,7 +71,8 @@ class ContentDecoder {
   uint64_t total_input() const;   // encoded bytes fed
   uint64_t total_output() const;  // decoded bytes, delivered or not
   bool truncated() const;         // total_output() > max_output_bytes
-  // SHA-256 (hex) of the whole decoded body, available after a successful finish().
+  // SHA-256 (hex) of the whole decoded body, available after a successful finish() (with
+  // hash_only_past_cap, only for a truncated body).
   const std::string& sha256_hex() const;
 
  private:

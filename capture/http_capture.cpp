@@ -150,7 +150,11 @@ void HttpCapture::on_request_head(const HttpHead& head) {
   exchange.request_decoder = ContentDecoder::create(
       head.header("content-encoding").value_or(""), pipeline_.options().max_payload_bytes, &error);
   // A coding we cannot decode (br, say) leaves the body uncaptured, not the connection.
-  if (!exchange.request_decoder) exchange.request_is_json = false;
+  if (!exchange.request_decoder) {
+    exchange.request_is_json = false;
+  } else {
+    exchange.request_decoder->hash_only_past_cap(&exchange.request_body);
+  }
 }
 
 void HttpCapture::on_request_body(std::string_view chunk) {
@@ -219,6 +223,7 @@ bool HttpCapture::on_response_head(const HttpHead& head) {
     exchange.sse = std::make_unique<SseParser>(pipeline_.options().max_payload_bytes);
   } else if (exchange.response_decoder && starts_with_ci(type, "application/json")) {
     exchange.response_body_kind = Exchange::Body::Json;
+    exchange.response_decoder->hash_only_past_cap(&exchange.response_body);
   }
   return exchange.method == "HEAD";
 }

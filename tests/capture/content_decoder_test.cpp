@@ -344,5 +344,40 @@ TEST(ContentDecoder, InnerLayerThatExpandsIntoNothingIsStopped) {
   EXPECT_EQ(result.total_output, 0u);
 }
 
+// hash_only_past_cap: a body within the cap is not hashed at all; one past it gets the hash
+// of the whole body, seeded with the prefix the caller kept, wherever the cap falls in a feed.
+TEST(ContentDecoder, HashOnlyPastTheCapCoversTheWholeBody) {
+  const std::string body = sample_body();
+  for (uint64_t cap : {uint64_t{1000}, uint64_t{16 << 10}, uint64_t{body.size() - 1}}) {
+    for (size_t piece : {size_t{1} << 20, size_t{333}, size_t{1}}) {
+      for (std::string_view coding : {"identity", "gzip"}) {
+        std::string kept;
+        std::string error;
+        auto decoder = ContentDecoder::create(coding, cap, &error);
+        ASSERT_TRUE(decoder) << error;
+        decoder->hash_only_past_cap(&kept);
+        std::string encoded = coding == "gzip" ? compress(body, kGzipBits) : body;
+        for (size_t at = 0; at < encoded.size(); at += piece) {
+          ASSERT_TRUE(decoder->feed(std::string_view(encoded).substr(at, piece),
+                                    [&](std::string_view chunk) { kept.append(chunk); }));
+        }
+        ASSERT_TRUE(decoder->finish());
+        EXPECT_EQ(kept, body.substr(0, cap));
+        EXPECT_TRUE(decoder->truncated());
+        EXPECT_EQ(decoder->sha256_hex(), sha256_hex(body)) << coding << " cap " << cap;
+      }
+    }
+  }
+  std::string kept;
+  std::string error;
+  auto decoder = ContentDecoder::create("identity", body.size(), &error);
+  decoder->hash_only_past_cap(&kept);
+  ASSERT_TRUE(decoder->feed(body, [&](std::string_view chunk) { kept.append(chunk); }));
+  ASSERT_TRUE(decoder->finish());
+  EXPECT_FALSE(decoder->truncated());
+  EXPECT_EQ(kept, body);
+  EXPECT_EQ(decoder->sha256_hex(), "");  // never computed for a body that fits
+}
+
 }  // namespace
 }  // namespace mcptap::capture
