@@ -154,6 +154,7 @@ class Process:
 
 
 WORKDIR = None
+CHOSEN = set(SCENARIOS)  # --scenarios
 PERF_OUT = None  # --perf: a perf profile of mcptap-on during the first round of each part
 
 
@@ -293,6 +294,7 @@ def wait_for_drain(pg_url, route, expected, timeout=120.0):
 def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_datadir,
              messages_per_request):
     """Interleaved rounds over the scenarios; returns {scenario: Stats}."""
+    targets = {name: target for name, target in targets.items() if name in CHOSEN}
     stats = {name: Stats() for name in targets}
     route = mcptap_on.routes[kind]
     for name in targets:
@@ -436,11 +438,14 @@ def main():
     parser.add_argument("--idle-connections", type=int, default=10000)
     parser.add_argument("--big-bytes", type=int, default=200 << 20)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help="a subset of " + ",".join(SCENARIOS))
     parser.add_argument("--perf", metavar="PREFIX",
                         help="record `perf` profiles of mcptap-on into PREFIX.<part>")
     args = parser.parse_args()
-    global PERF_OUT
+    global PERF_OUT, CHOSEN
     PERF_OUT = args.perf
+    CHOSEN = set(args.scenarios.split(","))
     pin = not args.no_pin and os.cpu_count() >= 2
     parts = set(args.parts.split(","))
     bindir = os.path.join(args.build_dir, "bin")
