@@ -2,6 +2,8 @@
 #include "capture/connection_capture.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/capture/collecting_consumer.h"
 #include <zlib.h>
 
 #include <string>
@@ -9,14 +11,6 @@
 
 namespace mcptap::capture {
 namespace {
-
-struct CollectingConsumer : RecordConsumer {
-  std::vector<Record> records;
-  bool consume(Record&& record) override {
-    records.push_back(std::move(record));
-    return true;
-  }
-};
 
 // One WebSocket frame; client frames are masked with a fixed key.
 std::string frame(uint8_t first_byte, std::string_view payload, bool masked) {

@@ -3,6 +3,8 @@
 #include "capture/http_capture.h"
 
 #include <gtest/gtest.h>
+
+#include "tests/capture/collecting_consumer.h"
 #include <zlib.h>
 
 #include <string>
@@ -12,14 +14,6 @@
 
 namespace mcptap::capture {
 namespace {
-
-struct CollectingConsumer : RecordConsumer {
-  std::vector<Record> records;
-  bool consume(Record&& record) override {
-    records.push_back(std::move(record));
-    return true;
-  }
-};
 
 struct Step {
   Direction direction;

@@ -3,20 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/capture/collecting_consumer.h"
+
 #include <vector>
 
 namespace mcptap::capture {
 namespace {
-
-struct CollectingConsumer : RecordConsumer {
-  std::vector<Record> records;
-  bool accept = true;
-  bool consume(Record&& record) override {
-    if (!accept) return false;
-    records.push_back(std::move(record));
-    return true;
-  }
-};
 
 class MessagePipelineTest : public testing::Test {
  protected:
