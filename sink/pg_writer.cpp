@@ -1,5 +1,6 @@
-// Batches into mcptap.messages: COPY to a staging table, INSERT ... ON CONFLICT DO NOTHING,
-// and bisection so one bad record never holds back the others.
+// Batches into mcptap.messages: COPY straight into the table, or, when some rows are there
+// already (a replay), COPY to a staging table and INSERT ... ON CONFLICT DO NOTHING; and
+// bisection so one bad record never holds back the others.
 #include "sink/pg_writer.h"
 
 #include <cstdlib>
@@ -19,7 +20,12 @@ const std::string kCreateStaging =
     "CREATE TEMP TABLE IF NOT EXISTS mcptap_staging (LIKE mcptap.messages) ON COMMIT DELETE ROWS";
 const std::string kCopyIntoStaging =
     "COPY pg_temp.mcptap_staging (" + std::string(kCopyColumns) + ") FROM STDIN";
-// The primary key (id, captured_at) makes a replay of committed records a no-op.
+// The fast path: rows go straight in. The primary key (id, captured_at) refuses the whole
+// COPY if one row is there already, and nothing of it commits; the batch is then written
+// through staging, where ON CONFLICT makes a replay of committed records a no-op.
+const std::string kCopyIntoMessages =
+    "COPY mcptap.messages (" + std::string(kCopyColumns) + ") FROM STDIN";
+constexpr std::string_view kUniqueViolation = "23505";
 const std::string kInsertFromStaging = "INSERT INTO mcptap.messages (" + std::string(kCopyColumns) +
                                        ") SELECT " + std::string(kCopyColumns) +
                                        " FROM pg_temp.mcptap_staging ON CONFLICT DO NOTHING";
@@ -111,11 +117,23 @@ PgWriter::Attempt PgWriter::attempt(const RecordBatch& batch, size_t begin, size
   if (!prepare_staging(failure) || !ensure_partitions(batch, begin, end, failure)) {
     return classified(*failure);
   }
-  if (!connection_.run_ok("BEGIN", failure)) return classified(*failure);
-  if (copy_rows(batch, begin, end, failure) && insert_from_staging(inserted, failure) &&
-      connection_.run_ok("COMMIT", failure)) {
-    return Attempt::Committed;
+  Attempt outcome = attempt_via(Path::Direct, batch, begin, end, inserted, failure);
+  if (outcome == Attempt::DataError && failure->sqlstate == kUniqueViolation) {
+    outcome = attempt_via(Path::Staging, batch, begin, end, inserted, failure);
   }
+  return outcome;
+}
+
+// One transaction: COPY, for staging the INSERT, COMMIT; rolled back on any failure.
+PgWriter::Attempt PgWriter::attempt_via(Path path, const RecordBatch& batch, size_t begin,
+                                        size_t end, uint64_t* inserted, PgFailure* failure) {
+  if (!connection_.run_ok("BEGIN", failure)) return classified(*failure);
+  const bool direct = path == Path::Direct;
+  bool written =
+      copy_rows(direct ? kCopyIntoMessages : kCopyIntoStaging, batch, begin, end, failure);
+  if (written && direct) *inserted = end - begin;
+  if (written && !direct) written = insert_from_staging(inserted, failure);
+  if (written && connection_.run_ok("COMMIT", failure)) return Attempt::Committed;
   Attempt outcome = classified(*failure);
   if (connection_.ok()) {
     PgFailure ignored;
@@ -149,8 +167,9 @@ bool PgWriter::ensure_partitions(const RecordBatch& batch, size_t begin, size_t 
   return true;
 }
 
-bool PgWriter::copy_rows(const RecordBatch& batch, size_t begin, size_t end, PgFailure* failure) {
-  if (!connection_.copy_begin(kCopyIntoStaging, failure)) return false;
+bool PgWriter::copy_rows(const std::string& copy_sql, const RecordBatch& batch, size_t begin,
+                         size_t end, PgFailure* failure) {
+  if (!connection_.copy_begin(copy_sql, failure)) return false;
   copy_buffer_.clear();
   for (size_t i = begin; i < end; ++i) {
     append_copy_row(batch[i], copy_buffer_);

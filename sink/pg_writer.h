@@ -1,5 +1,6 @@
-// Writes batches of records into mcptap.messages: COPY into a staging table, then an
-// idempotent INSERT, one transaction per batch.
+// Writes batches of records into mcptap.messages, one transaction per batch: COPY straight
+// in, or for a batch holding rows already written (a replay) COPY into a staging table and
+// an idempotent INSERT ... ON CONFLICT DO NOTHING.
 #pragma once
 
 #include <cstddef>
@@ -52,15 +53,19 @@ class PgWriter {
 
  private:
   enum class Attempt { Committed, DataError, Retry };
+  enum class Path { Direct, Staging };
 
   bool write_isolating(const RecordBatch& batch, size_t begin, size_t end, WriteResult* result);
   bool write_single(const RecordBatch& batch, size_t index, WriteResult* result);
   Attempt attempt(const RecordBatch& batch, size_t begin, size_t end, uint64_t* inserted,
                   PgFailure* failure);
+  Attempt attempt_via(Path path, const RecordBatch& batch, size_t begin, size_t end,
+                      uint64_t* inserted, PgFailure* failure);
   Attempt classified(const PgFailure& failure);
   bool prepare_staging(PgFailure* failure);
   bool ensure_partitions(const RecordBatch& batch, size_t begin, size_t end, PgFailure* failure);
-  bool copy_rows(const RecordBatch& batch, size_t begin, size_t end, PgFailure* failure);
+  bool copy_rows(const std::string& copy_sql, const RecordBatch& batch, size_t begin, size_t end,
+                 PgFailure* failure);
   bool insert_from_staging(uint64_t* inserted, PgFailure* failure);
 
   PgConnection& connection_;
