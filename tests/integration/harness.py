@@ -148,3 +148,26 @@ def wait_for_rows(route, count, timeout=15.0):
             return rows
         time.sleep(0.1)
     return rows
+
+
+def query_rows_at(url, sql, *params):
+    """query_rows against another cluster (a test's own, which it may halt and resume)."""
+    literal_params = ["'" + str(p).replace("'", "''") + "'" for p in params]
+    text = sql
+    for i, lit in enumerate(literal_params, 1):
+        text = text.replace(f"${i}", lit)
+    wrapped = f"SELECT coalesce(json_agg(t), '[]') FROM ({text}) t"
+    out = subprocess.run(["psql", url, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", wrapped],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def log_lines(text):
+    """The JSON log lines of an mcptap stderr capture, as dicts (other lines skipped)."""
+    lines = []
+    for line in text.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pass
+    return lines
