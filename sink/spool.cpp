@@ -386,7 +386,11 @@ size_t Spool::read_batch(size_t max_rows, std::chrono::milliseconds linger, Reco
   const size_t initial = batch->size();
   const Clock::time_point called = Clock::now();
   std::optional<Clock::time_point> first_read;
-  while (usable_) {
+  if (!usable_) {  // nothing will ever come; wait as an idle read would, not spin
+    wait_for_appends(called + linger, 1);
+    return 0;
+  }
+  while (true) {
     read_available(max_rows - (batch->size() - initial), batch, marks);
     const size_t taken = batch->size() - initial;
     if (taken >= max_rows || closed()) break;
