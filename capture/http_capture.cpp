@@ -144,7 +144,8 @@ void HttpCapture::on_request_head(const HttpHead& head) {
   exchange.request_is_json = type.empty() || starts_with_ci(type, "application/json");
   if (head.header_has_token("upgrade", "websocket")) {
     websocket_upgrade_requested_ = true;
-    upgrade_path_ = head.target;
+    // The WebSocket path goes into every message's meta; a ?token= in it must not.
+    upgrade_path_ = pipeline_.redactor().redact_target(head.target);
   }
   std::string error;
   exchange.request_decoder = ContentDecoder::create(
@@ -327,7 +328,8 @@ bool HttpCapture::finish_decoding(ContentDecoder& decoder, Direction direction) 
 }
 
 nlohmann::json HttpCapture::http_meta(const Exchange& exchange, bool response) const {
-  nlohmann::json http = {{"method", exchange.method}, {"path", path_of(exchange.target)}};
+  nlohmann::json http = {{"method", exchange.method},
+                         {"path", pipeline_.redactor().redact_target(path_of(exchange.target))}};
   if (response) {
     http["status"] = exchange.status;
     http["headers"] = exchange.response_headers;

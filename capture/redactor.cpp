@@ -2,7 +2,11 @@
 #include "capture/redactor.h"
 
 #include <algorithm>
+#include <array>
+#include <optional>
 #include <utility>
+
+#include "capture/json_bounded.h"
 
 namespace mcptap::capture {
 namespace {
@@ -48,12 +52,210 @@ void replace_with_marker(json& value) {
   value = std::string(kRedactedValue);
 }
 
+// ---- Secret shapes, matched by hand: one pass over the text, no backtracking regex. ----
+
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool is_upper_alnum(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool is_word(char c) {
+  return is_alnum(c) || c == '_' || c == '-';
+}
+// base64url, the alphabet of JWT segments.
+bool is_b64url(char c) {
+  return is_word(c);
+}
+// RFC 6750 b64token, what follows "Bearer ".
+bool is_b64token(char c) {
+  return is_word(c) || c == '.' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+// Length of the run of characters accepted by `accept` starting at `from`.
+template <typename Accept>
+size_t run_length(std::string_view text, size_t from, Accept accept) {
+  size_t end = from;
+  while (end < text.size() && accept(text[end])) ++end;
+  return end - from;
+}
+
+bool starts_with_at(std::string_view text, size_t at, std::string_view prefix) {
+  return text.size() - at >= prefix.size() && text.substr(at, prefix.size()) == prefix;
+}
+
+bool starts_with_folded_at(std::string_view text, size_t at, std::string_view lower_prefix) {
+  return text.size() - at >= lower_prefix.size() &&
+         equals_folded(text.substr(at, lower_prefix.size()), lower_prefix);
+}
+
+// A secret found in text: [begin, end) is replaced by the marker.
+struct Span {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
+// prefix + at least min_body characters of `accept`; the whole token is the secret.
+template <typename Accept>
+std::optional<Span> prefixed_token(std::string_view text, size_t at, std::string_view prefix,
+                                   size_t min_body, Accept accept) {
+  if (!starts_with_at(text, at, prefix)) return std::nullopt;
+  size_t body = run_length(text, at + prefix.size(), accept);
+  if (body < min_body) return std::nullopt;
+  return Span{at, at + prefix.size() + body};
+}
+
+std::optional<Span> match_bearer(std::string_view text, size_t at) {
+  for (std::string_view scheme : {std::string_view("bearer "), std::string_view("basic ")}) {
+    if (!starts_with_folded_at(text, at, scheme)) continue;
+    size_t start = at + scheme.size();
+    while (start < text.size() && text[start] == ' ') ++start;
+    size_t body = run_length(text, start, is_b64token);
+    // Short words after "Bearer" are prose ("bearer of"), not credentials.
+    if (body >= 8) return Span{start, start + body};
+  }
+  return std::nullopt;
+}
+
+std::optional<Span> match_jwt(std::string_view text, size_t at) {
+  // header.payload[.signature], both JSON objects in base64url, so both start "eyJ".
+  if (!starts_with_at(text, at, "eyJ")) return std::nullopt;
+  size_t end = at + run_length(text, at, is_b64url);
+  if (end - at < 10 || end >= text.size() || text[end] != '.') return std::nullopt;
+  if (!starts_with_at(text, end + 1, "eyJ")) return std::nullopt;
+  size_t payload_end = end + 1 + run_length(text, end + 1, is_b64url);
+  if (payload_end - end - 1 < 10) return std::nullopt;
+  if (payload_end < text.size() && text[payload_end] == '.') {
+    payload_end += 1 + run_length(text, payload_end + 1, is_b64url);
+  }
+  return Span{at, payload_end};
+}
+
+std::optional<Span> match_private_key(std::string_view text, size_t at) {
+  constexpr std::string_view kBegin = "-----BEGIN ";
+  if (!starts_with_at(text, at, kBegin)) return std::nullopt;
+  // The label ends at the next "-----" on the same line: "RSA PRIVATE KEY", "PRIVATE KEY".
+  // Looking only in a short window keeps a run of unterminated "-----BEGIN " linear.
+  size_t label_end =
+      text.substr(0, std::min(text.size(), at + 80)).find("-----", at + kBegin.size());
+  if (label_end == std::string_view::npos) return std::nullopt;
+  std::string_view label = text.substr(at + kBegin.size(), label_end - at - kBegin.size());
+  if (label.size() < 11 || label.substr(label.size() - 11) != "PRIVATE KEY") return std::nullopt;
+  // Up to and including the END line; a block cut short is a secret to the end of the text.
+  size_t end_marker = text.find("-----END ", label_end + 5);
+  if (end_marker == std::string_view::npos) return Span{at, text.size()};
+  size_t close = text.find("-----", end_marker + 9);
+  return Span{at, close == std::string_view::npos ? text.size() : close + 5};
+}
+
+std::optional<Span> match_aws_key_id(std::string_view text, size_t at) {
+  if (!starts_with_at(text, at, "AKIA") && !starts_with_at(text, at, "ASIA")) return std::nullopt;
+  size_t body = run_length(text, at + 4, is_upper_alnum);
+  if (body != 16 || (at + 20 < text.size() && is_alnum(text[at + 20]))) return std::nullopt;
+  return Span{at, at + 20};
+}
+
+std::optional<Span> match_vendor_token(std::string_view text, size_t at) {
+  auto alnum_or_underscore = [](char c) { return is_alnum(c) || c == '_'; };
+  auto slack = [](char c) { return is_alnum(c) || c == '-'; };
+  switch (text[at]) {
+    case 's':  // OpenAI/Anthropic style, sk-proj-... and sk-ant-... included.
+      return prefixed_token(text, at, "sk-", 16, is_word);
+    case 'g':
+      if (auto span = prefixed_token(text, at, "github_pat_", 20, alnum_or_underscore)) return span;
+      for (std::string_view prefix : {"ghp_", "gho_", "ghs_", "ghu_", "ghr_"}) {
+        if (auto span = prefixed_token(text, at, prefix, 20, is_alnum)) return span;
+      }
+      return std::nullopt;
+    case 'x':
+      for (std::string_view prefix : {"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"}) {
+        if (auto span = prefixed_token(text, at, prefix, 10, slack)) return span;
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+// The characters a secret can start with. Checking one table entry per byte is the
+// prefilter: ordinary text costs a lookup per character and no allocation.
+constexpr std::array<bool, 256> candidate_starts() {
+  std::array<bool, 256> table{};
+  for (unsigned char c : std::string_view("bBsgxeA-")) table[c] = true;
+  return table;
+}
+constexpr std::array<bool, 256> kCandidateStart = candidate_starts();
+
+std::optional<Span> match_at(std::string_view text, size_t at,
+                             const std::vector<std::string>& extra_prefixes) {
+  for (const std::string& prefix : extra_prefixes) {
+    if (auto span = prefixed_token(text, at, prefix, 8, is_word)) return span;
+  }
+  unsigned char c = static_cast<unsigned char>(text[at]);
+  if (!kCandidateStart[c]) return std::nullopt;
+  switch (c) {
+    case 'b':
+    case 'B':
+      return match_bearer(text, at);
+    case 'e':
+      return match_jwt(text, at);
+    case 'A':
+      return match_aws_key_id(text, at);
+    case '-':
+      return match_private_key(text, at);
+    default:
+      return match_vendor_token(text, at);
+  }
+}
+
+// Replaces every match; text between matches is copied once, so the pass is O(size).
+bool replace_secrets(std::string& text, const std::vector<std::string>& extra_prefixes) {
+  std::string_view view(text);
+  std::string out;
+  size_t copied = 0;
+  for (size_t at = 0; at < view.size();) {
+    // Secrets start at a word boundary: "task-..." does not hold an "sk-" key.
+    bool boundary = at == 0 || !is_word(view[at - 1]);
+    std::optional<Span> span = boundary ? match_at(view, at, extra_prefixes) : std::nullopt;
+    if (!span) {
+      ++at;
+      continue;
+    }
+    if (out.empty()) out.reserve(view.size());
+    out.append(view.substr(copied, span->begin - copied));
+    out.append(kRedactedValue);
+    copied = span->end;
+    at = span->end;
+  }
+  if (copied == 0 && out.empty()) return false;
+  out.append(view.substr(copied));
+  text = std::move(out);
+  return true;
+}
+
+// A string that may hold JSON: after leading blanks, an object or array opens.
+bool looks_like_json(std::string_view text) {
+  size_t first = text.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+}
+
+// JSON held in a string held in JSON... is followed this many levels down; each level is a
+// bounded parse, so the cost stays linear in practice and the recursion is capped.
+constexpr int kMaxEmbeddingLevels = 4;
+
 }  // namespace
 
 Redactor::Redactor(RedactOptions options)
     : keys_(lowercase_all(std::move(options.json_keys))),
       suffixes_(lowercase_all(std::move(options.json_key_suffixes))),
-      headers_(lowercase_all(std::move(options.headers))) {}
+      headers_(lowercase_all(std::move(options.headers))),
+      query_params_(lowercase_all(std::move(options.query_params))),
+      extra_prefixes_(std::move(options.extra_value_prefixes)),
+      value_patterns_(options.value_patterns),
+      nested_json_(options.nested_json) {
+  // An empty prefix would match everywhere and redact every word.
+  std::erase_if(extra_prefixes_, [](const std::string& prefix) { return prefix.empty(); });
+}
 
 bool Redactor::is_secret_key(std::string_view key) const {
   if (matches_any(key, keys_)) return true;
@@ -62,26 +264,54 @@ bool Redactor::is_secret_key(std::string_view key) const {
 }
 
 bool Redactor::redact_json(nlohmann::json& document) const {
+  return redact_json_at(document, 0);
+}
+
+bool Redactor::redact_string(std::string& text) const {
+  return value_patterns_ && replace_secrets(text, extra_prefixes_);
+}
+
+bool Redactor::redact_string_value(nlohmann::json& value, int embedding_level) const {
+  std::string& text = value.get_ref<std::string&>();
+  if (nested_json_ && embedding_level < kMaxEmbeddingLevels && looks_like_json(text)) {
+    std::string error;
+    std::optional<json> inner = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+    if (inner && inner->is_structured()) {
+      if (!redact_json_at(*inner, embedding_level + 1)) return false;
+      text = inner->dump(-1, ' ', false, json::error_handler_t::replace);
+      return true;
+    }
+  }
+  return redact_string(text);
+}
+
+bool Redactor::redact_json_at(nlohmann::json& document, int embedding_level) const {
   // Containers still to visit. Documents come from the depth-bounded parser, but the walk
   // does not rely on that: its stack lives on the heap, not in call frames.
   std::vector<json*> to_visit;
   if (document.is_structured()) to_visit.push_back(&document);
   bool replaced = false;
+  bool scan_strings = value_patterns_ || nested_json_;
+  auto visit_value = [&](json& value) {
+    if (value.is_structured()) {
+      to_visit.push_back(&value);
+    } else if (scan_strings && value.is_string()) {
+      replaced |= redact_string_value(value, embedding_level);
+    }
+  };
   while (!to_visit.empty()) {
     json& container = *to_visit.back();
     to_visit.pop_back();
     if (container.is_array()) {
-      for (json& element : container) {
-        if (element.is_structured()) to_visit.push_back(&element);
-      }
+      for (json& element : container) visit_value(element);
       continue;
     }
     for (auto& [key, value] : container.get_ref<json::object_t&>()) {
       if (is_secret_key(key)) {
         replace_with_marker(value);
         replaced = true;
-      } else if (value.is_structured()) {
-        to_visit.push_back(&value);
+      } else {
+        visit_value(value);
       }
     }
   }
@@ -92,12 +322,72 @@ bool Redactor::redact_headers(nlohmann::json& headers) const {
   if (!headers.is_object()) return false;
   bool replaced = false;
   for (auto& [name, value] : headers.get_ref<json::object_t&>()) {
-    if (!matches_any(name, headers_)) continue;
+    if (!matches_any(name, headers_)) {
+      replaced |= redact_header_value(name, value);
+      continue;
+    }
     // A repeated header (several Set-Cookie lines) becomes one marker as well.
     replace_with_marker(value);
     replaced = true;
   }
   return replaced;
+}
+
+bool Redactor::redact_header_value(std::string_view name, nlohmann::json& value) const {
+  // Headers that carry a URL can carry a credential in its query string.
+  bool is_url = equals_folded(name, "referer") || equals_folded(name, "location") ||
+                equals_folded(name, "content-location");
+  auto redact_one = [&](json& element) {
+    if (!element.is_string()) return false;
+    std::string& text = element.get_ref<std::string&>();
+    if (is_url) {
+      std::string redacted = redact_target(text);
+      if (redacted == text) return false;
+      text = std::move(redacted);
+      return true;
+    }
+    return redact_string(text);
+  };
+  if (!value.is_array()) return redact_one(value);
+  bool replaced = false;
+  for (json& element : value) replaced |= redact_one(element);
+  return replaced;
+}
+
+std::string Redactor::redact_target(std::string_view target) const {
+  size_t query = target.find('?');
+  std::string path(target.substr(0, query));
+  // Path segments can hold a token too (/hooks/ghp_...); the patterns look there as well.
+  redact_string(path);
+  if (query == std::string_view::npos) return path;
+  std::string out = std::move(path);
+  out.push_back('?');
+  std::string_view rest = target.substr(query + 1);
+  while (true) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    out.append(redact_query_pair(pair));
+    if (amp == std::string_view::npos) break;
+    out.push_back('&');
+    rest.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::string Redactor::redact_query_pair(std::string_view pair) const {
+  size_t eq = pair.find('=');
+  if (eq == std::string_view::npos) return std::string(pair);
+  std::string_view name = pair.substr(0, eq);
+  std::string value(pair.substr(eq + 1));
+  if (is_secret_key(name) || matches_any(name, query_params_)) {
+    if (!value.empty()) value = kRedactedValue;
+  } else {
+    redact_string(value);
+  }
+  std::string out(name);
+  out.push_back('=');
+  out.append(value);
+  return out;
 }
 
 }  // namespace mcptap::capture

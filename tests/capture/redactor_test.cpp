@@ -137,5 +137,175 @@ TEST(Redactor, HeadersWithoutSecretsReportNoChange) {
   EXPECT_FALSE(default_redactor().redact_headers(not_an_object));
 }
 
+// ---- Value patterns ----
+
+std::string redacted(std::string text, const Redactor& redactor = default_redactor()) {
+  redactor.redact_string(text);
+  return text;
+}
+
+TEST(RedactorPatterns, EachSecretShapeIsReplacedAndOnlyIt) {
+  const std::string jwt =
+      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_"
+      "XgL0n3I9PlFUP0THsR8U";
+  const struct {
+    std::string secret;
+    const char* what;
+  } cases[] = {
+      {"sk-abcdefghijklmnopqrstuvwxyz012345", "openai"},
+      {"sk-proj-AbCdEf0123456789_ghIJKL-mnop", "openai project"},
+      {"sk-ant-api03-abcdefghijklmnop0123", "anthropic"},
+      {"ghp_0123456789abcdefghijABCDEFGHIJ012345", "github classic"},
+      {"gho_0123456789abcdefghijABCDEFGHIJ012345", "github oauth"},
+      {"ghs_0123456789abcdefghijABCDEFGHIJ012345", "github server"},
+      {"github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz", "github fine-grained"},
+      {"xoxb-1234567890-0987654321-AbCdEfGhIjKl", "slack bot"},
+      {"xoxp-1234567890-0987654321-AbCdEfGhIjKl", "slack user"},
+      {"AKIAIOSFODNN7EXAMPLE", "aws key id"},
+      {jwt, "jwt"},
+      {"-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+       "pem rsa"},
+      {"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----", "pem pkcs8"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(redacted("use " + c.secret + " now"), "use [REDACTED] now") << c.what;
+    EXPECT_EQ(redacted(c.secret), "[REDACTED]") << c.what;
+    EXPECT_EQ(redacted("key=\"" + c.secret + "\","), "key=\"[REDACTED]\",") << c.what;
+  }
+}
+
+TEST(RedactorPatterns, BearerKeepsTheScheme) {
+  EXPECT_EQ(redacted("Authorization: Bearer abc.def-ghi_jkl~mno+/="),
+            "Authorization: Bearer [REDACTED]");
+  EXPECT_EQ(redacted("bearer 0123456789abcdef"), "bearer [REDACTED]");
+  EXPECT_EQ(redacted("Basic dXNlcjpwYXNzd29yZA=="), "Basic [REDACTED]");
+  EXPECT_EQ(redacted("the bearer of bad news"), "the bearer of bad news");
+}
+
+TEST(RedactorPatterns, LookalikesStayUntouched) {
+  for (const char* text :
+       {"task-abcdefghijklmnopqrstuvwxyz", "sk-short", "ask-abcdefghijklmnopqrstuvwx", "ghp_short",
+        "AKIA0123", "AKIAIOSFODNN7EXAMPLEX", "eyJhbGciOiJIUzI1NiJ9 only one",
+        "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----", "xoxb-1",
+        "Skip the sk- prefix", "ordinary text with no secret", "", "progressToken tok-1"}) {
+    std::string text_copy = text;
+    EXPECT_FALSE(default_redactor().redact_string(text_copy)) << text;
+    EXPECT_EQ(text_copy, text);
+  }
+}
+
+TEST(RedactorPatterns, UnterminatedPrivateKeyIsRedactedToTheEnd) {
+  EXPECT_EQ(redacted("k: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEI"), "k: [REDACTED]");
+}
+
+TEST(RedactorPatterns, SeveralSecretsInOneString) {
+  EXPECT_EQ(redacted("a sk-abcdefghijklmnop0123 b ghp_0123456789abcdefghijAB c"),
+            "a [REDACTED] b [REDACTED] c");
+}
+
+TEST(RedactorPatterns, ExtraPrefixesAndSwitchOff) {
+  RedactOptions options;
+  options.extra_value_prefixes = {"xai-", ""};
+  Redactor with_extra(options);
+  EXPECT_EQ(redacted("k=xai-abcdefgh123", with_extra), "k=[REDACTED]");
+  EXPECT_EQ(redacted("k=xai-abc", with_extra), "k=xai-abc");
+  EXPECT_EQ(redacted("plain words", with_extra), "plain words");  // "" was dropped
+
+  RedactOptions off;
+  off.value_patterns = false;
+  Redactor without(off);
+  std::string text = "sk-abcdefghijklmnopqrstuvwxyz012345";
+  EXPECT_FALSE(without.redact_string(text));
+  json document = {{"note", text}};
+  EXPECT_FALSE(without.redact_json(document));
+}
+
+TEST(RedactorPatterns, StringValuesInDocumentsAndArrays) {
+  json document = json::parse(R"({"jsonrpc":"2.0","id":1,"result":{"content":[
+    {"type":"text","text":"your key is sk-abcdefghijklmnop0123, keep it"},
+    "ghp_0123456789abcdefghijABCDEF"]}})");
+  EXPECT_TRUE(default_redactor().redact_json(document));
+  EXPECT_EQ(document["result"]["content"][0]["text"], "your key is [REDACTED], keep it");
+  EXPECT_EQ(document["result"]["content"][1], "[REDACTED]");
+  EXPECT_EQ(document["result"]["content"][0]["type"], "text");
+}
+
+TEST(RedactorPatterns, JsonInsideJsonStrings) {
+  json inner = {{"password", "hunter2"},
+                {"note", "Bearer abcdefghijklmnop"},
+                {"more", json({{"api_key", "k"}}).dump()}};
+  json document = {{"result", {{"content", {{{"type", "text"}, {"text", inner.dump()}}}}}}};
+  EXPECT_TRUE(default_redactor().redact_json(document));
+  std::string text = document["result"]["content"][0]["text"];
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  EXPECT_EQ(text.find("abcdefghijklmnop"), std::string::npos) << text;
+  json reparsed = json::parse(text);
+  EXPECT_EQ(reparsed["password"], kRedactedValue);
+  EXPECT_EQ(reparsed["note"], "Bearer [REDACTED]");
+  EXPECT_EQ(json::parse(reparsed["more"].get<std::string>())["api_key"], kRedactedValue);
+
+  // JSON text without a secret is not rewritten (its formatting stays as sent).
+  json clean = {{"text", "{ \"a\" : 1 }"}};
+  EXPECT_FALSE(default_redactor().redact_json(clean));
+  EXPECT_EQ(clean["text"], "{ \"a\" : 1 }");
+  // Text that only looks like JSON gets the patterns.
+  json broken = {{"text", "{not json sk-abcdefghijklmnop0123"}};
+  EXPECT_TRUE(default_redactor().redact_json(broken));
+  EXPECT_EQ(broken["text"], "{not json [REDACTED]");
+}
+
+TEST(RedactorPatterns, DeeplyEmbeddedJsonStringsStopAtTheCap) {
+  // Each level is the previous document as a string; the walk must terminate and redact
+  // the levels it follows.
+  auto wrap = [](int levels) {
+    json level = {{"password", "hunter2"}};
+    for (int i = 0; i < levels; ++i) level = json{{"wrapped", level.dump()}};
+    return level;
+  };
+  json shallow = wrap(3);
+  EXPECT_TRUE(default_redactor().redact_json(shallow));
+  EXPECT_EQ(shallow.dump().find("hunter2"), std::string::npos);
+  // Past the cap the walk stops following strings (documented limit) and still ends.
+  json deep = wrap(8);  // each level doubles the escaping, so keep it small
+  json before = deep;
+  EXPECT_FALSE(default_redactor().redact_json(deep));
+  EXPECT_EQ(deep, before);
+}
+
+TEST(RedactorPatterns, HeaderValuesUnderOtherNames) {
+  json headers = {{"x-upstream-auth", "Bearer abcdefghijklmnop"},
+                  {"x-forwarded", {"ok", "sk-abcdefghijklmnop0123"}},
+                  {"referer", "https://a.example/cb?code=xyz&state=1"},
+                  {"accept", "application/json"}};
+  EXPECT_TRUE(default_redactor().redact_headers(headers));
+  EXPECT_EQ(headers["x-upstream-auth"], "Bearer [REDACTED]");
+  EXPECT_EQ(headers["x-forwarded"][1], "[REDACTED]");
+  EXPECT_EQ(headers["referer"], "https://a.example/cb?code=[REDACTED]&state=1");
+  EXPECT_EQ(headers["accept"], "application/json");
+}
+
+TEST(RedactorTarget, SecretQueryParametersAndPatterns) {
+  const Redactor& r = default_redactor();
+  EXPECT_EQ(r.redact_target("/mcp"), "/mcp");
+  EXPECT_EQ(r.redact_target("/mcp?sessionId=abc"), "/mcp?sessionId=abc");
+  EXPECT_EQ(r.redact_target("/ws?token=abc&x=1"), "/ws?token=[REDACTED]&x=1");
+  EXPECT_EQ(r.redact_target("/ws?API_KEY=abc&access_token=t&Key=k&sig=s"),
+            "/ws?API_KEY=[REDACTED]&access_token=[REDACTED]&Key=[REDACTED]&sig=[REDACTED]");
+  EXPECT_EQ(r.redact_target("/ws?q=sk-abcdefghijklmnop0123&flag&token="),
+            "/ws?q=[REDACTED]&flag&token=");
+  EXPECT_EQ(r.redact_target("/hooks/ghp_0123456789abcdefghijABCDEF?x=1"), "/hooks/[REDACTED]?x=1");
+  EXPECT_EQ(r.redact_target("/a?"), "/a?");
+}
+
+TEST(RedactorPatterns, LinearOnHostileText) {
+  // Many near-misses in a row: each position is tried once, so this stays fast.
+  std::string text;
+  for (int i = 0; i < 200'000; ++i) text += "eyJaaaaaaaaaaaa.eyJ ";
+  text += std::string(1'000'000, '-');
+  text += "-----BEGIN " + std::string(100'000, 'A');
+  std::string copy = text;
+  EXPECT_FALSE(default_redactor().redact_string(copy));
+}
+
 }  // namespace
 }  // namespace mcptap::capture
