@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus under tests/fuzz/corpus/<harness>/ (re-run after changing it)."""
+import gzip
+import json
+import os
+import struct
+import zlib
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def write(harness, name, data):
+    directory = os.path.join(ROOT, harness)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def chunked(data, size=255):
+    """FuzzInput framing: a length byte (n-1) before every chunk of n bytes."""
+    out = b""
+    for i in range(0, len(data), size):
+        piece = data[i:i + size]
+        out += bytes([len(piece) - 1]) + piece
+    return out
+
+
+def ws_frame(payload, opcode=1, fin=True, mask=True, rsv=0):
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    n = len(payload)
+    m = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack(">Q", n)
+    if mask:
+        key = b"\x01\x02\x03\x04"
+        head += key
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def deflate_raw(data):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+RPC = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"token":"sk-abcdefghijklmnop0123"}}}'
+REQ = (b"POST /mcp?token=abc HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+       b"Content-Length: %d\r\n\r\n" % len(RPC)) + RPC
+RESP_SSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"1f\r\nevent: message\r\ndata: {\"a\":1}\n\n\r\n0\r\n\r\n")
+UPGRADE = (b"GET /ws?api_key=k HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+          b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+
+write("http_parser_fuzz", "request", b"\x00" + chunked(REQ))
+write("http_parser_fuzz", "response_sse", b"\x01" + chunked(RESP_SSE))
+write("http_parser_fuzz", "upgrade", b"\x04" + chunked(UPGRADE))
+write("http_parser_fuzz", "conflicting_lengths", b"\x00" + chunked(
+    b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"))
+write("http_parser_fuzz", "tls_hello", b"\x00" + chunked(bytes.fromhex("1603010200010001fc0303") + os.urandom(0) + b"\x00" * 40))
+
+write("sse_parser_fuzz", "events", b"\x3a" + chunked(
+    b"\xef\xbb\xbfid: 7\nevent: message\ndata: {\"jsonrpc\":\"2.0\"}\ndata: more\nretry: 100\n\n: comment\r\ndata: x\r\n\r\n"))
+
+for opts, name in ((0xa1, "client_text"), (0xa0, "server_text")):
+    mask = bool(opts & 1)
+    frames = ws_frame(RPC, mask=mask) + ws_frame(b"hi", opcode=9, mask=mask) + \
+        ws_frame(b"par", fin=False, mask=mask) + ws_frame(b"tial", opcode=0, mask=mask) + \
+        ws_frame(b"\x03\xe8", opcode=8, mask=mask)
+    write("websocket_fuzz", name, bytes([opts]) + chunked(frames))
+write("websocket_fuzz", "client_deflate", bytes([0xa3, 7]) + chunked(
+    ws_frame(deflate_raw(RPC), rsv=0x40) + ws_frame(deflate_raw(RPC), rsv=0x40)))
+write("websocket_fuzz", "len64", bytes([0xa1]) + chunked(b"\x81\xff" + struct.pack(">Q", 1 << 63) + b"abcd"))
+
+write("permessage_deflate_fuzz", "header", b"\x01permessage-deflate; client_max_window_bits=10; server_no_context_takeover, x-webkit")
+bomb = deflate_raw(b"\x00" * 2000000)
+write("permessage_deflate_fuzz", "bomb", b"\x0e" + b"".join(bytes([1]) + chunked(bomb[i:i + 200], 200) for i in range(0, len(bomb), 200)))
+write("permessage_deflate_fuzz", "message", b"\x0e\x00" + chunked(deflate_raw(RPC)))
+
+write("ndjson_fuzz", "lines", b"\x0a" + chunked(RPC + b"\n" + RPC + b"\r\n{}\n"))
+
+write("json_rpc_fuzz", "request", RPC)
+write("json_rpc_fuzz", "batch", b'[{"jsonrpc":"2.0","id":"a","result":{"text":"{\\"password\\":\\"x\\"}"}},{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1}}]')
+write("json_rpc_fuzz", "deep", b"[" * 2000)
+
+write("redactor_fuzz", "secrets", "Bearer abcdefghijkl sk-proj-abcdefghijklmnop ghp_0123456789abcdefghij "
+      "xoxb-0123456789 AKIAIOSFODNN7EXAMPLE eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig "
+      "-----BEGIN RSA PRIVATE KEY-----\nMII\n-----END RSA PRIVATE KEY----- /p?token=1&api_key=2&x=3")
+
+write("content_decoder_fuzz", "gzip", b"gzip\n" + chunked(gzip.compress(RPC)))
+write("content_decoder_fuzz", "deflate", b"deflate\n" + chunked(zlib.compress(RPC)))
+write("content_decoder_fuzz", "stacked", b"gzip, deflate\n" + chunked(zlib.compress(gzip.compress(RPC))))
+
+
+def conn(*pieces):
+    """connection_capture framing: control byte (direction) then a FuzzInput chunk."""
+    out = b""
+    for direction, data in pieces:
+        for i in range(0, len(data), 255):
+            piece = data[i:i + 255]
+            out += bytes([direction, len(piece) - 1]) + piece
+    return out
+
+
+write("connection_capture_fuzz", "http_json", b"\x0c" + conn((0, REQ), (1, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")))
+write("connection_capture_fuzz", "http_sse", b"\x0c" + conn((0, REQ), (1, RESP_SSE)))
+write("connection_capture_fuzz", "websocket", b"\x0c" + conn((0, UPGRADE), (1, SWITCH), (0, ws_frame(deflate_raw(RPC), rsv=0x40)), (1, ws_frame(deflate_raw(RPC), rsv=0x40, mask=False))))
+write("connection_capture_fuzz", "ndjson", b"\x8c" + conn((0, RPC + b"\n"), (1, b'{"jsonrpc":"2.0","id":1,"result":{}}\n')))
+
+config = {"admin": {"listen": "127.0.0.1:9901", "token_env": "MCPTAP_ADMIN_TOKEN"},
+          "routes": [{"name": "r", "listen": "127.0.0.1:9001", "upstream": "[::1]:8001", "capture": True}],
+          "sink": {"postgres": "postgresql://u@localhost/db?sslmode=require", "batch_max_rows": 1000,
+                   "flush_interval_ms": 50},
+          "capture": {"max_payload_bytes": 16777216},
+          "redact": {"json_keys": ["password"], "headers": ["authorization"]}}
+write("config_loader_fuzz", "config.json", json.dumps(config))
+write("config_loader_fuzz", "empty.json", "{}")
