@@ -261,7 +261,8 @@ Config parse_config(std::string_view json_text) {
   if (document.is_discarded()) {
     // Parse again, with exceptions, only to say where the syntax broke.
     try {
-      (void)json::parse(json_text);
+      json reparsed = json::parse(json_text);
+      (void)reparsed;
     } catch (const json::parse_error& error) {
       throw ConfigError(std::string("not valid JSON: ") + error.what());
     }
