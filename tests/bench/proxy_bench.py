@@ -334,7 +334,7 @@ def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_
             pg_cpu = postgres_cpu_seconds(pg_datadir) - pg_before
             stats[name].add(result, cpu, pg_cpu)
             log(f"{title} round {round_index + 1}/{rounds} {name}: "
-                f"{result['messages'] / result['seconds']:.0f}/s p99 {result['p99']} us"
+                f"{result['messages'] / max(result['seconds'], 1e-9):.0f}/s p99 {result['p99']} us"
                 + (f", drained in {drained:.2f} s" if drained is not None else ""))
     for name, (port, process) in targets.items():
         if process:
@@ -373,6 +373,12 @@ def print_table(title, stats, unit):
 
 
 def scale_idle(loadgen, mcptap_on, connections, hold):
+    # mcptap holds two descriptors per proxied connection; the hard limit may be lower.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and 2 * connections + 100 > hard:
+        fitted = (hard - 100) // 2
+        log(f"descriptor hard limit {hard}: {fitted} idle connections instead of {connections}")
+        connections = fitted
     port = mcptap_on.ports["ws"]
     before = mcptap_on.process.rss_kb()
     argv = [loadgen, "--port", str(port), "--mode", "idle", "--connections", str(connections),

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <array>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -246,6 +247,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: proxy_bench_ws_echo --port P [--host H]\n");
     return 2;
   }
+  // A peer that closed while answers were on their way must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
   uv_loop_t* loop = uv_default_loop();
   uv_tcp_t server;
   uv_tcp_init(loop, &server);

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -421,6 +422,8 @@ int main(int argc, char** argv) {
                  " [--message-bytes S] [--chunk-bytes C]\n");
     return 2;
   }
+  // A peer that closed while answers were on their way must not kill the process.
+  signal(SIGPIPE, SIG_IGN);
   const Options& o = run.options;
   run.loop = uv_default_loop();
   uv_ip4_addr(o.host.c_str(), o.port, &run.address);
