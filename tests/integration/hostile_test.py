@@ -1,0 +1,375 @@
+"""Hostile input through one mcptap: garbage, TLS on a plain route, broken HTTP framing,
+oversized heads, bad WebSocket frames, deflate bombs, deep JSON. Each hostile connection's
+bytes must come back from a raw echo upstream unchanged, its capture must end in at most one
+`invalid` row with a reason, a well-behaved WebSocket conversation running at the same time
+must complete untouched and fully captured, /healthz must answer throughout, RSS must stay
+bounded, and upstream faults must look to the client as they do on a direct connection."""
+import asyncio
+import os
+import socket
+import struct
+import threading
+import time
+import unittest
+import urllib.request
+import zlib
+
+from harness import Mcptap, route_rows, unique_name, wait_for_rows
+from ws_backend import Backend
+from ws_client import conversation
+
+UPGRADE = (b"GET /mcp HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+          b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+
+
+def frame(payload, opcode=1, fin=True, mask=True, rsv=0, length=None):
+    n = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    m = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack(">Q", n)
+    if mask:
+        key = b"\x11\x22\x33\x44"
+        head += key
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def deflated(data):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def ws(*frames):
+    return ("ws", UPGRADE, b"".join(frames))
+
+
+# name -> (kind, bytes before any answer, bytes after the 101 for "ws" cases)
+CASES = {
+    "garbage": ("raw", os.urandom(4096), b""),
+    "tls_hello": ("raw", bytes.fromhex("16030100a5010000a10303") + os.urandom(160), b""),
+    "conflicting_lengths": ("raw", b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b""),
+    "bad_content_length": ("raw", b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n{}", b""),
+    "oversized_headers": ("raw", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 200000 + b"\r\n\r\n", b""),
+    "deep_json_ndjson": ("raw", b"[" * 100000 + b"\n", b""),
+    "reserved_opcode": ws(frame(b"x", opcode=3)),
+    "rsv_without_extension": ws(frame(b"x", rsv=0x20)),
+    "len64": ws(frame(b"abcd", length=1 << 63)),
+    "unmasked_client": ws(frame(b'{"a":1}', mask=False)),
+    "oversized_control": ws(frame(b"p" * 200, opcode=9)),
+    "fragmented_control": ws(frame(b"p", opcode=9, fin=False)),
+    "continuation_without_start": ws(frame(b"x", opcode=0)),
+    "invalid_utf8": ws(frame(b"\xff\xfe\xfd")),
+    # 4 MiB out of a few KiB: past any sane ratio, yet cheap enough to spray 200 times.
+    "deflate_bomb": ws(frame(deflated(b"\x00" * (4 << 20)), rsv=0x40)),
+    "corrupt_deflate": ws(frame(b"\xff\xff\xff\xff\x00\x00", rsv=0x40)),
+    "deep_json_ws": ws(frame(b"[" * 100000)),
+    "endless_fragments": ws(frame(b"a", fin=False), *[frame(b"a", opcode=0, fin=False)] * 5000),
+}
+
+
+class EchoUpstream:
+    """Echoes every byte; a WebSocket upgrade gets a 101 first, then the echo."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        first = True
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    try:
+                        conn.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    return
+                if first and data.startswith(b"GET /mcp") and b"Upgrade: websocket" in data:
+                    conn.sendall(SWITCH)
+                    data = data[len(UPGRADE):]
+                first = False
+                conn.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+
+def exchange(port, first, after):
+    """Sends the case's bytes, half-closes, returns everything that came back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(first)
+        if after:
+            # Wait for the 101 so the proxy sees the upgrade answered before the frames.
+            got = b""
+            while len(got) < len(SWITCH):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            s.sendall(after)
+        else:
+            got = b""
+        s.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                return got
+            got += chunk
+
+
+def expected(first, after):
+    return (SWITCH + after) if after else first
+
+
+def vm_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def healthz(admin_port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/healthz", timeout=5) as r:
+        return r.status
+
+
+class HostileTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.echo = EchoUpstream()
+        cls.backend = Backend().__enter__()
+        cls.raw_route = unique_name("hostile_raw")
+        cls.ws_route = unique_name("hostile_ws")
+        cls.tap = Mcptap([{"name": cls.raw_route, "upstream": f"127.0.0.1:{cls.echo.port}"},
+                          {"name": cls.ws_route, "upstream": f"127.0.0.1:{cls.backend.port}"}]).start()
+        cls.results = {}
+        cls.health = []
+        cls.rss_kb = []
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                try:
+                    cls.health.append(healthz(cls.tap.admin_port))
+                except OSError as e:
+                    cls.health.append(str(e))
+                cls.rss_kb.append(vm_rss_kb(cls.tap.process.pid))
+                time.sleep(0.2)
+
+        def spray():
+            port = cls.tap.ports[cls.raw_route]
+            for name, (_, first, after) in CASES.items():
+                cls.results[name] = exchange(port, first, after)
+            # The same cases again and again: memory must not grow with their number.
+            for i in range(200):
+                _, first, after = list(CASES.values())[i % len(CASES)]
+                exchange(port, first, after)
+            # And straight at the WebSocket route the good client uses.
+            for _, first, after in CASES.values():
+                try:
+                    exchange(cls.tap.ports[cls.ws_route], first, b"")
+                except OSError:
+                    pass
+
+        watcher = threading.Thread(target=watch)
+        sprayer = threading.Thread(target=spray)
+        watcher.start()
+        sprayer.start()
+        loop = asyncio.new_event_loop()
+        try:
+            cls.direct = loop.run_until_complete(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
+            cls.proxied = loop.run_until_complete(
+                conversation(f"ws://127.0.0.1:{cls.tap.ports[cls.ws_route]}/mcp"))
+        finally:
+            loop.close()
+        sprayer.join(timeout=600)
+        stop.set()
+        watcher.join()
+        cls.good_rows = wait_for_rows(cls.ws_route, 22, timeout=10)
+        time.sleep(1)
+        cls.raw_rows = route_rows(cls.raw_route)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tap.close()
+        cls.backend.__exit__(None, None, None)
+        cls.echo.close()
+
+    def test_hostile_bytes_forwarded_unchanged(self):
+        for name, (_, first, after) in CASES.items():
+            self.assertEqual(self.results[name], expected(first, after), name)
+
+    def test_good_client_untouched_and_fully_captured(self):
+        self.assertEqual(self.direct, self.proxied)
+        good = [r for r in self.good_rows if r["kind"] != "invalid"]
+        self.assertGreaterEqual(len(good), 22)
+        # The good connection has no invalid row of its own.
+        good_connections = {r["connection_id"] for r in good}
+        self.assertFalse([r for r in self.good_rows
+                          if r["kind"] == "invalid" and r["connection_id"] in good_connections])
+
+    def test_each_hostile_connection_stops_capture_once_with_a_reason(self):
+        invalid = [r for r in self.raw_rows if r["kind"] == "invalid"]
+        self.assertTrue(all((r["meta"] or {}).get("reason") for r in invalid))
+        # A message that is not JSON is one invalid row and capture goes on; a stream that
+        # cannot be decoded stops capture with exactly one row saying so.
+        stops = {}
+        for row in invalid:
+            if row["meta"].get("capture") == "stopped":
+                stops[row["connection_id"]] = stops.get(row["connection_id"], 0) + 1
+        self.assertEqual([c for c, n in stops.items() if n != 1], [])
+        # Every case but the three whose only fault is inside a JSON message stops capture
+        # (against the echo upstream, those stop on the echoed masked frames instead).
+        self.assertGreaterEqual(len(stops), len(CASES) - 1)
+        reasons = {r["meta"]["reason"] for r in invalid}
+        for expected_reason in ("unmasked client frame", "reserved opcode 3",
+                                "continuation frame without a message", "nesting deeper than 128",
+                                "Content-Length can't be present with Transfer-Encoding",
+                                "message head larger than"):
+            self.assertTrue(any(expected_reason in r for r in reasons), (expected_reason, reasons))
+
+    def test_healthz_answered_throughout(self):
+        self.assertTrue(self.health)
+        self.assertEqual([h for h in self.health if h != 200], [])
+
+    def test_rss_stays_bounded(self):
+        self.assertLess(max(self.rss_kb), 256 * 1024, self.rss_kb[-10:])
+
+
+class DeflateBombTest(unittest.TestCase):
+    """A 64 MiB WebSocket message from 64 KiB on the wire must not hold up the loop: its
+    capture should stop at a ratio or size guard (as ContentDecoder's does for HTTP) rather
+    than inflate and hash all of it on the proxy thread."""
+
+    @unittest.expectedFailure  # the WebSocket inflater has no ratio guard yet
+    def test_bomb_does_not_stall_healthz(self):
+        echo = EchoUpstream()
+        route = unique_name("bomb")
+        _, first, after = ws(frame(deflated(b"\x00" * (64 << 20)), rsv=0x40))
+        worst = [0.0]
+        stop = threading.Event()
+        with Mcptap([{"name": route, "upstream": f"127.0.0.1:{echo.port}"}]) as tap:
+            def watch():
+                while not stop.is_set():
+                    started = time.time()
+                    try:
+                        healthz(tap.admin_port)
+                    except OSError:
+                        pass
+                    worst[0] = max(worst[0], time.time() - started)
+                    time.sleep(0.02)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                self.assertEqual(exchange(tap.ports[route], first, after), expected(first, after))
+            finally:
+                stop.set()
+                watcher.join()
+        echo.close()
+        self.assertLess(worst[0], 1.0)
+
+
+class UpstreamFaultTest(unittest.TestCase):
+    """The client sees through mcptap what it sees on a direct connection."""
+
+    def outcome(self, port, payload):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+                s.sendall(payload)
+                got = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return ("eof", got)
+                    got += chunk
+        except ConnectionResetError:
+            return ("reset", None)
+        except ConnectionRefusedError:
+            return ("refused-or-closed", None)
+        except socket.timeout:
+            return ("stall", None)
+
+    def fault_server(self, behaviour):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except OSError:
+                    return
+                conn.recv(65536)
+                if behaviour == "reset":
+                    conn.sendall(b'{"jsonrpc":"2.0","id":1,"res')
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.close()
+                elif behaviour == "half":
+                    conn.sendall(b'{"jsonrpc":"2.0","id":1,"res')
+                    conn.close()
+                elif behaviour == "stall":
+                    threading.Timer(5, conn.close).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return sock
+
+    def test_faults(self):
+        request = b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n'
+        for behaviour in ("half", "stall", "reset"):
+            server = self.fault_server(behaviour)
+            port = server.getsockname()[1]
+            route = unique_name("fault")
+            with Mcptap([{"name": route, "upstream": f"127.0.0.1:{port}"}]) as tap:
+                direct = self.outcome(port, request)
+                proxied = self.outcome(tap.ports[route], request)
+            server.close()
+            if behaviour == "reset":
+                # Through a proxy the reset reaches the client as a reset or as an EOF after
+                # the same bytes; either way no byte differs.
+                self.assertIn(proxied[0], ("reset", "eof"), behaviour)
+            else:
+                self.assertEqual(direct, proxied, behaviour)
+
+    def test_refused(self):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()  # nothing listens there now
+        route = unique_name("refused")
+        with Mcptap([{"name": route, "upstream": f"127.0.0.1:{port}"}]) as tap:
+            proxied = self.outcome(tap.ports[route], b"hello")
+        # Direct: refused. Through mcptap the client's connect succeeded, so it sees the
+        # connection closed (or reset) without a byte.
+        self.assertIn(proxied, (("eof", b""), ("reset", None)))
+
+
+if __name__ == "__main__":
+    unittest.main()
