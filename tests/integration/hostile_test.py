@@ -111,7 +111,7 @@ class EchoUpstream:
                     return
                 if first and data.startswith(b"GET /mcp") and b"Upgrade: websocket" in data:
                     conn.sendall(SWITCH)
-                    data = data[len(UPGRADE):]
+                    data = data[data.find(b"\r\n\r\n") + 4:]
                 first = False
                 conn.sendall(data)
 
@@ -294,6 +294,74 @@ class DeflateBombTest(unittest.TestCase):
                 watcher.join()
         echo.close()
         self.assertLess(worst[0], 1.0)
+
+
+SECRETS = {
+    "query_token": "qtok-5f0c1d2e3b4a",
+    "query_api_key": "qkey-9a8b7c6d5e4f",
+    "password_key": "pw-hunter2-7e6d5c",
+    "custom_key": "custom-1b2c3d4e5f",
+    "bearer": "bearer0123456789abcdefXYZ",
+    "openai": "sk-proj-Abc123Def456Ghi789Jkl",
+    "github": "ghp_0123456789abcdefghijABCDEFGHIJ0123",
+    "slack": "xoxb-123456789012-abcdefABCDEF",
+    "aws": "AKIAIOSFODNN7EXAMPLE",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "pem_body": "MIIEowIBAAKCAQEAsecretpembody",
+    "nested_password": "nested-pw-4d3c2b1a",
+    "nested_pattern": "sk-nestedAbcdefghijklmnop012",
+}
+
+
+def secret_message():
+    import json
+    inner = json.dumps({"password": SECRETS["nested_password"],
+                        "note": "use " + SECRETS["nested_pattern"]})
+    return json.dumps({
+        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "login", "arguments": {
+            "password": SECRETS["password_key"],
+            "my_custom": SECRETS["custom_key"],
+            "header_line": "Authorization: Bearer " + SECRETS["bearer"],
+            "keys": [SECRETS["openai"], SECRETS["github"], SECRETS["slack"], SECRETS["aws"]],
+            "jwt": SECRETS["jwt"],
+            "pem": "-----BEGIN RSA PRIVATE KEY-----\n" + SECRETS["pem_body"] +
+                   "\n-----END RSA PRIVATE KEY-----",
+            "tool_result": inner}}}).encode()
+
+
+class RedactionTest(unittest.TestCase):
+    """No configured secret, in any of the places one can hide, reaches the table."""
+
+    def test_no_secret_reaches_the_table(self):
+        echo = EchoUpstream()
+        route = unique_name("redact")
+        upgrade = UPGRADE.replace(
+            b"GET /mcp ", b"GET /mcp?token=" + SECRETS["query_token"].encode() + b"&api_key=" +
+            SECRETS["query_api_key"].encode() + b"&x=1 ")
+        message = secret_message()
+        extra = {"redact": {"json_keys": ["password", "token", "api_key", "secret",
+                                          "authorization", "my_custom"]}}
+        with Mcptap([{"name": route, "upstream": f"127.0.0.1:{echo.port}"}], extra=extra) as tap:
+            # NDJSON both ways (the echo sends the line back) and one WebSocket message.
+            exchange(tap.ports[route], message + b"\n", b"")
+            exchange(tap.ports[route], upgrade, frame(message))
+            rows = wait_for_rows(route, 3, timeout=15)
+            self.assertEqual(tap.stop(), 0)
+            log = tap.log()
+        echo.close()
+        captured = [r for r in rows if r["kind"] == "request"]
+        self.assertGreaterEqual(len(captured), 3, [(r["kind"], r["meta"]) for r in rows])
+        self.assertTrue(all(r["redacted"] for r in captured))
+        import json
+        table_text = json.dumps(rows)
+        for name, secret in SECRETS.items():
+            self.assertNotIn(secret, table_text, name)
+            self.assertNotIn(secret, log, name)
+        ws_rows = [r for r in captured if r["transport"] == "websocket"]
+        self.assertTrue(ws_rows)
+        self.assertIn("token=[REDACTED]", ws_rows[0]["meta"]["path"])
+        self.assertIn("x=1", ws_rows[0]["meta"]["path"])
 
 
 class UpstreamFaultTest(unittest.TestCase):
