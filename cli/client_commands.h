@@ -105,6 +105,8 @@ struct QueryArgs {
   std::string since;  // "30s", "15m", "2h", "7d" (or combined: "1h30m")
   int64_t limit = 100;
   bool json = false;
+  std::string trace_id;               // --trace: follow one tools/call across hops (cli/trace.h)
+  int64_t trace_window_seconds = 10;  // --window
 };
 void add_query_options(CLI::App& sub, QueryArgs& args);
 int query_command(const QueryArgs& args);

@@ -7,6 +7,7 @@
 
 #include "cli/client_commands.h"
 #include "cli/table_format.h"
+#include "cli/trace.h"
 #include "sink/pg_connection.h"
 
 namespace mcptap::cli {
@@ -353,12 +354,21 @@ void add_query_options(CLI::App& sub, QueryArgs& args) {
   sub.add_option("--limit", args.limit, "the newest N matching messages (default 100)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   sub.add_flag("--json", args.json, "one JSON object per message, every column");
+  sub.add_option("--trace", args.trace_id,
+                 "follow this tools/call (or its answer) to the same call on other routes");
+  sub.add_option("--window", args.trace_window_seconds,
+                 "with --trace: seconds either side to look for the call (default 10)")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}));
   sub.footer(
       "Times are UTC. A response or error is shown right under its request when both are "
       "in the result.");
 }
 
 int query_command(const QueryArgs& args) {
+  if (!args.trace_id.empty()) {
+    return trace_command(
+        TraceArgs{args.pg_url, args.trace_id, args.trace_window_seconds, args.json});
+  }
   return run_client_command("query", [&] {
     MessageFilter filter = filter_from(args);
     sink::PgConnection connection = connect_database(resolve_pg_url(args.pg_url));

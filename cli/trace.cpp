@@ -1,0 +1,231 @@
+// Cross-hop view of one tool call: the same tool and arguments seen on other routes nearby.
+#include "cli/trace.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/json_diff.h"
+#include "sink/pg_connection.h"
+
+namespace mcptap::cli {
+namespace {
+
+constexpr const char* kColumns =
+    "SELECT id::text, captured_at::text, extract(epoch FROM captured_at)::float8, route, transport,"
+    " kind, coalesce(method, ''), correlation_id::text, latency_us, payload::text"
+    " FROM mcptap.messages ";
+
+class TraceError : public std::runtime_error {
+ public:
+  TraceError(const std::string& message, int code) : std::runtime_error(message), exit_code(code) {}
+  int exit_code;
+};
+
+std::vector<TraceMessage> fetch(sink::PgConnection& db, const std::string& where,
+                                const std::vector<std::string>& params) {
+  std::string error;
+  sink::PgResult result = db.exec(kColumns + where, params, &error);
+  if (!error.empty()) throw TraceError("query failed: " + error, kExitFailure);
+  std::vector<TraceMessage> rows;
+  for (int row = 0; row < PQntuples(result.get()); ++row) {
+    auto text = [&](int column) { return std::string(PQgetvalue(result.get(), row, column)); };
+    auto null = [&](int column) { return PQgetisnull(result.get(), row, column) != 0; };
+    TraceMessage message;
+    message.id = text(0);
+    message.captured_at = text(1);
+    message.epoch_seconds = std::strtod(text(2).c_str(), nullptr);
+    message.route = text(3);
+    message.transport = text(4);
+    message.kind = text(5);
+    message.method = text(6);
+    if (!null(7)) message.correlation_id = text(7);
+    if (!null(8)) message.latency_us = std::strtoll(text(8).c_str(), nullptr, 10);
+    if (!null(9)) message.payload = nlohmann::json::parse(text(9), nullptr, false);
+    rows.push_back(std::move(message));
+  }
+  return rows;
+}
+
+std::optional<TraceMessage> reply_to(sink::PgConnection& db, const TraceMessage& request) {
+  if (!request.correlation_id) return std::nullopt;
+  auto rows = fetch(
+      db, "WHERE correlation_id = $1::uuid AND kind IN ('response', 'error') ORDER BY id LIMIT 1",
+      {*request.correlation_id});
+  if (rows.empty()) return std::nullopt;
+  return rows.front();
+}
+
+// The traced message may be the call itself or its answer: either way the trace starts at
+// the request.
+TraceMessage find_request(sink::PgConnection& db, const std::string& id) {
+  auto rows = fetch(db, "WHERE id = $1::uuid", {id});
+  if (rows.empty()) throw TraceError("no message " + id, kExitFailure);
+  TraceMessage message = rows.front();
+  if (message.kind != "request" && message.correlation_id) {
+    auto requests =
+        fetch(db, "WHERE correlation_id = $1::uuid AND kind = 'request' ORDER BY id LIMIT 1",
+              {*message.correlation_id});
+    if (!requests.empty()) message = requests.front();
+  }
+  if (message.kind != "request" || message.method != "tools/call") {
+    throw TraceError("message " + id + " is not a tools/call request or its answer", kExitFailure);
+  }
+  return message;
+}
+
+// Same params.name and params.arguments (jsonb equality: key order does not matter), on
+// another route, within the window either side; nearest in time first.
+std::vector<TraceMessage> find_matching_calls(sink::PgConnection& db, const TraceMessage& origin,
+                                              int64_t window_seconds) {
+  const nlohmann::json& params = origin.payload.is_object()
+                                     ? origin.payload.value("params", nlohmann::json())
+                                     : nlohmann::json();
+  if (!params.is_object() || !params.contains("name")) return {};
+  nlohmann::json arguments = params.value("arguments", nlohmann::json::object());
+  return fetch(db,
+               "WHERE kind = 'request' AND method = 'tools/call' AND route <> $1"
+               " AND captured_at BETWEEN $2::timestamptz - make_interval(secs => $3::int)"
+               "                     AND $2::timestamptz + make_interval(secs => $3::int)"
+               " AND payload->'params'->'name' = $4::jsonb"
+               " AND coalesce(payload->'params'->'arguments', '{}'::jsonb) = $5::jsonb"
+               " ORDER BY abs(extract(epoch FROM captured_at - $2::timestamptz)), id LIMIT 20",
+               {origin.route, origin.captured_at, std::to_string(window_seconds),
+                params["name"].dump(), arguments.dump()});
+}
+
+std::string describe(const TraceMessage& message) {
+  std::string line = message.kind + " " + message.id + "  route " + message.route + " (" +
+                     message.transport + ")  " + message.captured_at;
+  if (message.latency_us) line += "  latency " + std::to_string(*message.latency_us / 1000) + " ms";
+  return line;
+}
+
+void print_call(std::ostringstream& out, const TraceCall& call, const std::string& indent) {
+  out << indent << describe(call.request) << "\n"
+      << indent << "  " << call.request.payload.dump() << "\n";
+  if (call.reply) {
+    out << indent << describe(*call.reply) << "\n"
+        << indent << "  " << call.reply->payload.dump() << "\n";
+  } else {
+    out << indent << "(no answer captured)\n";
+  }
+}
+
+std::string indented(const std::string& text, const std::string& indent) {
+  std::string out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) out += indent + line + "\n";
+  return out;
+}
+
+nlohmann::ordered_json message_json(const TraceMessage& message) {
+  nlohmann::ordered_json out = {{"id", message.id},          {"captured_at", message.captured_at},
+                                {"route", message.route},    {"transport", message.transport},
+                                {"kind", message.kind},      {"method", message.method},
+                                {"payload", message.payload}};
+  out["correlation_id"] =
+      message.correlation_id ? nlohmann::ordered_json(*message.correlation_id) : nullptr;
+  out["latency_us"] = message.latency_us ? nlohmann::ordered_json(*message.latency_us) : nullptr;
+  return out;
+}
+
+nlohmann::ordered_json changes_json(const std::vector<JsonChange>& changes) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const JsonChange& change : changes) out.push_back(format_change(change));
+  return out;
+}
+
+}  // namespace
+
+std::string format_trace(const Trace& trace) {
+  std::ostringstream out;
+  const TraceCall& origin = trace.origin;
+  std::string tool = origin.request.payload.is_object()
+                         ? origin.request.payload["params"].value("name", std::string("?"))
+                         : "?";
+  out << "tools/call \"" << tool << "\" traced from route " << origin.request.route << "\n";
+  print_call(out, origin, "  ");
+  if (trace.matches.empty()) {
+    out << "\nno call with the same tool and arguments on another route within "
+        << trace.window_seconds << " s\n";
+  }
+  for (const TraceCall& match : trace.matches) {
+    char offset[32];
+    std::snprintf(offset, sizeof(offset), "%+.3f s",
+                  match.request.epoch_seconds - origin.request.epoch_seconds);
+    out << "\nsame call on route " << match.request.route << " (" << match.request.transport
+        << "), " << offset << "\n";
+    print_call(out, match, "  ");
+    out << "  request: " << origin.request.route << " -> " << match.request.route << "\n"
+        << indented(format_diff(diff_json(origin.request.payload, match.request.payload)), "    ");
+    if (origin.reply && match.reply) {
+      out << "  answer: " << origin.request.route << " -> " << match.request.route << "\n"
+          << indented(format_diff(diff_json(origin.reply->payload, match.reply->payload)), "    ");
+    }
+  }
+  return out.str();
+}
+
+nlohmann::ordered_json trace_as_json(const Trace& trace) {
+  auto call_json = [](const TraceCall& call) {
+    nlohmann::ordered_json out = {{"request", message_json(call.request)}};
+    out["reply"] = call.reply ? message_json(*call.reply) : nlohmann::ordered_json(nullptr);
+    return out;
+  };
+  nlohmann::ordered_json out = {{"origin", call_json(trace.origin)},
+                                {"window_seconds", trace.window_seconds}};
+  nlohmann::ordered_json matches = nlohmann::ordered_json::array();
+  for (const TraceCall& match : trace.matches) {
+    nlohmann::ordered_json entry = call_json(match);
+    entry["offset_seconds"] = match.request.epoch_seconds - trace.origin.request.epoch_seconds;
+    entry["request_diff"] =
+        changes_json(diff_json(trace.origin.request.payload, match.request.payload));
+    if (trace.origin.reply && match.reply) {
+      entry["reply_diff"] =
+          changes_json(diff_json(trace.origin.reply->payload, match.reply->payload));
+    }
+    matches.push_back(std::move(entry));
+  }
+  out["matches"] = std::move(matches);
+  return out;
+}
+
+int trace_command(const TraceArgs& args) {
+  try {
+    if (args.message_id.size() != 36 || args.message_id[8] != '-') {
+      throw TraceError("--trace: expected a message id (a UUID), got \"" + args.message_id + "\"",
+                       kExitUsage);
+    }
+    std::string url = args.pg_url;
+    if (url.empty()) {
+      if (const char* env = std::getenv("MCPTAP_PG_URL"); env && *env) url = env;
+    }
+    if (url.empty())
+      throw TraceError("no database: pass --pg URL or set MCPTAP_PG_URL", kExitUsage);
+    sink::PgConnection db(url);
+    if (!db.ok()) throw TraceError("cannot connect to PostgreSQL: " + db.error(), kExitFailure);
+    Trace trace;
+    trace.window_seconds = args.window_seconds;
+    trace.origin.request = find_request(db, args.message_id);
+    trace.origin.reply = reply_to(db, trace.origin.request);
+    for (TraceMessage& request :
+         find_matching_calls(db, trace.origin.request, args.window_seconds)) {
+      TraceCall call{std::move(request), std::nullopt};
+      call.reply = reply_to(db, call.request);
+      trace.matches.push_back(std::move(call));
+    }
+    std::string text = args.json ? trace_as_json(trace).dump(2) + "\n" : format_trace(trace);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return kExitOk;
+  } catch (const TraceError& error) {
+    std::string message = error.what();
+    for (char& c : message) c = c == '\n' ? ' ' : c;  // libpq's messages span lines
+    print_error(message);
+    return error.exit_code;
+  }
+}
+
+}  // namespace mcptap::cli
