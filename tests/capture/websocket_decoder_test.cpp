@@ -1045,3 +1045,39 @@ TEST(PythonWebsocketsFixture, AgreedParametersAreRead) {
 
 }  // namespace
 }  // namespace mcptap::capture
+
+namespace mcptap::capture {
+namespace {
+
+// A deflate bomb: 64 MiB of zeros from about 64 KiB on the wire. Past the capture cap the
+// decoder must give up at the ratio guard instead of inflating (and hashing) all of it.
+TEST(WebSocketDecoderBomb, StopsFollowingAMessageThatInflatesPastTheRatio) {
+  z_stream stream{};
+  ASSERT_EQ(deflateInit2(&stream, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string zeros(64u << 20, '\0');
+  std::string compressed(deflateBound(&stream, zeros.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(zeros.data());
+  stream.avail_in = static_cast<uInt>(zeros.size());
+  stream.next_out = reinterpret_cast<Bytef*>(compressed.data());
+  stream.avail_out = static_cast<uInt>(compressed.size());
+  ASSERT_EQ(deflate(&stream, Z_SYNC_FLUSH), Z_OK);
+  compressed.resize(compressed.size() - stream.avail_out - 4);
+  deflateEnd(&stream);
+
+  std::string frame(1, static_cast<char>(0xC1));  // FIN, RSV1, text; server frames are unmasked
+  frame.push_back(127);
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    frame.push_back(static_cast<char>(compressed.size() >> shift));
+  }
+  frame += compressed;
+
+  WebSocketDecoder decoder({false, DeflateParams{}, 1u << 20});
+  int messages = 0;
+  auto status = decoder.feed(frame, [&](WebSocketMessage&&) { ++messages; });
+  EXPECT_EQ(status, WebSocketDecoder::Status::Failed);
+  EXPECT_EQ(messages, 0);
+  EXPECT_EQ(decoder.failure_reason().rfind("decompression bomb", 0), 0u) << decoder.failure_reason();
+}
+
+}  // namespace
+}  // namespace mcptap::capture
