@@ -27,6 +27,8 @@ int run_command(const RunArgs& args) {
   }
   // A peer that vanishes must surface as a write error on that socket, not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Likewise a file-size limit on the spool must fail that write (counted as a drop).
+  std::signal(SIGXFSZ, SIG_IGN);
 
   sink::Sink sink(config.sink);
   sink.start();
