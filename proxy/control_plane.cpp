@@ -66,7 +66,7 @@ nlohmann::json route_json(const ProxyRoute& route) {
   const capture::CaptureSwitch& capture_switch = route.pipeline->capture_switch();
   return {{"name", route.config.name},
           {"listen", route.config.listen.to_string()},
-          {"upstream", route.config.upstream.to_string()},
+          {"upstream", route.config.upstream_text()},
           {"capture", capture_switch.enabled},
           {"sample", capture_switch.sample},
           {"methods", capture_switch.methods},

@@ -224,7 +224,7 @@ void Listener::on_session_closed(Session& session) {
   if (session.upstream_connect_error() != 0 && connect_failure_log_.allow(&suppressed)) {
     capture::log_warn("upstream connect failed",
                       {{"route", route_.name},
-                       {"upstream", route_.upstream.to_string()},
+                       {"upstream", route_.upstream_text()},
                        {"error", uv_err_name(session.upstream_connect_error())},
                        {"suppressed", suppressed}});
   }

@@ -81,7 +81,7 @@ bool ProxyServer::start(std::string* error) {
   for (const auto& route : routes_) {
     log_info("listening", {{"route", route->config.name},
                            {"listen", route->config.listen.to_string()},
-                           {"upstream", route->config.upstream.to_string()},
+                           {"upstream", route->config.upstream_text()},
                            {"capture", route->config.capture}});
   }
   log_info("admin listening", {{"listen", options_.admin.listen.host + ":" +
@@ -128,7 +128,7 @@ bool ProxyServer::apply(const ProxyOptions& options, std::string* error) {
   for (const RouteConfig& config : options.routes) {
     ProxyRoute* current = find_route(config.name);
     bool same_endpoints = current && current->config.listen.to_string() == config.listen.to_string() &&
-                          current->config.upstream.to_string() == config.upstream.to_string();
+                          current->config.upstream_text() == config.upstream_text();
     if (same_endpoints) continue;
     bool same_listen = current && current->config.listen.to_string() == config.listen.to_string();
     if (same_listen) {

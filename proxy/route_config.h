@@ -20,6 +20,10 @@ struct RouteConfig {
   // "upstream": "original_dst": each connection goes where its client sent it before an
   // iptables/nftables REDIRECT rule diverted it here (SO_ORIGINAL_DST); `upstream` is unused.
   bool upstream_original_dst = false;
+  // What the route forwards to, as shown in logs and /routes.
+  std::string upstream_text() const {
+    return upstream_original_dst ? "original_dst" : upstream.to_string();
+  }
 };
 
 // Watermarks of the per-direction write queues: past high, the opposite side's reads stop;
