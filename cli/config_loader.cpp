@@ -199,6 +199,10 @@ void read_redact(ObjectReader& root, capture::RedactOptions& redact) {
   reader.read_string_list("json_keys", redact.json_keys);
   reader.read_string_list("json_key_suffixes", redact.json_key_suffixes);
   reader.read_string_list("headers", redact.headers);
+  reader.read_bool("value_patterns", redact.value_patterns);
+  reader.read_string_list("extra_value_prefixes", redact.extra_value_prefixes);
+  reader.read_bool("nested_json", redact.nested_json);
+  reader.read_string_list("query_params", redact.query_params);
   reader.reject_unknown_keys();
 }
 
