@@ -3,6 +3,7 @@
 #include "proxy/prometheus.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cmath>
@@ -106,7 +107,10 @@ std::string validate_with_prometheus_client(const std::string& text, const std::
   static const bool available =
       std::system("/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null") == 0;
   if (!available) return "";
-  std::string path = ::testing::TempDir() + "/mcptap_metrics.txt";
+  // ctest runs the tests of this binary as parallel processes: one file each.
+  const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string path = ::testing::TempDir() + "/mcptap_metrics_" + std::to_string(getpid()) + "_" +
+                     test->name() + ".txt";
   std::ofstream(path) << text;
   std::string command =
       "/usr/bin/python3 -c 'import sys\n"
@@ -120,6 +124,7 @@ std::string validate_with_prometheus_client(const std::string& text, const std::
   char buffer[512];
   while (std::fgets(buffer, sizeof(buffer), pipe) != nullptr) output += buffer;
   int status = pclose(pipe);
+  std::remove(path.c_str());
   if (!output.empty() && output.back() == '\n') output.pop_back();
   if (status != 0) return "prometheus_client rejected it: " + output;
   return output == expect ? "" : "prometheus_client saw: " + output;
