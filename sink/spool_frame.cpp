@@ -1,5 +1,6 @@
 // Encoding and decoding of spool frames; explicit little-endian so a spool is portable.
 #include "sink/spool_frame.h"
+#include "sink/little_endian.h"
 
 #include <cstring>
 
@@ -22,15 +23,7 @@ constexpr uint8_t kMaxTransport = static_cast<uint8_t>(capture::Transport::Stdio
 constexpr uint8_t kMaxDirection = static_cast<uint8_t>(capture::Direction::ServerToClient);
 constexpr uint8_t kMaxKind = static_cast<uint8_t>(capture::Kind::Invalid);
 
-void put_u32(uint8_t* out, uint32_t value) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
-}
 
-uint32_t get_u32(const uint8_t* in) {
-  uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= uint32_t(in[i]) << (8 * i);
-  return value;
-}
 
 void append_u64(std::string& out, uint64_t value) {
   char bytes[8];

@@ -1,5 +1,6 @@
 // Segment names, the checkpoint file, and frame-by-frame reading of a segment with resync.
 #include "sink/spool_segment.h"
+#include "sink/little_endian.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,25 +21,9 @@ constexpr size_t kReadChunkBytes = 1 << 20;
 constexpr uint32_t kCheckpointMagic = 0x4B43544D;  // "MTCK"
 constexpr size_t kCheckpointBytes = 24;            // magic, seq, offset, crc
 
-void put_u64(uint8_t* out, uint64_t value) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
-}
 
-void put_u32(uint8_t* out, uint32_t value) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
-}
 
-uint32_t get_u32(const uint8_t* in) {
-  uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= uint32_t(in[i]) << (8 * i);
-  return value;
-}
 
-uint64_t get_u64(const uint8_t* in) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= uint64_t(in[i]) << (8 * i);
-  return value;
-}
 
 std::string errno_text(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
