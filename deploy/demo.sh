@@ -57,7 +57,10 @@ echo "== the captured conversation (mcptap.messages)"
 psql "$pg_url" -X -P pager=off -c "
   SELECT to_char(captured_at, 'HH24:MI:SS.US') AS time,
          CASE direction WHEN 'client_to_server' THEN 'client -> server' ELSE 'server -> client' END AS direction,
-         kind, jsonrpc_id AS id, method, left(correlation_id::text, 8) AS correlation,
+         kind, jsonrpc_id AS id, method, right(correlation_id::text, 8) AS correlation,
          latency_us, payload_bytes AS bytes, redacted,
          left(coalesce(payload #>> '{params,arguments}', payload #>> '{result,content,0,text}', payload::text), 40) AS detail
-    FROM mcptap.messages WHERE route = 'gates' ORDER BY id"
+    FROM mcptap.messages m WHERE route = 'gates' ORDER BY m.id"
+
+echo "== the same conversation as mcptap query shows it (each answer under its request)"
+build/bin/mcptap query --pg "$pg_url" --route gates --limit 50
