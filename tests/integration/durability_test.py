@@ -17,6 +17,7 @@ import unittest
 import websockets
 
 from harness import HERE, Mcptap, log_lines, query_rows_at, unique_name
+from ws_backend import Backend
 
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import pg_cluster  # noqa: E402
@@ -24,15 +25,13 @@ import pg_cluster  # noqa: E402
 SINK = {"flush_interval_ms": 20, "reconnect_initial_ms": 50, "reconnect_max_ms": 500}
 
 
-class LoggingBackend:
+class LoggingBackend(Backend):
     """An echo server that logs every text frame it received and every one it sent."""
 
     def __init__(self):
+        super().__init__(handler=self._handle)
         self.received = []
         self.sent = []
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
 
     async def _handle(self, ws, path=None):
         with contextlib.suppress(websockets.ConnectionClosed):
@@ -43,26 +42,6 @@ class LoggingBackend:
                                     "result": {"echo": message["params"]}})
                 await ws.send(reply)
                 self.sent.append(reply)
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-
-        async def main():
-            self.server = await websockets.serve(self._handle, "127.0.0.1", 0)
-            self.port = self.server.sockets[0].getsockname()[1]
-            self.ready.set()
-            await self.server.wait_closed()
-
-        self.loop.run_until_complete(main())
-
-    def __enter__(self):
-        self.thread.start()
-        self.ready.wait(10)
-        return self
-
-    def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.server.close)
-        self.thread.join(10)
 
 
 class Traffic:
