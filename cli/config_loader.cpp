@@ -112,9 +112,20 @@ bool valid_route_name(const std::string& name) {
   return true;
 }
 
-proxy::RouteConfig read_route(const json& value, const std::string& path) {
+// `limits` at the top level sets every route's default; a route's own `limits` overrides
+// the keys it names.
+void read_limits(const json& section, const std::string& path, proxy::RouteLimits& limits) {
+  ObjectReader reader(section, path);
+  reader.read_integer("max_connections", limits.max_connections, 0, 1000000);
+  reader.read_integer("idle_timeout_s", limits.idle_timeout_s, 0, 30 * 24 * 3600);
+  reader.reject_unknown_keys();
+}
+
+proxy::RouteConfig read_route(const json& value, const std::string& path,
+                              const proxy::RouteLimits& default_limits) {
   ObjectReader reader(value, path);
   proxy::RouteConfig route;
+  route.limits = default_limits;
   reader.read_string("name", route.name);
   if (!reader.find("name")) ObjectReader::fail(path + ".name", "missing");
   if (!valid_route_name(route.name)) {
@@ -132,11 +143,14 @@ proxy::RouteConfig read_route(const json& value, const std::string& path) {
     if (route.upstream.host.empty()) ObjectReader::fail(path + ".upstream", "needs a host");
   }
   reader.read_bool("capture", route.capture);
+  if (const json* limits = reader.find("limits")) read_limits(*limits, path + ".limits", route.limits);
   reader.reject_unknown_keys();
   return route;
 }
 
 void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
+  proxy::RouteLimits default_limits;
+  if (const json* limits = root.find("limits")) read_limits(*limits, "limits", default_limits);
   const json* section = root.find("routes");
   if (!section) ObjectReader::fail("routes", "missing: at least one route is required");
   if (!section->is_array() || section->empty()) {
@@ -146,7 +160,7 @@ void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
   std::set<std::string> listens;
   for (size_t i = 0; i < section->size(); ++i) {
     std::string path = "routes[" + std::to_string(i) + "]";
-    proxy::RouteConfig route = read_route((*section)[i], path);
+    proxy::RouteConfig route = read_route((*section)[i], path, default_limits);
     if (!names.insert(route.name).second) {
       ObjectReader::fail(path + ".name", "duplicate route name \"" + route.name + "\"");
     }

@@ -80,7 +80,10 @@ nlohmann::json route_json(const ProxyRoute& route) {
           {"messages_redacted", capture.redacted},
           {"messages_filtered", capture.filtered},
           {"watermark_pauses", traffic.watermark_pauses},
-          {"upstream_connect_failures", traffic.upstream_connect_failures}};
+          {"upstream_connect_failures", traffic.upstream_connect_failures},
+          {"connections_rejected", traffic.connections_rejected},
+          {"idle_timeouts", traffic.idle_timeouts},
+          {"accept_pauses", traffic.accept_pauses}};
 }
 
 std::string tail_line(const capture::Record& record) {
@@ -310,6 +313,15 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
       {"mcptap_upstream_connect_failures_total", MetricType::Counter,
        "Upstream connects refused, unresolvable or timed out.",
        [](const ProxyRoute& r) { return r.listener->counters().upstream_connect_failures; }},
+      {"mcptap_connections_rejected_total", MetricType::Counter,
+       "Connections reset on accept because limits.max_connections were open.",
+       [](const ProxyRoute& r) { return r.listener->counters().connections_rejected; }},
+      {"mcptap_idle_timeouts_total", MetricType::Counter,
+       "Connections closed after limits.idle_timeout_s without a byte.",
+       [](const ProxyRoute& r) { return r.listener->counters().idle_timeouts; }},
+      {"mcptap_accept_pauses_total", MetricType::Counter,
+       "Times accepting paused because the process ran out of descriptors.",
+       [](const ProxyRoute& r) { return r.listener->counters().accept_pauses; }},
       {"mcptap_capture_enabled", MetricType::Gauge, "1 while the route captures.",
        [](const ProxyRoute& r) { return uint64_t{r.pipeline->enabled()}; }},
   };

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cerrno>
@@ -82,10 +83,12 @@ bool Listener::start(std::string* error) {
   assert(retry_timer_ == nullptr && !closing_);
   retry_timer_ = new uv_timer_t;
   uv_timer_init(loop_, retry_timer_);
+  idle_timer_ = new uv_timer_t;
+  uv_timer_init(loop_, idle_timer_);
   reaper_ = new uv_idle_t;
   uv_idle_init(loop_, reaper_);
-  retry_timer_->data = reaper_->data = this;
-  open_handles_ += 2;
+  retry_timer_->data = idle_timer_->data = reaper_->data = this;
+  open_handles_ += 3;
 
   sockaddr_storage address;
   int status = resolve_blocking(loop_, route_.listen, &address);
@@ -93,6 +96,7 @@ bool Listener::start(std::string* error) {
   if (status != 0) return fail_start(error, status);
   bound_port_ = read_bound_port();
   accepting_ = true;
+  schedule_idle_sweep();
   return true;
 }
 
@@ -141,6 +145,11 @@ bool Listener::fail_start(std::string* error, int status) {
 
 void Listener::on_connection(int status) {
   if (status == 0) {
+    uint32_t max = route_.limits.max_connections;
+    if (max != 0 && sessions_.size() >= max) {
+      reject_connection();
+      return;
+    }
     accept_session();
   } else if (!is_per_connection_accept_error(status)) {
     // Out of descriptors (or memory): libuv would call again at once, so back off.
@@ -160,6 +169,61 @@ void Listener::accept_session() {
   ++counters_.connections_open;
   // A failed accept leaves the session closing; it comes back through on_session_closed.
   raw->accept(as_stream(listen_));
+}
+
+// Taken off the backlog and reset at once: the client learns now that the route is full,
+// rather than after its connect or first request times out in a queue nobody serves.
+void Listener::reject_connection() {
+  auto* rejected = new uv_tcp_t;
+  uv_tcp_init(loop_, rejected);
+  rejected->data = this;
+  ++open_handles_;
+  if (uv_accept(as_stream(listen_), as_stream(rejected)) == 0) {
+    ++counters_.connections_rejected;
+    uint64_t suppressed = 0;
+    if (reject_log_.allow(&suppressed)) {
+      capture::log_warn("connection rejected",
+                        {{"route", route_.name},
+                         {"reason", "limits.max_connections"},
+                         {"max_connections", route_.limits.max_connections},
+                         {"suppressed", suppressed}});
+    }
+    if (uv_tcp_close_reset(rejected, &Listener::on_rejected_closed) == 0) return;
+  }
+  uv_close(as_handle(rejected), &Listener::on_rejected_closed);
+}
+
+void Listener::set_limits(const RouteLimits& limits) {
+  route_.limits = limits;
+  schedule_idle_sweep();
+}
+
+// One timer per route rather than one per connection: idle connections stay cheap, and a
+// sweep over the open sessions is a few microseconds per thousand.
+void Listener::schedule_idle_sweep() {
+  if (idle_timer_ == nullptr) return;
+  uint64_t timeout_ms = uint64_t{route_.limits.idle_timeout_s} * 1000;
+  if (timeout_ms == 0 || closing_) {
+    uv_timer_stop(idle_timer_);
+    return;
+  }
+  // A connection closes between the timeout and a quarter of it (at most 1 s) later.
+  uint64_t interval_ms = std::min<uint64_t>(1000, timeout_ms / 4);
+  uv_timer_start(idle_timer_, &Listener::on_idle_sweep, interval_ms, interval_ms);
+}
+
+void Listener::close_idle_sessions() {
+  uint64_t timeout_ms = uint64_t{route_.limits.idle_timeout_s} * 1000;
+  if (timeout_ms == 0) return;
+  uint64_t now = uv_now(loop_);
+  // Session::close never calls back synchronously, so the map stays intact meanwhile.
+  for (auto& entry : sessions_) {
+    Session& session = *entry.second;
+    if (session.state() != Session::State::Forwarding) continue;  // connecting has its own deadline
+    if (now - session.last_activity_ms() < timeout_ms) continue;
+    ++counters_.idle_timeouts;
+    session.close();
+  }
 }
 
 // libuv's accept loop only ends when the handle's descriptor goes away, so the handle is
@@ -250,6 +314,9 @@ void Listener::close(std::function<void()> on_closed) {
   if (retry_timer_ != nullptr) {
     uv_close(as_handle(std::exchange(retry_timer_, nullptr)), &Listener::on_timer_closed);
   }
+  if (idle_timer_ != nullptr) {
+    uv_close(as_handle(std::exchange(idle_timer_, nullptr)), &Listener::on_timer_closed);
+  }
   maybe_finish_close();
 }
 
@@ -290,6 +357,16 @@ void Listener::on_connection_cb(uv_stream_t* server, int status) {
 
 void Listener::on_retry_timer(uv_timer_t* timer) {
   static_cast<Listener*>(timer->data)->resume_accepting();
+}
+
+void Listener::on_idle_sweep(uv_timer_t* timer) {
+  static_cast<Listener*>(timer->data)->close_idle_sessions();
+}
+
+void Listener::on_rejected_closed(uv_handle_t* handle) {
+  auto* self = static_cast<Listener*>(handle->data);
+  delete reinterpret_cast<uv_tcp_t*>(handle);
+  self->on_handle_closed();
 }
 
 void Listener::on_reap(uv_idle_t* idle) {

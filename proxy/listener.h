@@ -49,6 +49,9 @@ class Listener : private SessionOwner {
   // of this listener is gone. on_closed runs from a libuv callback, or at once when
   // nothing was open; the Listener may be destroyed inside it.
   void close(std::function<void()> on_closed);
+  // A reload changed this route's limits: they apply to new connections and to the idle
+  // sweep from now on.
+  void set_limits(const RouteLimits& limits);
 
   size_t open_sessions() const { return sessions_.size(); }
   const RouteCounters& counters() const { return counters_; }
@@ -63,6 +66,9 @@ class Listener : private SessionOwner {
   int listen_on_keeper();
   void on_connection(int status);
   void accept_session();
+  void reject_connection();
+  void schedule_idle_sweep();
+  void close_idle_sessions();
   void pause_accepting(int status);
   void resume_accepting();
   void on_session_closed(Session& session) override;
@@ -75,6 +81,8 @@ class Listener : private SessionOwner {
 
   static void on_connection_cb(uv_stream_t* server, int status);
   static void on_retry_timer(uv_timer_t* timer);
+  static void on_idle_sweep(uv_timer_t* timer);
+  static void on_rejected_closed(uv_handle_t* handle);
   static void on_reap(uv_idle_t* idle);
   static void on_listen_closed(uv_handle_t* handle);
   static void on_timer_closed(uv_handle_t* handle);
@@ -89,6 +97,7 @@ class Listener : private SessionOwner {
 
   uv_tcp_t* listen_ = nullptr;  // null while paused or stopped
   uv_timer_t* retry_timer_ = nullptr;
+  uv_timer_t* idle_timer_ = nullptr;  // sweeps for idle sessions when idle_timeout_s is set
   uv_idle_t* reaper_ = nullptr;
   // A duplicate of the listening socket, held while accepting: pausing closes the libuv
   // handle (the only way to stop its accept loop) while this keeps the port and backlog.
@@ -105,6 +114,7 @@ class Listener : private SessionOwner {
   uint32_t next_id_ = 0;
   capture::LogRateLimiter connect_failure_log_{10000};
   capture::LogRateLimiter accept_pause_log_{10000};
+  capture::LogRateLimiter reject_log_{10000};
 };
 
 }  // namespace mcptap::proxy

@@ -160,6 +160,10 @@ bool ProxyServer::apply(const ProxyOptions& options, std::string* error) {
       ProxyRoute* route = find_route(config.name);
       route->config.capture = config.capture;
       route->pipeline->set_enabled(config.capture);
+      if (!(route->config.limits == config.limits)) {
+        route->config.limits = config.limits;
+        route->listener->set_limits(config.limits);
+      }
       continue;
     }
     auto it = std::find_if(added.begin(), added.end(),

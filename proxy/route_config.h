@@ -12,6 +12,17 @@ struct HostPort {
   std::string to_string() const;  // "host:port", brackets around IPv6 literals
 };
 
+// Admission and lifetime limits of one route's connections; 0 means no limit.
+struct RouteLimits {
+  // Open connections at once; one more is accepted and reset at once (counted), so its
+  // client fails fast instead of waiting in the backlog.
+  uint32_t max_connections = 0;
+  // A connection with no byte in either direction for this long is closed. Off by
+  // default: a transparent proxy leaves idle policy to the endpoints.
+  uint32_t idle_timeout_s = 0;
+  bool operator==(const RouteLimits&) const = default;
+};
+
 struct RouteConfig {
   std::string name;
   HostPort listen;
@@ -20,6 +31,7 @@ struct RouteConfig {
   // "upstream": "original_dst": each connection goes where its client sent it before an
   // iptables/nftables REDIRECT rule diverted it here (SO_ORIGINAL_DST); `upstream` is unused.
   bool upstream_original_dst = false;
+  RouteLimits limits;
   // What the route forwards to, as shown in logs and /routes.
   std::string upstream_text() const {
     return upstream_original_dst ? "original_dst" : upstream.to_string();

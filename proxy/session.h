@@ -25,6 +25,8 @@ struct RouteCounters {
   uint64_t watermark_pauses = 0;           // reads stopped because a write queue was full
   uint64_t upstream_connect_failures = 0;  // refused, unresolvable or timed out
   uint64_t accept_pauses = 0;              // accepting paused for lack of descriptors
+  uint64_t connections_rejected = 0;       // reset at once: limits.max_connections reached
+  uint64_t idle_timeouts = 0;              // closed after limits.idle_timeout_s of silence
 };
 
 struct SessionCounters {
@@ -72,6 +74,8 @@ class Session {
   const std::string& connection_id() const { return connection_id_; }
   State state() const { return state_; }
   const SessionCounters& counters() const { return counters_; }
+  // Loop time (uv_now) of the last byte read from either side, or of the accept.
+  uint64_t last_activity_ms() const { return last_activity_ms_; }
   // 0, or why the upstream connect failed (a UV_E* / UV_EAI_* status; UV_ETIMEDOUT).
   int upstream_connect_error() const { return upstream_connect_error_; }
 
@@ -148,6 +152,7 @@ class Session {
   int upstream_connect_error_ = 0;
   int original_dst_error_ = 0;  // why the original destination could not be used
   int open_handles_ = 0;        // initialised and not yet through their close callback
+  uint64_t last_activity_ms_ = 0;
   SessionCounters counters_;
 };
 

@@ -91,6 +91,43 @@ TEST(ConfigLoader, ErrorsNameTheKey) {
   EXPECT_EQ(error_of("{\"routes\": [").rfind("not valid JSON: ", 0), 0u);
 }
 
+TEST(ConfigLoader, LimitsDefaultOffTopLevelSetsEveryRouteARouteOverrides) {
+  Config unlimited = parse_config(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}]})");
+  EXPECT_EQ(unlimited.proxy.routes[0].limits.max_connections, 0u);
+  EXPECT_EQ(unlimited.proxy.routes[0].limits.idle_timeout_s, 0u);
+
+  Config config = parse_config(R"({
+    "limits": {"max_connections": 100, "idle_timeout_s": 300},
+    "routes": [
+      {"name":"a","listen":":1","upstream":"b:1"},
+      {"name":"c","listen":":2","upstream":"d:1","limits":{"max_connections":5}}
+    ]})");
+  EXPECT_EQ(config.proxy.routes[0].limits.max_connections, 100u);
+  EXPECT_EQ(config.proxy.routes[0].limits.idle_timeout_s, 300u);
+  EXPECT_EQ(config.proxy.routes[1].limits.max_connections, 5u);
+  EXPECT_EQ(config.proxy.routes[1].limits.idle_timeout_s, 300u);  // inherited
+
+  const std::string route = R"({"name":"a","listen":"x:1","upstream":"b:1")";
+  EXPECT_EQ(error_of(R"({"limits":{"max_conns":1},"routes":[)" + route + "}]}"),
+            "limits.max_conns: unknown key");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(,"limits":{"idle_timeout_s":-1}}]})"),
+            "routes[0].limits.idle_timeout_s: must be between 0 and 2592000, got -1");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(,"limits":[]}]})"),
+            "routes[0].limits: expected an object");
+}
+
+TEST(ConfigLoader, OriginalDstUpstream) {
+  Config config =
+      parse_config(R"({"routes":[{"name":"t","listen":":15001","upstream":"original_dst"}]})");
+  EXPECT_TRUE(config.proxy.routes[0].upstream_original_dst);
+  EXPECT_EQ(config.proxy.routes[0].upstream_text(), "original_dst");
+  Config plain = parse_config(R"({"routes":[{"name":"t","listen":":1","upstream":"original:80"}]})");
+  EXPECT_FALSE(plain.proxy.routes[0].upstream_original_dst);
+  EXPECT_EQ(plain.proxy.routes[0].upstream_text(), "original:80");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"t","listen":":1","upstream":"original_dest"}]})"),
+            "routes[0].upstream: expected \"host:port\", got \"original_dest\"");
+}
+
 TEST(ConfigLoader, FileErrorsAndEnvironmentOverride) {
   EXPECT_THROW(load_config_file("/nonexistent/mcptap.json"), ConfigError);
   std::string path = testing::TempDir() + "mcptap_config_test.json";

@@ -1,12 +1,14 @@
 // Listener: bind errors, draining (stop accepting, close sessions, close), descriptor
-// exhaustion, IPv6 and connection ids.
+// exhaustion, connection limits, idle timeout, IPv6 and connection ids.
 #include "proxy/listener.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -40,7 +42,7 @@ TEST(HostPortTest, ToStringBracketsIpv6Literals) {
 
 TEST_F(ListenerTest, BindFailureIsOneClearLine) {
   uint16_t taken = start_server(TestServer::Mode::Echo);
-  RouteConfig route{"gates", {"127.0.0.1", taken}, {"127.0.0.1", 1}, true};
+  RouteConfig route = testing::test_route("gates", {"127.0.0.1", taken}, {"127.0.0.1", 1});
   Listener listener(&loop_, route, {}, pool_, nullptr);
   std::string error;
   EXPECT_FALSE(listener.start(&error));
@@ -52,7 +54,7 @@ TEST_F(ListenerTest, BindFailureIsOneClearLine) {
 }
 
 TEST_F(ListenerTest, CloseBeforeStartCallsBackAtOnce) {
-  Listener listener(&loop_, RouteConfig{"idle", {"127.0.0.1", 0}, {"127.0.0.1", 1}, true}, {},
+  Listener listener(&loop_, testing::test_route("idle", {"127.0.0.1", 0}, {"127.0.0.1", 1}), {},
                     pool_, nullptr);
   bool closed = false;
   listener.close([&] { closed = true; });
@@ -83,6 +85,101 @@ TEST_F(ListenerTest, StopAcceptingRefusesNewConnectionsWhileOpenOnesContinue) {
   if (refused >= 0) ::close(refused);
   ASSERT_TRUE(wait_until_no_sessions());
   EXPECT_EQ(proxy.counters().connections_total, 1u);
+}
+
+// At the limit one more client is reset at once (not left waiting in the backlog); the
+// open ones are untouched, and a freed slot admits the next client.
+TEST_F(ListenerTest, MaxConnectionsResetsTheOneTooManyAndAdmitsAgainWhenOneCloses) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  RouteLimits limits;
+  limits.max_connections = 2;
+  Listener& proxy = start_proxy({"127.0.0.1", upstream}, {}, nullptr, {"127.0.0.1", 0}, limits);
+  uint16_t port = proxy.bound_port();
+  std::vector<int> admitted;
+  ASSERT_TRUE(run_with_client([&] {
+    for (int i = 0; i < 2; ++i) {
+      admitted.push_back(testing::connect_to(port));
+      ASSERT_GE(admitted.back(), 0);
+      expect_echo(admitted.back(), "admitted");
+    }
+    int third = testing::connect_to(port);  // the handshake completes in the backlog
+    ASSERT_GE(third, 0);
+    testing::send_all(third, "one too many");
+    EXPECT_EQ(testing::read_to_end(third, nullptr), Ending::Reset);
+    ::close(third);
+    for (int fd : admitted) expect_echo(fd, "still served");
+  }));
+  EXPECT_EQ(proxy.counters().connections_rejected, 1u);
+  EXPECT_EQ(proxy.counters().connections_total, 2u);
+  EXPECT_EQ(proxy.open_sessions(), 2u);
+
+  ::close(admitted[0]);
+  ASSERT_TRUE(run_until([&] { return proxy.open_sessions() == 1; }));
+  ASSERT_TRUE(run_with_client([&] {
+    int next = testing::connect_to(port);
+    ASSERT_GE(next, 0);
+    expect_echo(next, "a freed slot");
+    ::close(next);
+    ::close(admitted[1]);
+  }));
+  EXPECT_EQ(proxy.counters().connections_rejected, 1u);
+  ASSERT_TRUE(wait_until_no_sessions());
+}
+
+// A silent connection is closed after idle_timeout_s; one that keeps talking is not.
+TEST_F(ListenerTest, IdleTimeoutClosesSilentConnectionsOnly) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  RouteLimits limits;
+  limits.idle_timeout_s = 1;
+  Listener& proxy = start_proxy({"127.0.0.1", upstream}, {}, nullptr, {"127.0.0.1", 0}, limits);
+  uint16_t port = proxy.bound_port();
+  ASSERT_TRUE(run_with_client([&] {
+    int silent = testing::connect_to(port);
+    int chatty = testing::connect_to(port);
+    ASSERT_GE(silent, 0);
+    ASSERT_GE(chatty, 0);
+    expect_echo(silent, "then nothing");
+    auto start = std::chrono::steady_clock::now();
+    // Twice the timeout, with a message every 300 ms: never idle for a whole second.
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2000)) {
+      expect_echo(chatty, "tick");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    EXPECT_EQ(testing::read_to_end(silent, nullptr), Ending::Eof);
+    auto closed_after = std::chrono::steady_clock::now() - start;
+    EXPECT_LE(closed_after, std::chrono::milliseconds(2500));
+    expect_echo(chatty, "still open");
+    ::close(silent);
+    ::close(chatty);
+  }));
+  EXPECT_EQ(proxy.counters().idle_timeouts, 1u);
+  ASSERT_TRUE(wait_until_no_sessions());
+}
+
+// Off by default; a reload can turn it on for connections already open.
+TEST_F(ListenerTest, IdleTimeoutIsOffByDefaultAndSetLimitsTurnsItOn) {
+  uint16_t upstream = start_server(TestServer::Mode::Echo);
+  Listener& proxy = start_proxy({"127.0.0.1", upstream});
+  uint16_t port = proxy.bound_port();
+  int client = -1;
+  ASSERT_TRUE(run_with_client([&] {
+    client = testing::connect_to(port);
+    ASSERT_GE(client, 0);
+    expect_echo(client, "hello");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  }));
+  EXPECT_EQ(proxy.open_sessions(), 1u);
+  EXPECT_EQ(proxy.counters().idle_timeouts, 0u);
+
+  RouteLimits limits;
+  limits.idle_timeout_s = 1;
+  proxy.set_limits(limits);
+  ASSERT_TRUE(run_until([&] { return proxy.open_sessions() == 0; }, 5000));
+  EXPECT_EQ(proxy.counters().idle_timeouts, 1u);
+  ASSERT_TRUE(run_with_client([&] {
+    EXPECT_EQ(testing::read_to_end(client, nullptr), Ending::Eof);
+    ::close(client);
+  }));
 }
 
 TEST_F(ListenerTest, CloseAllSessionsEndsOpenConnections) {
@@ -274,7 +371,7 @@ TEST_F(ListenerTest, ConnectionIdsAreUniqueAcrossListeners) {
     return std::unique_ptr<capture::StreamTap>();
   };
   uint16_t first = start_proxy({"127.0.0.1", upstream}, {}, no_capture).bound_port();
-  Listener second(&loop_, RouteConfig{"second", {"127.0.0.1", 0}, {"127.0.0.1", upstream}, true},
+  Listener second(&loop_, testing::test_route("second", {"127.0.0.1", 0}, {"127.0.0.1", upstream}),
                   {}, pool_, no_capture);
   std::string error;
   ASSERT_TRUE(second.start(&error)) << error;

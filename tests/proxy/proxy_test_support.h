@@ -382,6 +382,14 @@ inline std::string random_bytes(size_t length, uint64_t seed) {
 
 // ---- A proxy route between a blocking client and a TestServer ---------------------------
 
+inline RouteConfig test_route(std::string name, HostPort listen, HostPort upstream) {
+  RouteConfig route;
+  route.name = std::move(name);
+  route.listen = std::move(listen);
+  route.upstream = std::move(upstream);
+  return route;
+}
+
 class ProxyTest : public LoopTest {
  protected:
   void TearDown() override {
@@ -396,9 +404,10 @@ class ProxyTest : public LoopTest {
   }
 
   Listener& start_proxy(HostPort upstream, FlowLimits limits = {}, TapFactory taps = nullptr,
-                        HostPort listen = {"127.0.0.1", 0}) {
+                        HostPort listen = {"127.0.0.1", 0}, RouteLimits route_limits = {}) {
     limits_ = limits;
-    RouteConfig route{"test", std::move(listen), std::move(upstream), true};
+    RouteConfig route = test_route("test", std::move(listen), std::move(upstream));
+    route.limits = route_limits;
     listener_ = std::make_unique<Listener>(&loop_, route, limits_, pool_, std::move(taps));
     std::string error;
     EXPECT_TRUE(listener_->start(&error)) << error;
