@@ -16,8 +16,17 @@ namespace {
 // a configured synchronous standby.
 const std::string kDurableCommits = "SET synchronous_commit TO on";
 // Staged rows vanish at commit or rollback, so every batch starts from an empty table.
+// The columns are spelled out rather than copied with LIKE mcptap.messages, which needs
+// SELECT on the table: the writer role gets INSERT only. They match schema.cpp's table
+// (PgWriterTest.StagingColumnsMatchTheTable keeps them so).
 const std::string kCreateStaging =
-    "CREATE TEMP TABLE IF NOT EXISTS mcptap_staging (LIKE mcptap.messages) ON COMMIT DELETE ROWS";
+    "CREATE TEMP TABLE IF NOT EXISTS mcptap_staging ("
+    "id uuid NOT NULL, captured_at timestamptz NOT NULL, route text NOT NULL,"
+    " connection_id text NOT NULL, session_id text NOT NULL, transport text NOT NULL,"
+    " direction text NOT NULL, kind text NOT NULL, jsonrpc_id text, method text,"
+    " correlation_id uuid, latency_us bigint, payload jsonb, payload_bytes integer NOT NULL,"
+    " truncated boolean NOT NULL, redacted boolean NOT NULL, meta jsonb NOT NULL"
+    ") ON COMMIT DELETE ROWS";
 const std::string kCopyIntoStaging =
     "COPY pg_temp.mcptap_staging (" + std::string(kCopyColumns) + ") FROM STDIN";
 // The fast path: rows go straight in. The primary key (id, captured_at) refuses the whole

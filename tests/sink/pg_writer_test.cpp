@@ -242,6 +242,65 @@ TEST_F(PgWriterTest, ALostConnectionAsksForARetryAndTheRetryWritesEverything) {
   EXPECT_EQ(count_rows(connection_, route_), 11);  // with the one written before
 }
 
+// The staging table names its columns itself; they must be the table's, type for type and
+// in order (the replay path's INSERT ... SELECT relies on it).
+TEST_F(PgWriterTest, StagingColumnsMatchTheTable) {
+  RecordBatch batch = batch_of(2);
+  PgWriter writer(connection_);
+  ASSERT_FALSE(writer.write(batch).needs_retry);
+  ASSERT_FALSE(writer.write(batch).needs_retry);  // a replay: goes through staging
+  const std::string columns_of =
+      "SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) ||"
+      " CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY a.attnum)"
+      " FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0"
+      " AND NOT a.attisdropped";
+  std::string table = scalar(connection_, columns_of, {"mcptap.messages"});
+  EXPECT_FALSE(table.empty());
+  EXPECT_EQ(scalar(connection_, columns_of, {"pg_temp.mcptap_staging"}), table);
+}
+
+// The role the README's Security section sets up: INSERT on the table and nothing else on
+// it (no SELECT, no DDL). Both write paths work with it, and DDL is refused.
+TEST_F(PgWriterTest, ALeastPrivilegeRoleWritesAndReplays) {
+  const std::string role = unique_name("writer_role");
+  const std::string database = scalar(connection_, "SELECT current_database()");
+  const std::string port = scalar(connection_, "SELECT current_setting('port')");
+  for (const std::string& grant :
+       {"CREATE ROLE " + role + " LOGIN",
+        "GRANT CONNECT, TEMPORARY ON DATABASE " + database + " TO " + role,
+        "GRANT USAGE ON SCHEMA mcptap TO " + role,
+        "GRANT INSERT ON mcptap.messages TO " + role,
+        "GRANT SELECT ON mcptap.schema_migrations TO " + role}) {
+    std::string error;
+    ASSERT_TRUE(connection_.exec_ok(grant, &error)) << grant << ": " << error;
+  }
+  {
+    PgConnection writer_connection("host=127.0.0.1 port=" + port + " dbname=" + database +
+                                   " user=" + role);
+    ASSERT_TRUE(writer_connection.ok()) << writer_connection.error();
+    RecordBatch batch = batch_of(20);
+    PgWriter writer(writer_connection);
+    WriteResult first = writer.write(batch);
+    ASSERT_FALSE(first.needs_retry) << first.failure.message;
+    EXPECT_EQ(first.inserted, 20u);
+    WriteResult replay = writer.write(batch);  // staging + INSERT ... ON CONFLICT DO NOTHING
+    ASSERT_FALSE(replay.needs_retry) << replay.failure.message;
+    EXPECT_EQ(replay.records_done, 20u);
+    EXPECT_EQ(replay.inserted, 0u);
+    EXPECT_EQ(count_rows(connection_, route_), 20);
+
+    std::string error;
+    EXPECT_FALSE(writer_connection.exec_ok("SELECT count(*) FROM mcptap.messages", &error));
+    EXPECT_NE(error.find("permission denied"), std::string::npos) << error;
+    EXPECT_FALSE(writer_connection.exec_ok("CREATE TABLE mcptap.intruder (x int)", &error));
+    EXPECT_NE(error.find("permission denied"), std::string::npos) << error;
+    EXPECT_FALSE(writer_connection.exec_ok("DELETE FROM mcptap.messages", &error));
+  }
+  std::string error;
+  ASSERT_TRUE(connection_.exec_ok("DROP OWNED BY " + role, &error)) << error;
+  ASSERT_TRUE(connection_.exec_ok("DROP ROLE " + role, &error)) << error;
+}
+
 TEST(PgWriterClassifyTest, SqlstatesMapToWhatTheSinkDoes) {
   EXPECT_EQ(classify_failure({"", "server closed the connection"}, true), FailureKind::Connection);
   EXPECT_EQ(classify_failure({"22P02", "bad json"}, false), FailureKind::Connection);
