@@ -2,6 +2,7 @@
 #include "cli/stdio_command.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -10,10 +11,16 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <mutex>
 #include <random>
+#include <set>
+#include <thread>
 #include <utility>
 
 #include "capture/connection_capture.h"
@@ -24,6 +31,7 @@
 #include "cli/config_loader.h"
 #include "proxy/buffer_pool.h"
 #include "sink/sink.h"
+#include "sink/spool_segment.h"
 
 namespace mcptap::cli {
 namespace {
@@ -492,15 +500,236 @@ bool load_stdio_config(const StdioArgs& args, Config* config, bool* capture_enab
   for (const proxy::RouteConfig& route : config->proxy.routes) {
     if (route.name == args.route) *capture_enabled = route.capture;
   }
-  // A spool belongs to one process: each stdio route gets a directory of its own beside
-  // the sidecar's (spool -> spool-stdio-ROUTE), so it runs next to `mcptap run` and
-  // replays what a crash of its previous run left there.
+  // The route's spools live beside the sidecar's: spool -> spool-stdio-ROUTE/ (see
+  // RouteSpools below for the process's own directory in there).
   while (config->sink.spool_dir.size() > 1 && config->sink.spool_dir.back() == '/') {
     config->sink.spool_dir.pop_back();
   }
   config->sink.spool_dir += "-stdio-" + args.route;
   return true;
 }
+
+// ---- The route's spools -----------------------------------------------------------------
+//
+// A spool belongs to one process (it is locked), and an MCP host may start several hops with
+// the same route at once. So every stdio process spools into a directory of its own,
+// <spool_dir>-stdio-<route>/<pid>-<random>, removed again at exit once PostgreSQL has
+// everything in it. A directory whose process is gone (killed, or stopped before PostgreSQL
+// took everything) is adopted by the route's next stdio process: shipped by a sink of its
+// own while the hop runs (and after, within the hop's drain time), and removed once
+// delivered; what is not delivered by then stays for the next one. A spool that an older
+// mcptap left directly in the route directory is adopted the same way. Directories are
+// created, probed, adopted and removed under the route directory's stdio.lock, so a spool
+// is never taken for abandoned between its creation and its own lock, nor removed while
+// another process probes it.
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kRouteLockName = "stdio.lock";
+constexpr const char* kSpoolLockName = "lock";  // the spool's own (sink/spool.cpp)
+// An adopted spool that is fully delivered before the hop ends stops within this.
+constexpr auto kAdoptedStopMs = std::chrono::milliseconds(5000);
+constexpr auto kAdoptedPollInterval = std::chrono::milliseconds(50);
+
+std::chrono::milliseconds time_left(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max(left, std::chrono::milliseconds(0));
+}
+
+// The route directory's lock, held for a moment (blocking: its holders never wait for
+// anything but the disk). Creates the route directory first; when that fails the lock is
+// not held and the sink reports the unusable directory itself.
+class RouteLock {
+ public:
+  explicit RouteLock(const std::string& root) {
+    std::error_code error;
+    std::filesystem::create_directories(root, error);
+    const std::string path = root + "/" + kRouteLockName;
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return;
+    int status;
+    do status = ::flock(fd_, LOCK_EX);
+    while (status != 0 && errno == EINTR);
+    if (status != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~RouteLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the flock
+  }
+  RouteLock(const RouteLock&) = delete;
+  RouteLock& operator=(const RouteLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// A process's spool directory: <pid>-<8 hex digits>. Nothing else in the route directory is
+// ever adopted, let alone removed.
+bool is_process_spool_name(const std::string& name) {
+  const size_t dash = name.find('-');
+  if (dash == 0 || dash == std::string::npos || name.size() - dash - 1 != 8) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (i < dash ? !std::isdigit(c) : i > dash && !std::isxdigit(c)) return false;
+  }
+  return true;
+}
+
+bool is_spool_file(const std::string& name) {
+  return sink::segment_seq_of(name).has_value() || name == sink::kCheckpointFileName ||
+         name == std::string(sink::kCheckpointFileName) + ".tmp";
+}
+
+// Under the route lock: true when no process holds the spool's lock (its owner is gone).
+bool spool_abandoned(const std::string& dir) {
+  const std::string path = dir + "/" + kSpoolLockName;
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    // No lock file: a process that died between creating the directory and locking it.
+    std::error_code error;
+    return errno == ENOENT && std::filesystem::is_directory(dir, error);
+  }
+  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);
+  return free;
+}
+
+// Under the route lock, by the process holding the spool's lock, once everything in it is
+// in PostgreSQL. The route directory itself (an older mcptap's spool) keeps its other files.
+void remove_spool(const std::string& root, const std::string& dir) {
+  std::error_code error;
+  if (dir != root) {
+    std::filesystem::remove_all(dir, error);
+  } else {
+    for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+      if (entry.is_regular_file(error) && is_spool_file(entry.path().filename().string())) {
+        std::filesystem::remove(entry.path(), error);
+      }
+    }
+  }
+  if (error) {
+    capture::log_warn("stdio: cannot remove a delivered spool",
+                      {{"spool_dir", dir}, {"error", error.message()}});
+  }
+}
+
+// Ships the spools other stdio processes of the route left behind, one at a time, from a
+// thread of its own.
+class SpoolAdopter {
+ public:
+  SpoolAdopter(const sink::SinkOptions& options, std::string root, std::string own_dir)
+      : options_(options), root_(std::move(root)), own_dir_(std::move(own_dir)) {}
+  ~SpoolAdopter() { stop(Clock::now()); }
+  SpoolAdopter(const SpoolAdopter&) = delete;
+  SpoolAdopter& operator=(const SpoolAdopter&) = delete;
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+  // Adoptions go on until `deadline` (the hop's drain time), then stop; what is not
+  // delivered by then stays on disk for the route's next stdio process.
+  void stop(Clock::time_point deadline) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!stopping_) deadline_ = deadline;
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    while (!out_of_time()) {
+      std::string dir;
+      std::unique_ptr<sink::Sink> sink = adopt_next(&dir);
+      if (!sink) return;
+      ship(*sink, dir);
+    }
+  }
+
+  bool out_of_time_locked() const { return stopping_ && Clock::now() >= deadline_; }
+  bool out_of_time() {
+    std::lock_guard lock(mutex_);
+    return out_of_time_locked();
+  }
+
+  // Under the route lock: the next abandoned spool, opened (and so locked) by a new sink.
+  std::unique_ptr<sink::Sink> adopt_next(std::string* dir) {
+    RouteLock lock(root_);
+    if (!lock.held()) return nullptr;
+    std::vector<std::string> candidates;
+    std::error_code error;
+    bool root_has_spool = false;
+    for (const auto& entry : std::filesystem::directory_iterator(root_, error)) {
+      const std::string name = entry.path().filename().string();
+      if (entry.is_directory(error)) {
+        if (is_process_spool_name(name) && entry.path().string() != own_dir_) {
+          candidates.push_back(entry.path().string());
+        }
+      } else if (is_spool_file(name)) {
+        root_has_spool = true;
+      }
+    }
+    if (root_has_spool) candidates.push_back(root_);
+    std::sort(candidates.begin(), candidates.end());
+    for (const std::string& candidate : candidates) {
+      if (!tried_.insert(candidate).second || !spool_abandoned(candidate)) continue;
+      sink::SinkOptions options = options_;
+      options.spool_dir = candidate;
+      *dir = candidate;
+      return std::make_unique<sink::Sink>(options);
+    }
+    return nullptr;
+  }
+
+  void ship(sink::Sink& sink, const std::string& dir) {
+    const sink::SinkStats& stats = sink.stats();
+    const bool usable = stats.spool_usable.load();
+    const uint64_t records = stats.spool_records.load();
+    if (usable && records > 0) {
+      capture::log_info("stdio: shipping a spool another stdio process of the route left",
+                        {{"spool_dir", dir}, {"records", records}});
+      sink.start();
+      std::unique_lock lock(mutex_);
+      while (!out_of_time_locked() && stats.spool_records.load() > 0) {
+        changed_.wait_for(lock, kAdoptedPollInterval);
+      }
+    }
+    Clock::time_point deadline;
+    {
+      std::lock_guard lock(mutex_);
+      deadline = stopping_ ? deadline_ : Clock::now() + kAdoptedStopMs;
+    }
+    const bool delivered = sink.stop(time_left(deadline)) && usable;
+    if (delivered) {
+      RouteLock lock(root_);
+      remove_spool(root_, dir);  // still locked by `sink`: nobody adopts it meanwhile
+    }
+    if (records > 0 || !usable) {
+      capture::log_line(delivered ? capture::LogLevel::Info : capture::LogLevel::Warn,
+                        delivered ? "stdio: adopted spool delivered and removed"
+                                  : "stdio: adopted spool not fully delivered; it stays for the "
+                                    "route's next stdio process",
+                        {{"spool_dir", dir},
+                         {"written_records", stats.written_records.load()},
+                         {"pending_records", stats.spool_records.load()}});
+    }
+  }
+
+  const sink::SinkOptions options_;
+  const std::string root_;
+  const std::string own_dir_;
+  std::set<std::string> tried_;  // each spool is adopted at most once per process
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  Clock::time_point deadline_{};
+  std::thread thread_;
+};
 
 // The terminal or pipe we were given goes back to blocking mode for whoever shares it.
 void restore_blocking(int fd) {
@@ -523,7 +752,11 @@ void add_stdio_options(CLI::App& sub, StdioArgs& args) {
   sub.add_option("--config,-c", args.config_path, "JSON configuration file (sink, capture, redact)")
       ->check(CLI::ExistingFile);
   sub.add_option("command", args.command, "the MCP server or relay to run, after --")->required();
-  sub.footer("Example: mcptap stdio --route hop --config mcptap.json -- node relay.js --port 3");
+  sub.footer(
+      "Each process spools into SPOOL_DIR-stdio-ROUTE/PID-RANDOM (SPOOL_DIR: sink.spool_dir), so\n"
+      "any number may run with the same route; a spool left undelivered (PostgreSQL down, or\n"
+      "the process killed) is shipped and removed by the route's next stdio process.\n"
+      "Example: mcptap stdio --route hop --config mcptap.json -- node relay.js --port 3");
 }
 
 int stdio_command(const StdioArgs& args) {
@@ -532,8 +765,16 @@ int stdio_command(const StdioArgs& args) {
   if (!load_stdio_config(args, &config, &capture_enabled)) return kExitUsage;
   std::signal(SIGPIPE, SIG_IGN);
 
+  // This process's own spool, created and locked under the route lock.
+  const std::string root = config.sink.spool_dir;
+  config.sink.spool_dir =
+      root + "/" + std::to_string(::getpid()) + "-" + new_connection_id().substr(0, 8);
+  auto creating = std::make_unique<RouteLock>(root);
   sink::Sink sink(config.sink);
+  creating.reset();
   sink.start();
+  SpoolAdopter adopter(config.sink, root, config.sink.spool_dir);
+  adopter.start();
   capture::Redactor redactor(config.redact);
   capture::MessagePipeline pipeline(args.route, config.capture, redactor, sink);
   pipeline.set_enabled(capture_enabled);
@@ -561,9 +802,15 @@ int stdio_command(const StdioArgs& args) {
   restore_blocking(STDIN_FILENO);
   restore_blocking(STDOUT_FILENO);
 
-  bool flushed =
-      sink.stop(std::chrono::milliseconds(std::max(config.proxy.drain_timeout_ms, 5000)));
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::milliseconds(std::max(config.proxy.drain_timeout_ms, 5000));
+  bool flushed = sink.stop(time_left(deadline));
+  adopter.stop(deadline);
   const sink::SinkStats& stats = sink.stats();
+  if (flushed && stats.spool_usable.load()) {
+    RouteLock lock(root);
+    remove_spool(root, config.sink.spool_dir);  // still locked by `sink`
+  }
   capture::log_info("stdio: stopped", {{"route", args.route},
                                        {"exit_code", exit_code},
                                        {"written_records", stats.written_records.load()},
