@@ -47,7 +47,8 @@ int run_app(int argc, char** argv) {
   add_tail_options(*tail, tail_args);
 
   QueryArgs query_args;
-  CLI::App* query = app.add_subcommand("query", "Read captured conversations from PostgreSQL");
+  CLI::App* query = app.add_subcommand(
+      "query", "Read captured conversations from PostgreSQL; --trace ID follows a tool call");
   add_query_options(*query, query_args);
 
   DiffArgs diff_args;
@@ -60,6 +61,24 @@ int run_app(int argc, char** argv) {
   add_stdio_options(*stdio, stdio_args);
 
   CLI::App* version = app.add_subcommand("version", "Print the version");
+
+  app.footer(
+      "Usage by subcommand (each prints its options with --help; man mcptap for details):\n"
+      "  mcptap run --config FILE\n"
+      "  mcptap stdio --route NAME [--config FILE] -- COMMAND [ARGS...]\n"
+      "  mcptap routes [--json] [--admin HOST:PORT] [--config FILE]\n"
+      "  mcptap capture on|off ROUTE [--sample FRACTION] [--methods LIST] [--admin HOST:PORT]\n"
+      "  mcptap status [--json] [--admin HOST:PORT] [--config FILE]\n"
+      "  mcptap tail [--route NAME] [--method METHOD] [--json] [--admin HOST:PORT]\n"
+      "  mcptap query [--route NAME] [--method METHOD] [--correlation ID] [--session ID]\n"
+      "               [--since DURATION] [--limit N] [--json] [--pg URL]\n"
+      "  mcptap query --trace ID [--window SECONDS] [--json] [--pg URL]\n"
+      "      follow a tools/call (ID: its row id, or its answer's) to the same call on\n"
+      "      other routes within the window, and diff the hops\n"
+      "  mcptap diff ID1 ID2 [--pg URL]\n"
+      "  mcptap migrate [--pg URL] [--config FILE] [--days-ahead N]\n"
+      "  mcptap version\n"
+      "Environment: MCPTAP_PG_URL (the database), MCPTAP_ADMIN_TOKEN (the admin token).");
 
   try {
     app.parse(argc, argv);
