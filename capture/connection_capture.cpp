@@ -140,19 +140,21 @@ void ConnectionCapture::feed_websocket(Direction direction, std::string_view byt
   if (bytes.empty()) return;
   WebSocketDecoder& decoder =
       direction == Direction::ClientToServer ? *client_frames_ : *server_frames_;
-  WebSocketDecoder::Status status = decoder.feed(bytes, [&](WebSocketMessage&& message) {
-    submit_websocket_message(direction, std::move(message));
-  });
+  // While capture is off, messages are followed for their framing only.
+  WebSocketDecoder::Status status = decoder.feed(
+      bytes, [&](WebSocketMessage&& message) { submit_websocket_message(direction, std::move(message)); },
+      pipeline_.enabled());
   if (status == WebSocketDecoder::Status::Failed) {
     stop_capture(direction, decoder.failure_reason());
   }
 }
 
 void ConnectionCapture::submit_websocket_message(Direction direction, WebSocketMessage&& message) {
+  if (!pipeline_.enabled()) return;  // switched off while the message was under way
   CapturedMessage captured;
   captured.direction = direction;
   captured.transport = Transport::WebSocket;
-  captured.payload = message.payload;
+  captured.payload = std::move(message.payload);
   captured.size = message.size;
   captured.truncated = message.truncated;
   captured.sha256_hex = message.sha256_hex;
@@ -172,6 +174,7 @@ void ConnectionCapture::feed_ndjson(Direction direction, std::string_view bytes)
 }
 
 void ConnectionCapture::submit_ndjson_line(Direction direction, const NdjsonLine& line) {
+  if (!pipeline_.enabled()) return;
   CapturedMessage captured;
   captured.direction = direction;
   captured.transport = ndjson_transport_;

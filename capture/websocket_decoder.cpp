@@ -121,6 +121,8 @@ struct WebSocketDecoder::State {
 
   // The data message being assembled, possibly across frames with control frames between.
   bool in_message = false;
+  bool capture_new_messages = true;  // as passed to the current feed()
+  bool skipping = false;  // the message is followed for framing only (capture was off)
   WebSocketMessage message;
   Sha256 overflow_hash;  // runs over the whole message once it outgrows the cap
   uint64_t compressed_bytes = 0;  // of the message being assembled, before inflating
@@ -153,8 +155,10 @@ uint64_t WebSocketDecoder::buffered_bytes() const {
 }
 
 WebSocketDecoder::Status WebSocketDecoder::feed(std::string_view bytes,
-                                                const MessageCallback& on_message) {
+                                                const MessageCallback& on_message,
+                                                bool capture_new_messages) {
   State& state = *state_;
+  state.capture_new_messages = capture_new_messages;
   while (!bytes.empty() && state.status == Status::Ok) {
     if (state.reading_payload) {
       state.consume_payload(bytes, on_message);
@@ -270,6 +274,8 @@ void WebSocketDecoder::State::begin_message(uint8_t message_opcode, bool compres
   message = WebSocketMessage{};
   message.opcode = message_opcode;
   message.compressed = compressed;
+  skipping = !capture_new_messages;
+  if (skipping) return;  // nothing will be kept
   uint64_t reserve =
       std::min({first_frame_length, options.max_payload_bytes, kLargestUpfrontReserve});
   message.payload.reserve(reserve);
@@ -289,6 +295,10 @@ void WebSocketDecoder::State::consume_payload(std::string_view& bytes,
 }
 
 void WebSocketDecoder::State::consume_message_bytes(const char* data, size_t size) {
+  if (skipping && !message.compressed) {
+    message.size += size;  // the bytes themselves are not needed
+    return;
+  }
   if (!masked) return deliver(data, size);
   // Unmasked through a fixed buffer, so a frame of any size needs no more memory.
   while (size > 0 && status == Status::Ok) {
@@ -311,7 +321,8 @@ void WebSocketDecoder::State::deliver(const char* data, size_t size) {
   // Past the cap the rest of a message is only counted and hashed, yet inflating it still
   // costs the loop thread. Real JSON rarely inflates past 50:1, a bomb over 1000:1: stop
   // following such a message (the bytes are forwarded regardless), as HTTP bodies do.
-  if (message.truncated && message.size > kMaxInflateRatio * compressed_bytes) {
+  bool past_cap = message.truncated || (skipping && message.size > options.max_payload_bytes);
+  if (past_cap && message.size > kMaxInflateRatio * compressed_bytes) {
     fail("decompression bomb: " + std::to_string(message.size) + " bytes inflated from " +
          std::to_string(compressed_bytes));
   }
@@ -319,6 +330,7 @@ void WebSocketDecoder::State::deliver(const char* data, size_t size) {
 
 void WebSocketDecoder::State::append_message_bytes(std::string_view bytes) {
   message.size += bytes.size();
+  if (skipping) return;
   if (!message.truncated) {
     uint64_t room = options.max_payload_bytes - message.payload.size();
     if (bytes.size() <= room) return append_captured(bytes);
@@ -359,8 +371,13 @@ void WebSocketDecoder::State::finish_message(const MessageCallback& on_message) 
     fail(inflater->error());
     return;
   }
-  if (message.truncated) message.sha256_hex = overflow_hash.finish_hex();
   in_message = false;
+  if (skipping) {
+    skipping = false;
+    message = WebSocketMessage{};
+    return;
+  }
+  if (message.truncated) message.sha256_hex = overflow_hash.finish_hex();
   on_message(std::move(message));
   message = WebSocketMessage{};
 }

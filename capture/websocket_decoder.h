@@ -41,7 +41,14 @@ class WebSocketDecoder {
   // data message completed by these bytes. Memory stays bounded by max_payload_bytes plus
   // the inflate window, whatever the message size. After Closed (a close frame was seen) or
   // Failed (a protocol violation; see failure_reason) further bytes are ignored.
-  Status feed(std::string_view bytes, const MessageCallback& on_message);
+  //
+  // With capture_new_messages false, a data message starting in these bytes is only
+  // followed: its frames are checked and counted (and inflated when the compression
+  // context needs it) but not unmasked, kept, hashed or delivered. Capture that is
+  // switched off costs next to nothing this way, and a message started while it was off
+  // is never delivered half.
+  Status feed(std::string_view bytes, const MessageCallback& on_message,
+              bool capture_new_messages = true);
   const std::string& failure_reason() const;
   // Bytes reserved for the message in progress (its captured payload): at most
   // max_payload_bytes (or std::string's small minimum, for tinier caps). The fixed buffers
