@@ -78,6 +78,13 @@ uint64_t read_big_endian(const uint8_t* bytes, size_t count) {
   for (; i < n; ++i) out[i] = static_cast<char>(in[i] ^ pattern[i & 7]);
 }
 
+// Unmasked bytes only live until deliver() returns, so one buffer per thread serves every
+// decoder: an idle connection's two decoders cost no 8 KiB each.
+char* unmask_buffer() {
+  thread_local std::array<char, kUnmaskChunkBytes> buffer;
+  return buffer.data();
+}
+
 }  // namespace
 
 struct WebSocketDecoder::State {
@@ -126,9 +133,8 @@ struct WebSocketDecoder::State {
   WebSocketMessage message;
   Sha256 overflow_hash;  // runs over the whole message once it outgrows the cap
   uint64_t compressed_bytes = 0;  // of the message being assembled, before inflating
-
-  std::array<char, kUnmaskChunkBytes> unmasked;
 };
+
 
 WebSocketDecoder::State::State(Options decoder_options) : options(std::move(decoder_options)) {
   if (options.deflate) {
@@ -301,11 +307,12 @@ void WebSocketDecoder::State::consume_message_bytes(const char* data, size_t siz
   }
   if (!masked) return deliver(data, size);
   // Unmasked through a fixed buffer, so a frame of any size needs no more memory.
+  char* unmasked = unmask_buffer();
   while (size > 0 && status == Status::Ok) {
-    size_t piece = std::min(size, unmasked.size());
-    unmask_copy(unmasked.data(), data, piece, mask_key, mask_offset);
+    size_t piece = std::min(size, kUnmaskChunkBytes);
+    unmask_copy(unmasked, data, piece, mask_key, mask_offset);
     mask_offset = (mask_offset + piece) & 3;
-    deliver(unmasked.data(), piece);
+    deliver(unmasked, piece);
     data += piece;
     size -= piece;
   }

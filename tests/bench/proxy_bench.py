@@ -409,14 +409,20 @@ def scale_big(loadgen, mcptap_on, pg_url, size):
     port = mcptap_on.ports["ws"]
     route = mcptap_on.routes["ws"]
     before = mcptap_on.process.rss_kb()
+    chunk = min(size, 1 << 20)
+    size -= size % chunk  # the message is sent as whole chunks
     argv = [loadgen, "--port", str(port), "--mode", "big", "--connections", "1",
-            "--message-bytes", str(size), "--chunk-bytes", str(1 << 20), "--duration", "120"]
+            "--message-bytes", str(size), "--chunk-bytes", str(chunk), "--duration", "120"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     samples = []
     while proc.poll() is None:
         samples.append(mcptap_on.process.rss_kb())
         time.sleep(0.02)
-    result = parse_pairs(proc.stdout.read().strip().splitlines()[-1] if True else "")
+    lines = proc.stdout.read().strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        print(f"\nScale: the {size:,}-byte message failed: ws_loadgen exited {proc.returncode}")
+        return
+    result = parse_pairs(lines[-1])
     time.sleep(1)
     row = subprocess.run(["psql", pg_url, "-X", "-At", "-c",
                           "SELECT payload_bytes, truncated, payload IS NULL, meta->>'sha256' "
