@@ -71,7 +71,11 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
       classify_and_correlate(record, *document, record.session_id, meta);
       record.redacted = redactor_.redact_json(*document);
       copy_request_meta(*document, meta);
-      record.payload = document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      // Unredacted, the text as it came is the payload: no serialising, and integers past
+      // 64 bits reach jsonb with every digit (the parsed document holds them as doubles).
+      record.payload = record.redacted ? document->dump(-1, ' ', false,
+                                                        nlohmann::json::error_handler_t::replace)
+                                       : std::move(message.payload);
     }
   }
   record.meta_json = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -56,6 +56,22 @@ TEST_F(MessagePipelineTest, RequestAndResponseArePairedWithEveryColumn) {
   EXPECT_EQ(pipeline.counters().captured, 2u);
 }
 
+// Nothing to redact: the payload is the text as it came (integers past 64 bits keep every
+// digit); something redacted: the re-serialised document.
+TEST_F(MessagePipelineTest, UnredactedPayloadIsTheTextAsSent) {
+  const std::string sent =
+      R"({"jsonrpc":"2.0", "id":1, "method":"tools/call", "params":{"n":123456789012345678901234567890}})";
+  submit(Direction::ClientToServer, sent);
+  const std::string secret = R"({"jsonrpc":"2.0", "id":2, "method":"login", "params":{"password":"hunter2"}})";
+  submit(Direction::ClientToServer, secret);
+  ASSERT_EQ(consumer.records.size(), 2u);
+  EXPECT_FALSE(consumer.records[0].redacted);
+  EXPECT_EQ(consumer.records[0].payload, sent);
+  EXPECT_TRUE(consumer.records[1].redacted);
+  EXPECT_EQ(consumer.records[1].payload->find("hunter2"), std::string::npos);
+  EXPECT_NE(consumer.records[1].payload->find("[REDACTED]"), std::string::npos);
+}
+
 TEST_F(MessagePipelineTest, SessionIdOverridesTheConnection) {
   submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":1,"method":"ping"})", "sess-a");
   submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":1,"result":{}})", "sess-b");
