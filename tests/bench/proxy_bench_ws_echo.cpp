@@ -15,6 +15,8 @@
 #include <string>
 #include <string_view>
 
+#include "ws_frame_scanner.h"
+
 namespace {
 
 constexpr std::string_view kResponse =
@@ -87,12 +89,9 @@ struct Client {
   uv_tcp_t tcp{};
   bool upgraded = false;
   std::string request;  // handshake bytes until the blank line
-  std::string header;   // the frame header being read
-  uint64_t payload_left = 0;
-  bool in_payload = false;
+  mcptap::bench::WsFrameScanner frames;  // payload bytes are skipped, never stored
   bool fin = false;
   uint8_t opcode = 0;
-  uint8_t message_opcode = 0;  // of the data message in progress (continuations inherit it)
   int pending_answers = 0;     // counted while reading one buffer, written in one batch
 };
 
@@ -136,38 +135,11 @@ void frame_done(Client* c) {
 }
 
 void consume_frames(Client* c, const char* data, size_t size) {
-  while (size > 0) {
-    if (c->in_payload) {
-      // Payload bytes are skipped, never stored: only the frame boundaries matter.
-      size_t take = static_cast<size_t>(std::min<uint64_t>(c->payload_left, size));
-      c->payload_left -= take;
-      data += take;
-      size -= take;
-      if (c->payload_left > 0) return;
-      c->in_payload = false;
-      frame_done(c);
-      continue;
-    }
-    c->header.push_back(*data++);
-    --size;
-    if (c->header.size() < 2) continue;
-    auto b = reinterpret_cast<const uint8_t*>(c->header.data());
-    size_t len7 = b[1] & 0x7f;
-    size_t need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((b[1] & 0x80) ? 4 : 0);
-    if (c->header.size() < need) continue;
-    uint64_t length = len7;
-    if (len7 == 126) length = (uint64_t{b[2]} << 8) | b[3];
-    if (len7 == 127) {
-      length = 0;
-      for (int i = 0; i < 8; ++i) length = length << 8 | b[2 + i];
-    }
-    c->fin = (b[0] & 0x80) != 0;
-    c->opcode = b[0] & 0x0f;
-    c->header.clear();
-    c->payload_left = length;
-    c->in_payload = length > 0;
-    if (length == 0) frame_done(c);
-  }
+  c->frames.feed(data, size, [c](mcptap::bench::WsFrameScanner::Frame frame) {
+    c->fin = frame.fin;
+    c->opcode = frame.opcode;
+    frame_done(c);
+  });
 }
 
 bool answer_handshake(Client* c) {

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ws_frame_scanner.h"
+
 namespace {
 
 // The HTTP workload's body, also used as the WebSocket request: a ~300-byte tools/call.
@@ -125,12 +127,7 @@ struct Connection {
   bool upgraded = false;
   bool closing = false;
   std::string handshake;  // response bytes until the blank line
-  // Frame decoding state of the server's (unmasked) frames.
-  std::string header;
-  uint64_t payload_left = 0;
-  bool in_payload = false;
-  bool frame_fin = false;
-  uint8_t frame_opcode = 0;
+  mcptap::bench::WsFrameScanner frames;  // of the server's (unmasked) frames
   std::vector<uint64_t> sent_at_ns;  // FIFO of send times of unanswered requests
   size_t sent_head = 0;
   uint64_t big_fragments_left = 0;
@@ -277,40 +274,9 @@ void on_message(Connection* c) {
 
 // Server frames: only the ends of data messages count; control frames are skipped.
 void consume_frames(Connection* c, const char* data, size_t size) {
-  while (size > 0) {
-    if (c->in_payload) {
-      size_t take = static_cast<size_t>(std::min<uint64_t>(c->payload_left, size));
-      c->payload_left -= take;
-      data += take;
-      size -= take;
-      if (c->payload_left > 0) return;
-      c->in_payload = false;
-      if (c->frame_fin && c->frame_opcode < 8) on_message(c);
-      continue;
-    }
-    c->header.push_back(*data++);
-    --size;
-    if (c->header.size() < 2) continue;
-    auto b = reinterpret_cast<const uint8_t*>(c->header.data());
-    size_t len7 = b[1] & 0x7f;
-    size_t need = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((b[1] & 0x80) ? 4 : 0);
-    if (c->header.size() < need) continue;
-    uint64_t length = len7;
-    if (len7 == 126) length = (uint64_t{b[2]} << 8) | b[3];
-    if (len7 == 127) {
-      length = 0;
-      for (int i = 0; i < 8; ++i) length = length << 8 | b[2 + i];
-    }
-    c->frame_fin = (b[0] & 0x80) != 0;
-    c->frame_opcode = b[0] & 0x0f;
-    c->header.clear();
-    c->payload_left = length;
-    c->in_payload = true;
-    if (length == 0) {
-      c->in_payload = false;
-      if (c->frame_fin && c->frame_opcode < 8) on_message(c);
-    }
-  }
+  c->frames.feed(data, size, [c](mcptap::bench::WsFrameScanner::Frame frame) {
+    if (frame.fin && frame.opcode < 8) on_message(c);
+  });
 }
 
 void on_alloc(uv_handle_t*, size_t, uv_buf_t* buf) {
