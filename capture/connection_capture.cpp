@@ -34,6 +34,7 @@ ConnectionCapture::~ConnectionCapture() = default;
 
 void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
   if (bytes.empty()) return;
+  DeliveryBatch batch(pipeline_);
   if (mode_ == Mode::Sniffing) sniff(bytes);
   switch (mode_) {
     case Mode::Http:

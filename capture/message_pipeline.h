@@ -80,6 +80,10 @@ class MessagePipeline {
   void submit_failure(std::string_view connection_id, std::string_view session_id,
                       Transport transport, Direction direction, std::string_view reason);
   void forget_session(std::string_view session_id);
+  // Records submitted in between are stored together (one write) when the batch ends: see
+  // DeliveryBatch.
+  void hold_deliveries() { consumer_.hold(); }
+  void release_deliveries() { consumer_.release(); }
 
  private:
   Record make_record(std::string_view connection_id, const CapturedMessage& message) const;
@@ -99,5 +103,20 @@ class MessagePipeline {
 };
 
 int64_t unix_now_us();
+
+// The records one chunk of bytes completes are stored with one write, before the chunk is
+// forwarded (the scope ends inside the tap's on_bytes).
+class DeliveryBatch {
+ public:
+  explicit DeliveryBatch(MessagePipeline& pipeline) : pipeline_(pipeline) {
+    pipeline_.hold_deliveries();
+  }
+  ~DeliveryBatch() { pipeline_.release_deliveries(); }
+  DeliveryBatch(const DeliveryBatch&) = delete;
+  DeliveryBatch& operator=(const DeliveryBatch&) = delete;
+
+ private:
+  MessagePipeline& pipeline_;
+};
 
 }  // namespace mcptap::capture

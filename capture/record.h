@@ -48,6 +48,10 @@ class RecordConsumer {
  public:
   virtual ~RecordConsumer() = default;
   virtual bool consume(Record&& record) = 0;
+  // Records consumed between hold() and release() may be stored together at release();
+  // the caller releases before forwarding the bytes they came from.
+  virtual void hold() {}
+  virtual void release() {}
 };
 
 }  // namespace mcptap::capture

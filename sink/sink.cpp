@@ -41,6 +41,14 @@ bool Sink::consume(capture::Record&& record) {
   return state_->spool.append(record);
 }
 
+void Sink::hold() {
+  state_->spool.hold();
+}
+
+void Sink::release() {
+  state_->spool.release();
+}
+
 bool Sink::stop(std::chrono::milliseconds drain_deadline) {
   std::lock_guard lock(state_->lifecycle_mutex);
   state_->stop.request(drain_deadline);

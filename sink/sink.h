@@ -22,6 +22,8 @@ class Sink final : public capture::RecordConsumer {
   // Appends the record to the spool (one write into the page cache, no fsync), or drops
   // and counts it when the spool is full or failing. Never blocks on PostgreSQL.
   bool consume(capture::Record&& record) override;
+  void hold() override;
+  void release() override;
   // Stops accepting, ships what is spooled until the deadline, then joins the thread.
   // Returns true when everything was committed; the rest stays in the spool for the
   // next start.

@@ -234,37 +234,77 @@ bool Spool::append(const capture::Record& record) {
     return drop(&stats_.spool_full_drops, "record too large for the spool; dropped", 0);
   }
   const uint64_t frame = kFrameHeaderBytes + scratch_.size();
-  if (stats_.spool_disk_bytes.load(std::memory_order_relaxed) + frame > options_.spool_max_bytes) {
+  const uint64_t disk = stats_.spool_disk_bytes.load(std::memory_order_relaxed);
+  if (disk + held_.size() + frame > options_.spool_max_bytes) {
     return drop(&stats_.spool_full_drops, "spool full (spool_max_bytes); captures dropped", 0);
   }
-  if (write_end_ > 0 && write_end_ + frame > segment_limit_ && !roll()) {
-    return drop(&stats_.spool_write_errors, "cannot start a spool segment; captures dropped",
-                errno);
+  if (write_end_ + held_.size() + frame > segment_limit_ && (write_end_ > 0 || !held_.empty())) {
+    // The held frames belong to the segment they were gathered for; the next one starts
+    // fresh.
+    write_held();
+    if (!roll()) {
+      return drop(&stats_.spool_write_errors, "cannot start a spool segment; captures dropped",
+                  errno);
+    }
   }
-  if (!write_frame(header, scratch_)) {
-    const int error_number = errno;
-    // On a full disk, start a new segment: the full one is freed once it is committed,
-    // which a segment still being written never is.
-    if (write_end_ > 0 && is_disk_full(error_number)) roll();
-    return drop(&stats_.spool_write_errors, "spool write failed; captures dropped", error_number);
-  }
-  write_end_ += frame;
-  disk_bytes_add(frame);
-  add_pending(stats_, 1, frame);
-  stats_.accepted_records.fetch_add(1, std::memory_order_relaxed);
-  unsynced_ = true;
-  const bool wake_reader = ++appended_records_ >= reader_wake_at_;
+  held_.append(reinterpret_cast<const char*>(header), kFrameHeaderBytes);
+  held_.append(scratch_);
+  ++held_records_;
+  if (hold_depth_ > 0) return true;
+  bool written = write_held();
+  const bool wake_reader = written && appended_records_ >= reader_wake_at_;
   if (wake_reader) reader_wake_at_ = UINT64_MAX;
   lock.unlock();
   // Woken only when it waits for exactly this, the reader costs the loop little.
   if (wake_reader) appended_cv_.notify_one();
+  return written;
+}
+
+void Spool::hold() {
+  std::lock_guard lock(mutex_);
+  ++hold_depth_;
+}
+
+void Spool::release() {
+  std::unique_lock lock(mutex_);
+  if (hold_depth_ == 0 || --hold_depth_ > 0 || held_.empty()) return;
+  write_held();
+  const bool wake_reader = appended_records_ >= reader_wake_at_;
+  if (wake_reader) reader_wake_at_ = UINT64_MAX;
+  lock.unlock();
+  if (wake_reader) appended_cv_.notify_one();
+}
+
+// Called with mutex_ held. Writes the held frames at the segment's end and makes them
+// readable, or drops them all and counts why.
+bool Spool::write_held() {
+  if (held_.empty()) return true;
+  const uint64_t bytes = held_.size(), records = held_records_;
+  const bool written = write_at_end(held_.data(), held_.size());
+  const int error_number = errno;
+  held_.clear();
+  held_records_ = 0;
+  if (!written) {
+    // On a full disk, start a new segment: the full one is freed once it is committed,
+    // which a segment still being written never is.
+    if (write_end_ > 0 && is_disk_full(error_number)) roll();
+    return drop(&stats_.spool_write_errors, "spool write failed; captures dropped", error_number,
+                records);
+  }
+  write_end_ += bytes;
+  disk_bytes_add(bytes);
+  add_pending(stats_, records, bytes);
+  stats_.accepted_records.fetch_add(records, std::memory_order_relaxed);
+  unsynced_ = true;
+  appended_records_ += records;
   return true;
 }
 
 // Called with mutex_ held. Counts the drop and logs at most once per interval.
-bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_number) {
-  stats_.dropped_records.fetch_add(1, std::memory_order_relaxed);
-  reason->fetch_add(1, std::memory_order_relaxed);
+bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_number,
+                 uint64_t records) {
+  stats_.dropped_records.fetch_add(records, std::memory_order_relaxed);
+  reason->fetch_add(records, std::memory_order_relaxed);
   nlohmann::json fields = {{"spool_dir", dir_},
                            {"dropped_records", stats_.dropped_records.load()},
                            {"spool_full_drops", stats_.spool_full_drops.load()},
@@ -276,21 +316,12 @@ bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_n
   return false;
 }
 
-// One pwritev of header and body into the page cache. A partial write is cut off again,
-// so the segment only ever holds whole frames up to write_end_.
-bool Spool::write_frame(const uint8_t* header, const std::string& body) {
-  const size_t total = kFrameHeaderBytes + body.size();
+// One pwrite of whole frames into the page cache. A partial write is cut off again, so the
+// segment only ever holds whole frames up to write_end_.
+bool Spool::write_at_end(const char* bytes, size_t size) {
   size_t done = 0;
-  while (done < total) {
-    iovec parts[2];
-    int count = 0;
-    if (done < kFrameHeaderBytes) {
-      parts[count++] = {const_cast<uint8_t*>(header) + done, kFrameHeaderBytes - done};
-      parts[count++] = {const_cast<char*>(body.data()), body.size()};
-    } else {
-      parts[count++] = {const_cast<char*>(body.data()) + (done - kFrameHeaderBytes), total - done};
-    }
-    ssize_t written = ::pwritev(segment_fd_, parts, count, off_t(write_end_ + done));
+  while (done < size) {
+    ssize_t written = ::pwrite(segment_fd_, bytes + done, size - done, off_t(write_end_ + done));
     if (written < 0 && errno == EINTR) continue;
     if (written <= 0) {
       int saved = written == 0 ? ENOSPC : errno;
@@ -320,6 +351,8 @@ bool Spool::roll() {
 void Spool::close() {
   {
     std::lock_guard lock(mutex_);
+    write_held();  // a hold still open at shutdown: what it gathered is kept
+    hold_depth_ = 0;
     closed_ = true;
   }
   appended_cv_.notify_all();

@@ -44,6 +44,12 @@ class Spool {
 
   // Loop thread. Appends the record to the current segment, or drops it and counts why.
   bool append(const capture::Record& record);
+  // Loop thread. Between hold() and release(), appended frames are gathered in memory and
+  // release() writes them with one pwrite: the records of one read from a socket cost one
+  // system call. The caller releases before forwarding the bytes those records came from,
+  // so a killed process still loses nothing that was forwarded. Nests.
+  void hold();
+  void release();
   // Refuses further appends and wakes the reader.
   void close();
   bool closed();
@@ -76,9 +82,11 @@ class Spool {
   void recover_segment(uint64_t seq, uint64_t from);
   bool open_segment(uint64_t seq);
 
-  bool drop(std::atomic<uint64_t>* reason, const char* message, int error_number);
+  bool drop(std::atomic<uint64_t>* reason, const char* message, int error_number,
+            uint64_t records = 1);
   void disk_bytes_add(uint64_t bytes);
-  bool write_frame(const uint8_t* header, const std::string& body);
+  bool write_held();
+  bool write_at_end(const char* bytes, size_t size);
   bool roll();
 
   WriteSnapshot snapshot();
@@ -111,6 +119,9 @@ class Spool {
   bool unsynced_ = false;
   bool dir_unsynced_ = false;
   std::string scratch_;
+  int hold_depth_ = 0;
+  std::string held_;  // whole frames gathered while held, not yet written
+  uint64_t held_records_ = 0;
   capture::LogRateLimiter full_log_;
   capture::LogRateLimiter error_log_;
   std::chrono::steady_clock::time_point next_roll_attempt_{};

@@ -89,6 +89,20 @@ class ConnectionCaptureTest : public testing::Test {
   ConnectionCapture::Mode mode = ConnectionCapture::Mode::Sniffing;
 };
 
+// The records one chunk completes reach the consumer inside one hold, released before
+// on_bytes returns (that is, before the chunk is forwarded).
+TEST_F(ConnectionCaptureTest, RecordsOfOneChunkAreDeliveredInOneHold) {
+  MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
+  ConnectionCapture capture(pipeline, "c1");
+  std::string lines = std::string(kCall) + "\n" + kCall + "\n" + kCall + "\n";
+  capture.on_bytes(Direction::ClientToServer, lines);
+  EXPECT_EQ(consumer.records.size(), 3u);
+  EXPECT_EQ(consumer.consumed_held, 3);
+  EXPECT_EQ(consumer.releases, 1);
+  EXPECT_EQ(consumer.hold_depth, 0);
+  capture.on_close();
+}
+
 TEST_F(ConnectionCaptureTest, UncompressedWebSocketAtEveryChunkSize) {
   std::string client = text_frame(kCall, true);
   std::string head = kResponse101 + "\r\n";
