@@ -27,7 +27,7 @@ struct SpoolMark {
   uint64_t frame_bytes = 0;
 };
 
-// One writer (the loop thread: append never blocks on I/O beyond one pwritev into the page
+// One writer (the loop thread: append never blocks on I/O beyond one pwrite into the page
 // cache, never fsyncs, never throws) and one reader (the sink thread). A flusher thread
 // fdatasyncs every fsync_interval_ms. Construction recovers the directory: segments before
 // the checkpoint are deleted, torn tails truncated, damaged frames counted; appends go to
