@@ -20,7 +20,6 @@ struct SinkOptions {
   uint64_t segment_bytes = uint64_t{64} << 20;
   size_t batch_max_rows = 1000;
   int flush_interval_ms = 50;
-  size_t queue_max_bytes = 64u << 20;  // unused since the spool is the queue; kept for configs
   int retention_days = 7;
   int partitions_ahead_days = 3;  // today plus this many days exist ahead
   int reconnect_initial_ms = 100;
