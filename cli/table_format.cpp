@@ -136,7 +136,12 @@ std::string pad_left(std::string_view text, size_t width) {
 }
 
 std::string human_bytes(int64_t bytes) {
-  if (bytes < 0) return "-" + human_bytes(-bytes);
+  if (bytes < 0) {
+    // INT64_MIN has no positive counterpart; one byte less reads the same in PiB.
+    std::string text = human_bytes(bytes == INT64_MIN ? INT64_MAX : -bytes);
+    text.insert(text.begin(), '-');
+    return text;
+  }
   if (bytes < 1024) return std::to_string(bytes) + " B";
   static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
   double value = static_cast<double>(bytes) / 1024.0;

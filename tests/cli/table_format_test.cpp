@@ -44,6 +44,7 @@ TEST(HumanBytes, PicksAUnitWithAboutThreeDigits) {
   EXPECT_EQ(human_bytes(1048575), "1.0 MiB");  // would round to 1024 KiB
   EXPECT_EQ(human_bytes(int64_t{3} << 30), "3.0 GiB");
   EXPECT_EQ(human_bytes(-2048), "-2.0 KiB");
+  EXPECT_EQ(human_bytes(INT64_MIN), "-8192 PiB");  // no overflow negating it
 }
 
 TEST(Durations, LatencyInMilliseconds) {
