@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package mcptap's build, tests and demo need. Idempotent: packages
-# already present are left alone, and nothing is fetched when all of them are there.
+# Installs every Debian package mcptap's build, tests and demo need (with --checks, also
+# clang for the fuzzers). Idempotent: packages already present are left alone, and nothing
+# is fetched when all of them are there.
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,11 @@ packages=(
   python3 python3-websockets python3-prometheus-client python3-yaml iptables iproute2
   nodejs npm
 )
+
+# `--checks`: also what CI's extra checks need (the libFuzzer harnesses and their runtime).
+if [ "${1:-}" = "--checks" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 # The interop tests need node and npm; a machine that already has them (from another
 # source than Debian) keeps its own.

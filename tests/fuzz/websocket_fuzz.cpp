@@ -1,4 +1,5 @@
-// Fuzzes WebSocketDecoder as client or server side, with and without permessage-deflate.
+// Fuzzes WebSocketDecoder as client or server side, with and without permessage-deflate,
+// with capture switching off and on.
 #include <cstddef>
 #include <cstdint>
 
@@ -28,7 +29,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     checksum += message.size + message.frames;
   };
   while (!input.empty()) {
-    if (decoder.feed(input.chunk(), on_message) != WebSocketDecoder::Status::Ok) break;
+    auto chunk = input.chunk();
+    // Capture switched off and on between chunks (decided by the chunk's length, so the
+    // seeds keep their meaning): messages are then only followed, never delivered half.
+    bool capture = chunk.size() % 3 != 0;
+    if (decoder.feed(chunk, on_message, capture) != WebSocketDecoder::Status::Ok) break;
   }
   (void)decoder.buffered_bytes();
   return checksum == 1 ? 1 : 0;
