@@ -212,6 +212,8 @@ void ControlPlane::get_status(AdminResponder& responder) {
       {"uptime_s", static_cast<double>(capture::unix_now_us() - started_at_us_) / 1e6},
       {"ready", server_.ready()},
       {"draining", server_.draining()},
+      {"tail_streams", std::count_if(tails_.begin(), tails_.end(),  // live `mcptap tail`s
+                                     [](const TailStream& t) { return t.responder->open(); })},
       {"sink", server_.status_source() ? server_.status_source()->status_json()
                                        : nlohmann::json::object()},
       {"routes", std::move(routes)}};

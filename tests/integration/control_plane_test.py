@@ -3,10 +3,12 @@ sending on one open connection, the admin API's refusals, Prometheus metrics, SI
 adding and removing a route under traffic, and the tail, query and diff subcommands."""
 import asyncio
 import json
+import queue
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import unittest
 import urllib.error
@@ -196,19 +198,42 @@ class ControlPlaneTest(unittest.TestCase):
         _, routes = admin_get(self.tap.admin_port, "/routes")
         self.assertEqual([r["name"] for r in json.loads(routes)], [self.route])
 
+    readers = {}
+
+    def wait_for_tail_streams(self, count):
+        """Until /status counts `count` subscribers: a tail started late would miss lines."""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, body = admin_get(self.tap.admin_port, "/status")
+            if json.loads(body)["tail_streams"] == count:
+                return
+            time.sleep(0.05)
+        self.fail(f"/status never counted {count} tail streams")
+
+    def read_line(self, stream, timeout=30):
+        """One line, or a failure after `timeout` (a missed line must not hang the test)."""
+        lines = self.readers.setdefault(id(stream), queue.Queue())
+        if not getattr(stream, "_reader_started", False):
+            stream._reader_started = True
+            threading.Thread(target=lambda: [lines.put(l) for l in stream], daemon=True).start()
+        try:
+            return lines.get(timeout=timeout)
+        except queue.Empty:
+            self.fail("no tail line within the timeout")
+
     def test_6_tail_streams_captured_messages(self):
         tail = subprocess.Popen([self.tap.binary, "tail", "--route", self.route, "--json",
                                  "--admin", f"127.0.0.1:{self.tap.admin_port}"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(0.5)
+            self.wait_for_tail_streams(1)
 
             async def scenario():
                 async with websockets.connect(self.url) as ws:
                     await send_calls(ws, ["tailed-1", "tailed-2"])
 
             self.run_async(scenario())
-            lines = [json.loads(tail.stdout.readline()) for _ in range(4)]
+            lines = [json.loads(self.read_line(tail.stdout)) for _ in range(4)]
         finally:
             tail.send_signal(signal.SIGINT)
             tail.wait(10)
@@ -218,18 +243,19 @@ class ControlPlaneTest(unittest.TestCase):
         self.assertEqual(lines[0]["correlation_id"], lines[1]["correlation_id"])
         self.assertIsNotNone(lines[1]["latency_us"])
 
+        self.wait_for_tail_streams(0)
         human = subprocess.Popen([self.tap.binary, "tail", "--route", self.route,
                                   "--admin", f"127.0.0.1:{self.tap.admin_port}"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(0.5)
+            self.wait_for_tail_streams(1)
 
             async def one_more():
                 async with websockets.connect(self.url) as ws:
                     await send_calls(ws, ["tailed-3"])
 
             self.run_async(one_more())
-            first, second = human.stdout.readline(), human.stdout.readline()
+            first, second = self.read_line(human.stdout), self.read_line(human.stdout)
         finally:
             human.send_signal(signal.SIGINT)
             human.wait(10)
