@@ -7,14 +7,6 @@
 #include "cli/table_format.h"
 
 namespace mcptap::cli {
-namespace {
-
-void print_json_body(const std::string& body) {
-  std::fputs(body.c_str(), stdout);
-  if (body.empty() || body.back() != '\n') std::fputc('\n', stdout);
-}
-
-}  // namespace
 
 void add_routes_options(CLI::App& sub, RoutesArgs& args) {
   add_admin_options(sub, args.admin);

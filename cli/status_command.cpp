@@ -22,8 +22,7 @@ int status_command(const StatusArgs& args) {
       throw AdminError("admin API at " + client.address() + " sent /status that is not an object");
     }
     if (args.json) {
-      std::fputs(response.body.c_str(), stdout);
-      if (response.body.empty() || response.body.back() != '\n') std::fputc('\n', stdout);
+      print_json_body(response.body);
     } else {
       std::fputs(format_status(status).c_str(), stdout);
     }

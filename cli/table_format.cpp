@@ -300,4 +300,9 @@ std::string format_tail_line(const json& message) {
   return trim_trailing_spaces(std::move(line));
 }
 
+void print_json_body(const std::string& body) {
+  std::fputs(body.c_str(), stdout);
+  if (body.empty() || body.back() != '\n') std::fputc('\n', stdout);
+}
+
 }  // namespace mcptap::cli

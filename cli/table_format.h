@@ -62,4 +62,7 @@ std::string format_routes_table(const nlohmann::json& routes);
 std::string format_status(const nlohmann::json& status);
 std::string format_tail_line(const nlohmann::json& message);
 
+// Prints a JSON body as the admin API sent it (`--json`), ending with a newline.
+void print_json_body(const std::string& body);
+
 }  // namespace mcptap::cli
