@@ -188,9 +188,9 @@ void Listener::reject_connection() {
                          {"max_connections", route_.limits.max_connections},
                          {"suppressed", suppressed}});
     }
-    if (uv_tcp_close_reset(rejected, &Listener::on_rejected_closed) == 0) return;
+    if (uv_tcp_close_reset(rejected, &Listener::on_tcp_closed) == 0) return;
   }
-  uv_close(as_handle(rejected), &Listener::on_rejected_closed);
+  uv_close(as_handle(rejected), &Listener::on_tcp_closed);
 }
 
 void Listener::set_limits(const RouteLimits& limits) {
@@ -334,7 +334,7 @@ void Listener::maybe_finish_close() {
 
 void Listener::close_listen_handle() {
   if (listen_ == nullptr) return;
-  uv_close(as_handle(std::exchange(listen_, nullptr)), &Listener::on_listen_closed);
+  uv_close(as_handle(std::exchange(listen_, nullptr)), &Listener::on_tcp_closed);
 }
 
 void Listener::close_keeper() {
@@ -363,17 +363,11 @@ void Listener::on_idle_sweep(uv_timer_t* timer) {
   static_cast<Listener*>(timer->data)->close_idle_sessions();
 }
 
-void Listener::on_rejected_closed(uv_handle_t* handle) {
-  auto* self = static_cast<Listener*>(handle->data);
-  delete reinterpret_cast<uv_tcp_t*>(handle);
-  self->on_handle_closed();
-}
-
 void Listener::on_reap(uv_idle_t* idle) {
   static_cast<Listener*>(idle->data)->reap_closed_sessions();
 }
 
-void Listener::on_listen_closed(uv_handle_t* handle) {
+void Listener::on_tcp_closed(uv_handle_t* handle) {
   auto* self = static_cast<Listener*>(handle->data);
   delete reinterpret_cast<uv_tcp_t*>(handle);
   self->on_handle_closed();

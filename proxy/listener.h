@@ -82,9 +82,8 @@ class Listener : private SessionOwner {
   static void on_connection_cb(uv_stream_t* server, int status);
   static void on_retry_timer(uv_timer_t* timer);
   static void on_idle_sweep(uv_timer_t* timer);
-  static void on_rejected_closed(uv_handle_t* handle);
   static void on_reap(uv_idle_t* idle);
-  static void on_listen_closed(uv_handle_t* handle);
+  static void on_tcp_closed(uv_handle_t* handle);  // the listening or a rejected socket
   static void on_timer_closed(uv_handle_t* handle);
   static void on_idle_closed(uv_handle_t* handle);
 
