@@ -152,11 +152,21 @@ void MessagePipeline::deliver(Record&& record) {
   if (record_observer_) record_observer_(record);
   if (record.kind == Kind::Invalid) ++counters_.invalid;
   if (record.redacted) ++counters_.redacted;
+  if (batch_depth_ > 0 && !consumer_held_) {
+    consumer_.hold();
+    consumer_held_ = true;
+  }
   if (consumer_.consume(std::move(record))) {
     ++counters_.captured;
   } else {
     ++counters_.dropped;
   }
+}
+
+void MessagePipeline::release_deliveries() {
+  if (--batch_depth_ > 0 || !consumer_held_) return;
+  consumer_held_ = false;
+  consumer_.release();
 }
 
 void MessagePipeline::forget_session(std::string_view session_id) {

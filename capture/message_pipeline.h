@@ -81,9 +81,10 @@ class MessagePipeline {
                       Transport transport, Direction direction, std::string_view reason);
   void forget_session(std::string_view session_id);
   // Records submitted in between are stored together (one write) when the batch ends: see
-  // DeliveryBatch.
-  void hold_deliveries() { consumer_.hold(); }
-  void release_deliveries() { consumer_.release(); }
+  // DeliveryBatch. The consumer is only held once a record comes, so bytes that complete
+  // none (most reads, and every read while capture is off) cost it nothing.
+  void hold_deliveries() { ++batch_depth_; }
+  void release_deliveries();
 
  private:
   Record make_record(std::string_view connection_id, const CapturedMessage& message) const;
@@ -96,6 +97,8 @@ class MessagePipeline {
   CaptureOptions options_;
   const Redactor& redactor_;
   RecordConsumer& consumer_;
+  int batch_depth_ = 0;
+  bool consumer_held_ = false;  // consumer_.hold() called for the current batch
   Correlator correlator_;
   CaptureCounters counters_;
   CaptureSwitch switch_;

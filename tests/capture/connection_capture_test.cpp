@@ -95,7 +95,9 @@ TEST_F(ConnectionCaptureTest, RecordsOfOneChunkAreDeliveredInOneHold) {
   MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
   ConnectionCapture capture(pipeline, "c1");
   std::string lines = std::string(kCall) + "\n" + kCall + "\n" + kCall + "\n";
-  capture.on_bytes(Direction::ClientToServer, lines);
+  capture.on_bytes(Direction::ClientToServer, lines.substr(0, 10));  // completes nothing
+  EXPECT_EQ(consumer.releases, 0);  // so the consumer was never held
+  capture.on_bytes(Direction::ClientToServer, lines.substr(10));
   EXPECT_EQ(consumer.records.size(), 3u);
   EXPECT_EQ(consumer.consumed_held, 3);
   EXPECT_EQ(consumer.releases, 1);
