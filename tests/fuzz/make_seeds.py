@@ -4,9 +4,13 @@ import gzip
 import json
 import os
 import struct
+import sys
 import zlib
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "corpus")
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+from raw_wire import deflated, frame  # noqa: E402  (the WebSocket bytes the tests use)
 
 
 def write(harness, name, data):
@@ -25,26 +29,8 @@ def chunked(data, size=255):
     return out
 
 
-def ws_frame(payload, opcode=1, fin=True, mask=True, rsv=0):
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    n = len(payload)
-    m = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([m | n])
-    elif n < 65536:
-        head += bytes([m | 126]) + struct.pack(">H", n)
-    else:
-        head += bytes([m | 127]) + struct.pack(">Q", n)
-    if mask:
-        key = b"\x01\x02\x03\x04"
-        head += key
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return head + payload
-
-
-def deflate_raw(data):
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+def ws_frame(payload, **options):
+    return frame(payload, key=b"\x01\x02\x03\x04", **options)
 
 
 RPC = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"token":"sk-abcdefghijklmnop0123"}}}'
@@ -76,13 +62,13 @@ for opts, name in ((0xa1, "client_text"), (0xa0, "server_text")):
         ws_frame(b"\x03\xe8", opcode=8, mask=mask)
     write("websocket_fuzz", name, bytes([opts]) + chunked(frames))
 write("websocket_fuzz", "client_deflate", bytes([0xa3, 7]) + chunked(
-    ws_frame(deflate_raw(RPC), rsv=0x40) + ws_frame(deflate_raw(RPC), rsv=0x40)))
+    ws_frame(deflated(RPC), rsv=0x40) + ws_frame(deflated(RPC), rsv=0x40)))
 write("websocket_fuzz", "len64", bytes([0xa1]) + chunked(b"\x81\xff" + struct.pack(">Q", 1 << 63) + b"abcd"))
 
 write("permessage_deflate_fuzz", "header", b"\x01permessage-deflate; client_max_window_bits=10; server_no_context_takeover, x-webkit")
-bomb = deflate_raw(b"\x00" * 2000000)
+bomb = deflated(b"\x00" * 2000000)
 write("permessage_deflate_fuzz", "bomb", b"\x0e" + b"".join(bytes([1]) + chunked(bomb[i:i + 200], 200) for i in range(0, len(bomb), 200)))
-write("permessage_deflate_fuzz", "message", b"\x0e\x00" + chunked(deflate_raw(RPC)))
+write("permessage_deflate_fuzz", "message", b"\x0e\x00" + chunked(deflated(RPC)))
 
 write("ndjson_fuzz", "lines", b"\x0a" + chunked(RPC + b"\n" + RPC + b"\r\n{}\n"))
 
@@ -111,7 +97,7 @@ def conn(*pieces):
 
 write("connection_capture_fuzz", "http_json", b"\x0c" + conn((0, REQ), (1, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")))
 write("connection_capture_fuzz", "http_sse", b"\x0c" + conn((0, REQ), (1, RESP_SSE)))
-write("connection_capture_fuzz", "websocket", b"\x0c" + conn((0, UPGRADE), (1, SWITCH), (0, ws_frame(deflate_raw(RPC), rsv=0x40)), (1, ws_frame(deflate_raw(RPC), rsv=0x40, mask=False))))
+write("connection_capture_fuzz", "websocket", b"\x0c" + conn((0, UPGRADE), (1, SWITCH), (0, ws_frame(deflated(RPC), rsv=0x40)), (1, ws_frame(deflated(RPC), rsv=0x40, mask=False))))
 write("connection_capture_fuzz", "ndjson", b"\x8c" + conn((0, RPC + b"\n"), (1, b'{"jsonrpc":"2.0","id":1,"result":{}}\n')))
 
 config = {"admin": {"listen": "127.0.0.1:9901", "token_env": "MCPTAP_ADMIN_TOKEN"},

@@ -13,40 +13,11 @@ import threading
 import time
 import unittest
 import urllib.request
-import zlib
 
 from harness import Mcptap, route_rows, unique_name, wait_for_rows
+from raw_wire import SWITCH, UPGRADE, EchoUpstream, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
-
-UPGRADE = (b"GET /mcp HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-           b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
-SWITCH = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-          b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
-
-
-def frame(payload, opcode=1, fin=True, mask=True, rsv=0, length=None):
-    n = len(payload) if length is None else length
-    head = bytes([(0x80 if fin else 0) | rsv | opcode])
-    m = 0x80 if mask else 0
-    if n < 126:
-        head += bytes([m | n])
-    elif n < 65536:
-        head += bytes([m | 126]) + struct.pack(">H", n)
-    else:
-        head += bytes([m | 127]) + struct.pack(">Q", n)
-    if mask:
-        key = b"\x11\x22\x33\x44"
-        head += key
-        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return head + payload
-
-
-def deflated(data):
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
 def ws(*frames):
@@ -76,48 +47,6 @@ CASES = {
     "deep_json_ws": ws(frame(b"[" * 100000)),
     "endless_fragments": ws(frame(b"a", fin=False), *[frame(b"a", opcode=0, fin=False)] * 5000),
 }
-
-
-class EchoUpstream:
-    """Echoes every byte; a WebSocket upgrade gets a 101 first, then the echo."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
-
-    def serve(self, conn):
-        first = True
-        with conn:
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    try:
-                        conn.shutdown(socket.SHUT_WR)
-                    except OSError:
-                        pass
-                    return
-                if first and data.startswith(b"GET /mcp") and b"Upgrade: websocket" in data:
-                    conn.sendall(SWITCH)
-                    data = data[data.find(b"\r\n\r\n") + 4:]
-                first = False
-                conn.sendall(data)
-
-    def close(self):
-        self.sock.close()
 
 
 def exchange(port, first, after):

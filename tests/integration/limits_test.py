@@ -5,27 +5,12 @@ that stay silent while a talking one stays open."""
 import json
 import signal
 import socket
-import socketserver
-import threading
 import time
 import unittest
 import urllib.request
 
 from harness import Mcptap
-
-
-class Echo(socketserver.BaseRequestHandler):
-    def handle(self):
-        while True:
-            data = self.request.recv(65536)
-            if not data:
-                return
-            self.request.sendall(data)
-
-
-class EchoServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+from raw_wire import EchoUpstream
 
 
 def echo(sock, text):
@@ -63,9 +48,8 @@ def ended(sock, timeout):
 class LimitsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = EchoServer(("127.0.0.1", 0), Echo)
-        threading.Thread(target=cls.server.serve_forever, daemon=True).start()
-        upstream = f"127.0.0.1:{cls.server.server_address[1]}"
+        cls.server = EchoUpstream()
+        upstream = f"127.0.0.1:{cls.server.port}"
         cls.tap = Mcptap([{"name": "limited", "upstream": upstream, "capture": False}],
                          extra={"limits": {"max_connections": 3}}).start()
         cls.port = cls.tap.ports["limited"]
@@ -74,7 +58,7 @@ class LimitsTest(unittest.TestCase):
     def tearDownClass(cls):
         code = cls.tap.stop()
         cls.tap.close()
-        cls.server.shutdown()
+        cls.server.close()
         assert code == 0, f"mcptap exited {code}"
 
     def route(self):
