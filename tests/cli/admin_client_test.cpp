@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/config_loader.h"
+#include "tests/support/unused_port.h"
 
 namespace mcptap::cli {
 namespace {
@@ -291,18 +292,7 @@ TEST(AdminClient, StreamReportsAnErrorStatusWithItsBody) {
   EXPECT_TRUE(lines.empty());
 }
 
-// A port on 127.0.0.1 where, right after this returns, nothing listens.
-uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using test_support::unused_port;
 
 std::string error_of(const std::function<void()>& action) {
   try {

@@ -25,6 +25,7 @@
 #include "capture/stream_tap.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/listener.h"
+#include "tests/support/unused_port.h"
 
 namespace mcptap::proxy::testing {
 
@@ -328,18 +329,7 @@ inline Ending read_to_end(int fd, std::string* bytes) {
   }
 }
 
-// A port nothing listens on: bound, then released.
-inline uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using test_support::unused_port;
 
 // ---- A tap that keeps everything it is shown -------------------------------------------
 

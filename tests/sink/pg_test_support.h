@@ -15,6 +15,7 @@
 
 #include "capture/record.h"
 #include "sink/pg_connection.h"
+#include "tests/support/unused_port.h"
 
 namespace mcptap::sink::testing {
 
@@ -97,17 +98,6 @@ inline int64_t count_rows(PgConnection& connection, const std::string& route) {
       scalar(connection, "SELECT count(*) FROM mcptap.messages WHERE route = $1", {route}));
 }
 
-// A TCP port on 127.0.0.1 where, right after this returns, nothing listens.
-inline int unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+using test_support::unused_port;
 
 }  // namespace mcptap::sink::testing
