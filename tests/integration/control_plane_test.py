@@ -198,8 +198,6 @@ class ControlPlaneTest(unittest.TestCase):
         _, routes = admin_get(self.tap.admin_port, "/routes")
         self.assertEqual([r["name"] for r in json.loads(routes)], [self.route])
 
-    readers = {}
-
     def wait_for_tail_streams(self, count):
         """Until /status counts `count` subscribers: a tail started late would miss lines."""
         deadline = time.time() + 30
@@ -212,12 +210,11 @@ class ControlPlaneTest(unittest.TestCase):
 
     def read_line(self, stream, timeout=30):
         """One line, or a failure after `timeout` (a missed line must not hang the test)."""
-        lines = self.readers.setdefault(id(stream), queue.Queue())
-        if not getattr(stream, "_reader_started", False):
-            stream._reader_started = True
-            threading.Thread(target=lambda: [lines.put(l) for l in stream], daemon=True).start()
+        if not hasattr(stream, "lines"):  # a thread per stream moves its lines to a queue
+            stream.lines = queue.Queue()
+            threading.Thread(target=lambda: [stream.lines.put(l) for l in stream], daemon=True).start()
         try:
-            return lines.get(timeout=timeout)
+            return stream.lines.get(timeout=timeout)
         except queue.Empty:
             self.fail("no tail line within the timeout")
 
