@@ -62,24 +62,38 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
     meta["reason"] = "payload larger than capture.max_payload_bytes";
     record.kind = Kind::Invalid;
   } else {
-    std::string error;
-    auto document = parse_json_bounded(message.payload, options_.max_json_depth, &error);
-    if (!document) {
-      record.kind = Kind::Invalid;
-      meta["reason"] = error;
-    } else {
-      classify_and_correlate(record, *document, record.session_id, meta);
-      record.redacted = redactor_.redact_json(*document);
-      copy_request_meta(*document, meta);
-      // Unredacted, the text as it came is the payload: no serialising, and integers past
-      // 64 bits reach jsonb with every digit (the parsed document holds them as doubles).
-      record.payload = record.redacted ? document->dump(-1, ' ', false,
-                                                        nlohmann::json::error_handler_t::replace)
-                                       : std::move(message.payload);
-    }
+    capture_json(record, message.payload, meta);
   }
   record.meta_json = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   deliver(std::move(record));
+}
+
+void MessagePipeline::capture_json(Record& record, std::string_view payload,
+                                   nlohmann::json& meta) {
+  std::string error;
+  // Most messages hold no secret: the envelope alone classifies them, and the text as it
+  // came is the payload — no document of the arguments or results is ever built. Integers
+  // past 64 bits also reach jsonb with every digit (a document holds them as doubles).
+  auto envelope = read_jsonrpc_envelope(payload, options_.max_json_depth, redactor_, &error);
+  if (envelope && !envelope->needs_redaction) {
+    classify_and_correlate(record, envelope->document, record.session_id, meta);
+    copy_request_meta(envelope->document, meta);
+    record.payload = std::string(payload);
+    return;
+  }
+  auto document = envelope ? parse_json_bounded(payload, options_.max_json_depth, &error)
+                           : std::nullopt;
+  if (!document) {
+    record.kind = Kind::Invalid;
+    meta["reason"] = error;
+    return;
+  }
+  classify_and_correlate(record, *document, record.session_id, meta);
+  record.redacted = redactor_.redact_json(*document);
+  copy_request_meta(*document, meta);
+  record.payload = record.redacted
+                       ? document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                       : std::string(payload);
 }
 
 void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::json& document,

@@ -10,6 +10,7 @@
 
 #include "capture/correlator.h"
 #include "capture/json_bounded.h"
+#include "capture/jsonrpc_envelope.h"
 #include "capture/record.h"
 #include "capture/redactor.h"
 
@@ -88,6 +89,8 @@ class MessagePipeline {
 
  private:
   Record make_record(std::string_view connection_id, const CapturedMessage& message) const;
+  // Classifies, correlates and redacts a whole (not truncated) JSON payload into record.
+  void capture_json(Record& record, std::string_view payload, nlohmann::json& meta);
   void classify_and_correlate(Record& record, const nlohmann::json& document,
                               std::string_view session_id, nlohmann::json& meta);
   void deliver(Record&& record);

@@ -271,8 +271,7 @@ bool Redactor::redact_string(std::string& text) const {
   return value_patterns_ && replace_secrets(text, extra_prefixes_);
 }
 
-bool Redactor::redact_string_value(nlohmann::json& value, int embedding_level) const {
-  std::string& text = value.get_ref<std::string&>();
+bool Redactor::redact_string_value(std::string& text, int embedding_level) const {
   if (nested_json_ && embedding_level < kMaxEmbeddingLevels && looks_like_json(text)) {
     std::string error;
     std::optional<json> inner = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
@@ -296,7 +295,7 @@ bool Redactor::redact_json_at(nlohmann::json& document, int embedding_level) con
     if (value.is_structured()) {
       to_visit.push_back(&value);
     } else if (scan_strings && value.is_string()) {
-      replaced |= redact_string_value(value, embedding_level);
+      replaced |= redact_string_value(value.get_ref<std::string&>(), embedding_level);
     }
   };
   while (!to_visit.empty()) {

@@ -51,6 +51,9 @@ class Redactor {
   // Replaces every secret shape (see RedactOptions::value_patterns) inside text. One pass,
   // O(size); text with no candidate start is left untouched without allocating.
   bool redact_string(std::string& text) const;
+  // One string value of a document, as redact_json() treats it: the patterns, or, for a
+  // string holding JSON, that JSON redacted. True when it changed; untouched otherwise.
+  bool redact_string_value(std::string& text) const { return redact_string_value(text, 0); }
   // A request-target or URL with the values of secret query parameters replaced:
   // "/mcp?token=abc&x=1" -> "/mcp?token=[REDACTED]&x=1". Other values get the patterns.
   std::string redact_target(std::string_view target) const;
@@ -65,7 +68,7 @@ class Redactor {
   bool nested_json_;
 
   bool redact_json_at(nlohmann::json& document, int embedding_level) const;
-  bool redact_string_value(nlohmann::json& value, int embedding_level) const;
+  bool redact_string_value(std::string& text, int embedding_level) const;
   bool redact_header_value(std::string_view name, nlohmann::json& value) const;
   std::string redact_query_pair(std::string_view pair) const;
 };
