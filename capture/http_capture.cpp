@@ -186,7 +186,8 @@ void HttpCapture::on_request_complete() {
       exchange.held_sha = sha;
     } else {
       submit_body(exchange, Direction::ClientToServer, Transport::Http, exchange.request_body,
-                  decoder->total_output(), truncated, sha, http_meta(exchange, false));
+                  decoder->total_output(), truncated, sha,
+                  http_meta(exchange, false, std::move(exchange.request_headers)));
     }
   }
   std::string().swap(exchange.request_body);
@@ -257,7 +258,8 @@ void HttpCapture::on_response_complete() {
     bool truncated = decoder->truncated();
     submit_body(exchange, Direction::ServerToClient, Transport::Http, exchange.response_body,
                 decoder->total_output(), truncated,
-                truncated ? decoder->sha256_hex() : std::string(), http_meta(exchange, true));
+                truncated ? decoder->sha256_hex() : std::string(),
+                http_meta(exchange, true, std::move(exchange.response_headers)));
   }
   response_.reset();
 }
@@ -271,7 +273,7 @@ void HttpCapture::on_sse_event(const SseEvent& event) {
     return;
   }
   if (event.event_type != "message" || event.data_size == 0) return;  // priming, keep-alive
-  nlohmann::json meta = http_meta(exchange, true);
+  nlohmann::json meta = http_meta(exchange, true, exchange.response_headers);  // every event's
   nlohmann::json sse = {{"event", event.event_type}};
   if (event.has_id_field) sse["id"] = event.id;
   meta["sse"] = std::move(sse);
@@ -305,7 +307,7 @@ void HttpCapture::submit_held_request(Exchange& exchange) {
   message.size = exchange.held_size;
   message.truncated = exchange.held_truncated;
   message.sha256_hex = exchange.held_sha;
-  message.meta = http_meta(exchange, false);
+  message.meta = http_meta(exchange, false, std::move(exchange.request_headers));
   message.passed_at_us = exchange.request_done_at_us;
   pipeline_.submit(connection_id_, std::move(message));
   std::string().swap(exchange.held_payload);
@@ -327,15 +329,13 @@ bool HttpCapture::finish_decoding(ContentDecoder& decoder, Direction direction) 
   return false;
 }
 
-nlohmann::json HttpCapture::http_meta(const Exchange& exchange, bool response) const {
+// The headers come in by value: a message's last use of them moves them, with no copy.
+nlohmann::json HttpCapture::http_meta(const Exchange& exchange, bool response,
+                                      nlohmann::json headers) const {
   nlohmann::json http = {{"method", exchange.method},
                          {"path", pipeline_.redactor().redact_target(path_of(exchange.target))}};
-  if (response) {
-    http["status"] = exchange.status;
-    http["headers"] = exchange.response_headers;
-  } else {
-    http["headers"] = exchange.request_headers;
-  }
+  if (response) http["status"] = exchange.status;
+  http["headers"] = std::move(headers);
   return {{"http", std::move(http)}};
 }
 

@@ -55,7 +55,7 @@ class HttpCapture {
   bool decode(ContentDecoder& decoder, std::string_view chunk, Direction direction,
               const ContentDecoder::OutputCallback& on_output);
   bool finish_decoding(ContentDecoder& decoder, Direction direction);
-  nlohmann::json http_meta(const Exchange& exchange, bool response) const;
+  nlohmann::json http_meta(const Exchange& exchange, bool response, nlohmann::json headers) const;
   std::string session_of(const HttpHead& head) const;
 
   MessagePipeline& pipeline_;
