@@ -154,7 +154,9 @@ void MessagePipeline::submit_failure(std::string_view connection_id, std::string
   message.session_id = session_id;
   Record record = make_record(connection_id, message);
   record.kind = Kind::Invalid;
-  record.meta_json = nlohmann::json{{"reason", reason}, {"capture", "stopped"}}.dump();
+  // The reason may quote a peer's bytes; replace keeps dump() from throwing on non-UTF-8.
+  record.meta_json = nlohmann::json{{"reason", reason}, {"capture", "stopped"}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
   deliver(std::move(record));
 }
 

@@ -157,6 +157,20 @@ TEST_F(ConnectionCaptureTest, CompressedWithContextTakeover) {
   }
 }
 
+// A server's extension offer that cannot be read stops capture with one invalid record;
+// quoting bytes that are not UTF-8 in its reason must not throw out of the loop.
+TEST_F(ConnectionCaptureTest, UnreadableExtensionWithBytesThatAreNotUtf8StopsCapture) {
+  std::string head =
+      kResponse101 + "Sec-WebSocket-Extensions: permessage-deflate; x\xff\xfe=1\r\n\r\n";
+  std::string server = frame(0x81, kResult, false);
+  run_exchange(frame(0x81, kCall, true), head, server, 4096);
+  ASSERT_EQ(consumer.records.size(), 1u);
+  EXPECT_EQ(consumer.records[0].kind, Kind::Invalid);
+  nlohmann::json meta = nlohmann::json::parse(consumer.records[0].meta_json);
+  EXPECT_EQ(meta["capture"], "stopped");
+  EXPECT_NE(meta["reason"].get<std::string>().find("\ufffd"), std::string::npos) << meta;
+}
+
 TEST_F(ConnectionCaptureTest, RefusedUpgradeStaysHttp) {
   MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
   ConnectionCapture capture(pipeline, "c1");

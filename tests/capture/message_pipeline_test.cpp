@@ -210,5 +210,14 @@ TEST_F(MessagePipelineTest, FailureRecordSaysWhy) {
   EXPECT_EQ(meta(0)["reason"], "reserved opcode 3");
 }
 
+// A reason can quote what a peer sent (a Sec-WebSocket-Extensions value that does not
+// parse): bytes that are not UTF-8 become U+FFFD instead of throwing out of the loop.
+TEST_F(MessagePipelineTest, FailureReasonQuotingBytesThatAreNotUtf8) {
+  pipeline.submit_failure("conn-9", "conn-9", Transport::WebSocket, Direction::ServerToClient,
+                          "unknown extension parameter \xff\xfe: x\xc3");
+  ASSERT_EQ(consumer.records.size(), 1u);
+  EXPECT_EQ(meta(0)["reason"], "unknown extension parameter \ufffd\ufffd: x\ufffd");
+}
+
 }  // namespace
 }  // namespace mcptap::capture
