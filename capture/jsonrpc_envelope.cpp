@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "capture/envelope_scanner.h"
 #include "capture/json_bounded.h"
 
 namespace mcptap::capture {
@@ -199,6 +200,13 @@ class EnvelopeBuilder {
 std::optional<JsonRpcEnvelope> read_jsonrpc_envelope(std::string_view text, int max_depth,
                                                      const Redactor& redactor,
                                                      std::string* error) {
+  if (auto scanned = scan_jsonrpc_envelope(text, max_depth, redactor)) return scanned;
+  return parse_jsonrpc_envelope(text, max_depth, redactor, error);
+}
+
+std::optional<JsonRpcEnvelope> parse_jsonrpc_envelope(std::string_view text, int max_depth,
+                                                      const Redactor& redactor,
+                                                      std::string* error) {
   EnvelopeBuilder builder(max_depth > 0 ? static_cast<size_t>(max_depth) : 0, redactor);
   const char* begin = text.data();
   const bool parsed = json::sax_parse(begin, begin + text.size(), &builder);

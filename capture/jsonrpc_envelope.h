@@ -26,7 +26,16 @@ struct JsonRpcEnvelope {
 // text that is not JSON or nests deeper than max_depth, with the same *error as
 // parse_json_bounded(); an envelope with needs_redaction may come from text that would
 // fail further on.
+//
+// Tries the hand-written scan (envelope_scanner.h) first, and parse_jsonrpc_envelope()
+// for anything it leaves: the two give the same envelope wherever both answer.
 std::optional<JsonRpcEnvelope> read_jsonrpc_envelope(std::string_view text, int max_depth,
                                                      const Redactor& redactor, std::string* error);
+
+// The general path: nlohmann's parser driving an envelope builder; its errors are the
+// parser's own.
+std::optional<JsonRpcEnvelope> parse_jsonrpc_envelope(std::string_view text, int max_depth,
+                                                      const Redactor& redactor,
+                                                      std::string* error);
 
 }  // namespace mcptap::capture

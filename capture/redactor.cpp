@@ -208,19 +208,25 @@ std::optional<Span> match_at(std::string_view text, size_t at,
   }
 }
 
+// The first secret at or after `from`. Secrets start at a word boundary: "task-..." does
+// not hold an "sk-" key.
+std::optional<Span> next_secret(std::string_view text, size_t from,
+                                const std::vector<std::string>& extra_prefixes) {
+  for (size_t at = from; at < text.size(); ++at) {
+    if (at > 0 && is_word(text[at - 1])) continue;
+    if (std::optional<Span> span = match_at(text, at, extra_prefixes)) return span;
+  }
+  return std::nullopt;
+}
+
 // Replaces every match; text between matches is copied once, so the pass is O(size).
 bool replace_secrets(std::string& text, const std::vector<std::string>& extra_prefixes) {
   std::string_view view(text);
   std::string out;
   size_t copied = 0;
   for (size_t at = 0; at < view.size();) {
-    // Secrets start at a word boundary: "task-..." does not hold an "sk-" key.
-    bool boundary = at == 0 || !is_word(view[at - 1]);
-    std::optional<Span> span = boundary ? match_at(view, at, extra_prefixes) : std::nullopt;
-    if (!span) {
-      ++at;
-      continue;
-    }
+    std::optional<Span> span = next_secret(view, at, extra_prefixes);
+    if (!span) break;
     if (out.empty()) out.reserve(view.size());
     out.append(view.substr(copied, span->begin - copied));
     out.append(kRedactedValue);
@@ -269,6 +275,15 @@ bool Redactor::redact_json(nlohmann::json& document) const {
 
 bool Redactor::redact_string(std::string& text) const {
   return value_patterns_ && replace_secrets(text, extra_prefixes_);
+}
+
+bool Redactor::would_redact_string_value(std::string_view text) const {
+  if (nested_json_ && looks_like_json(text)) {
+    // Rare enough to take the real path: JSON held in a string is redacted as a document.
+    std::string copy(text);
+    return redact_string_value(copy, 0);
+  }
+  return value_patterns_ && next_secret(text, 0, extra_prefixes_).has_value();
 }
 
 bool Redactor::redact_string_value(std::string& text, int embedding_level) const {

@@ -54,6 +54,8 @@ class Redactor {
   // One string value of a document, as redact_json() treats it: the patterns, or, for a
   // string holding JSON, that JSON redacted. True when it changed; untouched otherwise.
   bool redact_string_value(std::string& text) const { return redact_string_value(text, 0); }
+  // Whether redact_string_value() would change text, without changing it.
+  bool would_redact_string_value(std::string_view text) const;
   // A request-target or URL with the values of secret query parameters replaced:
   // "/mcp?token=abc&x=1" -> "/mcp?token=[REDACTED]&x=1". Other values get the patterns.
   std::string redact_target(std::string_view target) const;

@@ -116,7 +116,9 @@ TEST(JsonRpcEnvelope, AnythingTheRedactorWouldChangeAsksForTheWholeDocument) {
     // The whole document agrees that there is something to redact, when it parses.
     std::string error;
     auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
-    if (document) EXPECT_TRUE(default_redactor().redact_json(*document)) << text;
+    if (document) {
+      EXPECT_TRUE(default_redactor().redact_json(*document)) << text;
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "capture/json_bounded.h"
 #include "capture/jsonrpc.h"
+#include "capture/envelope_scanner.h"
 #include "capture/jsonrpc_envelope.h"
 #include "capture/redactor.h"
 
@@ -28,11 +29,22 @@ void require_same(const ClassifiedMessage& a, const ClassifiedMessage& b) {
   for (size_t i = 0; i < a.batch_items.size(); ++i) require_same(a.batch_items[i], b.batch_items[i]);
 }
 
+// The hand-written scan answers only where the general path agrees with it exactly.
+void require_scan_agrees(std::string_view text, const Redactor& redactor) {
+  auto scanned = scan_jsonrpc_envelope(text, kDefaultMaxJsonDepth, redactor);
+  if (!scanned) return;
+  std::string error;
+  auto parsed = parse_jsonrpc_envelope(text, kDefaultMaxJsonDepth, redactor, &error);
+  require(parsed.has_value() && parsed->needs_redaction == scanned->needs_redaction);
+  if (!scanned->needs_redaction) require(parsed->document == scanned->document);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   static const Redactor redactor{RedactOptions{}};
+  require_scan_agrees(text, redactor);
   std::string error, envelope_error;
   auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
   auto envelope = read_jsonrpc_envelope(text, kDefaultMaxJsonDepth, redactor, &envelope_error);

@@ -75,6 +75,15 @@ write("ndjson_fuzz", "lines", b"\x0a" + chunked(RPC + b"\n" + RPC + b"\r\n{}\n")
 write("json_rpc_fuzz", "request", RPC)
 write("json_rpc_fuzz", "batch", b'[{"jsonrpc":"2.0","id":"a","result":{"text":"{\\"password\\":\\"x\\"}"}},{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1}}]')
 write("json_rpc_fuzz", "deep", b"[" * 2000)
+# Escapes, UTF-8 of every length, surrogate pairs, numbers of every shape: what the
+# envelope's hand-written scan must judge exactly as the parser does.
+write("json_rpc_fuzz", "escapes",
+      '{"jsonrpc":"2.0","id":"a\\u00e9\\ud83d\\ude00\\n","method":"x/\\"y\\"",'
+      '"params":{"_meta":{"k":"\u00e9\u4e2d\U0001f600"},"arguments":{"t":"{\\"password\\":1}"}}}'
+      .encode())
+write("json_rpc_fuzz", "numbers",
+      b'{"id":-0,"method":"m","params":{"progressToken":1.5e-3,"n":[0,-1,18446744073709551615,'
+      b'123456789012345678901234567890,1E+2,1e400]}}')
 
 write("redactor_fuzz", "secrets", "Bearer abcdefghijkl sk-proj-abcdefghijklmnop ghp_0123456789abcdefghij "
       "xoxb-0123456789 AKIAIOSFODNN7EXAMPLE eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig "
