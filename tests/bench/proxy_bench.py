@@ -291,6 +291,16 @@ def wait_for_drain(pg_url, route, expected, timeout=120.0):
     return None
 
 
+def print_capture_cost(bindir):
+    """capture_bench: the loop thread's share of capturing one HTTP message, no sockets."""
+    binary = os.path.join(bindir, "capture_bench")
+    if not os.path.exists(binary):
+        return
+    out = subprocess.run([binary], capture_output=True, text=True, timeout=300)
+    if out.returncode == 0 and out.stdout.strip():
+        print(f"\nCapture alone (`capture_bench`): {out.stdout.strip()}.")
+
+
 def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_datadir,
              messages_per_request):
     """Interleaved rounds over the scenarios; returns {scenario: Stats}."""
@@ -554,6 +564,8 @@ def main():
         if "scale" in parts:
             scale_idle(loadgen, mcptap_on, args.idle_connections, hold=15)
             scale_big(loadgen, mcptap_on, pg_url, args.big_bytes)
+        if "http" in parts:
+            print_capture_cost(bindir)
         sys.stdout.flush()
     finally:
         for p in reversed(processes):

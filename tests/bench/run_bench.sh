@@ -27,7 +27,7 @@ if [ -n "$missing" ]; then
 fi
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD_DIR" -j2 --target mcptap ws_loadgen proxy_bench_ws_echo >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target mcptap ws_loadgen proxy_bench_ws_echo capture_bench >/dev/null
 
 # 10 000 idle connections need 20 000+ descriptors in mcptap alone.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
