@@ -2,6 +2,10 @@
 #include "capture/connection_capture.h"
 
 #include <cctype>
+#include <exception>
+#include <string>
+
+#include "capture/log.h"
 
 namespace mcptap::capture {
 namespace {
@@ -32,17 +36,36 @@ ConnectionCapture::ConnectionCapture(MessagePipeline& pipeline, std::string conn
 
 ConnectionCapture::~ConnectionCapture() = default;
 
+// Capture never takes a connection down: whatever a decoder or the pipeline throws (out of
+// memory, a bug) ends capture for this connection, and the bytes go on as they came.
 void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
-  if (bytes.empty()) return;
-  DeliveryBatch batch(pipeline_);
-  if (mode_ == Mode::Sniffing) sniff(bytes);
-  switch (mode_) {
-    case Mode::Http:
-    case Mode::AwaitingUpgrade: feed_http(direction, bytes); break;
-    case Mode::WebSocket: feed_websocket(direction, bytes); break;
-    case Mode::Ndjson: feed_ndjson(direction, bytes); break;
-    case Mode::Sniffing:
-    case Mode::Off: break;
+  if (bytes.empty() || mode_ == Mode::Off) return;
+  try {
+    DeliveryBatch batch(pipeline_);
+    if (mode_ == Mode::Sniffing) sniff(bytes);
+    switch (mode_) {
+      case Mode::Http:
+      case Mode::AwaitingUpgrade: feed_http(direction, bytes); break;
+      case Mode::WebSocket: feed_websocket(direction, bytes); break;
+      case Mode::Ndjson: feed_ndjson(direction, bytes); break;
+      case Mode::Sniffing:
+      case Mode::Off: break;
+    }
+  } catch (const std::exception& failure) {
+    abandon(direction, failure.what());
+  } catch (...) {
+    abandon(direction, "unknown exception");
+  }
+}
+
+void ConnectionCapture::abandon(Direction direction, std::string_view what) noexcept {
+  if (mode_ == Mode::Off) return;  // stopped already, and recorded
+  try {
+    log_error("capture failed; the connection goes on without it",
+              {{"component", "capture"}, {"connection_id", connection_id_}, {"error", what}});
+    stop_capture(direction, "capture failed: " + std::string(what));
+  } catch (...) {
+    mode_ = Mode::Off;  // not even the failure could be recorded
   }
 }
 
@@ -187,22 +210,34 @@ void ConnectionCapture::submit_ndjson_line(Direction direction, const NdjsonLine
 }
 
 void ConnectionCapture::on_end(Direction direction) {
-  if (mode_ == Mode::Http && direction == Direction::ServerToClient) {
-    // A response without a length ends with the connection. One cut short (an endless SSE
-    // stream the client walked away from) is how such streams normally end: no violation.
-    response_parser_->finish();
-    return;
+  try {
+    if (mode_ == Mode::Http && direction == Direction::ServerToClient) {
+      // A response without a length ends with the connection. One cut short (an endless SSE
+      // stream the client walked away from) is how such streams normally end: no violation.
+      response_parser_->finish();
+      return;
+    }
+    // A last line without its newline is still a message once its sender is done.
+    if (mode_ != Mode::Ndjson) return;
+    NdjsonDecoder& decoder =
+        direction == Direction::ClientToServer ? *client_lines_ : *server_lines_;
+    decoder.finish([&](const NdjsonLine& line) { submit_ndjson_line(direction, line); });
+  } catch (const std::exception& failure) {
+    abandon(direction, failure.what());
+  } catch (...) {
+    abandon(direction, "unknown exception");
   }
-  // A last line without its newline is still a message once its sender is done.
-  if (mode_ != Mode::Ndjson) return;
-  NdjsonDecoder& decoder =
-      direction == Direction::ClientToServer ? *client_lines_ : *server_lines_;
-  decoder.finish([&](const NdjsonLine& line) { submit_ndjson_line(direction, line); });
 }
 
 void ConnectionCapture::on_close() {
-  if (http_) http_->on_connection_closed();
-  pipeline_.forget_session(connection_id_);
+  try {
+    if (http_) http_->on_connection_closed();
+    pipeline_.forget_session(connection_id_);
+  } catch (const std::exception& failure) {
+    abandon(Direction::ClientToServer, failure.what());
+  } catch (...) {
+    abandon(Direction::ClientToServer, "unknown exception");
+  }
 }
 
 void ConnectionCapture::stop_capture(Direction direction, std::string_view reason) {

@@ -42,6 +42,7 @@ class ConnectionCapture final : public StreamTap {
   void submit_ndjson_line(Direction direction, const NdjsonLine& line);
   void submit_websocket_message(Direction direction, WebSocketMessage&& message);
   void stop_capture(Direction direction, std::string_view reason);
+  void abandon(Direction direction, std::string_view what) noexcept;
   Transport transport() const;
 
   MessagePipeline& pipeline_;

@@ -1,6 +1,8 @@
 // HTTP/1.x parsing with llhttp: heads collected, bodies streamed, upgrades reported.
 #include "capture/http_message_parser.h"
 
+#include <utility>
+
 #include <algorithm>
 #include <cctype>
 
@@ -63,6 +65,7 @@ HttpMessageParser::Status HttpMessageParser::feed(std::string_view bytes, size_t
   *consumed = bytes.size();
   if (!failure_reason_.empty()) return Status::Failed;
   llhttp_errno_t result = llhttp_execute(&parser_, bytes.data(), bytes.size());
+  rethrow_listener_failure();
   if (result == HPE_OK) return Status::Ok;
   if (result == HPE_PAUSED_UPGRADE) {
     *consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - bytes.data());
@@ -78,6 +81,7 @@ HttpMessageParser::Status HttpMessageParser::feed(std::string_view bytes, size_t
 HttpMessageParser::Status HttpMessageParser::finish() {
   if (!failure_reason_.empty()) return Status::Failed;
   llhttp_errno_t result = llhttp_finish(&parser_);
+  rethrow_listener_failure();
   if (result == HPE_OK) return Status::Ok;
   failure_reason_ = std::string("http: ") + llhttp_errno_name(result) + " at end of stream";
   return Status::Failed;
@@ -89,6 +93,24 @@ HttpMessageParser& HttpMessageParser::self(llhttp_t* parser) {
   return *static_cast<HttpMessageParser*>(parser->data);
 }
 
+// llhttp is C: unwinding through it would end the process. The exception waits here until
+// llhttp_execute() has returned; -1 makes llhttp stop at once.
+template <typename Body>
+int HttpMessageParser::guarded(llhttp_t* parser, Body body) noexcept {
+  try {
+    return body(self(parser));
+  } catch (...) {
+    self(parser).listener_failure_ = std::current_exception();
+    return -1;
+  }
+}
+
+void HttpMessageParser::rethrow_listener_failure() {
+  if (!listener_failure_) return;
+  failure_reason_ = "http: capture failed";  // the stream is out of step from here on
+  std::rethrow_exception(std::exchange(listener_failure_, nullptr));
+}
+
 bool HttpMessageParser::count_head_bytes(size_t length) {
   head_bytes_ += length;
   if (head_bytes_ <= max_head_bytes_) return true;
@@ -97,67 +119,77 @@ bool HttpMessageParser::count_head_bytes(size_t length) {
 }
 
 int HttpMessageParser::on_message_begin(llhttp_t* parser) {
-  HttpMessageParser& p = self(parser);
-  bool is_request = p.head_.is_request;
-  p.head_ = HttpHead{};
-  p.head_.is_request = is_request;
-  p.head_bytes_ = 0;
-  p.in_header_value_ = false;
-  return 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    bool is_request = p.head_.is_request;
+    p.head_ = HttpHead{};
+    p.head_.is_request = is_request;
+    p.head_bytes_ = 0;
+    p.in_header_value_ = false;
+    return 0;
+  });
 }
 
 int HttpMessageParser::on_method(llhttp_t* parser, const char* at, size_t length) {
-  HttpMessageParser& p = self(parser);
-  if (!p.count_head_bytes(length)) return -1;
-  p.head_.method.append(at, length);
-  return 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    if (!p.count_head_bytes(length)) return -1;
+    p.head_.method.append(at, length);
+    return 0;
+  });
 }
 
 int HttpMessageParser::on_url(llhttp_t* parser, const char* at, size_t length) {
-  HttpMessageParser& p = self(parser);
-  if (!p.count_head_bytes(length)) return -1;
-  p.head_.target.append(at, length);
-  return 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    if (!p.count_head_bytes(length)) return -1;
+    p.head_.target.append(at, length);
+    return 0;
+  });
 }
 
 int HttpMessageParser::on_header_field(llhttp_t* parser, const char* at, size_t length) {
-  HttpMessageParser& p = self(parser);
-  if (!p.count_head_bytes(length)) return -1;
-  // llhttp may split a field across calls; a field after a value starts a new header.
-  if (p.in_header_value_ || p.head_.headers.empty()) {
-    p.head_.headers.emplace_back();
-    p.in_header_value_ = false;
-  }
-  p.head_.headers.back().first.append(at, length);
-  return 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    if (!p.count_head_bytes(length)) return -1;
+    // llhttp may split a field across calls; a field after a value starts a new header.
+    if (p.in_header_value_ || p.head_.headers.empty()) {
+      p.head_.headers.emplace_back();
+      p.in_header_value_ = false;
+    }
+    p.head_.headers.back().first.append(at, length);
+    return 0;
+  });
 }
 
 int HttpMessageParser::on_header_value(llhttp_t* parser, const char* at, size_t length) {
-  HttpMessageParser& p = self(parser);
-  if (!p.count_head_bytes(length)) return -1;
-  if (p.head_.headers.empty()) return -1;
-  p.in_header_value_ = true;
-  p.head_.headers.back().second.append(at, length);
-  return 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    if (!p.count_head_bytes(length)) return -1;
+    if (p.head_.headers.empty()) return -1;
+    p.in_header_value_ = true;
+    p.head_.headers.back().second.append(at, length);
+    return 0;
+  });
 }
 
 int HttpMessageParser::on_headers_complete(llhttp_t* parser) {
-  HttpMessageParser& p = self(parser);
-  p.head_.http_major = llhttp_get_http_major(parser);
-  p.head_.http_minor = llhttp_get_http_minor(parser);
-  if (!p.head_.is_request) p.head_.status_code = llhttp_get_status_code(parser);
-  bool no_body = p.listener_.on_head(p.head_);
-  return no_body ? 1 : 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    p.head_.http_major = llhttp_get_http_major(parser);
+    p.head_.http_minor = llhttp_get_http_minor(parser);
+    if (!p.head_.is_request) p.head_.status_code = llhttp_get_status_code(parser);
+    bool no_body = p.listener_.on_head(p.head_);
+    return no_body ? 1 : 0;
+  });
 }
 
 int HttpMessageParser::on_body(llhttp_t* parser, const char* at, size_t length) {
-  self(parser).listener_.on_body(std::string_view(at, length));
-  return 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    p.listener_.on_body(std::string_view(at, length));
+    return 0;
+  });
 }
 
 int HttpMessageParser::on_message_complete(llhttp_t* parser) {
-  self(parser).listener_.on_message_complete();
-  return 0;
+  return guarded(parser, [&](HttpMessageParser& p) {
+    p.listener_.on_message_complete();
+    return 0;
+  });
 }
 
 }  // namespace mcptap::capture

@@ -1,6 +1,8 @@
 // HTTP/1.x message parser for one direction of a connection (llhttp underneath, no I/O).
 #pragma once
 
+#include <exception>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -51,6 +53,8 @@ class HttpMessageParser {
   HttpMessageParser(const HttpMessageParser&) = delete;
   HttpMessageParser& operator=(const HttpMessageParser&) = delete;
 
+  // An exception thrown by the listener never unwinds through llhttp's C frames: it stops
+  // the parse and is thrown again from here, after llhttp has returned.
   Status feed(std::string_view bytes, size_t* consumed);
   // The peer closed: a response delimited by the end of the connection completes here.
   Status finish();
@@ -68,6 +72,10 @@ class HttpMessageParser {
   static int on_headers_complete(llhttp_t* parser);
   static int on_body(llhttp_t* parser, const char* at, size_t length);
   static int on_message_complete(llhttp_t* parser);
+  // Runs a callback's body, keeping any exception for rethrow_listener_failure().
+  template <typename Body>
+  static int guarded(llhttp_t* parser, Body body) noexcept;
+  void rethrow_listener_failure();
   static HttpMessageParser& self(llhttp_t* parser);
   bool count_head_bytes(size_t length);
 
@@ -79,6 +87,7 @@ class HttpMessageParser {
   size_t head_bytes_ = 0;
   size_t max_head_bytes_;
   std::string failure_reason_;
+  std::exception_ptr listener_failure_;  // thrown inside a callback, rethrown by feed/finish
 };
 
 }  // namespace mcptap::capture

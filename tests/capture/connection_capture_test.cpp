@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
+#include <cstring>
+
 #include "tests/capture/collecting_consumer.h"
 #include <zlib.h>
 
@@ -169,6 +173,59 @@ TEST_F(ConnectionCaptureTest, UnreadableExtensionWithBytesThatAreNotUtf8StopsCap
   nlohmann::json meta = nlohmann::json::parse(consumer.records[0].meta_json);
   EXPECT_EQ(meta["capture"], "stopped");
   EXPECT_NE(meta["reason"].get<std::string>().find("\ufffd"), std::string::npos) << meta;
+}
+
+// A consumer that fails the way a bug or an exhausted allocator would.
+struct ThrowingConsumer : CollectingConsumer {
+  int throws = 1;
+  bool consume(Record&& record) override {
+    if (throws > 0) {
+      --throws;
+      throw std::runtime_error("consumer broke");
+    }
+    return CollectingConsumer::consume(std::move(record));
+  }
+};
+
+// Whatever capture throws — here from inside llhttp's callbacks, from the WebSocket decoder
+// and from the NDJSON decoder — ends capture for the connection, never leaves on_bytes().
+TEST(ConnectionCaptureFailure, AnExceptionStopsCaptureAndNeverReachesTheCaller) {
+  const Redactor redactor{RedactOptions{}};
+  const std::string http_request =
+      std::string("POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                  "Content-Length: ") +
+      std::to_string(std::strlen(kCall)) + "\r\n\r\n" + kCall;
+  struct Case {
+    const char* name;
+    std::vector<std::pair<Direction, std::string>> feed;
+  };
+  const std::vector<Case> cases = {
+      {"http", {{Direction::ClientToServer, http_request}}},
+      {"websocket",
+       {{Direction::ClientToServer, kRequest},
+        {Direction::ServerToClient, kResponse101 + "\r\n"},
+        {Direction::ClientToServer, frame(0x81, kCall, true)}}},
+      {"ndjson", {{Direction::ClientToServer, std::string(kCall) + "\n"}}},
+  };
+  for (const Case& c : cases) {
+    ThrowingConsumer consumer;
+    MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
+    ConnectionCapture capture(pipeline, "c1");
+    for (const auto& [direction, bytes] : c.feed) {
+      EXPECT_NO_THROW(capture.on_bytes(direction, bytes)) << c.name;
+    }
+    EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Off) << c.name;
+    ASSERT_EQ(consumer.records.size(), 1u) << c.name;  // the failure, recorded
+    EXPECT_EQ(consumer.records[0].kind, Kind::Invalid) << c.name;
+    EXPECT_EQ(nlohmann::json::parse(consumer.records[0].meta_json)["reason"],
+              "capture failed: consumer broke")
+        << c.name;
+    // Later bytes pass without capture.
+    EXPECT_NO_THROW(capture.on_bytes(Direction::ServerToClient, std::string(kResult) + "\n"));
+    EXPECT_NO_THROW(capture.on_end(Direction::ServerToClient));
+    EXPECT_NO_THROW(capture.on_close());
+    EXPECT_EQ(consumer.records.size(), 1u) << c.name;
+  }
 }
 
 TEST_F(ConnectionCaptureTest, RefusedUpgradeStaysHttp) {
