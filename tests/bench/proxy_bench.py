@@ -21,6 +21,7 @@ every process started here is stopped before it returns.
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -28,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -36,7 +38,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "support"))
 import pg_cluster  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-SCENARIOS = ["direct", "nginx", "mitmproxy", "mcptap-off", "mcptap-on"]
+# mcptap-spool (HTTP only): capture on with PostgreSQL unreachable, so every message goes to
+# the spool and the sink ships nothing during the load — what capturing costs the proxy
+# itself, as when PostgreSQL runs on machines of its own.
+SCENARIOS = ["direct", "nginx", "mitmproxy", "mcptap-off", "mcptap-on", "mcptap-spool"]
 PROXY_CPU = "0"
 LOAD_CPU = "1"
 
@@ -177,7 +182,7 @@ def start_nginx(name, template, cpu, **values):
 
 
 class Mcptap:
-    def __init__(self, binary, name, capture, pg_url, upstreams, pin):
+    def __init__(self, binary, name, capture, pg_url, upstreams, pin, sink_extra=None):
         self.name = name
         self.ports = {kind: free_port() for kind in upstreams}
         self.admin_port = free_port()
@@ -187,7 +192,8 @@ class Mcptap:
             "routes": [{"name": self.routes[kind], "listen": f"127.0.0.1:{self.ports[kind]}",
                         "upstream": f"127.0.0.1:{port}", "capture": capture}
                        for kind, port in upstreams.items()],
-            "sink": {"postgres": pg_url, "spool_dir": os.path.join(WORKDIR, f"{name}-spool")},
+            "sink": {"postgres": pg_url, "spool_dir": os.path.join(WORKDIR, f"{name}-spool"),
+                     **(sink_extra or {})},
         }
         path = os.path.join(WORKDIR, f"{name}.json")
         with open(path, "w") as f:
@@ -197,6 +203,14 @@ class Mcptap:
         for port in self.ports.values():
             if not wait_for_port(port):
                 raise RuntimeError(f"{name} did not listen; see {self.process.log_path}")
+
+    def gauge(self, name):
+        """A metric without labels (the sink's and the spool's)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:
+            for line in r.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return int(float(line.rsplit(" ", 1)[1]))
+        return 0
 
     def metric(self, family, route):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:
@@ -261,6 +275,7 @@ class Stats:
         self.sent = None
         self.dropped = None
         self.drain_s = []
+        self.spooled = None  # mcptap-spool: records the spool held at the end
 
     def add(self, result, cpu, pg_cpu):
         self.messages += result["messages"]
@@ -291,6 +306,56 @@ def wait_for_drain(pg_url, route, expected, timeout=120.0):
     return None
 
 
+def relay(listen_port, target_port):
+    """A TCP relay thread: what makes PostgreSQL reachable at listen_port from now on."""
+    server = socket.create_server(("127.0.0.1", listen_port))
+
+    def pump(source, sink):
+        try:
+            while True:
+                data = source.recv(1 << 16)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", target_port))
+            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def deliver_spool(mcptap_spool, spool_pg_port, pg_url, stats):
+    """PostgreSQL becomes reachable for mcptap-spool: everything it spooled must arrive."""
+    pg_port = int(re.search(r":(\d+)/", pg_url).group(1))
+    route = mcptap_spool.routes["http"]
+    expected = stats.spooled
+    server = relay(spool_pg_port, pg_port)
+    try:
+        drained = wait_for_drain(pg_url, route, expected, timeout=600)
+    finally:
+        server.close()
+    rows = psql_count(pg_url, route)
+    print(f"\nmcptap-spool, then PostgreSQL reachable: rows written {rows:,} of {expected:,} "
+          f"spooled, in {'never' if drained is None else f'{drained:.1f} s'}; dropped "
+          f"{mcptap_spool.metric('mcptap_dropped_messages_total', route)}.")
+
+
 def print_capture_cost(bindir):
     """capture_bench: the loop thread's share of capturing one HTTP message, no sockets."""
     binary = os.path.join(bindir, "capture_bench")
@@ -302,13 +367,13 @@ def print_capture_cost(bindir):
 
 
 def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_datadir,
-             messages_per_request):
+             messages_per_request, mcptap_spool=None):
     """Interleaved rounds over the scenarios; returns {scenario: Stats}."""
     targets = {name: target for name, target in targets.items() if name in CHOSEN}
     stats = {name: Stats() for name in targets}
     route = mcptap_on.routes[kind]
     for name in targets:
-        if name == "mcptap-on":
+        if name in ("mcptap-on", "mcptap-spool"):
             stats[name].sent = stats[name].rows = stats[name].dropped = 0
     for round_index in range(rounds):
         for name, (port, process) in targets.items():
@@ -341,6 +406,14 @@ def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_
                 s.dropped = mcptap_on.metric("mcptap_dropped_messages_total", route)
                 s.drain_s.append(drained if drained is not None else float("inf"))
                 cpu = process.cpu() - cpu_before  # capture's work after the load counts too
+            if name == "mcptap-spool":
+                # Every message the proxy saw is in the spool, none dropped.
+                time.sleep(0.2)
+                s = stats[name]
+                s.sent += result["messages"] * messages_per_request
+                s.dropped = mcptap_spool.metric("mcptap_dropped_messages_total",
+                                                mcptap_spool.routes[kind])
+                s.spooled = mcptap_spool.gauge("mcptap_spool_records")
             pg_cpu = postgres_cpu_seconds(pg_datadir) - pg_before
             stats[name].add(result, cpu, pg_cpu)
             log(f"{title} round {round_index + 1}/{rounds} {name}: "
@@ -373,6 +446,11 @@ def print_table(title, stats, unit):
               f"| {'—' if name == 'direct' and not s.rss_kb else f'{s.rss_kb / 1024:.1f}'} "
               f"| {fmt(vs_nginx, '.2f')}× | {fmt(vs_nginx_p99, '.2f')}× | {fmt(vs_mitm, '.1f')}× "
               f"| {s.errors} |")
+    spool = stats.get("mcptap-spool")
+    if spool and spool.sent is not None:
+        print(f"\nmcptap-spool captured with PostgreSQL unreachable ({title}): messages sent "
+              f"{spool.sent:,}, records in the spool at the end {spool.spooled:,} (≥ sent: requests "
+              f"in flight when the load stopped were captured too), dropped {spool.dropped}.")
     on = stats.get("mcptap-on")
     if on and on.sent is not None:
         drains = [d for d in on.drain_s]
@@ -521,6 +599,16 @@ def main():
         processes.append(mcptap_off.process)
         mcptap_on = Mcptap(mcptap_bin, "mcptap-on", True, pg_url, upstreams, pin)
         processes.append(mcptap_on.process)
+        mcptap_spool = None
+        if "http" in parts and "mcptap-spool" in CHOSEN:
+            # A port nothing listens on: the sink retries in the background, the spool takes
+            # everything (room for a few minutes of the HTTP load).
+            spool_pg_port = free_port()
+            unreachable = re.sub(r":\d+/", f":{spool_pg_port}/", pg_url, count=1)
+            mcptap_spool = Mcptap(mcptap_bin, "mcptap-spool", True, unreachable,
+                                  {"http": ports["backend"]}, pin,
+                                  sink_extra={"spool_max_bytes": 16 << 30})
+            processes.append(mcptap_spool.process)
         for port in ports.values():
             if port not in (ports["mitm"], ports["mitm_ws"]) or have["mitmdump"]:
                 if not wait_for_port(port, timeout=30):
@@ -542,11 +630,16 @@ def main():
                     targets["mitmproxy"] = (ports["mitm"], mitm)
                 targets["mcptap-off"] = (mcptap_off.ports["http"], mcptap_off.process)
                 targets["mcptap-on"] = (mcptap_on.ports["http"], mcptap_on.process)
+                if mcptap_spool:
+                    targets["mcptap-spool"] = (mcptap_spool.ports["http"], mcptap_spool.process)
                 stats = run_part("http", "http", targets,
                                  lambda port: run_wrk(port, args.seconds, pin),
-                                 args.rounds, args.seconds, mcptap_on, pg_url, pg_datadir, 2)
+                                 args.rounds, args.seconds, mcptap_on, pg_url, pg_datadir, 2,
+                                 mcptap_spool)
                 print_table("HTTP: wrk, POST 309-byte tools/call, 32 keep-alive connections",
                             stats, "requests")
+                if mcptap_spool:
+                    deliver_spool(mcptap_spool, spool_pg_port, pg_url, stats["mcptap-spool"])
         if "ws" in parts:
             targets = {"direct": (ports["echo"], echo_proc)}
             if nginx_proxy:
