@@ -66,7 +66,7 @@ class BoundedDomBuilder {
 
   template <class Exception>
   bool parse_error(size_t /*position*/, const std::string& /*token*/, const Exception& failure) {
-    error_ = describe_parse_error(failure.what());
+    error_ = "not JSON: " + without_token_excerpt(without_exception_tag(failure.what()));
     return false;
   }
 
@@ -119,10 +119,6 @@ class BoundedDomBuilder {
 };
 
 }  // namespace
-
-std::string describe_parse_error(std::string_view what) {
-  return "not JSON: " + without_token_excerpt(without_exception_tag(what));
-}
 
 std::optional<nlohmann::json> parse_json_bounded(std::string_view text, int max_depth,
                                                  std::string* error) {

@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <string>
 #include <string_view>
 
 #include "capture/redactor.h"
@@ -22,20 +21,13 @@ struct JsonRpcEnvelope {
   bool needs_redaction = false;
 };
 
-// One pass over text, validating it as the depth-bounded parser does. Returns nullopt for
-// text that is not JSON or nests deeper than max_depth, with the same *error as
-// parse_json_bounded(); an envelope with needs_redaction may come from text that would
-// fail further on.
-//
-// Tries the hand-written scan (envelope_scanner.h) first, and parse_jsonrpc_envelope()
-// for anything it leaves: the two give the same envelope wherever both answer.
+// One hand-written pass over text that accepts exactly what nlohmann's parser accepts
+// (RFC 8259, UTF-8 per RFC 3629, numbers a double can hold, max_depth) and looks at each
+// string in place. Returns nullopt when it cannot say: text that is not JSON or nests too
+// deep, or that holds what it leaves to the whole document (a key with an escape, a byte
+// order mark). The caller then parses the whole document, which also says why a text is
+// refused. An envelope with needs_redaction may come from text that fails further on.
 std::optional<JsonRpcEnvelope> read_jsonrpc_envelope(std::string_view text, int max_depth,
-                                                     const Redactor& redactor, std::string* error);
-
-// The general path: nlohmann's parser driving an envelope builder; its errors are the
-// parser's own.
-std::optional<JsonRpcEnvelope> parse_jsonrpc_envelope(std::string_view text, int max_depth,
-                                                      const Redactor& redactor,
-                                                      std::string* error);
+                                                     const Redactor& redactor);
 
 }  // namespace mcptap::capture

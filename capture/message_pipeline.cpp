@@ -70,19 +70,20 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
 
 void MessagePipeline::capture_json(Record& record, std::string_view payload,
                                    nlohmann::json& meta) {
-  std::string error;
   // Most messages hold no secret: the envelope alone classifies them, and the text as it
   // came is the payload — no document of the arguments or results is ever built. Integers
   // past 64 bits also reach jsonb with every digit (a document holds them as doubles).
-  auto envelope = read_jsonrpc_envelope(payload, options_.max_json_depth, redactor_, &error);
+  auto envelope = read_jsonrpc_envelope(payload, options_.max_json_depth, redactor_);
   if (envelope && !envelope->needs_redaction) {
     classify_and_correlate(record, envelope->document, record.session_id, meta);
     copy_request_meta(envelope->document, meta);
     record.payload = std::string(payload);
     return;
   }
-  auto document = envelope ? parse_json_bounded(payload, options_.max_json_depth, &error)
-                           : std::nullopt;
+  // Something to redact, or text the envelope left: the whole document, which also says
+  // why a text is not JSON.
+  std::string error;
+  auto document = parse_json_bounded(payload, options_.max_json_depth, &error);
   if (!document) {
     record.kind = Kind::Invalid;
     meta["reason"] = error;

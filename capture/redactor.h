@@ -51,10 +51,8 @@ class Redactor {
   // Replaces every secret shape (see RedactOptions::value_patterns) inside text. One pass,
   // O(size); text with no candidate start is left untouched without allocating.
   bool redact_string(std::string& text) const;
-  // One string value of a document, as redact_json() treats it: the patterns, or, for a
-  // string holding JSON, that JSON redacted. True when it changed; untouched otherwise.
-  bool redact_string_value(std::string& text) const { return redact_string_value(text, 0); }
-  // Whether redact_string_value() would change text, without changing it.
+  // Whether redact_json() would change this string value of a document (its patterns or,
+  // for a string holding JSON, that JSON redacted), without changing anything.
   bool would_redact_string_value(std::string_view text) const;
   // A request-target or URL with the values of secret query parameters replaced:
   // "/mcp?token=abc&x=1" -> "/mcp?token=[REDACTED]&x=1". Other values get the patterns.

@@ -1,5 +1,6 @@
 // Tests for the JSON-RPC envelope (capture/jsonrpc_envelope.cpp): it classifies exactly as
-// the whole document does, keeps none of the bulk, and hands anything secret to redaction.
+// the whole document does, keeps none of the bulk, hands anything secret to redaction, and
+// refuses every text the parser refuses.
 #include "capture/jsonrpc_envelope.h"
 
 #include <gtest/gtest.h>
@@ -20,10 +21,14 @@ const Redactor& default_redactor() {
   return redactor;
 }
 
+std::optional<JsonRpcEnvelope> read(std::string_view text,
+                                    const Redactor& redactor = default_redactor()) {
+  return read_jsonrpc_envelope(text, kDefaultMaxJsonDepth, redactor);
+}
+
 JsonRpcEnvelope envelope_of(std::string_view text, const Redactor& redactor = default_redactor()) {
-  std::string error;
-  auto envelope = read_jsonrpc_envelope(text, kDefaultMaxJsonDepth, redactor, &error);
-  EXPECT_TRUE(envelope) << text << ": " << error;
+  auto envelope = read(text, redactor);
+  EXPECT_TRUE(envelope) << text;
   return envelope.value_or(JsonRpcEnvelope{});
 }
 
@@ -60,13 +65,15 @@ TEST_P(EnvelopeClassifiesLikeTheDocument, SameKindIdsReferencesAndRequestMeta) {
 INSTANTIATE_TEST_SUITE_P(
     Messages, EnvelopeClassifiesLikeTheDocument,
     testing::Values(
-        R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x","arguments":{"q":[1,2,{"r":null}]}}})",
+        R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"x","arguments":{"q":[1,2,{"r":null}],"b":true,"f":false}}})",
         R"({"jsonrpc":"2.0","id":"a-1","method":"tools/call","params":{"_meta":{"progressToken":7,"traceparent":"00-ab-cd-01","nested":{"a":[1,{"b":2}]}},"arguments":{}}})",
+        R"( { "jsonrpc" : "2.0" , "id" : "a-1" , "method" : "tools/call" , "params" : { "_meta" : { "progressToken" : 7 , "traceparent" : "00-ab" } } } )",
         R"({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"p-9","progress":0.5}})",
-        R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":{"odd":1},"reason":"x"}})",
+        R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":{"odd":[1,{}]},"reason":"x"}})",
         R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}})",
         R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
         R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"done"}]}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"line\n\"quoted\" \u00e9 \ud83d\ude00 \/"}]}})",
         R"({"jsonrpc":"2.0","id":3,"result":null})",
         R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}})",
         R"({"jsonrpc":"2.0","id":3,"result":1,"error":{"code":1}})",
@@ -77,10 +84,15 @@ INSTANTIATE_TEST_SUITE_P(
         R"({"jsonrpc":"2.0","id":1,"method":"x","params":[1,2,3]})",
         R"({"jsonrpc":"2.0","id":1,"method":"x","params":"odd"})",
         R"({"jsonrpc":"2.0","id":1,"id":2,"method":"a","method":"b"})",
+        R"({"id":1,"id":2,"method":"a","method":"b","result":1,"params":"s"})",
+        R"({"id":-0,"method":"m","params":{"progressToken":1.5e-3,"n":[18446744073709551615,123456789012345678901234567890,1E+2,-1e-400]}})",
+        R"({"id":"\u00e9\u4e2d","method":"caf\u00e9","params":[1]})",
+        "{\"id\":1,\"method\":\"x\",\"params\":{\"_meta\":{\"k\":\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}}}",
         R"({"jsonrpc":"2.0","result":1})",
         R"({"jsonrpc":"2.0"})",
         R"([{"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":{"progressToken":1}}},{"jsonrpc":"2.0","method":"n"},[1],7,{"id":2,"result":{}}])",
-        R"([])", R"([[]])", R"("text")", R"(42)", R"(null)", R"({})"));
+        R"([{"id":1,"method":"a"},{"method":"n"},[1,[2]],7,"s",{"id":2,"result":{}}])",
+        R"([])", R"([[]])", R"("text")", R"(42)", R"(null)", R"(true)", R"({})", "\n\t 1 \r\n"));
 
 TEST(JsonRpcEnvelope, KeepsNoneOfTheArgumentsOrResults) {
   JsonRpcEnvelope call = envelope_of(
@@ -98,15 +110,18 @@ TEST(JsonRpcEnvelope, KeepsNoneOfTheArgumentsOrResults) {
 
 TEST(JsonRpcEnvelope, AnythingTheRedactorWouldChangeAsksForTheWholeDocument) {
   for (const char* text : {
-           // a secret key deep in the arguments, and one by suffix
+           // a secret key deep in the arguments, by name and by suffix
            R"({"id":1,"method":"tools/call","params":{"arguments":{"db":{"password":"hunter2"}}}})",
            R"({"id":1,"method":"x","params":{"arguments":{"github_token":5}}})",
-           // a secret shape in a result string
+           R"({"id":1,"method":"x","params":{"arguments":{"client_secret":"s"}}})",
+           // a secret shape in a result string, also behind an escape
            R"({"id":1,"result":{"content":[{"type":"text","text":"use Bearer abcdefghijklmnop"}]}})",
+           R"({"id":1,"result":{"text":"use Bearer \u0061bcdefghijklmnop"}})",
            // JSON inside a string, holding a secret key
            R"({"id":1,"result":{"text":"{\"api_key\":\"k\"}"}})",
            // in the kept members too
            R"({"id":1,"method":"x","params":{"_meta":{"authorization":"x"}}})",
+           R"({"id":1,"method":"x","params":{"_meta":{"note":"sk-abcdefghijklmnopqrstu"}}})",
            // and before text that is not JSON at all: the whole parse will say so
            R"({"id":1,"method":"x","params":{"token":"t"}} trailing)",
        }) {
@@ -136,20 +151,46 @@ TEST(JsonRpcEnvelope, NothingSecretForARedactorWithEverythingOff) {
   EXPECT_EQ(envelope.document, json::parse(R"({"id":1,"method":"x","params":{}})"));
 }
 
-TEST(JsonRpcEnvelope, RefusesWhatTheBoundedParserRefusesWithTheSameReason) {
+TEST(JsonRpcEnvelope, RefusesEverythingTheParserRefuses) {
   std::string deep_in_arguments = R"({"id":1,"method":"x","params":{"arguments":)";
   deep_in_arguments += std::string(200, '[') + std::string(200, ']') + "}}";
-  for (const std::string& text :
-       {std::string(R"({"id":1,"method":"x",)"), std::string("not json"), std::string(),
-        std::string(R"({"id":1} {"id":2})"), deep_in_arguments}) {
-    std::string envelope_error, document_error;
-    EXPECT_FALSE(read_jsonrpc_envelope(text, kDefaultMaxJsonDepth, default_redactor(),
-                                       &envelope_error))
-        << text;
-    EXPECT_FALSE(parse_json_bounded(text, kDefaultMaxJsonDepth, &document_error)) << text;
-    EXPECT_EQ(envelope_error, document_error) << text;
-    EXPECT_FALSE(envelope_error.empty()) << text;
+  for (const std::string& text : {
+           std::string(""), std::string("   "), std::string("{"), std::string("not json"),
+           std::string(R"({"id":1,"method":"x",)"), std::string("[1,]"),
+           std::string(R"({"a":1,})"), std::string(R"({"a" 1})"), std::string("{1:2}"),
+           std::string("tru"), std::string("nul"), std::string("01"), std::string("-"),
+           std::string("1."), std::string("1e"), std::string("+1"), std::string(".5"),
+           std::string("1e400"), std::string("-1e400"), std::string(400, '9'),
+           std::string("\"\\x\""), std::string("\"\\u12\""), std::string("\"\\udc00\""),
+           std::string("\"\\ud800\""), std::string("\"\\ud800\\u0041\""),
+           std::string("\"tab\there\""), std::string("\"\xc0\x80\""), std::string("\"\xc3\""),
+           std::string("\"\xed\xa0\x80\""), std::string("\"\xf4\x90\x80\x80\""),
+           std::string("\"\xe0\x80\xaf\""), std::string("\"\xff\""), std::string("\"open"),
+           std::string(R"({"id":1} {"id":2})"), std::string("[1] x"), deep_in_arguments,
+       }) {
+    EXPECT_FALSE(read(text)) << text;
+    std::string error;
+    EXPECT_FALSE(parse_json_bounded(text, kDefaultMaxJsonDepth, &error)) << text;
+    EXPECT_FALSE(error.empty()) << text;
   }
+}
+
+TEST(JsonRpcEnvelope, LeavesAnEscapedKeyToTheWholeDocument) {
+  const std::string_view text = R"({"id":1,"method":"x","params":{"pass\u0077ord":"p"}})";
+  EXPECT_FALSE(read(text));
+  std::string error;
+  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+  ASSERT_TRUE(document);
+  EXPECT_TRUE(default_redactor().redact_json(*document));
+}
+
+TEST(JsonRpcEnvelope, LeavesAByteOrderMarkToTheWholeDocument) {
+  const std::string text = "\xef\xbb\xbf{\"id\":1,\"result\":2}";
+  EXPECT_FALSE(read(text));
+  std::string error;
+  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+  ASSERT_TRUE(document);
+  EXPECT_EQ(classify_jsonrpc(*document).kind, Kind::Response);
 }
 
 }  // namespace

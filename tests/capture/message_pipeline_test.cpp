@@ -90,6 +90,23 @@ TEST_F(MessagePipelineTest, NotJsonIsInvalidWithAReason) {
   EXPECT_EQ(pipeline.counters().invalid, 1u);
 }
 
+// Text the envelope cannot read goes to the whole-document parser, whose reason the row
+// carries: the same words for every kind of refusal.
+TEST_F(MessagePipelineTest, InvalidJsonCarriesTheParsersReason) {
+  std::string deep = R"({"id":1,"method":"x","params":{"arguments":)";
+  deep += std::string(200, '[') + std::string(200, ']') + "}}";
+  const std::vector<std::string> texts = {R"({"id":1,"method":"x",)", "not json", "",
+                                          R"({"id":1} {"id":2})", "\"\xc3\"", deep};
+  for (size_t i = 0; i < texts.size(); ++i) {
+    submit(Direction::ClientToServer, texts[i]);
+    std::string error;
+    ASSERT_FALSE(parse_json_bounded(texts[i], kDefaultMaxJsonDepth, &error));
+    ASSERT_EQ(consumer.records.size(), i + 1);
+    EXPECT_EQ(consumer.records[i].kind, Kind::Invalid) << texts[i];
+    EXPECT_EQ(meta(i)["reason"], error) << texts[i];
+  }
+}
+
 TEST_F(MessagePipelineTest, JsonThatIsNotJsonRpcKeepsItsPayload) {
   submit(Direction::ClientToServer, R"({"hello":"world"})");
   EXPECT_EQ(consumer.records[0].kind, Kind::Invalid);
