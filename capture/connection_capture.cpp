@@ -38,9 +38,20 @@ ConnectionCapture::~ConnectionCapture() = default;
 
 // Capture never takes a connection down: whatever a decoder or the pipeline throws (out of
 // memory, a bug) ends capture for this connection, and the bytes go on as they came.
+template <typename Step>
+void ConnectionCapture::guarded(Direction direction, Step step) noexcept {
+  try {
+    step();
+  } catch (const std::exception& failure) {
+    abandon(direction, failure.what());
+  } catch (...) {
+    abandon(direction, "unknown exception");
+  }
+}
+
 void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
   if (bytes.empty() || mode_ == Mode::Off) return;
-  try {
+  guarded(direction, [&] {
     DeliveryBatch batch(pipeline_);
     if (mode_ == Mode::Sniffing) sniff(bytes);
     switch (mode_) {
@@ -51,11 +62,7 @@ void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
       case Mode::Sniffing:
       case Mode::Off: break;
     }
-  } catch (const std::exception& failure) {
-    abandon(direction, failure.what());
-  } catch (...) {
-    abandon(direction, "unknown exception");
-  }
+  });
 }
 
 void ConnectionCapture::abandon(Direction direction, std::string_view what) noexcept {
@@ -210,7 +217,7 @@ void ConnectionCapture::submit_ndjson_line(Direction direction, const NdjsonLine
 }
 
 void ConnectionCapture::on_end(Direction direction) {
-  try {
+  guarded(direction, [&] {
     if (mode_ == Mode::Http && direction == Direction::ServerToClient) {
       // A response without a length ends with the connection. One cut short (an endless SSE
       // stream the client walked away from) is how such streams normally end: no violation.
@@ -222,22 +229,14 @@ void ConnectionCapture::on_end(Direction direction) {
     NdjsonDecoder& decoder =
         direction == Direction::ClientToServer ? *client_lines_ : *server_lines_;
     decoder.finish([&](const NdjsonLine& line) { submit_ndjson_line(direction, line); });
-  } catch (const std::exception& failure) {
-    abandon(direction, failure.what());
-  } catch (...) {
-    abandon(direction, "unknown exception");
-  }
+  });
 }
 
 void ConnectionCapture::on_close() {
-  try {
+  guarded(Direction::ClientToServer, [&] {
     if (http_) http_->on_connection_closed();
     pipeline_.forget_session(connection_id_);
-  } catch (const std::exception& failure) {
-    abandon(Direction::ClientToServer, failure.what());
-  } catch (...) {
-    abandon(Direction::ClientToServer, "unknown exception");
-  }
+  });
 }
 
 void ConnectionCapture::stop_capture(Direction direction, std::string_view reason) {

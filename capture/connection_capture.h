@@ -42,6 +42,9 @@ class ConnectionCapture final : public StreamTap {
   void submit_ndjson_line(Direction direction, const NdjsonLine& line);
   void submit_websocket_message(Direction direction, WebSocketMessage&& message);
   void stop_capture(Direction direction, std::string_view reason);
+  // Runs one step of capture; an exception from it abandons capture for the connection.
+  template <typename Step>
+  void guarded(Direction direction, Step step) noexcept;
   void abandon(Direction direction, std::string_view what) noexcept;
   Transport transport() const;
 
