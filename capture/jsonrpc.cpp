@@ -3,6 +3,8 @@
 
 #include <string_view>
 
+#include "capture/json_text.h"
+
 namespace mcptap::capture {
 namespace {
 
@@ -10,13 +12,6 @@ using nlohmann::json;
 
 constexpr std::string_view kProgressMethod = "notifications/progress";
 constexpr std::string_view kCancelledMethod = "notifications/cancelled";
-
-// Ids and tokens are kept as JSON text so that 1 and "1" stay different. The replace
-// handler keeps dump() from throwing on a string that is not valid UTF-8 (a document built
-// by hand could hold one; parsed text cannot).
-std::string json_text(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 // The member `name` of `object` if object is an object that has it, else null.
 const json* member(const json* object, std::string_view name) {

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <mutex>
 
+#include "capture/json_text.h"
+
 namespace mcptap::capture {
 namespace {
 
@@ -50,7 +52,7 @@ void log_line(LogLevel level, std::string_view message, const nlohmann::json& fi
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
   }
-  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text = json_text(line);
   text.push_back('\n');
   std::lock_guard lock(write_mutex);
   fwrite(text.data(), 1, text.size(), stderr);

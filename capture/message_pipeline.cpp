@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "capture/json_text.h"
+
 namespace mcptap::capture {
 
 int64_t unix_now_us() {
@@ -64,7 +66,7 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
   } else {
     capture_json(record, message.payload, meta);
   }
-  record.meta_json = meta.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  record.meta_json = json_text(meta);
   deliver(std::move(record));
 }
 
@@ -92,9 +94,7 @@ void MessagePipeline::capture_json(Record& record, std::string_view payload,
   classify_and_correlate(record, *document, record.session_id, meta);
   record.redacted = redactor_.redact_json(*document);
   copy_request_meta(*document, meta);
-  record.payload = record.redacted
-                       ? document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                       : std::string(payload);
+  record.payload = record.redacted ? json_text(*document) : std::string(payload);
 }
 
 void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::json& document,
@@ -155,9 +155,8 @@ void MessagePipeline::submit_failure(std::string_view connection_id, std::string
   message.session_id = session_id;
   Record record = make_record(connection_id, message);
   record.kind = Kind::Invalid;
-  // The reason may quote a peer's bytes; replace keeps dump() from throwing on non-UTF-8.
-  record.meta_json = nlohmann::json{{"reason", reason}, {"capture", "stopped"}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // The reason may quote a peer's bytes.
+  record.meta_json = json_text({{"reason", reason}, {"capture", "stopped"}});
   deliver(std::move(record));
 }
 

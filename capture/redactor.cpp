@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "capture/json_bounded.h"
+#include "capture/json_text.h"
 
 namespace mcptap::capture {
 namespace {
@@ -292,7 +293,7 @@ bool Redactor::redact_string_value(std::string& text, int embedding_level) const
     std::optional<json> inner = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
     if (inner && inner->is_structured()) {
       if (!redact_json_at(*inner, embedding_level + 1)) return false;
-      text = inner->dump(-1, ' ', false, json::error_handler_t::replace);
+      text = json_text(*inner);
       return true;
     }
   }

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "capture/json_text.h"
 #include "cli/admin_client.h"
 #include "cli/client_commands.h"
 #include "cli/table_format.h"
@@ -73,7 +74,7 @@ void add_capture_options(CLI::App& sub, CaptureArgs& args) {
 
 int capture_command(const CaptureArgs& args) {
   return run_client_command("capture", [&] {
-    std::string body = request_body(args).dump();
+    std::string body = capture::json_text(request_body(args));
     AdminClient client = make_admin_client(args.admin);
     AdminResponse response =
         client.post_json("/routes/" + percent_encode(args.route) + "/capture", body);

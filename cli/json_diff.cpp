@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "capture/json_text.h"
+
 namespace mcptap::cli {
 namespace {
 
@@ -19,13 +21,9 @@ bool plain_key(const std::string& key) {
   return true;
 }
 
-std::string compact(const json& value) {
-  // Replace rather than throw: a diff must still print when a string is not valid UTF-8.
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 std::string key_path(const std::string& parent, const std::string& key) {
-  if (!plain_key(key)) return parent + "[" + compact(json(key)) + "]";
+  if (!plain_key(key)) return parent + "[" + capture::json_text(json(key)) + "]";
   return parent.empty() ? key : parent + "." + key;
 }
 
@@ -94,13 +92,14 @@ std::vector<JsonChange> diff_json(const json& before, const json& after) {
 std::string format_change(const JsonChange& change) {
   switch (change.kind) {
     case JsonChange::Kind::Added:
-      return "+ " + change.path + ": " + compact(change.after);
+      return "+ " + change.path + ": " + capture::json_text(change.after);
     case JsonChange::Kind::Removed:
-      return "- " + change.path + ": " + compact(change.before);
+      return "- " + change.path + ": " + capture::json_text(change.before);
     case JsonChange::Kind::Changed:
       break;
   }
-  return "~ " + change.path + ": " + compact(change.before) + " → " + compact(change.after);
+  return "~ " + change.path + ": " + capture::json_text(change.before) + " → " +
+         capture::json_text(change.after);
 }
 
 std::string format_diff(const std::vector<JsonChange>& changes) {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "capture/json_text.h"
+
 namespace mcptap::cli {
 namespace {
 
@@ -234,7 +236,7 @@ std::string format_capture_state(const json& route) {
   if (methods != route.end() && methods->is_array() && !methods->empty()) {
     std::vector<std::string> names;
     for (const json& method : *methods) {
-      names.push_back(method.is_string() ? method.get<std::string>() : method.dump());
+      names.push_back(method.is_string() ? method.get<std::string>() : capture::json_text(method));
     }
     state += " methods=" + join(names, ",");
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "capture/json_text.h"
 #include "cli/commands.h"
 #include "cli/json_diff.h"
 #include "sink/pg_connection.h"
@@ -93,7 +94,7 @@ std::vector<TraceMessage> find_matching_calls(sink::PgConnection& db, const Trac
                " AND coalesce(payload->'params'->'arguments', '{}'::jsonb) = $5::jsonb"
                " ORDER BY abs(extract(epoch FROM captured_at - $2::timestamptz)), id LIMIT 20",
                {origin.route, origin.captured_at, std::to_string(window_seconds),
-                params["name"].dump(), arguments.dump()});
+                capture::json_text(params["name"]), capture::json_text(arguments)});
 }
 
 std::string describe(const TraceMessage& message) {
@@ -105,10 +106,10 @@ std::string describe(const TraceMessage& message) {
 
 void print_call(std::ostringstream& out, const TraceCall& call, const std::string& indent) {
   out << indent << describe(call.request) << "\n"
-      << indent << "  " << call.request.payload.dump() << "\n";
+      << indent << "  " << capture::json_text(call.request.payload) << "\n";
   if (call.reply) {
     out << indent << describe(*call.reply) << "\n"
-        << indent << "  " << call.reply->payload.dump() << "\n";
+        << indent << "  " << capture::json_text(call.reply->payload) << "\n";
   } else {
     out << indent << "(no answer captured)\n";
   }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "capture/http_message_parser.h"
+#include "capture/json_text.h"
 
 namespace mcptap::proxy {
 namespace {
@@ -148,8 +149,7 @@ bool split_target(std::string_view target, AdminRequest* request) {
 
 std::string json_error_body(std::string_view message) {
   nlohmann::json body = {{"error", std::string(message)}};
-  // Replace rather than throw on bytes that are not UTF-8 (they may come from a request).
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return capture::json_text(body);  // the message may quote a request's bytes
 }
 
 int resolve(const std::string& host, uint16_t port, sockaddr_storage* address) {

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "capture/json_text.h"
 #include "capture/log.h"
 #include "capture/message_pipeline.h"
 #include "proxy/constant_time.h"
@@ -13,9 +14,6 @@ namespace {
 
 constexpr size_t kMaxMethodsPerRoute = 64;
 constexpr std::string_view kJson = "application/json";
-// Bodies carry text from outside (PostgreSQL's error messages, say): a byte that is not
-// UTF-8 becomes U+FFFD rather than an exception out of the loop.
-constexpr auto kReplaceInvalidUtf8 = nlohmann::json::error_handler_t::replace;
 
 std::string iso_time(int64_t unix_us) {
   time_t seconds = static_cast<time_t>(unix_us / 1000000);
@@ -106,7 +104,7 @@ std::string tail_line(const capture::Record& record) {
       {"payload_bytes", record.payload_bytes},
       {"truncated", record.truncated},
       {"redacted", record.redacted}};
-  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return capture::json_text(line) + "\n";
 }
 
 ControlPlane::ControlPlane(ProxyServer& server, AdminOptions options)
@@ -198,13 +196,13 @@ void ControlPlane::post_capture(const AdminRequest& request, std::string_view na
                                          {"enabled", next.enabled},
                                          {"sample", next.sample},
                                          {"methods", next.methods}});
-  responder.respond(200, kJson, route_json(*route).dump(-1, ' ', false, kReplaceInvalidUtf8));
+  responder.respond(200, kJson, capture::json_text(route_json(*route)));
 }
 
 void ControlPlane::get_routes(AdminResponder& responder) {
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& route : server_.routes()) routes.push_back(route_json(*route));
-  responder.respond(200, kJson, routes.dump(-1, ' ', false, kReplaceInvalidUtf8));
+  responder.respond(200, kJson, capture::json_text(routes));
 }
 
 void ControlPlane::get_status(AdminResponder& responder) {
@@ -220,7 +218,7 @@ void ControlPlane::get_status(AdminResponder& responder) {
       {"sink", server_.status_source() ? server_.status_source()->status_json()
                                        : nlohmann::json::object()},
       {"routes", std::move(routes)}};
-  responder.respond(200, kJson, status.dump(-1, ' ', false, kReplaceInvalidUtf8));
+  responder.respond(200, kJson, capture::json_text(status));
 }
 
 void ControlPlane::start_tail(const AdminRequest& request, AdminResponder& responder) {

@@ -7,6 +7,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "capture/json_text.h"
+
 namespace mcptap::sink {
 namespace {
 
@@ -32,7 +34,7 @@ std::string meta_noting_nul_replacement(std::string_view meta_json) {
   nlohmann::json meta = nlohmann::json::parse(meta_json, nullptr, /*allow_exceptions=*/false);
   if (!meta.is_object()) return std::string(meta_json);
   meta["payload_nul_replaced"] = true;
-  return meta.dump();
+  return capture::json_text(meta);
 }
 
 // Appends a jsonb value: its text with \u0000 escapes replaced, or \N for no JSON at all.
