@@ -38,7 +38,7 @@ PgFailure failure_of(const PGresult* result) {
 
 PgConnection::PgConnection(const std::string& url) {
   // Entries before dbname are defaults the URL may override; the ones after it are forced:
-  // the COPY text the writer sends is UTF-8.
+  // the text values the writer sends are UTF-8.
   const char* keywords[] = {"connect_timeout", "application_name",    "keepalives",
                             "keepalives_idle", "keepalives_interval", "keepalives_count",
                             "dbname",          "client_encoding",     nullptr};

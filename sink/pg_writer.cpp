@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "sink/copy_text.h"
+#include "sink/copy_binary.h"
 #include "sink/schema.h"
 
 namespace mcptap::sink {
@@ -28,12 +28,12 @@ const std::string kCreateStaging =
     " truncated boolean NOT NULL, redacted boolean NOT NULL, meta jsonb NOT NULL"
     ") ON COMMIT DELETE ROWS";
 const std::string kCopyIntoStaging =
-    "COPY pg_temp.mcptap_staging (" + std::string(kCopyColumns) + ") FROM STDIN";
+    "COPY pg_temp.mcptap_staging (" + std::string(kCopyColumns) + ") FROM STDIN (FORMAT binary)";
 // The fast path: rows go straight in. The primary key (id, captured_at) refuses the whole
 // COPY if one row is there already, and nothing of it commits; the batch is then written
 // through staging, where ON CONFLICT makes a replay of committed records a no-op.
 const std::string kCopyIntoMessages =
-    "COPY mcptap.messages (" + std::string(kCopyColumns) + ") FROM STDIN";
+    "COPY mcptap.messages (" + std::string(kCopyColumns) + ") FROM STDIN (FORMAT binary)";
 constexpr std::string_view kUniqueViolation = "23505";
 const std::string kInsertFromStaging = "INSERT INTO mcptap.messages (" + std::string(kCopyColumns) +
                                        ") SELECT " + std::string(kCopyColumns) +
@@ -180,6 +180,7 @@ bool PgWriter::copy_rows(const std::string& copy_sql, const RecordBatch& batch, 
                          size_t end, PgFailure* failure) {
   if (!connection_.copy_begin(copy_sql, failure)) return false;
   copy_buffer_.clear();
+  append_copy_header(copy_buffer_);
   for (size_t i = begin; i < end; ++i) {
     append_copy_row(batch[i], copy_buffer_);
     if (copy_buffer_.size() >= kCopyChunkBytes) {
@@ -187,6 +188,7 @@ bool PgWriter::copy_rows(const std::string& copy_sql, const RecordBatch& batch, 
       copy_buffer_.clear();
     }
   }
+  append_copy_trailer(copy_buffer_);
   bool sent = connection_.copy_send(copy_buffer_, failure);
   // A big batch must not pin its buffer for the life of the connection.
   if (copy_buffer_.capacity() > 4 * kCopyChunkBytes) std::string().swap(copy_buffer_);

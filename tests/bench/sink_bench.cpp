@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "capture/log.h"
-#include "sink/copy_text.h"
+#include "sink/copy_binary.h"
 #include "sink/schema.h"
 #include "sink/sink.h"
 
@@ -118,15 +118,15 @@ double raw_copy_rows_per_second(const Args& args, const std::vector<capture::Rec
   const std::string file = args.work_dir + "/rows.copy";
   {
     std::ofstream out(file, std::ios::binary);
-    std::string line;
-    for (const auto& record : records) {
-      line.clear();
-      sink::append_copy_row(record, line);
-      out << line;
-    }
+    std::string tuples;
+    sink::append_copy_header(tuples);
+    for (const auto& record : records) sink::append_copy_row(record, tuples);
+    sink::append_copy_trailer(tuples);
+    out << tuples;
   }
   const std::string command = "psql -X -q '" + args.raw_url + "' -c \"\\copy mcptap.messages (" +
-                              std::string(sink::kCopyColumns) + ") FROM '" + file + "'\"";
+                              std::string(sink::kCopyColumns) + ") FROM '" + file +
+                              "' WITH (FORMAT binary)\"";
   Clock::time_point start = Clock::now();
   if (!run(command)) std::fprintf(stderr, "psql \\copy failed\n");
   return double(records.size()) / seconds_since(start);

@@ -174,6 +174,25 @@ TEST_F(PgWriterTest, SeveralBadRecordsAreEachRejected) {
   EXPECT_EQ(count_rows(connection_, route_), 17);
 }
 
+// Text goes to the server as bytes; the server still checks them against its encoding, so
+// a value that is not UTF-8 (or holds a NUL byte) costs its own record and no other.
+TEST_F(PgWriterTest, TextThatIsNotUtf8IsRejectedAlone) {
+  RecordBatch batch = batch_of(9);
+  batch[2].session_id = "session-\xC3\x28";
+  batch[5].method = std::string("tools/\0call", 11);
+  batch[7].meta_json = "{\"http\":{\"path\":\"/\xFF\"}}";
+  PgWriter writer(connection_);
+  WriteResult result = writer.write(batch);
+  ASSERT_FALSE(result.needs_retry) << result.failure.message;
+  ASSERT_EQ(result.rejections.size(), 3u);
+  EXPECT_EQ(result.rejections[0].id, batch[2].id);
+  EXPECT_EQ(result.rejections[0].failure.sqlstate, "22021");
+  EXPECT_EQ(result.rejections[1].id, batch[5].id);
+  EXPECT_EQ(result.rejections[2].id, batch[7].id);
+  EXPECT_EQ(result.inserted, 6u);
+  EXPECT_EQ(count_rows(connection_, route_), 6);
+}
+
 TEST_F(PgWriterTest, NulEscapeInPayloadIsReplacedAndNoted) {
   RecordBatch batch = batch_of(1);
   batch[0].payload = R"({"a":"x\u0000y","b":"\\u0000"})";

@@ -1,0 +1,196 @@
+// COPY binary-format tuples from records: field framing, timestamps, and jsonb's U+0000
+// limit. The format: https://www.postgresql.org/docs/15/sql-copy.html (Binary Format).
+#include "sink/copy_binary.h"
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <type_traits>
+#include <nlohmann/json.hpp>
+
+#include "capture/json_text.h"
+
+namespace mcptap::sink {
+namespace {
+
+constexpr std::string_view kSignature{"PGCOPY\n\377\r\n\0", 11};
+constexpr int16_t kFieldCount = 17;  // the names in kCopyColumns
+constexpr int32_t kNullLength = -1;
+// A length the server refuses as "invalid field size" (a data error for this record alone),
+// for a value past what one field can hold; the stream stays well formed up to it.
+constexpr int32_t kUnsendableLength = -2;
+constexpr char kJsonbVersion = 1;
+// 2000-01-01 00:00:00 UTC, PostgreSQL's epoch, in Unix microseconds.
+constexpr int64_t kPostgresEpochUnixUs = int64_t{946'684'800} * 1'000'000;
+
+constexpr std::string_view kNulEscape = "\\u0000";
+constexpr std::string_view kReplacementEscape = "\\ufffd";
+
+template <typename Integer>
+void append_big_endian(Integer value, std::string& out) {
+  auto bits = static_cast<std::make_unsigned_t<Integer>>(value);
+  std::array<char, sizeof(Integer)> bytes;
+  for (size_t i = 0; i < sizeof(Integer); ++i) {
+    bytes[i] = static_cast<char>(bits >> (8 * (sizeof(Integer) - 1 - i)));
+  }
+  out.append(bytes.data(), bytes.size());
+}
+
+void append_null(std::string& out) {
+  append_big_endian(kNullLength, out);
+}
+
+void append_text(std::string_view text, std::string& out) {
+  if (text.size() > size_t(std::numeric_limits<int32_t>::max())) {
+    append_big_endian(kUnsendableLength, out);
+    return;
+  }
+  append_big_endian(static_cast<int32_t>(text.size()), out);
+  out.append(text);
+}
+
+void append_optional_text(const std::optional<std::string>& text, std::string& out) {
+  if (text) {
+    append_text(*text, out);
+  } else {
+    append_null(out);
+  }
+}
+
+void append_uuid(const capture::Uuid& id, std::string& out) {
+  append_big_endian(int32_t{16}, out);
+  out.append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
+}
+
+void append_int8(int64_t value, std::string& out) {
+  append_big_endian(int32_t{8}, out);
+  append_big_endian(value, out);
+}
+
+void append_bool(bool value, std::string& out) {
+  append_big_endian(int32_t{1}, out);
+  out.push_back(value ? 1 : 0);
+}
+
+// A jsonb field: the format's version byte, then the JSON text.
+void append_jsonb_text(std::string_view json, std::string& out) {
+  if (json.size() >= size_t(std::numeric_limits<int32_t>::max())) {
+    append_big_endian(kUnsendableLength, out);
+    return;
+  }
+  append_big_endian(static_cast<int32_t>(json.size() + 1), out);
+  out.push_back(kJsonbVersion);
+  out.append(json);
+}
+
+// meta with "payload_nul_replaced": true added; meta unchanged if it is not a JSON object
+// (PostgreSQL then rejects the record, as it would have anyway).
+std::string meta_noting_nul_replacement(std::string_view meta_json) {
+  nlohmann::json meta = nlohmann::json::parse(meta_json, nullptr, /*allow_exceptions=*/false);
+  if (!meta.is_object()) return std::string(meta_json);
+  meta["payload_nul_replaced"] = true;
+  return capture::json_text(meta);
+}
+
+// Appends a jsonb value with \u0000 escapes replaced, or null for no JSON at all. Returns
+// whether anything was replaced.
+bool append_jsonb(std::string_view json, std::string& out) {
+  if (json.empty()) {
+    append_null(out);
+    return false;
+  }
+  std::optional<std::string> replaced = replace_nul_escapes(json);
+  append_jsonb_text(replaced ? std::string_view(*replaced) : json, out);
+  return replaced.has_value();
+}
+
+void append_payload_bytes(int64_t payload_bytes, std::string& out) {
+  // The column is an integer; a size past its range is clamped rather than rejected.
+  append_big_endian(int32_t{4}, out);
+  append_big_endian(
+      static_cast<int32_t>(std::clamp<int64_t>(payload_bytes, 0, std::numeric_limits<int32_t>::max())),
+      out);
+}
+
+void append_meta(std::string_view meta_json, bool payload_nul_replaced, std::string& out) {
+  if (meta_json.empty()) meta_json = "{}";
+  if (!payload_nul_replaced) {
+    append_jsonb(meta_json, out);
+    return;
+  }
+  append_jsonb(meta_noting_nul_replacement(meta_json), out);
+}
+
+}  // namespace
+
+void append_copy_header(std::string& out) {
+  out.append(kSignature);
+  append_big_endian(int32_t{0}, out);  // flags: no OIDs
+  append_big_endian(int32_t{0}, out);  // header extension length
+}
+
+void append_copy_trailer(std::string& out) {
+  append_big_endian(int16_t{-1}, out);
+}
+
+int64_t postgres_timestamp_us(int64_t unix_us) {
+  if (unix_us < std::numeric_limits<int64_t>::min() + kPostgresEpochUnixUs) {
+    return std::numeric_limits<int64_t>::min();
+  }
+  return unix_us - kPostgresEpochUnixUs;
+}
+
+std::optional<std::string> replace_nul_escapes(std::string_view json) {
+  // Only an escape matters: "\\u0000" is an escaped backslash followed by text, so the
+  // scan steps over every escape pair and checks the ones that start with \u.
+  std::optional<std::string> out;
+  // Nearly every payload has none: one search settles it without a byte-by-byte walk.
+  if (json.find(kNulEscape) == std::string_view::npos) return out;
+  size_t copied = 0;
+  for (size_t i = 0; i + 1 < json.size(); ++i) {
+    if (json[i] != '\\') continue;
+    if (json.substr(i, kNulEscape.size()) == kNulEscape) {
+      if (!out) out.emplace().reserve(json.size());
+      out->append(json.substr(copied, i - copied));
+      out->append(kReplacementEscape);
+      copied = i + kNulEscape.size();
+      i = copied - 1;
+    } else {
+      ++i;  // skip the escaped character
+    }
+  }
+  if (out) out->append(json.substr(copied));
+  return out;
+}
+
+void append_copy_row(const capture::Record& record, std::string& out) {
+  append_big_endian(kFieldCount, out);
+  append_uuid(record.id, out);
+  append_int8(postgres_timestamp_us(record.captured_at_us), out);
+  for (std::string_view text :
+       {std::string_view(record.route), std::string_view(record.connection_id),
+        std::string_view(record.session_id), to_string(record.transport),
+        to_string(record.direction), to_string(record.kind)}) {
+    append_text(text, out);
+  }
+  append_optional_text(record.jsonrpc_id, out);
+  append_optional_text(record.method, out);
+  if (record.correlation_id) {
+    append_uuid(*record.correlation_id, out);
+  } else {
+    append_null(out);
+  }
+  if (record.latency_us) {
+    append_int8(*record.latency_us, out);
+  } else {
+    append_null(out);
+  }
+  std::string_view payload = record.payload ? std::string_view(*record.payload) : "";
+  bool payload_nul_replaced = append_jsonb(payload, out);
+  append_payload_bytes(record.payload_bytes, out);
+  append_bool(record.truncated, out);
+  append_bool(record.redacted, out);
+  append_meta(record.meta_json, payload_nul_replaced, out);
+}
+
+}  // namespace mcptap::sink
