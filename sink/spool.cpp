@@ -247,8 +247,11 @@ bool Spool::open_segment(uint64_t seq) {
   write_seq_ = seq;
   write_end_ = 0;
   // Reserved blocks, so that a full disk shows at roll time (then pwrite reports it) and
-  // not as a fault in the middle of a copy.
-  allocated_ = ::fallocate(fd, 0, 0, off_t(segment_limit_)) == 0 ? segment_limit_ : 0;
+  // not as a fault in the middle of a copy. Only while the whole segment fits under
+  // spool_max_bytes: the bound is on the disk, preallocation included.
+  const uint64_t disk = stats_.spool_disk_bytes.load(std::memory_order_relaxed);
+  const bool fits = disk + segment_limit_ <= options_.spool_max_bytes;
+  allocated_ = fits && ::fallocate(fd, 0, 0, off_t(segment_limit_)) == 0 ? segment_limit_ : 0;
   dir_unsynced_ = true;
   return true;
 }
