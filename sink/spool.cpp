@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -13,8 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-
-#include "sink/guarded_copy.h"
 
 namespace mcptap::sink {
 namespace {
@@ -25,9 +22,6 @@ constexpr int64_t kLogIntervalMs = 5000;
 constexpr auto kRollRetryInterval = std::chrono::seconds(1);
 constexpr uint64_t kMinSegmentBytes = 4096;
 constexpr int kMinFlushIntervalMs = 10;
-// How much of a segment is mapped at a time: remapped once per this many bytes, and the
-// most of the spool that counts in the process's resident memory.
-constexpr size_t kWindowBytes = size_t{1} << 20;
 
 uint64_t segment_limit_for(const SinkOptions& options) {
   return std::max(kMinSegmentBytes, std::min(options.segment_bytes, options.spool_max_bytes / 4));
@@ -50,25 +44,6 @@ void remove_pending(SinkStats& stats, uint64_t records, uint64_t bytes) {
   subtract(stats.spool_bytes, bytes);
   subtract(stats.queued_records, records);
   subtract(stats.queued_bytes, bytes);
-}
-
-uint64_t page_size() {
-  static const uint64_t size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return size;
-}
-
-// Whether [from, to) of the file holds only zero bytes (a read error counts as not).
-bool only_zeros(int fd, uint64_t from, uint64_t to) {
-  char buffer[1 << 16];
-  while (from < to) {
-    ssize_t got = ::pread(fd, buffer, std::min<uint64_t>(sizeof buffer, to - from), off_t(from));
-    if (got <= 0) return false;
-    for (ssize_t i = 0; i < got; ++i) {
-      if (buffer[i] != 0) return false;
-    }
-    from += static_cast<uint64_t>(got);
-  }
-  return true;
 }
 
 bool is_disk_full(int error_number) {
@@ -114,11 +89,7 @@ Spool::~Spool() {
     flusher_cv_.notify_all();
     flusher_.join();  // its last turn syncs what was appended
   }
-  unmap_window();
-  if (segment_fd_ >= 0) {
-    (void)::ftruncate(segment_fd_, off_t(write_end_));  // the preallocated tail goes
-    ::close(segment_fd_);
-  }
+  if (segment_fd_ >= 0) ::close(segment_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
@@ -214,17 +185,13 @@ void Spool::recover_segment(uint64_t seq, uint64_t from) {
       case SegmentScanner::Step::Corrupt:
         stats_.spool_corrupt_records.fetch_add(1, std::memory_order_relaxed);
         break;
-      case SegmentScanner::Step::Torn: {
-        // Zeros are the preallocated tail of a segment whose process was killed: nothing
-        // was lost there.
-        const bool preallocated = only_zeros(fd, step.frame_begin, size);
+      case SegmentScanner::Step::Torn:
         if (::ftruncate(fd, off_t(step.frame_begin)) == 0) {
-          if (!preallocated) stats_.spool_truncated_bytes.fetch_add(size - step.frame_begin);
+          stats_.spool_truncated_bytes.fetch_add(size - step.frame_begin);
           size = step.frame_begin;
         }
         done = true;
         break;
-      }
       case SegmentScanner::Step::End:
       case SegmentScanner::Step::ReadError:
         done = true;
@@ -239,19 +206,12 @@ bool Spool::open_segment(uint64_t seq) {
   const std::string path = dir_ + "/" + segment_file_name(seq);
   // O_TRUNC, not O_EXCL: a number past every segment the reader knows can only hold the
   // remains of a failed earlier attempt.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return false;
-  unmap_window();
   if (segment_fd_ >= 0) retired_fds_.push_back(segment_fd_);
   segment_fd_ = fd;
   write_seq_ = seq;
   write_end_ = 0;
-  // Reserved blocks, so that a full disk shows at roll time (then pwrite reports it) and
-  // not as a fault in the middle of a copy. Only while the whole segment fits under
-  // spool_max_bytes: the bound is on the disk, preallocation included.
-  const uint64_t disk = stats_.spool_disk_bytes.load(std::memory_order_relaxed);
-  const bool fits = disk + segment_limit_ <= options_.spool_max_bytes;
-  allocated_ = fits && ::fallocate(fd, 0, 0, off_t(segment_limit_)) == 0 ? segment_limit_ : 0;
   dir_unsynced_ = true;
   return true;
 }
@@ -356,65 +316,22 @@ bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_n
   return false;
 }
 
-// Whole frames into the page cache: a copy into the mapped segment, or one pwrite. A
-// partial write is cut off again, so the segment only ever holds whole frames up to
-// write_end_.
+// One pwrite of whole frames into the page cache. A partial write is cut off again, so the
+// segment only ever holds whole frames up to write_end_.
 bool Spool::write_at_end(const char* bytes, size_t size) {
-  if (copy_into_mapping(bytes, size)) return true;
   size_t done = 0;
   while (done < size) {
     ssize_t written = ::pwrite(segment_fd_, bytes + done, size - done, off_t(write_end_ + done));
     if (written < 0 && errno == EINTR) continue;
     if (written <= 0) {
       int saved = written == 0 ? ENOSPC : errno;
-      if (done > 0 || written < 0) {
-        (void)::ftruncate(segment_fd_, off_t(write_end_));
-        allocated_ = 0;  // the cut took the preallocated tail with it
-      }
+      if (done > 0 || written < 0) (void)::ftruncate(segment_fd_, off_t(write_end_));
       errno = saved;
       return false;
     }
     done += static_cast<size_t>(written);
   }
   return true;
-}
-
-bool Spool::copy_into_mapping(const char* bytes, size_t size) {
-  if (write_end_ + size > allocated_) return false;
-  const bool in_window = window_ && write_end_ >= window_offset_ &&
-                         write_end_ + size <= window_offset_ + window_bytes_;
-  if (!in_window && !map_window(write_end_, size)) return false;
-  if (guarded_copy(window_ + (write_end_ - window_offset_), bytes, size)) return true;
-  // The blocks were not there after all: no more mapping for this segment.
-  unmap_window();
-  allocated_ = 0;
-  return false;
-}
-
-// Maps the part of the segment from the page holding `offset`: a window's worth, or what
-// `size` bytes need, within the preallocated length.
-bool Spool::map_window(uint64_t offset, size_t size) {
-  unmap_window();
-  const uint64_t start = offset - offset % page_size();
-  const size_t length = static_cast<size_t>(
-      std::min<uint64_t>(allocated_ - start, std::max<uint64_t>(kWindowBytes, offset + size - start)));
-  void* mapped =
-      ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, segment_fd_, off_t(start));
-  if (mapped == MAP_FAILED) return false;
-  // One call maps every page writable, instead of a page fault per page at its first copy
-  // (a fault costs more than the pwrite it replaces). Kernels before 5.14 refuse it and
-  // fault as usual.
-  (void)::madvise(mapped, length, MADV_POPULATE_WRITE);
-  window_ = static_cast<char*>(mapped);
-  window_offset_ = start;
-  window_bytes_ = length;
-  return true;
-}
-
-void Spool::unmap_window() {
-  if (window_) ::munmap(window_, window_bytes_);
-  window_ = nullptr;
-  window_bytes_ = 0;
 }
 
 // Called with mutex_ held. The full segment is handed to the flusher for its last sync.
@@ -424,11 +341,8 @@ bool Spool::roll() {
     errno = EAGAIN;
     return false;
   }
-  // The preallocated tail goes, and so do bytes a failed write may have left past
-  // write_end_ that could not be cut at the time.
-  unmap_window();
+  // A failed write may have left bytes past write_end_ that could not be cut at the time.
   (void)::ftruncate(segment_fd_, off_t(write_end_));
-  allocated_ = 0;  // if no new segment opens, what still fits here goes through pwrite
   if (open_segment(write_seq_ + 1)) return true;
   next_roll_attempt_ = now + kRollRetryInterval;
   return false;

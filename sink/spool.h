@@ -27,8 +27,8 @@ struct SpoolMark {
   uint64_t frame_bytes = 0;
 };
 
-// One writer (the loop thread: append never blocks on I/O beyond a copy into the page cache,
-// through a mapping or one pwrite, never fsyncs, never throws) and one reader (the sink thread). A flusher thread
+// One writer (the loop thread: append never blocks on I/O beyond one pwrite into the page
+// cache, never fsyncs, never throws) and one reader (the sink thread). A flusher thread
 // fdatasyncs every fsync_interval_ms. Construction recovers the directory: segments before
 // the checkpoint are deleted, torn tails truncated, damaged frames counted; appends go to
 // a fresh segment. If the directory cannot be used, the spool logs an error and every
@@ -45,8 +45,8 @@ class Spool {
   // Loop thread. Appends the record to the current segment, or drops it and counts why.
   bool append(const capture::Record& record);
   // Loop thread. Between hold() and release(), appended frames are gathered in memory and
-  // release() writes them with one copy: the records of one read from a socket cost one
-  // copy into the page cache. The caller releases before forwarding the bytes those records came from,
+  // release() writes them with one pwrite: the records of one read from a socket cost one
+  // system call. The caller releases before forwarding the bytes those records came from,
   // so a killed process still loses nothing that was forwarded. Nests.
   void hold();
   void release();
@@ -87,9 +87,6 @@ class Spool {
   void disk_bytes_add(uint64_t bytes);
   bool write_held();
   bool write_at_end(const char* bytes, size_t size);
-  bool copy_into_mapping(const char* bytes, size_t size);
-  bool map_window(uint64_t offset, size_t size);
-  void unmap_window();
   bool roll();
 
   WriteSnapshot snapshot();
@@ -114,13 +111,6 @@ class Spool {
   std::condition_variable appended_cv_;
   bool closed_ = false;
   int segment_fd_ = -1;
-  // The segment is preallocated to segment_limit_ (allocated_; 0 where the filesystem
-  // cannot) and appended to by copying into a mapped window of it: no system call per
-  // append. What does not fit the preallocation goes through pwrite.
-  uint64_t allocated_ = 0;
-  char* window_ = nullptr;
-  uint64_t window_offset_ = 0;
-  size_t window_bytes_ = 0;
   uint64_t write_seq_ = 0;
   uint64_t write_end_ = 0;  // bytes of the current segment holding whole frames
   uint64_t appended_records_ = 0;
