@@ -10,6 +10,8 @@ Scenarios, interleaved round by round so that machine noise hits each alike:
   mitmproxy    mitmdump --mode reverse (a capturing proxy)
   mcptap-off   mcptap with the route's capture off
   mcptap-on    mcptap capturing every message into PostgreSQL
+  mcptap-on-baseline  with --baseline-build DIR: the same, by DIR/bin/mcptap (another
+               build, say the previous commit's), for a side-by-side of a change
 Load: wrk POSTing a 309-byte tools/call over 32 keep-alive connections; ws_loadgen in
 round-trip mode (32 connections, one message in flight each) and throughput mode (32
 connections x 16 in flight). The proxy under test runs on CPU 0, load generator and
@@ -41,7 +43,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # mcptap-spool (HTTP only): capture on with PostgreSQL unreachable, so every message goes to
 # the spool and the sink ships nothing during the load — what capturing costs the proxy
 # itself, as when PostgreSQL runs on machines of its own.
-SCENARIOS = ["direct", "nginx", "mitmproxy", "mcptap-off", "mcptap-on", "mcptap-spool"]
+SCENARIOS = ["direct", "nginx", "mitmproxy", "mcptap-off", "mcptap-on", "mcptap-on-baseline",
+             "mcptap-spool"]
 PROXY_CPU = "0"
 LOAD_CPU = "1"
 
@@ -366,18 +369,20 @@ def print_capture_cost(bindir):
         print(f"\nCapture alone (`capture_bench`): {out.stdout.strip()}.")
 
 
-def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_datadir,
+def run_part(title, kind, targets, load, rounds, seconds, capturing, pg_url, pg_datadir,
              messages_per_request, mcptap_spool=None):
-    """Interleaved rounds over the scenarios; returns {scenario: Stats}."""
+    """Interleaved rounds over the scenarios; returns {scenario: Stats}. `capturing` maps the
+    scenarios that capture into PostgreSQL to their Mcptap."""
     targets = {name: target for name, target in targets.items() if name in CHOSEN}
     stats = {name: Stats() for name in targets}
-    route = mcptap_on.routes[kind]
     for name in targets:
-        if name in ("mcptap-on", "mcptap-spool"):
+        if name in capturing or name == "mcptap-spool":
             stats[name].sent = stats[name].rows = stats[name].dropped = 0
     for round_index in range(rounds):
         for name, (port, process) in targets.items():
-            rows_before = psql_count(pg_url, route) if name == "mcptap-on" else 0
+            capturer = capturing.get(name)
+            route = capturer.routes[kind] if capturer else None
+            rows_before = psql_count(pg_url, route) if capturer else 0
             cpu_before = process.cpu() if process else 0.0
             pg_before = postgres_cpu_seconds(pg_datadir)
             perf = None
@@ -391,19 +396,19 @@ def run_part(title, kind, targets, load, rounds, seconds, mcptap_on, pg_url, pg_
                 perf.wait(timeout=60)
             cpu = (process.cpu() - cpu_before) if process else 0.0
             drained = None
-            if name == "mcptap-on":
+            if capturer:
                 captured_expected = None
                 # Every message the proxy saw in this round must reach PostgreSQL.
                 sent = result["messages"] * messages_per_request
                 time.sleep(0.2)  # requests in flight when the load stopped get answered
-                captured_total = mcptap_on.metric("mcptap_captured_messages_total", route)
+                captured_total = capturer.metric("mcptap_captured_messages_total", route)
                 captured_expected = captured_total
                 drained = wait_for_drain(pg_url, route, captured_expected)
                 rows = psql_count(pg_url, route)
                 s = stats[name]
                 s.sent += sent
                 s.rows += rows - rows_before
-                s.dropped = mcptap_on.metric("mcptap_dropped_messages_total", route)
+                s.dropped = capturer.metric("mcptap_dropped_messages_total", route)
                 s.drain_s.append(drained if drained is not None else float("inf"))
                 cpu = process.cpu() - cpu_before  # capture's work after the load counts too
             if name == "mcptap-spool":
@@ -436,7 +441,7 @@ def print_table(title, stats, unit):
     for name, s in stats.items():
         msgs = s.messages * 2  # a request and its answer are two messages
         cpu_per_k = s.cpu / msgs * 1000 if msgs and name != "direct" else None
-        pg_per_k = s.pg_cpu / msgs * 1000 if msgs and name == "mcptap-on" else None
+        pg_per_k = s.pg_cpu / msgs * 1000 if msgs and name.startswith("mcptap-on") else None
         vs_nginx = s.rate() / nginx.rate() if nginx and nginx.rate() else None
         vs_nginx_p99 = median(s.p99) / median(nginx.p99) if nginx and median(nginx.p99) else None
         vs_mitm = s.rate() / mitm.rate() if mitm and mitm.rate() else None
@@ -451,12 +456,14 @@ def print_table(title, stats, unit):
         print(f"\nmcptap-spool captured with PostgreSQL unreachable ({title}): messages sent "
               f"{spool.sent:,}, records in the spool at the end {spool.spooled:,} (≥ sent: requests "
               f"in flight when the load stopped were captured too), dropped {spool.dropped}.")
-    on = stats.get("mcptap-on")
-    if on and on.sent is not None:
+    for name in ("mcptap-on", "mcptap-on-baseline"):
+        on = stats.get(name)
+        if not on or on.sent is None:
+            continue
         drains = [d for d in on.drain_s]
-        print(f"\nCapture kept up ({title}): messages sent {on.sent:,} (2 per completed request), "
-              f"rows written {on.rows:,} (rows ≥ sent: requests still in flight when the load "
-              f"stopped were captured too), dropped {on.dropped}, "
+        print(f"\nCapture kept up ({name}, {title}): messages sent {on.sent:,} (2 per completed "
+              f"request), rows written {on.rows:,} (rows ≥ sent: requests still in flight when "
+              f"the load stopped were captured too), dropped {on.dropped}, "
               f"time to drain after each round: {', '.join(f'{d:.2f} s' for d in drains)}.")
 
 
@@ -540,6 +547,8 @@ def main():
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
                         help="a subset of " + ",".join(SCENARIOS))
+    parser.add_argument("--baseline-build", metavar="DIR",
+                        help="also run mcptap-on with DIR/bin/mcptap (scenario mcptap-on-baseline)")
     parser.add_argument("--perf", metavar="PREFIX",
                         help="record `perf` profiles of mcptap-on into PREFIX.<part>")
     args = parser.parse_args()
@@ -599,6 +608,12 @@ def main():
         processes.append(mcptap_off.process)
         mcptap_on = Mcptap(mcptap_bin, "mcptap-on", True, pg_url, upstreams, pin)
         processes.append(mcptap_on.process)
+        capturing = {"mcptap-on": mcptap_on}
+        if args.baseline_build and "mcptap-on-baseline" in CHOSEN:
+            baseline = Mcptap(os.path.join(args.baseline_build, "bin", "mcptap"),
+                              "mcptap-on-baseline", True, pg_url, upstreams, pin)
+            processes.append(baseline.process)
+            capturing["mcptap-on-baseline"] = baseline
         mcptap_spool = None
         if "http" in parts and "mcptap-spool" in CHOSEN:
             # A port nothing listens on: the sink retries in the background, the spool takes
@@ -629,12 +644,13 @@ def main():
                 if mitm:
                     targets["mitmproxy"] = (ports["mitm"], mitm)
                 targets["mcptap-off"] = (mcptap_off.ports["http"], mcptap_off.process)
-                targets["mcptap-on"] = (mcptap_on.ports["http"], mcptap_on.process)
+                for name, capturer in capturing.items():
+                    targets[name] = (capturer.ports["http"], capturer.process)
                 if mcptap_spool:
                     targets["mcptap-spool"] = (mcptap_spool.ports["http"], mcptap_spool.process)
                 stats = run_part("http", "http", targets,
                                  lambda port: run_wrk(port, args.seconds, pin),
-                                 args.rounds, args.seconds, mcptap_on, pg_url, pg_datadir, 2,
+                                 args.rounds, args.seconds, capturing, pg_url, pg_datadir, 2,
                                  mcptap_spool)
                 print_table("HTTP: wrk, POST 309-byte tools/call, 32 keep-alive connections",
                             stats, "requests")
@@ -647,12 +663,13 @@ def main():
             if mitm_ws:
                 targets["mitmproxy"] = (ports["mitm_ws"], mitm_ws)
             targets["mcptap-off"] = (mcptap_off.ports["ws"], mcptap_off.process)
-            targets["mcptap-on"] = (mcptap_on.ports["ws"], mcptap_on.process)
+            for name, capturer in capturing.items():
+                targets[name] = (capturer.ports["ws"], capturer.process)
             for mode, title in (("rtt", "WebSocket round trips: 32 connections, 1 in flight each"),
                                 ("throughput", "WebSocket throughput: 32 connections × 16 in flight")):
                 stats = run_part(f"ws-{mode}", "ws", targets,
                                  lambda port, m=mode: run_loadgen(loadgen, port, m, args.seconds, pin),
-                                 args.rounds, args.seconds, mcptap_on, pg_url, pg_datadir, 2)
+                                 args.rounds, args.seconds, capturing, pg_url, pg_datadir, 2)
                 print_table(title, stats, "round trips")
         if "scale" in parts:
             scale_idle(loadgen, mcptap_on, args.idle_connections, hold=15)

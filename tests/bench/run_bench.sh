@@ -4,6 +4,13 @@
 # proxy_bench.py, which prints the markdown tables of the README's Performance section.
 #
 #   tests/bench/run_bench.sh [--rounds 3] [--seconds 10] [--parts http,ws,scale] [--no-pin]
+#                            [--baseline-build DIR]
+#
+# --baseline-build DIR adds mcptap-on-baseline: another build's DIR/bin/mcptap capturing the
+# same load in the same interleaved rounds, for a side-by-side of a change, e.g.
+#   git worktree add /tmp/base HEAD~1 && cmake -S /tmp/base -B /tmp/base/build -G Ninja \
+#     -DCMAKE_BUILD_TYPE=Release && cmake --build /tmp/base/build --target mcptap
+#   tests/bench/run_bench.sh --no-pin --parts http --baseline-build /tmp/base/build
 #
 # Environment: BUILD_DIR (default build-bench). Everything it starts (PostgreSQL, nginx,
 # mitmdump, mcptap, the WebSocket backend) is stopped when it ends.
