@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <limits>
-#include <type_traits>
 #include <nlohmann/json.hpp>
+#include <type_traits>
 
 #include "capture/json_text.h"
 
@@ -107,9 +107,9 @@ bool append_jsonb(std::string_view json, std::string& out) {
 void append_payload_bytes(int64_t payload_bytes, std::string& out) {
   // The column is an integer; a size past its range is clamped rather than rejected.
   append_big_endian(int32_t{4}, out);
-  append_big_endian(
-      static_cast<int32_t>(std::clamp<int64_t>(payload_bytes, 0, std::numeric_limits<int32_t>::max())),
-      out);
+  append_big_endian(static_cast<int32_t>(
+                        std::clamp<int64_t>(payload_bytes, 0, std::numeric_limits<int32_t>::max())),
+                    out);
 }
 
 void append_meta(std::string_view meta_json, bool payload_nul_replaced, std::string& out) {

@@ -454,7 +454,9 @@ TEST(SpoolRecoveryTest, AKilledProcessLosesNoRecord) {
   ReadBack read = read_all(spool);
   ASSERT_EQ(read.records.size(), size_t(kRecords));
   EXPECT_EQ(read.marks.back().end.offset, fs::file_size(files[0]));
-  for (int i = 0; i < kRecords; ++i) EXPECT_EQ(read.records[i].payload, full_record(i, 300).payload);
+  for (int i = 0; i < kRecords; ++i) {
+    EXPECT_EQ(read.records[i].payload, full_record(i, 300).payload) << i;
+  }
 }
 
 // Records of every size, some bigger than a whole segment, go in and read back; the segment
@@ -467,7 +469,9 @@ TEST(SpoolTest, RecordsOfEverySizeReadBackAndSegmentsHoldOnlyFrames) {
   {
     SinkStats stats;
     Spool spool(options, stats);
-    for (size_t i = 0; i < sizes.size(); ++i) ASSERT_TRUE(spool.append(full_record(int(i), sizes[i])));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      ASSERT_TRUE(spool.append(full_record(int(i), sizes[i])));
+    }
     ReadBack read = read_all(spool);
     ASSERT_EQ(read.records.size(), sizes.size());
     for (size_t i = 0; i < sizes.size(); ++i) {
