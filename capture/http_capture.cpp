@@ -2,18 +2,11 @@
 #include "capture/http_capture.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "capture/ascii_case.h"
 
 namespace mcptap::capture {
 namespace {
-
-bool starts_with_ci(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
 
 std::string_view media_type(const HttpHead& head) {
   std::string_view type = head.header("content-type").value_or("");
@@ -45,9 +38,7 @@ std::string_view path_of(std::string_view target) { return target.substr(0, targ
 nlohmann::json headers_object(const HttpHead& head, const Redactor& redactor) {
   nlohmann::json headers = nlohmann::json::object();
   for (const auto& [name, value] : head.headers) {
-    std::string key = name;
-    std::transform(key.begin(), key.end(), key.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string key = lowercase_ascii(name);
     auto it = headers.find(key);
     if (it == headers.end()) {
       headers[key] = value;
@@ -141,7 +132,7 @@ void HttpCapture::on_request_head(const HttpHead& head) {
   exchange.session_id = session_of(head);
   exchange.request_headers = headers_object(head, pipeline_.redactor());
   std::string_view type = media_type(head);
-  exchange.request_is_json = type.empty() || starts_with_ci(type, "application/json");
+  exchange.request_is_json = type.empty() || starts_with_folded(type, "application/json");
   if (head.header_has_token("upgrade", "websocket")) {
     websocket_upgrade_requested_ = true;
     // The WebSocket path goes into every message's meta; a ?token= in it must not.
@@ -220,10 +211,10 @@ bool HttpCapture::on_response_head(const HttpHead& head) {
   std::string error;
   exchange.response_decoder = ContentDecoder::create(
       head.header("content-encoding").value_or(""), pipeline_.options().max_payload_bytes, &error);
-  if (exchange.response_decoder && starts_with_ci(type, "text/event-stream")) {
+  if (exchange.response_decoder && starts_with_folded(type, "text/event-stream")) {
     exchange.response_body_kind = Exchange::Body::Sse;
     exchange.sse = std::make_unique<SseParser>(pipeline_.options().max_payload_bytes);
-  } else if (exchange.response_decoder && starts_with_ci(type, "application/json")) {
+  } else if (exchange.response_decoder && starts_with_folded(type, "application/json")) {
     exchange.response_body_kind = Exchange::Body::Json;
     exchange.response_decoder->hash_only_past_cap(&exchange.response_body);
   }

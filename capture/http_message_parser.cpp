@@ -3,18 +3,11 @@
 
 #include <utility>
 
-#include <algorithm>
-#include <cctype>
+#include "capture/ascii_case.h"
 
 namespace mcptap::capture {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -26,18 +19,18 @@ std::string_view trim(std::string_view text) {
 
 std::optional<std::string_view> HttpHead::header(std::string_view name) const {
   for (const auto& [field, value] : headers) {
-    if (iequals(field, name)) return std::string_view(value);
+    if (equals_ignoring_ascii_case(field, name)) return std::string_view(value);
   }
   return std::nullopt;
 }
 
 bool HttpHead::header_has_token(std::string_view name, std::string_view token) const {
   for (const auto& [field, value] : headers) {
-    if (!iequals(field, name)) continue;
+    if (!equals_ignoring_ascii_case(field, name)) continue;
     std::string_view rest = value;
     while (!rest.empty()) {
       size_t comma = rest.find(',');
-      if (iequals(trim(rest.substr(0, comma)), token)) return true;
+      if (equals_ignoring_ascii_case(trim(rest.substr(0, comma)), token)) return true;
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }

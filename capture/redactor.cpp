@@ -6,6 +6,7 @@
 #include <optional>
 #include <utility>
 
+#include "capture/ascii_case.h"
 #include "capture/json_bounded.h"
 #include "capture/json_text.h"
 
@@ -16,32 +17,9 @@ using nlohmann::json;
 
 // ASCII folding is enough: the configured names are ASCII, and a non-ASCII byte simply
 // never matches one.
-char fold(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowercase(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), fold);
-  return text;
-}
-
 std::vector<std::string> lowercase_all(std::vector<std::string> names) {
-  for (std::string& name : names) name = lowercase(std::move(name));
+  for (std::string& name : names) name = lowercase_ascii(std::move(name));
   return names;
-}
-
-// Compares without building a lowercased copy of `text`; `lower` is already lowercase.
-bool equals_folded(std::string_view text, std::string_view lower) {
-  if (text.size() != lower.size()) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (fold(text[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-bool ends_with_folded(std::string_view text, std::string_view lower_suffix) {
-  if (text.size() < lower_suffix.size()) return false;
-  return equals_folded(text.substr(text.size() - lower_suffix.size()), lower_suffix);
 }
 
 bool matches_any(std::string_view text, const std::vector<std::string>& lower_names) {

@@ -6,13 +6,13 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <deque>
 #include <exception>
 #include <nlohmann/json.hpp>
 
+#include "capture/ascii_case.h"
 #include "capture/http_message_parser.h"
 #include "capture/json_text.h"
 
@@ -28,13 +28,6 @@ uv_stream_t* as_stream(uv_tcp_t* tcp) {
 template <typename Handle>
 uv_handle_t* as_handle(Handle* handle) {
   return reinterpret_cast<uv_handle_t*>(handle);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 std::string_view reason_phrase(int status) {
@@ -187,7 +180,7 @@ std::string host_port_text(const std::string& host, uint16_t port) {
 
 std::optional<std::string_view> AdminRequest::header(std::string_view name) const {
   for (const auto& [field, value] : headers) {
-    if (iequals(field, name)) return std::string_view(value);
+    if (capture::equals_ignoring_ascii_case(field, name)) return std::string_view(value);
   }
   return std::nullopt;
 }
@@ -338,7 +331,7 @@ bool AdminConnection::on_head(const capture::HttpHead& head) {
   }
   // curl waits (a second) for this before sending a body; only the front may answer now.
   bool expects_continue = head.http_minor >= 1 && head.header("Expect").has_value() &&
-                          iequals(*head.header("Expect"), "100-continue");
+                          capture::equals_ignoring_ascii_case(*head.header("Expect"), "100-continue");
   if (expects_continue && pipeline_.empty() && ready_.empty()) {
     write("HTTP/1.1 100 Continue\r\n\r\n");
   }
