@@ -1,13 +1,15 @@
 // Fuzzes the depth-bounded JSON parser, JSON-RPC classification and the redactor behind it,
 // and checks the envelope against them: nothing the parser refuses is accepted, the same
 // classification and params._meta, and redaction asked for whenever the whole document has
-// a secret (and perhaps more often: a secret under a key that a later duplicate replaces).
+// a secret (and perhaps more often: a secret under a key that a later duplicate replaces);
+// and json_text against dump().
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "capture/json_bounded.h"
+#include "capture/json_text.h"
 #include "capture/jsonrpc.h"
 #include "capture/jsonrpc_envelope.h"
 #include "capture/redactor.h"
@@ -59,6 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       require_same_request_meta(envelope->document, *document);
     }
   }
-  (void)document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // json_text writes what dump() writes, fast path or not.
+  require(json_text(*document) ==
+          document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
 }
