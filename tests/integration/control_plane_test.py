@@ -261,7 +261,22 @@ class ControlPlaneTest(unittest.TestCase):
         self.assertIn("tools/call", first)
         self.assertIn("←", second)
 
+    def wait_until_captured_are_rows(self):
+        """Until every record the route handed to the sink is a row: the tail streams lines
+        before the sink commits them, so the last test's rows may still be on their way."""
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, text = admin_get(self.tap.admin_port, "/metrics")
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            captured = next(s.value for s in families["mcptap_captured_messages"].samples
+                            if s.labels.get("route") == self.route)
+            if len(route_rows(self.route)) == captured:
+                return
+            time.sleep(0.05)
+        self.fail("the route's captured messages never all became rows")
+
     def test_7_query_and_diff(self):
+        self.wait_until_captured_are_rows()
         env = dict(os.environ, MCPTAP_PG_URL=pg_url())
         result = subprocess.run([self.tap.binary, "query", "--route", self.route, "--json"],
                                 capture_output=True, text=True, env=env, timeout=30)
