@@ -17,7 +17,8 @@ import urllib.request
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import Mcptap, free_port, pg_url, route_rows, unique_name, wait_for_port
+from harness import (Mcptap, free_port, pg_url, route_rows, unique_name, wait_for_port,
+                     wait_for_rows)
 from ws_backend import Backend
 
 TOKEN = "admin-token-for-tests"
@@ -261,22 +262,18 @@ class ControlPlaneTest(unittest.TestCase):
         self.assertIn("tools/call", first)
         self.assertIn("←", second)
 
-    def wait_until_captured_are_rows(self):
-        """Until every record the route handed to the sink is a row: the tail streams lines
-        before the sink commits them, so the last test's rows may still be on their way."""
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            _, text = admin_get(self.tap.admin_port, "/metrics")
-            families = {f.name: f for f in text_string_to_metric_families(text)}
-            captured = next(s.value for s in families["mcptap_captured_messages"].samples
-                            if s.labels.get("route") == self.route)
-            if len(route_rows(self.route)) == captured:
-                return
-            time.sleep(0.05)
-        self.fail("the route's captured messages never all became rows")
+    def captured_messages(self):
+        """What the route has handed to the sink, from its /metrics counter."""
+        _, text = admin_get(self.tap.admin_port, "/metrics")
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        return next(s.value for s in families["mcptap_captured_messages"].samples
+                    if s.labels.get("route") == self.route)
 
     def test_7_query_and_diff(self):
-        self.wait_until_captured_are_rows()
+        # The tail streams lines before the sink commits them: the last test's rows may
+        # still be on their way to PostgreSQL.
+        captured = self.captured_messages()
+        self.assertEqual(len(wait_for_rows(self.route, captured, timeout=30)), captured)
         env = dict(os.environ, MCPTAP_PG_URL=pg_url())
         result = subprocess.run([self.tap.binary, "query", "--route", self.route, "--json"],
                                 capture_output=True, text=True, env=env, timeout=30)
