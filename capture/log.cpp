@@ -1,10 +1,14 @@
-// JSON-lines logging to stderr.
+// JSON-lines logging to stderr, to a file, or nowhere.
 #include "capture/log.h"
 
+#include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "capture/json_text.h"
@@ -14,6 +18,28 @@ namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::Info)};
 std::mutex write_mutex;
+// Guarded by write_mutex. -1 discards every line; a descriptor other than stderr's is ours.
+int log_fd = STDERR_FILENO;
+std::atomic<bool> discarding{false};  // log_fd < 0: lines are not even built
+
+// Under write_mutex.
+void set_log_fd(int fd) {
+  if (log_fd != STDERR_FILENO && log_fd >= 0) ::close(log_fd);
+  log_fd = fd;
+  discarding = fd < 0;
+}
+
+// Under write_mutex. One write(2) per line when it fits, so that with O_APPEND the lines of
+// several processes sharing one file never interleave within a line.
+void write_all(std::string_view text) {
+  if (log_fd < 0) return;
+  while (!text.empty()) {
+    ssize_t wrote = ::write(log_fd, text.data(), text.size());
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0) return;  // nowhere to log a logging failure: the line is lost
+    text.remove_prefix(static_cast<size_t>(wrote));
+  }
+}
 
 std::string_view level_name(LogLevel level) {
   switch (level) {
@@ -46,16 +72,51 @@ int64_t monotonic_ms() {
 
 void set_min_log_level(LogLevel level) { min_level = static_cast<int>(level); }
 
-void log_line(LogLevel level, std::string_view message, const nlohmann::json& fields) {
-  if (static_cast<int>(level) < min_level) return;
-  nlohmann::json line = {{"ts", utc_timestamp()}, {"level", level_name(level)}, {"msg", message}};
-  if (fields.is_object()) {
-    for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+  for (LogLevel level : {LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error}) {
+    if (name == level_name(level)) return level;
   }
-  std::string text = json_text(line);
-  text.push_back('\n');
+  return std::nullopt;
+}
+
+void log_to_stderr() {
   std::lock_guard lock(write_mutex);
-  fwrite(text.data(), 1, text.size(), stderr);
+  set_log_fd(STDERR_FILENO);
+}
+
+void log_to_nowhere() {
+  std::lock_guard lock(write_mutex);
+  set_log_fd(-1);
+}
+
+bool log_to_file(const std::string& path, std::string* error) {
+  // O_CLOEXEC: a child (mcptap stdio's server) must not inherit our log.
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  if (fd < 0) {
+    *error = std::strerror(errno);
+    return false;
+  }
+  std::lock_guard lock(write_mutex);
+  set_log_fd(fd);
+  return true;
+}
+
+// Logging is called from the data path: a line that cannot be built (out of memory) is
+// dropped rather than thrown at a caller that must not fail.
+void log_line(LogLevel level, std::string_view message, const nlohmann::json& fields) noexcept {
+  if (static_cast<int>(level) < min_level || discarding) return;
+  try {
+    nlohmann::json line = {{"ts", utc_timestamp()}, {"level", level_name(level)}, {"msg", message}};
+    if (fields.is_object()) {
+      for (auto it = fields.begin(); it != fields.end(); ++it) line[it.key()] = it.value();
+    }
+    std::string text = json_text(line);
+    text.push_back('\n');
+    std::lock_guard lock(write_mutex);
+    write_all(text);
+  } catch (...) {
+    // Dropped: the caller goes on as if the line had been written.
+  }
 }
 
 bool LogRateLimiter::allow(uint64_t* suppressed) {

@@ -243,6 +243,19 @@ void read_proxy(ObjectReader& root, proxy::ProxyOptions& options) {
   }
 }
 
+void read_stdio(ObjectReader& root, StdioConfig& stdio) {
+  const json* section = root.find("stdio");
+  if (!section) return;
+  ObjectReader reader(*section, "stdio");
+  reader.read_string("log_file", stdio.log_file);
+  std::string level = "info";
+  reader.read_string("log_level", level);
+  std::optional<capture::LogLevel> parsed = capture::parse_log_level(level);
+  if (!parsed) ObjectReader::fail("stdio.log_level", "expected debug, info, warn or error");
+  stdio.log_level = *parsed;
+  reader.reject_unknown_keys();
+}
+
 }  // namespace
 
 proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
@@ -292,6 +305,7 @@ Config parse_config(std::string_view json_text) {
   read_redact(root, config.redact);
   read_retention(root, config.sink);
   read_proxy(root, config.proxy);
+  read_stdio(root, config.stdio);
   root.reject_unknown_keys();
   return config;
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "capture/log.h"
 #include "capture/message_pipeline.h"
 #include "capture/redactor.h"
 #include "proxy/proxy_options.h"
@@ -17,8 +18,16 @@ struct AdminConfig {
   std::string token_env = "MCPTAP_ADMIN_TOKEN";
 };
 
+// Read only by `mcptap stdio`, whose stderr belongs to its child: without a log file it
+// writes nothing there but a fatal error. `mcptap run` logs to stderr.
+struct StdioConfig {
+  std::string log_file;  // appended to, created 0600; --log-file overrides it
+  capture::LogLevel log_level = capture::LogLevel::Info;
+};
+
 struct Config {
   AdminConfig admin;
+  StdioConfig stdio;
   proxy::ProxyOptions proxy;
   sink::SinkOptions sink;
   capture::CaptureOptions capture;

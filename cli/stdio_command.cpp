@@ -737,6 +737,22 @@ void restore_blocking(int fd) {
   if (flags >= 0 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
 }
 
+// The log goes to --log-file, else to the configuration's stdio.log_file, else nowhere:
+// the child's stderr is what the MCP host shows its user. False when the file cannot be
+// opened, after one line on stderr.
+bool open_stdio_log(const StdioArgs& args, const StdioConfig& stdio) {
+  const bool from_flag = !args.log_file.empty();
+  const std::string& path = from_flag ? args.log_file : stdio.log_file;
+  capture::set_min_log_level(stdio.log_level);
+  if (path.empty()) return true;
+  std::string error;
+  if (capture::log_to_file(path, &error)) return true;
+  print_error(std::string(from_flag ? "--log-file " : "stdio.log_file ") + path +
+              ": cannot open: " + error +
+              " (name a file in a directory that exists and is writable)");
+  return false;
+}
+
 }  // namespace
 
 void add_stdio_options(CLI::App& sub, StdioArgs& args) {
@@ -749,20 +765,27 @@ void add_stdio_options(CLI::App& sub, StdioArgs& args) {
                (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
         return ok ? "" : "use 1-63 letters, digits, '-', '_' or '.'";
       });
-  sub.add_option("--config,-c", args.config_path, "JSON configuration file (sink, capture, redact)")
+  sub.add_option("--config,-c", args.config_path,
+                 "JSON configuration file (sink, capture, redact, stdio)")
       ->check(CLI::ExistingFile);
+  sub.add_option("--log-file", args.log_file,
+                 "append mcptap's log here (created 0600); default: stdio.log_file, else no "
+                 "log, and stderr carries only the child's output and fatal errors");
   sub.add_option("command", args.command, "the MCP server or relay to run, after --")->required();
   sub.footer(
       "Each process spools into SPOOL_DIR-stdio-ROUTE/PID-RANDOM (SPOOL_DIR: sink.spool_dir), so\n"
       "any number may run with the same route; a spool left undelivered (PostgreSQL down, or\n"
       "the process killed) is shipped and removed by the route's next stdio process.\n"
+      "stderr is the child's: mcptap's log goes to --log-file (or stdio.log_file) only.\n"
       "Example: mcptap stdio --route hop --config mcptap.json -- node relay.js --port 3");
 }
 
 int stdio_command(const StdioArgs& args) {
+  capture::log_to_nowhere();  // until a log file is open: stderr is the child's
   Config config;
   bool capture_enabled = true;
   if (!load_stdio_config(args, &config, &capture_enabled)) return kExitUsage;
+  if (!open_stdio_log(args, config.stdio)) return kExitFailure;
   std::signal(SIGPIPE, SIG_IGN);
 
   // This process's own spool, created and locked under the route lock.

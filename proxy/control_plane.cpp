@@ -273,12 +273,14 @@ void ControlPlane::get_metrics(AdminResponder& responder) {
   write_route_metrics(writer);
   if (server_.status_source()) server_.status_source()->write_metrics(writer);
   writer.family("mcptap_request_latency_seconds", MetricType::Histogram,
-                "Time from a request's last byte to its response's last byte.");
+                "Time from a request's last byte to its response's last byte, for captured "
+                "exchanges only: nothing is observed while capture is off.");
   for (const auto& [key, histogram] : latency_) {
     writer.histogram({{"route", key.first}, {"method", key.second}}, *histogram);
   }
   writer.family("mcptap_admin_stream_drops_total", MetricType::Counter,
-                "Tail lines dropped because a client did not keep up.");
+                "Tail lines dropped because a client did not keep up. Tail lines are captured "
+                "records: none while capture is off.");
   writer.sample({}, admin_ ? admin_->counters().stream_chunks_dropped : 0);
   if (!writer.error().empty()) capture::log_warn("metrics", {{"error", writer.error()}});
   responder.respond(200, PrometheusWriter::kContentType, writer.text());
@@ -294,45 +296,57 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
     Getter value;
   };
   static const Family kFamilies[] = {
-      {"mcptap_connections_open", MetricType::Gauge, "Client connections open now.",
+      {"mcptap_connections_open", MetricType::Gauge,
+       "Client connections open now; counted while capture is off too.",
        [](const ProxyRoute& r) { return r.listener->counters().connections_open; }},
-      {"mcptap_connections_total", MetricType::Counter, "Client connections accepted.",
+      {"mcptap_connections_total", MetricType::Counter,
+       "Client connections accepted; counted while capture is off too.",
        [](const ProxyRoute& r) { return r.listener->counters().connections_total; }},
-      {"mcptap_captured_messages_total", MetricType::Counter, "Records handed to the sink.",
+      {"mcptap_captured_messages_total", MetricType::Counter,
+       "Records handed to the sink. Not counted while capture is off.",
        [](const ProxyRoute& r) { return r.pipeline->counters().captured; }},
       {"mcptap_dropped_messages_total", MetricType::Counter,
-       "Records the sink refused (spool or queue full).",
+       "Records the sink refused (spool or queue full). Not counted while capture is off.",
        [](const ProxyRoute& r) { return r.pipeline->counters().dropped; }},
-      {"mcptap_redacted_messages_total", MetricType::Counter, "Records with a value redacted.",
+      {"mcptap_redacted_messages_total", MetricType::Counter,
+       "Records with a value redacted. Not counted while capture is off.",
        [](const ProxyRoute& r) { return r.pipeline->counters().redacted; }},
-      {"mcptap_invalid_messages_total", MetricType::Counter, "Records of kind invalid.",
+      {"mcptap_invalid_messages_total", MetricType::Counter,
+       "Records of kind invalid. Not counted while capture is off.",
        [](const ProxyRoute& r) { return r.pipeline->counters().invalid; }},
       {"mcptap_filtered_messages_total", MetricType::Counter,
-       "Messages left out by the sample rate or method filter.",
+       "Messages left out by the sample rate or method filter while capture is on. Not "
+       "counted while capture is off.",
        [](const ProxyRoute& r) { return r.pipeline->counters().filtered; }},
       {"mcptap_watermark_pauses_total", MetricType::Counter,
-       "Reads paused because the other side's write queue passed the high watermark.",
+       "Reads paused because the other side's write queue passed the high watermark; "
+       "counted while capture is off too.",
        [](const ProxyRoute& r) { return r.listener->counters().watermark_pauses; }},
       {"mcptap_upstream_connect_failures_total", MetricType::Counter,
-       "Upstream connects refused, unresolvable or timed out.",
+       "Upstream connects refused, unresolvable or timed out; counted while capture is off too.",
        [](const ProxyRoute& r) { return r.listener->counters().upstream_connect_failures; }},
       {"mcptap_connections_rejected_total", MetricType::Counter,
-       "Connections reset on accept because limits.max_connections were open.",
+       "Connections reset on accept because limits.max_connections were open; counted while "
+       "capture is off too.",
        [](const ProxyRoute& r) { return r.listener->counters().connections_rejected; }},
       {"mcptap_idle_timeouts_total", MetricType::Counter,
-       "Connections closed after limits.idle_timeout_s without a byte.",
+       "Connections closed after limits.idle_timeout_s without a byte; counted while capture "
+       "is off too.",
        [](const ProxyRoute& r) { return r.listener->counters().idle_timeouts; }},
       {"mcptap_accept_pauses_total", MetricType::Counter,
-       "Times accepting paused because the process ran out of descriptors.",
+       "Times accepting paused because the process ran out of descriptors; counted while "
+       "capture is off too.",
        [](const ProxyRoute& r) { return r.listener->counters().accept_pauses; }},
-      {"mcptap_capture_enabled", MetricType::Gauge, "1 while the route captures.",
+      {"mcptap_capture_enabled", MetricType::Gauge,
+       "1 while the route captures (sampled or filtered too), 0 while capture is off.",
        [](const ProxyRoute& r) { return uint64_t{r.pipeline->enabled()}; }},
   };
   for (const Family& family : kFamilies) {
     writer.family(family.name, family.type, family.help);
     for (const auto& route : routes) writer.sample({{"route", route->config.name}}, family.value(*route));
   }
-  writer.family("mcptap_bytes_total", MetricType::Counter, "Bytes forwarded.");
+  writer.family("mcptap_bytes_total", MetricType::Counter,
+                "Bytes forwarded, per direction; counted while capture is off too.");
   for (const auto& route : routes) {
     const RouteCounters& c = route->listener->counters();
     writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}},
@@ -341,7 +355,9 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
                   c.bytes_server_to_client);
   }
   writer.family("mcptap_messages_total", MetricType::Counter,
-                "JSON-RPC messages seen while capture was on.");
+                "JSON-RPC messages seen while capture is on, before the sample rate "
+                "and method filter. Not counted while capture is off: messages are "
+                "not parsed then (mcptap_bytes_total still counts the traffic).");
   for (const auto& route : routes) {
     const capture::CaptureCounters& c = route->pipeline->counters();
     writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}}, c.messages[0]);

@@ -128,6 +128,23 @@ TEST(ConfigLoader, OriginalDstUpstream) {
             "routes[0].upstream: expected \"host:port\", got \"original_dest\"");
 }
 
+// `mcptap stdio`'s log: no file (nothing on stderr) and level info unless the file says so.
+TEST(ConfigLoader, StdioLogFileAndLevel) {
+  const std::string routes = R"("routes":[{"name":"a","listen":":1","upstream":"b:1"}])";
+  Config defaults = parse_config("{" + routes + "}");
+  EXPECT_EQ(defaults.stdio.log_file, "");
+  EXPECT_EQ(defaults.stdio.log_level, capture::LogLevel::Info);
+  Config set = parse_config(
+      "{" + routes + R"(,"stdio":{"log_file":"/var/log/mcptap/hop.log","log_level":"warn"}})");
+  EXPECT_EQ(set.stdio.log_file, "/var/log/mcptap/hop.log");
+  EXPECT_EQ(set.stdio.log_level, capture::LogLevel::Warn);
+  EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"log_level":"verbose"}})"),
+            "stdio.log_level: expected debug, info, warn or error");
+  EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"log_file":7}})"),
+            "stdio.log_file: expected a string");
+  EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"logfile":"x"}})"), "stdio.logfile: unknown key");
+}
+
 TEST(ConfigLoader, FileErrorsAndEnvironmentOverride) {
   EXPECT_THROW(load_config_file("/nonexistent/mcptap.json"), ConfigError);
   std::string path = testing::TempDir() + "mcptap_config_test.json";

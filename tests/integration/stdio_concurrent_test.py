@@ -38,10 +38,14 @@ class StdioConcurrentTest(unittest.TestCase):
         self.tap.close()
 
     def hop(self, config_path, *server_args):
-        return subprocess.Popen([self.tap.binary, "stdio", "--route", self.route, "--config", config_path,
-                                 "--", PYTHON, SERVER, *server_args],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=self.env)
+        # stderr is the child's: mcptap's own log lines go to a file of their own.
+        log_path = os.path.join(self.tap.dir.name, unique_name("hop") + ".log")
+        process = subprocess.Popen([self.tap.binary, "stdio", "--route", self.route, "--config", config_path,
+                                    "--log-file", log_path, "--", PYTHON, SERVER, *server_args],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=self.env)
+        process.log_path = log_path
+        return process
 
     def converse(self, process, tag):
         """The rest of the conversation after the first call, then the end of stdin."""
@@ -63,7 +67,8 @@ class StdioConcurrentTest(unittest.TestCase):
         stderr = process.stderr.read().decode()
         process.stdout.close()
         process.stderr.close()
-        return process.returncode, stderr
+        with open(process.log_path) as f:
+            return process.returncode, stderr + f.read()
 
     def stopped(self, stderr):
         return next(l for l in log_lines(stderr) if l.get("msg") == "stdio: stopped")

@@ -1,7 +1,8 @@
 """`mcptap stdio` between a host (this test, on the pipes) and a real stdio MCP server: the
-host must see exactly what it sees when it runs the server itself, the child's exit code
-and signals pass through, and every message lands in PostgreSQL with transport stdio,
-each response paired with its own request."""
+host must see exactly what it sees when it runs the server itself (stdout and stderr: mcptap's
+own log goes to a log file or nowhere), the child's exit code and signals pass through, and
+every message lands in PostgreSQL with transport stdio, each response paired with its own
+request."""
 import json
 import os
 import signal
@@ -11,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from harness import HERE, Mcptap, unique_name, wait_for_rows
+from harness import HERE, Mcptap, free_port, log_lines, unique_name, wait_for_rows
 
 SERVER = os.path.join(HERE, "stdio_server.py")
 PYTHON = sys.executable or "/usr/bin/python3"
@@ -61,6 +62,7 @@ class StdioHopTest(unittest.TestCase):
         self.assertGreater(len(self.direct.stdout), len(LARGE_TEXT))
         self.assertEqual(self.hop.stdout, self.direct.stdout)
         self.assertIn(b"stdio-echo: stdin closed", self.hop.stderr, "the child's stderr is ours")
+        self.assertEqual(self.hop.stderr, self.direct.stderr, "and nothing but the child's")
 
     def test_child_exit_code_becomes_ours(self):
         self.assertEqual(self.hop.returncode, 3, self.hop.stderr.decode()[-2000:])
@@ -168,6 +170,132 @@ class StdioHopTest(unittest.TestCase):
                                 capture_output=True, text=True, timeout=30)
         self.assertEqual(result.returncode, 2)
         self.assertIn("--route", result.stderr)
+
+
+# A child that writes to stderr before, between and after its stdout lines; the bytes need not
+# be text nor end with a newline.
+CHILD_STDERR = [b"server: starting\n", b"server: \xff\xfe raw\n", b"server: done, no newline"]
+ECHO_CHILD = ("import sys\n"
+              "err = sys.stderr.buffer\n"
+              f"err.write({CHILD_STDERR[0]!r}); err.flush()\n"
+              "for line in sys.stdin.buffer:\n"
+              "    sys.stdout.buffer.write(line); sys.stdout.flush()\n"
+              f"    err.write({CHILD_STDERR[1]!r}); err.flush()\n"
+              f"err.write({CHILD_STDERR[2]!r}); err.flush()\n")
+HOP_INPUT = (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}) + "\n"
+             + "not json: recorded as invalid\n").encode()
+
+
+class StdioLogTest(unittest.TestCase):
+    """mcptap's own log lines never reach the host through stderr. PostgreSQL is unreachable
+    here, so the sink logs warnings while the hop runs (and the hop gives up on it after its
+    drain time): without a log destination of its own they would be mixed into the child's
+    stderr."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.binary = os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
+        cls.dir = tempfile.TemporaryDirectory(prefix="mcptap-stdio-log-")
+        cls.dead_pg = f"postgresql://mcptap@127.0.0.1:{free_port()}/nothing"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dir.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir.name, name)
+
+    def config(self, stdio=None, **extra):
+        config = {"routes": [{"name": "unused", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:9"}],
+                  "sink": {"postgres": self.dead_pg, "spool_dir": self.path("spool"),
+                           "flush_interval_ms": 20, "reconnect_initial_ms": 20},
+                  "proxy": {"drain_timeout_ms": 0}}
+        if stdio is not None:
+            config["stdio"] = stdio
+        config.update(extra)
+        path = self.path(unique_name("config") + ".json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        return path
+
+    def hop(self, config, *options, child=ECHO_CHILD):
+        # umask 0: a file created with a loose mode would show it.
+        return subprocess.run([self.binary, "stdio", "--route", unique_name("hoplog"), "--config", config,
+                               *options, "--", PYTHON, "-c", child],
+                              input=HOP_INPUT, capture_output=True, timeout=60,
+                              preexec_fn=lambda: os.umask(0))
+
+    def assert_only_the_childs_output(self, result):
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        self.assertEqual(result.stdout, HOP_INPUT)
+        self.assertEqual(result.stderr, CHILD_STDERR[0] + CHILD_STDERR[1] * 2 + CHILD_STDERR[2])
+
+    def read_log(self, path):
+        self.assertEqual(os.stat(path).st_mode & 0o7777, 0o600)
+        with open(path) as f:
+            text = f.read()
+        lines = text.splitlines()
+        self.assertGreater(len(lines), 0)
+        parsed = log_lines(text)
+        self.assertEqual(len(parsed), len(lines), "every line of the file is one JSON object")
+        return parsed
+
+    def test_without_a_log_file_stderr_is_the_childs_alone(self):
+        self.assert_only_the_childs_output(self.hop(self.config()))
+
+    def test_log_file_flag(self):
+        log = self.path("flag.log")
+        with open(log, "w") as f:
+            f.write('{"msg": "an earlier run"}\n')
+        os.chmod(log, 0o600)
+        result = self.hop(self.config(), "--log-file", log)
+        self.assert_only_the_childs_output(result)
+        lines = self.read_log(log)
+        messages = [line["msg"] for line in lines]
+        self.assertEqual(messages[0], "an earlier run", "appended to, not truncated")
+        self.assertIn("cannot connect to PostgreSQL", messages)
+        self.assertIn("stdio: child exited", messages)
+        self.assertEqual(messages[-1], "stdio: stopped")
+
+    def test_log_file_flag_overrides_the_configuration(self):
+        from_config, from_flag = self.path("config-overridden.log"), self.path("flag-wins.log")
+        result = self.hop(self.config(stdio={"log_file": from_config}), "--log-file", from_flag)
+        self.assert_only_the_childs_output(result)
+        self.assertFalse(os.path.exists(from_config))
+        self.assertIn("stdio: stopped", [line["msg"] for line in self.read_log(from_flag)])
+
+    def test_log_file_and_level_in_the_configuration(self):
+        log = self.path("config.log")
+        result = self.hop(self.config(stdio={"log_file": log, "log_level": "warn"}))
+        self.assert_only_the_childs_output(result)
+        lines = self.read_log(log)
+        self.assertIn("cannot connect to PostgreSQL", [line["msg"] for line in lines])
+        self.assertEqual({line["level"] for line in lines}, {"warn"}, "info lines left out")
+
+    def assert_one_line_on_stderr(self, result, code, line):
+        self.assertEqual(result.returncode, code, result.stderr)
+        self.assertEqual(result.stderr.decode(), line + "\n")
+        self.assertEqual(result.stdout, b"", "the child did not run")
+
+    def test_fatal_errors_reach_stderr_as_one_line(self):
+        result = subprocess.run([self.binary, "stdio", "--route", unique_name("hoplog"), "--config",
+                                 self.config(), "--", "/nonexistent/server"],
+                                stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        self.assert_one_line_on_stderr(
+            result, 127, "mcptap: cannot run /nonexistent/server: no such file or directory")
+
+        missing = self.path("no/such/dir/hop.log")
+        self.assert_one_line_on_stderr(
+            self.hop(self.config(), "--log-file", missing), 1,
+            f"mcptap: --log-file {missing}: cannot open: No such file or directory "
+            "(name a file in a directory that exists and is writable)")
+        self.assert_one_line_on_stderr(
+            self.hop(self.config(stdio={"log_file": self.dir.name})), 1,
+            f"mcptap: stdio.log_file {self.dir.name}: cannot open: Is a directory "
+            "(name a file in a directory that exists and is writable)")
+
+        bad = self.config(stdio={"log_file": "x", "level": "info"})
+        self.assert_one_line_on_stderr(self.hop(bad), 2, f"mcptap: {bad}: stdio.level: unknown key")
 
 
 if __name__ == "__main__":
