@@ -69,7 +69,9 @@ int Session::accept(uv_stream_t* server) {
 }
 
 void Session::close() {
-  close_sides(nullptr);
+  // Still connecting, nothing has reached a server: a FIN would read as an empty answer
+  // (an HTTP client may then wait for one forever), so the client is reset as on a failure.
+  close_sides(state_ == State::Connecting ? &upstream_ : nullptr);
 }
 
 void Session::init_tcp(Side& side) {
@@ -155,11 +157,14 @@ void Session::on_upstream_connected(int status) {
   connect_next_address();
 }
 
-// A transparent proxy has nothing meaningful to tell the client: it just closes.
+// Without mcptap the client's own connect would have been refused or timed out. Its connect
+// to us already succeeded, so the nearest equivalent is a reset: it fails the client's next
+// read or write at once. A FIN would read as "the server answered nothing", which an HTTP
+// client (Node's fetch, and the MCP SDK on top of it) may wait on without end.
 void Session::fail_upstream_connect(int status) {
   upstream_connect_error_ = status;
   ++route_counters_.upstream_connect_failures;
-  close_sides(nullptr);
+  close_sides(&upstream_);
 }
 
 void Session::start_forwarding() {

@@ -48,7 +48,9 @@ class SessionOwner {
 
 // Forwards bytes unchanged in both directions, tees them to an optional tap before they
 // are forwarded, propagates half-closes and resets, and stops reading a side while the
-// other side's write queue is above the high watermark.
+// other side's write queue is above the high watermark. A client whose upstream cannot be
+// reached (refused, unreachable, unresolvable, timed out) is reset, as a direct connect
+// would have failed.
 //
 // Lifetime: close() (or the connection ending) closes every handle; each handle's memory is
 // freed in its own close callback; when the last one is closed the owner is told. Only then
@@ -68,7 +70,8 @@ class Session {
   // Takes the connection waiting on `server` (call once, from its connection callback) and
   // starts connecting upstream. On failure the session is already closing.
   int accept(uv_stream_t* server);
-  // Closes both sides now (a drain deadline passed). Idempotent.
+  // Closes both sides now (a drain deadline passed): with FINs once forwarding, with a reset
+  // to the client while the upstream connect is still pending. Idempotent.
   void close();
 
   const std::string& connection_id() const { return connection_id_; }
