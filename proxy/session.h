@@ -57,7 +57,14 @@ class SessionOwner {
 // may the Session be destroyed, and only from outside its callbacks.
 class Session {
  public:
-  enum class State { Connecting, Forwarding, Closing, Closed };
+  // Failing: the upstream could not be reached; the client is reset once it has sent its
+  // first bytes, or after kFailedClientGraceMs if it sends none.
+  enum class State { Connecting, Failing, Forwarding, Closing, Closed };
+
+  // How long a client whose upstream failed may stay silent before it is reset anyway. A
+  // client that has not written yet may still be setting up its connection: Node's fetch
+  // (undici) loses a reset that arrives then and waits for an answer forever.
+  static constexpr uint64_t kFailedClientGraceMs = 500;
 
   // Everything passed by reference must outlive the session (the Listener holds them all).
   Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits, BufferPool& pool,
@@ -71,7 +78,7 @@ class Session {
   // starts connecting upstream. On failure the session is already closing.
   int accept(uv_stream_t* server);
   // Closes both sides now (a drain deadline passed): with FINs once forwarding, with a reset
-  // to the client while the upstream connect is still pending. Idempotent.
+  // to the client before. Idempotent.
   void close();
 
   const std::string& connection_id() const { return connection_id_; }
@@ -104,6 +111,7 @@ class Session {
   void connect_next_address();
   void on_upstream_connected(int status);
   void fail_upstream_connect(int status);
+  void reset_client_when_heard(Side& client, ssize_t nread, const uv_buf_t* buf);
   void start_forwarding();
 
   // Forwarding.

@@ -225,16 +225,40 @@ TEST_F(SessionTest, TapSeesForwardedBytesInOrder) {
 
 // Direct, the client's connect would be refused. Through the proxy its connect succeeded,
 // so it must be reset: a FIN reads as an empty answer that an HTTP client may wait on forever.
-TEST_F(SessionTest, RefusedUpstreamResetsClientPromptly) {
+// A client that says nothing is reset after the grace.
+TEST_F(SessionTest, RefusedUpstreamResetsSilentClientAfterTheGrace) {
   uint16_t proxy = start_proxy({"127.0.0.1", testing::unused_port()}).bound_port();
   ClientOutcome outcome;
   ASSERT_TRUE(run_with_client([&] { outcome = connect_and_read(proxy); }));
   EXPECT_EQ(outcome.ending, Ending::Reset);
   EXPECT_TRUE(outcome.received.empty());
-  EXPECT_LT(outcome.took, 2s);  // refused at once, not the 10 s connect timeout
+  EXPECT_GE(outcome.took, std::chrono::milliseconds(Session::kFailedClientGraceMs) - 50ms);
+  EXPECT_LT(outcome.took, 2s);  // not the 10 s connect timeout
   ASSERT_TRUE(wait_until_no_sessions());
   EXPECT_EQ(listener_->counters().upstream_connect_failures, 1u);
   EXPECT_EQ(listener_->counters().connections_open, 0u);
+}
+
+// A client that speaks after the connect failed is reset as soon as its bytes arrive.
+TEST_F(SessionTest, RefusedUpstreamResetsClientAsSoonAsItSpeaks) {
+  uint16_t proxy = start_proxy({"127.0.0.1", testing::unused_port()}).bound_port();
+  Ending ending = Ending::Other;
+  std::chrono::steady_clock::duration after_request{};
+  ASSERT_TRUE(run_with_client([&] {
+    int fd = testing::connect_to(proxy);
+    ASSERT_GE(fd, 0);
+    std::this_thread::sleep_for(100ms);  // the refusal is in by now
+    auto sent = std::chrono::steady_clock::now();
+    testing::send_all(fd, std::string("POST /mcp HTTP/1.1\r\n"));
+    ending = testing::read_to_end(fd, nullptr);
+    after_request = std::chrono::steady_clock::now() - sent;
+    ::close(fd);
+  }));
+  EXPECT_EQ(ending, Ending::Reset);
+  EXPECT_LT(after_request, std::chrono::milliseconds(Session::kFailedClientGraceMs) - 200ms);
+  ASSERT_TRUE(wait_until_no_sessions());
+  EXPECT_EQ(listener_->counters().upstream_connect_failures, 1u);
+  EXPECT_EQ(listener_->counters().bytes_client_to_server, 0u);  // dropped, never forwarded
 }
 
 // An upstream that never answers a connect, without sending a packet off this machine:
