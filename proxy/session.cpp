@@ -69,7 +69,10 @@ int Session::accept(uv_stream_t* server) {
 }
 
 void Session::close() {
-  close_sides(nullptr);
+  // Before forwarding nothing has reached a server: a FIN would read as an empty answer (an
+  // HTTP client may then wait for one forever), so the client is reset as on a failure.
+  bool forwarded = state_ != State::Connecting && state_ != State::Failing;
+  close_sides(forwarded ? nullptr : &upstream_);
 }
 
 void Session::init_tcp(Side& side) {
@@ -155,11 +158,30 @@ void Session::on_upstream_connected(int status) {
   connect_next_address();
 }
 
-// A transparent proxy has nothing meaningful to tell the client: it just closes.
+// Without mcptap the client's own connect would have been refused or timed out. Its connect
+// to us already succeeded, so the nearest equivalent is a reset: it fails the client's next
+// read or write at once. A FIN would read as "the server answered nothing", which an HTTP
+// client (Node's fetch, and the MCP SDK on top of it) may wait on without end.
+//
+// The reset waits for the client's first bytes (usually already here: its request), or for
+// a short grace when it sends none, so that it does not land while the client is still
+// setting up its side of the connection (see kFailedClientGraceMs).
 void Session::fail_upstream_connect(int status) {
   upstream_connect_error_ = status;
   ++route_counters_.upstream_connect_failures;
-  close_sides(nullptr);
+  state_ = State::Failing;
+  resolver_.cancel();
+  close_tcp(upstream_.tcp, false);  // a connect in flight ends with UV_ECANCELED
+  uv_timer_start(connect_timer_, &Session::on_connect_timeout, kFailedClientGraceMs, 0);
+  int reading = uv_read_start(as_stream(client_.tcp), &Session::on_alloc, &Session::on_read_cb);
+  if (reading != 0) close_sides(&upstream_);
+}
+
+// Whatever the client sent is dropped: no server will see it, and nothing was captured.
+void Session::reset_client_when_heard(Side& client, ssize_t nread, const uv_buf_t* buf) {
+  if (buf->base != nullptr) pool_.release(PooledBuffer::from_data(buf->base));
+  if (nread == 0) return;  // EAGAIN: nothing this time
+  close_sides(&other(client));
 }
 
 void Session::start_forwarding() {
@@ -173,6 +195,10 @@ void Session::start_forwarding() {
 // ---- Forwarding ------------------------------------------------------------------------
 
 void Session::on_read(Side& source, ssize_t nread, const uv_buf_t* buf) {
+  if (state_ == State::Failing) {
+    reset_client_when_heard(source, nread, buf);
+    return;
+  }
   // buf->base is null only when on_alloc had no buffer to give (nread is then UV_ENOBUFS).
   PooledBuffer* buffer = buf->base != nullptr ? PooledBuffer::from_data(buf->base) : nullptr;
   if (nread > 0) {
@@ -368,9 +394,14 @@ void Session::on_connect_cb(uv_connect_t* req, int status) {
   static_cast<Session*>(req->data)->on_upstream_connected(status);
 }
 
+// The connect deadline while connecting; the grace for a silent client once failing.
 void Session::on_connect_timeout(uv_timer_t* timer) {
   auto* self = static_cast<Session*>(timer->data);
-  if (self->state_ == State::Connecting) self->fail_upstream_connect(UV_ETIMEDOUT);
+  if (self->state_ == State::Connecting) {
+    self->fail_upstream_connect(UV_ETIMEDOUT);
+  } else if (self->state_ == State::Failing) {
+    self->close_sides(&self->upstream_);
+  }
 }
 
 void Session::on_tcp_closed(uv_handle_t* handle) {

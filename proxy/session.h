@@ -48,14 +48,23 @@ class SessionOwner {
 
 // Forwards bytes unchanged in both directions, tees them to an optional tap before they
 // are forwarded, propagates half-closes and resets, and stops reading a side while the
-// other side's write queue is above the high watermark.
+// other side's write queue is above the high watermark. A client whose upstream cannot be
+// reached (refused, unreachable, unresolvable, timed out) is reset, as a direct connect
+// would have failed.
 //
 // Lifetime: close() (or the connection ending) closes every handle; each handle's memory is
 // freed in its own close callback; when the last one is closed the owner is told. Only then
 // may the Session be destroyed, and only from outside its callbacks.
 class Session {
  public:
-  enum class State { Connecting, Forwarding, Closing, Closed };
+  // Failing: the upstream could not be reached; the client is reset once it has sent its
+  // first bytes, or after kFailedClientGraceMs if it sends none.
+  enum class State { Connecting, Failing, Forwarding, Closing, Closed };
+
+  // How long a client whose upstream failed may stay silent before it is reset anyway. A
+  // client that has not written yet may still be setting up its connection: Node's fetch
+  // (undici) loses a reset that arrives then and waits for an answer forever.
+  static constexpr uint64_t kFailedClientGraceMs = 500;
 
   // Everything passed by reference must outlive the session (the Listener holds them all).
   Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits, BufferPool& pool,
@@ -68,7 +77,8 @@ class Session {
   // Takes the connection waiting on `server` (call once, from its connection callback) and
   // starts connecting upstream. On failure the session is already closing.
   int accept(uv_stream_t* server);
-  // Closes both sides now (a drain deadline passed). Idempotent.
+  // Closes both sides now (a drain deadline passed): with FINs once forwarding, with a reset
+  // to the client before. Idempotent.
   void close();
 
   const std::string& connection_id() const { return connection_id_; }
@@ -101,6 +111,7 @@ class Session {
   void connect_next_address();
   void on_upstream_connected(int status);
   void fail_upstream_connect(int status);
+  void reset_client_when_heard(Side& client, ssize_t nread, const uv_buf_t* buf);
   void start_forwarding();
 
   // Forwarding.
