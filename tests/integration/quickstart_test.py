@@ -26,7 +26,7 @@ from ws_backend import Backend as WsBackend
 
 README = os.path.join(HERE, "..", "..", "README.md")
 BLOCK = re.compile(r"<!-- quickstart: ([\w-]+) -->\n```(\w*)\n(.*?)\n```", re.S)
-STEPS = ("config", "run", "http-request", "host-config", "tail", "query", "psql")
+STEPS = ("config", "run", "http-request", "host-config", "tail", "query", "psql", "status")
 
 # What the README's blocks name, and what stands for it here.
 README_PORTS = {"admin": 9901, "http_route": 9001, "ws_route": 9002,
@@ -250,6 +250,13 @@ class QuickStartTest(unittest.TestCase):
         for route, transport in (("http-server", "http"), ("ws-server", "websocket"),
                                  (stdio_route, "stdio")):
             self.assertRegex(psql_text, rf"{route}\s*\|\s*{transport}\s*\|")
+
+        status_text = self.run_block("status")
+        self.assertIn("http-server", status_text)
+        self.assertRegex(status_text, r"http-server: capture off")
+        self.assertRegex(status_text, r"http-server: capture on")
+        routes = json.loads(http_get(admin + "/routes")[1])
+        self.assertTrue(next(r for r in routes if r["name"] == "http-server")["capture"])
 
         # Ctrl-C/SIGTERM drains and exits 0, and the happy path logs no warning.
         code, log_text = self.stop_block(mcptap, mcptap_log, signal.SIGTERM)
