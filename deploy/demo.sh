@@ -7,7 +7,12 @@ root=$(pwd)
 python=/usr/bin/python3
 
 deploy/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# A build directory keeps the generator it was made with (Ninja here, Unix Makefiles from a
+# plain `cmake -S . -B build`); naming another one makes CMake stop, so only a new
+# directory gets Ninja.
+generator=(-G Ninja)
+[ -f build/CMakeCache.txt ] && generator=()
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target mcptap
 
 work=$(mktemp -d /tmp/mcptap-demo.XXXXXX)
@@ -27,24 +32,33 @@ pg_url=$($python tests/support/pg_cluster.py start "$work/pg" | tail -n 1)
 backend_port=$(free_port); route_port=$(free_port); admin_port=$(free_port)
 
 echo "== starting the MCP backend (WebSocket) on 127.0.0.1:$backend_port"
-$python tests/integration/ws_backend.py "$backend_port" &
+$python tests/integration/ws_backend.py "$backend_port" >"$work/backend.log" 2>&1 &
 backend_pid=$!
+# The backend says when it listens; mcptap starts only then, so that nothing it forwards
+# meets a refused upstream.
+wait_for() {  # wait_for WHAT COMMAND...: up to 10 s
+  local what=$1; shift
+  for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
+  echo "demo: $what did not come up" >&2; return 1
+}
+wait_for "the backend" grep -q listening "$work/backend.log"
 
 cat > "$work/mcptap.json" <<JSON
 {
   "admin":  { "listen": "127.0.0.1:$admin_port" },
-  "routes": [ { "name": "gates", "listen": "127.0.0.1:$route_port",
+  "routes": [ { "name": "demo", "listen": "127.0.0.1:$route_port",
                 "upstream": "localhost:$backend_port", "capture": true } ],
   "sink":   { "postgres": "$pg_url", "spool_dir": "$work/spool" }
 }
 JSON
-echo "== starting mcptap: route gates 127.0.0.1:$route_port -> localhost:$backend_port"
+echo "== starting mcptap: route demo 127.0.0.1:$route_port -> localhost:$backend_port"
 build/bin/mcptap run --config "$work/mcptap.json" 2>"$work/mcptap.log" &
 mcptap_pid=$!
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$route_port") 2>/dev/null && break
-  sleep 0.1
-done
+# Readiness from the admin API (200 once every listener is bound): probing the route's port
+# instead would open a connection mcptap forwards, and capture, for nothing.
+readyz() { $python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+             "http://127.0.0.1:$admin_port/readyz" 2>/dev/null; }
+wait_for "mcptap" readyz
 
 echo "== a relay-like client talks to the backend through mcptap"
 (cd tests/integration && $python ws_client.py "ws://127.0.0.1:$route_port/mcp")
@@ -60,7 +74,7 @@ psql "$pg_url" -X -P pager=off -c "
          kind, jsonrpc_id AS id, method, right(correlation_id::text, 8) AS correlation,
          latency_us, payload_bytes AS bytes, redacted,
          left(coalesce(payload #>> '{params,arguments}', payload #>> '{result,content,0,text}', payload::text), 40) AS detail
-    FROM mcptap.messages m WHERE route = 'gates' ORDER BY m.id"
+    FROM mcptap.messages m WHERE route = 'demo' ORDER BY m.id"
 
 echo "== the same conversation as mcptap query shows it (each answer under its request)"
-build/bin/mcptap query --pg "$pg_url" --route gates --limit 50
+build/bin/mcptap query --pg "$pg_url" --route demo --limit 50

@@ -1,11 +1,22 @@
 #!/usr/bin/python3
-"""A throwaway PostgreSQL 15 cluster for tests: start, stop, and halt/resume to fake outages.
+"""A throwaway PostgreSQL 15 cluster for tests, the demo and a first try of mcptap: start,
+stop, and halt/resume to fake outages. Needs Debian's postgresql package (the server
+binaries in /usr/lib/postgresql/15/bin, or MCPTAP_PG_BIN); nothing else is set up.
 
 Command line:
     pg_cluster.py start STATE_DIR [--port N]   prints the URL of database mcptap_test
     pg_cluster.py stop STATE_DIR               stops it and removes its files
     pg_cluster.py halt STATE_DIR               stops the server, keeps its data (an outage)
     pg_cluster.py resume STATE_DIR             starts a halted server again on the same port
+    pg_cluster.py --help                       this text
+
+Example:
+    url=$(tests/support/pg_cluster.py start /tmp/mcptap-pg)   # postgresql://postgres@127.0.0.1:PORT/mcptap_test
+    ...                                                        # use "$url"
+    tests/support/pg_cluster.py stop /tmp/mcptap-pg
+
+The server listens on 127.0.0.1 only, trusts every local connection (no password) and
+skips fsync: for trying and testing, never for data worth keeping.
 
 STATE_DIR receives `url` (postgresql://postgres@127.0.0.1:PORT/mcptap_test), `datadir`
 (the cluster's temporary directory under /tmp) and `port`. As a module: start(state_dir)
@@ -222,7 +233,10 @@ def cluster(state_dir=None, port=None):
 
 
 def main(argv):
-    usage = "usage: pg_cluster.py start|stop|halt|resume STATE_DIR [--port N]"
+    usage = "usage: pg_cluster.py start|stop|halt|resume STATE_DIR [--port N] (--help: more)"
+    if len(argv) == 2 and argv[1] in ("-h", "--help"):
+        print(__doc__)
+        return 0
     if len(argv) not in (3, 5) or argv[1] not in ("start", "stop", "halt", "resume"):
         print(usage, file=sys.stderr)
         return 2
