@@ -5,6 +5,7 @@
 
 #include "cli/client_commands.h"
 #include "cli/json_diff.h"
+#include "cli/pg_url.h"
 #include "sink/pg_connection.h"
 
 namespace mcptap::cli {
@@ -58,6 +59,7 @@ void add_diff_options(CLI::App& sub, DiffArgs& args) {
 }
 
 int diff_command(const DiffArgs& args) {
+  if (int status = check_pg_url_option("diff", args.pg_url); status != kExitOk) return status;
   return run_client_command("diff", [&] {
     require_message_ids(args.first_id, args.second_id);  // before connecting
     sink::PgConnection connection = connect_database(resolve_pg_url(args.pg_url));

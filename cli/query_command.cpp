@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/client_commands.h"
+#include "cli/pg_url.h"
 #include "cli/table_format.h"
 #include "cli/trace.h"
 #include "sink/pg_connection.h"
@@ -365,6 +366,7 @@ void add_query_options(CLI::App& sub, QueryArgs& args) {
 }
 
 int query_command(const QueryArgs& args) {
+  if (int status = check_pg_url_option("query", args.pg_url); status != kExitOk) return status;
   if (!args.trace_id.empty()) {
     return trace_command(
         TraceArgs{args.pg_url, args.trace_id, args.trace_window_seconds, args.json});
