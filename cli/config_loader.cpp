@@ -228,6 +228,7 @@ void read_sink(ObjectReader& root, sink::SinkOptions& sink) {
   reader.read_integer("segment_bytes", sink.segment_bytes, 1 << 16, int64_t{1} << 34);
   reader.read_integer("batch_max_rows", sink.batch_max_rows, 1, 100000);
   reader.read_integer("flush_interval_ms", sink.flush_interval_ms, 1, 60000);
+  reader.read_integer("shutdown_flush_timeout_ms", sink.shutdown_flush_timeout_ms, 0, 3600000);
   reader.read_integer("reconnect_initial_ms", sink.reconnect_initial_ms, 1, kMaxInt);
   reader.read_integer("reconnect_max_ms", sink.reconnect_max_ms, 1, kMaxInt);
   reader.reject_unknown_keys();
