@@ -103,7 +103,8 @@ std::string tail_line(const capture::Record& record) {
       {"latency_us", record.latency_us ? nlohmann::json(*record.latency_us) : nlohmann::json(nullptr)},
       {"payload_bytes", record.payload_bytes},
       {"truncated", record.truncated},
-      {"redacted", record.redacted}};
+      {"redacted", record.redacted},
+      {"tool_error", record.tool_error}};
   return capture::json_text(line) + "\n";
 }
 
