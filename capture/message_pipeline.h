@@ -20,6 +20,10 @@ struct CaptureOptions {
   uint64_t max_payload_bytes = 16u << 20;  // per message; past it the record is truncated
   int max_json_depth = kDefaultMaxJsonDepth;
   size_t max_pending_requests_per_session = 4096;
+  // Correlation state of a route, across all its connections (HTTP sessions span them).
+  size_t max_sessions = 10000;
+  size_t max_correlation_bytes = size_t{32} << 20;
+  int64_t session_idle_timeout_s = 900;  // 0: sessions never idle out
 };
 
 // A message as a transport decoder delivers it.
@@ -71,6 +75,7 @@ class MessagePipeline {
   const CaptureSwitch& capture_switch() const { return switch_; }
   void set_capture_switch(CaptureSwitch value) { switch_ = std::move(value); }
   const CaptureCounters& counters() const { return counters_; }
+  const CorrelatorStats& correlation_stats() const { return correlator_.stats(); }
   // Sees every record just before it goes to the sink (live tail, latency metrics).
   void set_record_observer(std::function<void(const Record&)> observer) {
     record_observer_ = std::move(observer);

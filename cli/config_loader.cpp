@@ -201,6 +201,11 @@ void read_capture(ObjectReader& root, capture::CaptureOptions& options) {
   reader.read_integer("max_json_depth", options.max_json_depth, 8, 10000);
   reader.read_integer("max_pending_requests_per_session", options.max_pending_requests_per_session,
                       1, 1 << 24);
+  // Correlation state per route: bounded in sessions and bytes, idle sessions retired.
+  reader.read_integer("max_sessions", options.max_sessions, 1, 1 << 24);
+  reader.read_integer("max_correlation_bytes", options.max_correlation_bytes, 64 << 10,
+                      int64_t{1} << 40);
+  reader.read_integer("session_idle_timeout_s", options.session_idle_timeout_s, 0, 86400 * 30);
   reader.reject_unknown_keys();
 }
 
