@@ -93,9 +93,17 @@ struct SessionState {
   std::unordered_map<std::string, Uuid, StringHash, std::equal_to<>> progress_tokens;
   size_t bytes = 0;  // estimate of all of the above, and of the session's own entry
   int64_t last_used_us = 0;
+  // A reply of this session has paired: a real session, not an id made up on the wire.
+  bool answered = false;
   // Sessions in use order, for eviction (unordered_map nodes never move).
   SessionNode* used_before = nullptr;
   SessionNode* used_after = nullptr;
+};
+
+// Sessions of one kind, least recently used first.
+struct UseList {
+  SessionNode* least = nullptr;
+  SessionNode* most = nullptr;
 };
 
 // The memory estimate: what the strings hold plus a fixed share for each hash node and
@@ -160,6 +168,19 @@ uint32_t oldest_with_key(const SessionState& session, RequestKeyView key) {
   return found == session.by_key.end() ? kNoSlot : found->second.oldest;
 }
 
+// A session left with nothing pending gives back what a burst of requests made it hold.
+// Small tables are kept: a client that sends one request at a time reuses them.
+void shrink_if_idle(SessionState& session) {
+  constexpr size_t kKeptSlots = 16;
+  if (session.pending != 0 || session.slots.capacity() <= kKeptSlots) return;
+  session.bytes -= session.slots.capacity() * kSlotBytes;
+  std::vector<PendingRequest>().swap(session.slots);
+  std::vector<uint32_t>().swap(session.free_slots);
+  PendingByKey().swap(session.by_key);
+  decltype(session.progress_tokens)().swap(session.progress_tokens);
+  session.oldest = session.newest = kNoSlot;
+}
+
 // Removes a request that is the oldest under its key. Every removal is of that kind: an
 // answer and a cancellation take the oldest with their id, and eviction takes the oldest
 // of the session, which no older request with the same key can precede. Returns how many
@@ -215,8 +236,13 @@ class SessionTable {
                                    const ClassifiedMessage& message, int64_t now_us);
   SessionNode& session_for(std::string_view session_id, int64_t now_us);
   SessionNode* find_session(std::string_view session_id, int64_t now_us);
+  UseList& list_of(const SessionNode& node) {
+    return node.second.answered ? answered_ : unanswered_;
+  }
   void touch(SessionNode& node, int64_t now_us);
   void unlink_use(SessionNode& node);
+  void mark_answered(SessionNode& node);
+  SessionNode* byte_victim(const SessionNode& current);
   void release(SessionNode& node, uint32_t slot, bool keep_empty = false);
   void drop_oldest(SessionNode& node, Eviction reason);
   void evict(SessionNode& node, Eviction reason);
@@ -226,34 +252,45 @@ class SessionTable {
   CorrelationLimits limits_;
   CorrelatorStats stats_;
   std::unordered_map<std::string, SessionState, StringHash, std::equal_to<>> sessions_;
-  SessionNode* least_recent_ = nullptr;
-  SessionNode* most_recent_ = nullptr;
+  // Sessions whose requests were never answered go first: an attacker inventing session
+  // ids (which servers answer with id null) cannot push out sessions that really talk.
+  UseList unanswered_;
+  UseList answered_;
 };
 
 void SessionTable::unlink_use(SessionNode& node) {
   SessionState& session = node.second;
+  UseList& list = list_of(node);
   if (session.used_before) session.used_before->second.used_after = session.used_after;
   if (session.used_after) session.used_after->second.used_before = session.used_before;
-  if (least_recent_ == &node) least_recent_ = session.used_after;
-  if (most_recent_ == &node) most_recent_ = session.used_before;
+  if (list.least == &node) list.least = session.used_after;
+  if (list.most == &node) list.most = session.used_before;
   session.used_before = session.used_after = nullptr;
 }
 
 void SessionTable::touch(SessionNode& node, int64_t now_us) {
   node.second.last_used_us = now_us;
-  if (most_recent_ == &node) return;
+  UseList& list = list_of(node);
+  if (list.most == &node) return;
   unlink_use(node);
-  node.second.used_before = most_recent_;
-  if (most_recent_) most_recent_->second.used_after = &node;
-  most_recent_ = &node;
-  if (!least_recent_) least_recent_ = &node;
+  node.second.used_before = list.most;
+  if (list.most) list.most->second.used_after = &node;
+  list.most = &node;
+  if (!list.least) list.least = &node;
+}
+
+void SessionTable::mark_answered(SessionNode& node) {
+  if (node.second.answered) return;
+  unlink_use(node);
+  node.second.answered = true;
+  touch(node, node.second.last_used_us);
 }
 
 SessionNode& SessionTable::session_for(std::string_view session_id, int64_t now_us) {
   auto found = sessions_.find(session_id);
   if (found == sessions_.end()) {
-    while (sessions_.size() >= limits_.max_sessions && least_recent_) {
-      evict(*least_recent_, Eviction::Sessions);
+    while (sessions_.size() >= limits_.max_sessions) {
+      evict(unanswered_.least ? *unanswered_.least : *answered_.least, Eviction::Sessions);
     }
     found = sessions_.emplace(std::string(session_id), SessionState{}).first;
     found->second.bytes = kSessionOverhead + session_id.size();
@@ -271,15 +308,17 @@ SessionNode* SessionTable::find_session(std::string_view session_id, int64_t now
   return &*found;
 }
 
-// Takes one request off a session. A session with nothing left pending is dropped, so
-// sessions that are never forgotten explicitly cost nothing once their requests are done.
+// Takes one request off a session. An unanswered session with nothing left pending is
+// dropped; an answered one is kept (small) until it idles out or the bounds need its room,
+// so that it stays known as a real session.
 void SessionTable::release(SessionNode& node, uint32_t slot, bool keep_empty) {
   SessionState& session = node.second;
   size_t before = session.bytes;
   stats_.progress_tokens -= release_oldest_of_key(session, slot);
+  if (!keep_empty) shrink_if_idle(session);
   stats_.bytes -= before - session.bytes;
   --stats_.pending;
-  if (session.pending == 0 && !keep_empty) erase(node);
+  if (session.pending == 0 && !keep_empty && !session.answered) erase(node);
 }
 
 void SessionTable::drop_oldest(SessionNode& node, Eviction reason) {
@@ -306,22 +345,35 @@ void SessionTable::erase(SessionNode& node) {
 // Sessions are used in clock order, so the least recently used is the one idle longest.
 void SessionTable::expire_idle(int64_t now_us) {
   if (limits_.session_idle_timeout_us <= 0) return;
-  while (least_recent_ &&
-         now_us - least_recent_->second.last_used_us > limits_.session_idle_timeout_us) {
-    evict(*least_recent_, Eviction::Idle);
+  for (UseList* list : {&unanswered_, &answered_}) {
+    while (list->least &&
+           now_us - list->least->second.last_used_us > limits_.session_idle_timeout_us) {
+      evict(*list->least, Eviction::Idle);
+    }
   }
 }
 
-// Other sessions go first, least recently used first; when only the current one is left,
-// its oldest requests. A request larger than the whole bound is not kept at all.
+// The session to forget for room: an unanswered one, least recently used first; an
+// answered one only for an answered session. Never the current one.
+SessionNode* SessionTable::byte_victim(const SessionNode& current) {
+  auto other_than_current = [&](const UseList& list) {
+    return list.least != &current ? list.least : current.second.used_after;
+  };
+  if (SessionNode* victim = other_than_current(unanswered_)) return victim;
+  return current.second.answered ? other_than_current(answered_) : nullptr;
+}
+
+// Other sessions go first; when none may go, the current session's oldest requests. A
+// request larger than the whole bound is not kept at all.
 void SessionTable::enforce_byte_bound(SessionNode& current) {
-  while (stats_.bytes > limits_.max_bytes && least_recent_) {
-    if (least_recent_ != &current) {
-      evict(*least_recent_, Eviction::Bytes);
+  while (stats_.bytes > limits_.max_bytes) {
+    if (SessionNode* victim = byte_victim(current)) {
+      evict(*victim, Eviction::Bytes);
       continue;
     }
-    bool last = current.second.pending == 1;
-    drop_oldest(current, Eviction::Bytes);  // erases the session with its last request
+    if (current.second.pending == 0) return;
+    bool last = current.second.pending == 1 && !current.second.answered;
+    drop_oldest(current, Eviction::Bytes);  // erases an unanswered session with its last
     if (last) return;
   }
 }
@@ -379,6 +431,7 @@ Correlation SessionTable::observe_reply(std::string_view session_id, Direction d
   correlation.method = std::move(request.method);
   // The wall clock may step back between the two messages; a latency is never negative.
   correlation.latency_us = std::max<int64_t>(0, now_us - request.sent_at_us);
+  mark_answered(*node);
   release(*node, slot);
   return correlation;
 }

@@ -77,7 +77,8 @@ void write_correlation_metrics(PrometheusWriter& writer,
     }
   }
   writer.family("mcptap_correlation_sessions", MetricType::Gauge,
-                "Sessions with a request awaiting its answer. Not counted while capture is off.");
+                "Sessions in the correlation state: those with a request awaiting its answer, "
+                "and answered ones kept until they idle out. Not counted while capture is off.");
   for (const auto& route : routes) {
     writer.sample({{"route", route->config.name}}, route->pipeline->correlation_stats().sessions);
   }

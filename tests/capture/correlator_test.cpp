@@ -406,6 +406,10 @@ TEST(CorrelatorBounds, SessionBoundEvictsTheLeastRecentlyUsed) {
   EXPECT_EQ(correlator.observe("a", kDown, response("1"), 5).correlation_id, a.correlation_id);
   EXPECT_EQ(correlator.observe("c", kDown, response("1"), 5).correlation_id, c.correlation_id);
   EXPECT_EQ(correlator.observe("d", kDown, response("1"), 5).correlation_id, d.correlation_id);
+  // Answered sessions are kept, empty, until they idle out or are forgotten.
+  EXPECT_EQ(correlator.stats().sessions, 3u);
+  EXPECT_EQ(correlator.stats().pending, 0u);
+  for (const char* session : {"a", "c", "d"}) correlator.forget_session(session);
   EXPECT_EQ(correlator.stats().sessions, 0u);
   EXPECT_EQ(correlator.stats().bytes, 0u);
   static_cast<void>(b);
@@ -462,8 +466,8 @@ TEST(CorrelatorBounds, OneSessionOverTheByteBoundLosesItsOldestRequests) {
   // A request larger than the whole bound is not held at all, and holds nothing else.
   EXPECT_TRUE(
       correlator.observe("s", kUp, request("big", std::string(kBound, 'x')), 300).correlation_id);
-  EXPECT_EQ(correlator.stats().sessions, 0u);
-  EXPECT_EQ(correlator.stats().bytes, 0u);
+  EXPECT_EQ(correlator.stats().pending, 0u);
+  EXPECT_LT(correlator.stats().bytes, 4096u);  // the answered session, empty
   expect_unpaired(correlator.observe("s", kDown, response("big"), 301));
 }
 
@@ -480,9 +484,37 @@ TEST(CorrelatorBounds, IdleSessionsAreForgottenAfterTheTimeout) {
   expect_unpaired(correlator.observe("quiet", kDown, response("1"), 12 * kSecond));
   EXPECT_EQ(correlator.observe("busy", kDown, response("1"), 12 * kSecond).correlation_id,
             busy.correlation_id);
-  // A clock that steps back retires nothing.
+  // A clock that steps back retires nothing: busy (answered, kept) and other stay.
   correlator.observe("other", kUp, request("2", "m"), 0);
-  EXPECT_EQ(correlator.stats().sessions, 1u);
+  EXPECT_EQ(correlator.stats().sessions, 2u);
+  EXPECT_EQ(correlator.stats().pending, 2u);
+}
+
+TEST(CorrelatorBounds, AnsweredSessionsOutliveAFloodOfUnansweredOnes) {
+  // A real session has had an answer paired; invented session ids never do (servers answer
+  // them with id null). A flood of the latter, past both bounds, leaves the former whole.
+  Correlator correlator(limits(100, 128 << 10));
+  correlator.observe("real", kUp, request("0", "initialize"), 0);
+  correlator.observe("real", kDown, response("0"), 1);
+  Correlation call = correlator.observe("real", kUp, request("1", "tools/call"), 2);
+  // Short methods reach the session bound first, long ones the byte bound.
+  for (int i = 0; i < 10'000; ++i) {
+    std::string method(i < 5'000 ? 10 : 3'000, 'x');
+    correlator.observe(numbered("fake-", i), kUp, request("1", method), 3 + i);
+  }
+  EXPECT_GT(evicted(correlator, Eviction::Sessions), 0u);
+  EXPECT_GT(evicted(correlator, Eviction::Bytes), 0u);
+  EXPECT_EQ(correlator.observe("real", kDown, response("1"), 20'000).correlation_id,
+            call.correlation_id);
+  // A new session still gets in once the table is full of answered ones.
+  Correlator full(limits(2, 1 << 20));
+  for (const char* session : {"a", "b"}) {
+    full.observe(session, kUp, request("1", "m"), 0);
+    full.observe(session, kDown, response("1"), 1);
+  }
+  Correlation newcomer = full.observe("c", kUp, request("1", "m"), 2);
+  EXPECT_EQ(full.stats().sessions, 2u);
+  EXPECT_EQ(full.observe("c", kDown, response("1"), 3).correlation_id, newcomer.correlation_id);
 }
 
 TEST(CorrelatorBounds, ZeroIdleTimeoutNeverExpires) {
