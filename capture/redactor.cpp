@@ -15,16 +15,63 @@ namespace {
 
 using nlohmann::json;
 
+// ---- Key names: ASCII case folded, '-' and '_' dropped, compared in place. ----
 // ASCII folding is enough: the configured names are ASCII, and a non-ASCII byte simply
 // never matches one.
-std::vector<std::string> lowercase_all(std::vector<std::string> names) {
-  for (std::string& name : names) name = lowercase_ascii(std::move(name));
-  return names;
+
+bool is_separator(char c) {
+  return c == '-' || c == '_';
+}
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
 }
 
-bool matches_any(std::string_view text, const std::vector<std::string>& lower_names) {
-  return std::any_of(lower_names.begin(), lower_names.end(),
-                     [text](const std::string& name) { return equals_folded(text, name); });
+std::string normalize_name(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (!is_separator(c)) out.push_back(fold_ascii(c));
+  }
+  return out;
+}
+
+// Where key[at] begins a word that has another character before it: after '-' or '_', at a
+// capital after a small letter or digit (apiKey, oauth2Token), or at the last capital of a
+// run that a small letter follows (APIKey). "monkey" and "maxtokens" have no word there.
+bool starts_inner_word(std::string_view key, size_t at) {
+  if (at == 0) return false;
+  const char previous = key[at - 1];
+  const char c = key[at];
+  if (is_separator(previous)) return true;
+  if (!is_upper(c)) return false;
+  if (is_lower(previous) || is_digit(previous)) return true;
+  return is_upper(previous) && at + 1 < key.size() && is_lower(key[at + 1]);
+}
+
+// Reads key backwards against a normalised name, skipping separators. Returns where in key
+// the name's first character is, or npos when key does not end with the name.
+size_t match_from_end(std::string_view key, std::string_view name) {
+  size_t at = key.size();
+  for (size_t n = name.size(); n > 0; --n) {
+    while (at > 0 && is_separator(key[at - 1])) --at;
+    if (at == 0 || fold_ascii(key[at - 1]) != name[n - 1]) return std::string_view::npos;
+    --at;
+  }
+  return at;
+}
+
+// The bucket a key falls in: its last character once normalised; nullopt when nothing but
+// separators is left.
+std::optional<unsigned char> last_normalized(std::string_view key) {
+  size_t end = key.size();
+  while (end > 0 && is_separator(key[end - 1])) --end;
+  if (end == 0) return std::nullopt;
+  return static_cast<unsigned char>(fold_ascii(key[end - 1]));
 }
 
 void replace_with_marker(json& value) {
@@ -224,17 +271,89 @@ bool looks_like_json(std::string_view text) {
   return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "%74oken" -> "token". A '%' not followed by two hex digits stays as it is, as servers
+// leave it.
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    int high = i + 2 < text.size() && text[i] == '%' ? hex_digit(text[i + 1]) : -1;
+    int low = high >= 0 ? hex_digit(text[i + 2]) : -1;
+    if (low < 0) {
+      out.push_back(text[i]);
+      continue;
+    }
+    out.push_back(static_cast<char>(high << 4 | low));
+    i += 2;
+  }
+  return out;
+}
+
 // JSON held in a string held in JSON... is followed this many levels down; each level is a
 // bounded parse, so the cost stays linear in practice and the recursion is capped.
 constexpr int kMaxEmbeddingLevels = 4;
 
 }  // namespace
 
+NormalizedNames::NormalizedNames(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    std::string text = normalize_name(name);
+    // A name of separators only would match every key (as a suffix) or none: dropped.
+    if (text.empty()) continue;
+    const bool word_start = is_separator(name.front()) || is_upper(name.front());
+    names_.push_back({std::move(text), word_start});
+  }
+  std::stable_sort(names_.begin(), names_.end(), [](const Name& a, const Name& b) {
+    return static_cast<unsigned char>(a.text.back()) < static_cast<unsigned char>(b.text.back());
+  });
+  size_t next = 0;
+  for (size_t c = 0; c < 256; ++c) {
+    bucket_start_[c] = static_cast<uint32_t>(next);
+    while (next < names_.size() && static_cast<unsigned char>(names_[next].text.back()) == c) {
+      ++next;
+    }
+  }
+  bucket_start_[256] = static_cast<uint32_t>(names_.size());
+}
+
+bool NormalizedNames::contains(std::string_view key) const {
+  std::optional<unsigned char> last = last_normalized(key);
+  if (!last) return false;
+  for (uint32_t i = bucket_start_[*last]; i < bucket_start_[*last + 1]; ++i) {
+    size_t at = match_from_end(key, names_[i].text);
+    if (at == std::string_view::npos) continue;
+    // Only separators may come before the name.
+    if (std::all_of(key.begin(), key.begin() + static_cast<ptrdiff_t>(at), is_separator)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool NormalizedNames::ends_any(std::string_view key) const {
+  std::optional<unsigned char> last = last_normalized(key);
+  if (!last) return false;
+  for (uint32_t i = bucket_start_[*last]; i < bucket_start_[*last + 1]; ++i) {
+    size_t at = match_from_end(key, names_[i].text);
+    if (at == std::string_view::npos) continue;
+    if (!names_[i].word_start || starts_inner_word(key, at)) return true;
+  }
+  return false;
+}
+
 Redactor::Redactor(RedactOptions options)
-    : keys_(lowercase_all(std::move(options.json_keys))),
-      suffixes_(lowercase_all(std::move(options.json_key_suffixes))),
-      headers_(lowercase_all(std::move(options.headers))),
-      query_params_(lowercase_all(std::move(options.query_params))),
+    : keys_(options.json_keys),
+      suffixes_(options.json_key_suffixes),
+      exceptions_(options.json_key_exceptions),
+      headers_(options.headers),
+      query_params_(options.query_params),
       extra_prefixes_(std::move(options.extra_value_prefixes)),
       value_patterns_(options.value_patterns),
       nested_json_(options.nested_json) {
@@ -243,9 +362,8 @@ Redactor::Redactor(RedactOptions options)
 }
 
 bool Redactor::is_secret_key(std::string_view key) const {
-  if (matches_any(key, keys_)) return true;
-  return std::any_of(suffixes_.begin(), suffixes_.end(),
-                     [key](const std::string& suffix) { return ends_with_folded(key, suffix); });
+  if (keys_.contains(key)) return true;
+  return suffixes_.ends_any(key) && !exceptions_.contains(key);
 }
 
 bool Redactor::redact_json(nlohmann::json& document) const {
@@ -315,7 +433,7 @@ bool Redactor::redact_headers(nlohmann::json& headers) const {
   if (!headers.is_object()) return false;
   bool replaced = false;
   for (auto& [name, value] : headers.get_ref<json::object_t&>()) {
-    if (!matches_any(name, headers_)) {
+    if (!headers_.contains(name)) {
       replaced |= redact_header_value(name, value);
       continue;
     }
@@ -372,7 +490,11 @@ std::string Redactor::redact_query_pair(std::string_view pair) const {
   if (eq == std::string_view::npos) return std::string(pair);
   std::string_view name = pair.substr(0, eq);
   std::string value(pair.substr(eq + 1));
-  if (is_secret_key(name) || matches_any(name, query_params_)) {
+  // The server decodes the name before reading it, so "%74oken" is a token too.
+  std::string decoded;
+  if (name.find('%') != std::string_view::npos) decoded = percent_decode(name);
+  std::string_view server_name = decoded.empty() ? name : std::string_view(decoded);
+  if (is_secret_key(server_name) || query_params_.contains(server_name)) {
     if (!value.empty()) value = kRedactedValue;
   } else {
     redact_string(value);
