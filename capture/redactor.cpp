@@ -65,13 +65,10 @@ size_t match_from_end(std::string_view key, std::string_view name) {
   return at;
 }
 
-// The bucket a key falls in: its last character once normalised; nullopt when nothing but
-// separators is left.
-std::optional<unsigned char> last_normalized(std::string_view key) {
-  size_t end = key.size();
-  while (end > 0 && is_separator(key[end - 1])) --end;
-  if (end == 0) return std::nullopt;
-  return static_cast<unsigned char>(fold_ascii(key[end - 1]));
+// The normalised length of key: its characters other than separators.
+size_t count_normalized(std::string_view key) {
+  return static_cast<size_t>(
+      std::count_if(key.begin(), key.end(), [](char c) { return !is_separator(c); }));
 }
 
 void replace_with_marker(json& value) {
@@ -300,57 +297,107 @@ std::string percent_decode(std::string_view text) {
 // bounded parse, so the cost stays linear in practice and the recursion is capped.
 constexpr int kMaxEmbeddingLevels = 4;
 
+// The last three characters of a key once normalised, packed, and how many there are (a
+// key with fewer can only match a short name).
+struct KeyEnding {
+  uint32_t packed = 0;
+  int count = 0;
+};
+
+KeyEnding ending_of(std::string_view key) {
+  const size_t size = key.size();
+  auto byte = [key](size_t at) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(fold_ascii(key[at])));
+  };
+  // Most keys end in three characters that are not separators.
+  if (size >= 3 && !is_separator(key[size - 1]) && !is_separator(key[size - 2]) &&
+      !is_separator(key[size - 3])) {
+    return {byte(size - 1) | byte(size - 2) << 8 | byte(size - 3) << 16, 3};
+  }
+  KeyEnding ending;
+  for (size_t at = size; at > 0 && ending.count < 3; --at) {
+    if (is_separator(key[at - 1])) continue;
+    ending.packed |= byte(at - 1) << (8 * ending.count);
+    ++ending.count;
+  }
+  return ending;
+}
+
+size_t bucket_of(KeyEnding ending) {
+  return (ending.packed * 0x9E3779B1u) >> 22;  // the top 10 bits: 1024 buckets
+}
+
 }  // namespace
 
-NormalizedNames::NormalizedNames(const std::vector<std::string>& names) {
-  for (const std::string& name : names) {
+NormalizedNames::NormalizedNames(const std::vector<std::string>& whole_names,
+                                 const std::vector<std::string>& endings) {
+  auto add = [this](const std::string& name, bool whole) {
     std::string text = normalize_name(name);
-    // A name of separators only would match every key (as a suffix) or none: dropped.
-    if (text.empty()) continue;
-    const bool word_start = is_separator(name.front()) || is_upper(name.front());
-    names_.push_back({std::move(text), word_start});
-  }
-  std::stable_sort(names_.begin(), names_.end(), [](const Name& a, const Name& b) {
-    return static_cast<unsigned char>(a.text.back()) < static_cast<unsigned char>(b.text.back());
-  });
+    // A name of separators only would match every key (as an ending) or none: dropped.
+    if (text.empty()) return;
+    const bool word_start = !whole && (is_separator(name.front()) || is_upper(name.front()));
+    (text.size() < 3 ? short_names_ : names_).push_back({std::move(text), whole, word_start});
+  };
+  for (const std::string& name : whole_names) add(name, true);
+  for (const std::string& name : endings) add(name, false);
+  auto bucket = [](const Name& name) { return bucket_of(ending_of(name.text)); };
+  std::stable_sort(names_.begin(), names_.end(),
+                   [&](const Name& a, const Name& b) { return bucket(a) < bucket(b); });
   size_t next = 0;
-  for (size_t c = 0; c < 256; ++c) {
-    bucket_start_[c] = static_cast<uint32_t>(next);
-    while (next < names_.size() && static_cast<unsigned char>(names_[next].text.back()) == c) {
-      ++next;
-    }
+  for (size_t b = 0; b < kBuckets; ++b) {
+    bucket_start_[b] = static_cast<uint32_t>(next);
+    while (next < names_.size() && bucket(names_[next]) == b) ++next;
+    if (next > bucket_start_[b]) nonempty_buckets_[b / 64] |= uint64_t{1} << (b % 64);
   }
-  bucket_start_[256] = static_cast<uint32_t>(names_.size());
+  bucket_start_[kBuckets] = static_cast<uint32_t>(names_.size());
 }
 
-bool NormalizedNames::contains(std::string_view key) const {
-  std::optional<unsigned char> last = last_normalized(key);
-  if (!last) return false;
-  for (uint32_t i = bucket_start_[*last]; i < bucket_start_[*last + 1]; ++i) {
-    size_t at = match_from_end(key, names_[i].text);
-    if (at == std::string_view::npos) continue;
-    // Only separators may come before the name.
-    if (std::all_of(key.begin(), key.begin() + static_cast<ptrdiff_t>(at), is_separator)) {
-      return true;
-    }
+bool NormalizedNames::matches(std::string_view key, const Name& name,
+                              size_t* normalized_length) const {
+  if (name.text.size() > key.size()) return false;
+  if (name.whole) {
+    // Counted once per key, and only for a key some whole name ends like.
+    if (*normalized_length == 0) *normalized_length = count_normalized(key);
+    return name.text.size() == *normalized_length &&
+           match_from_end(key, name.text) != std::string_view::npos;
   }
-  return false;
+  size_t at = match_from_end(key, name.text);
+  return at != std::string_view::npos && (!name.word_start || starts_inner_word(key, at));
 }
 
-bool NormalizedNames::ends_any(std::string_view key) const {
-  std::optional<unsigned char> last = last_normalized(key);
-  if (!last) return false;
-  for (uint32_t i = bucket_start_[*last]; i < bucket_start_[*last + 1]; ++i) {
-    size_t at = match_from_end(key, names_[i].text);
-    if (at == std::string_view::npos) continue;
-    if (!names_[i].word_start || starts_inner_word(key, at)) return true;
+NormalizedNames::Match NormalizedNames::match(std::string_view key) const {
+  // Most keys: no name ends like them, known after three characters and one bit test.
+  if (short_names_.empty()) {
+    const KeyEnding ending = ending_of(key);
+    if (ending.count < 3) return Match::None;
+    const size_t bucket = bucket_of(ending);
+    if (!((nonempty_buckets_[bucket / 64] >> (bucket % 64)) & 1)) return Match::None;
   }
-  return false;
+  return match_candidates(key);
+}
+
+NormalizedNames::Match NormalizedNames::match_candidates(std::string_view key) const {
+  Match found = Match::None;
+  size_t normalized_length = 0;
+  auto consider = [&](const Name& name) {
+    if (!matches(key, name, &normalized_length)) return false;
+    found = name.whole ? Match::Whole : Match::Ending;
+    return name.whole;  // a whole name decides; an ending may still be one too
+  };
+  for (const Name& name : short_names_) {
+    if (consider(name)) return found;
+  }
+  const KeyEnding ending = ending_of(key);
+  if (ending.count < 3) return found;
+  const size_t bucket = bucket_of(ending);
+  for (uint32_t i = bucket_start_[bucket]; i < bucket_start_[bucket + 1]; ++i) {
+    if (consider(names_[i])) return found;
+  }
+  return found;
 }
 
 Redactor::Redactor(RedactOptions options)
-    : keys_(options.json_keys),
-      suffixes_(options.json_key_suffixes),
+    : keys_(options.json_keys, options.json_key_suffixes),
       exceptions_(options.json_key_exceptions),
       headers_(options.headers),
       query_params_(options.query_params),
@@ -362,8 +409,15 @@ Redactor::Redactor(RedactOptions options)
 }
 
 bool Redactor::is_secret_key(std::string_view key) const {
-  if (keys_.contains(key)) return true;
-  return suffixes_.ends_any(key) && !exceptions_.contains(key);
+  switch (keys_.match(key)) {
+    case NormalizedNames::Match::Whole:
+      return true;
+    case NormalizedNames::Match::Ending:
+      return !exceptions_.contains(key);
+    case NormalizedNames::Match::None:
+      break;
+  }
+  return false;
 }
 
 bool Redactor::redact_json(nlohmann::json& document) const {

@@ -63,27 +63,39 @@ struct RedactOptions {
                                         "code", "client_secret", "password"};
 };
 
-// A set of names normalised for matching (see RedactOptions), bucketed by their last
-// character so that a key is compared only with the few names that end like it. Matching
-// reads the key backwards in place: no copy, no allocation.
+// Names normalised for matching (see RedactOptions): whole names, and endings a key may
+// have. Bucketed by their last three characters, so a key is compared only with the names
+// that end like it, and most keys with none. Reads the key in place: no copy, no allocation.
 class NormalizedNames {
  public:
-  NormalizedNames() = default;
-  explicit NormalizedNames(const std::vector<std::string>& names);
+  enum class Match { None, Whole, Ending };
 
-  // The key, normalised, is one of the names.
-  bool contains(std::string_view key) const;
-  // The key, normalised, ends with one of the names, at a word start where that name asks
-  // for one (see json_key_suffixes).
-  bool ends_any(std::string_view key) const;
+  NormalizedNames() = default;
+  explicit NormalizedNames(const std::vector<std::string>& whole_names,
+                           const std::vector<std::string>& endings = {});
+
+  // Whole: the key, normalised, is one of the whole names. Ending: it is not, but ends with
+  // one of the endings, at a word start where that ending asks for one (json_key_suffixes).
+  Match match(std::string_view key) const;
+  bool contains(std::string_view key) const { return match(key) == Match::Whole; }
 
  private:
   struct Name {
     std::string text;  // normalised; never empty
-    bool word_start;   // must begin a word of the key
+    bool whole;        // a whole name, else an ending
+    bool word_start;   // an ending that must begin a word of the key
   };
-  std::vector<Name> names_;                   // sorted by last character
-  std::array<uint32_t, 257> bucket_start_{};  // names_ ending in c: [start[c], start[c+1])
+  static constexpr size_t kBuckets = 1024;
+
+  // The short names and the names that end like the key, one by one: the rare slow path
+  // of match().
+  [[gnu::noinline]] Match match_candidates(std::string_view key) const;
+  bool matches(std::string_view key, const Name& name, size_t* normalized_length) const;
+
+  std::vector<Name> names_;                            // three characters or more, sorted by bucket
+  std::array<uint32_t, kBuckets + 1> bucket_start_{};  // bucket b: [start[b], start[b + 1])
+  std::array<uint64_t, kBuckets / 64> nonempty_buckets_{};
+  std::vector<Name> short_names_;  // one or two characters: compared with every key
 };
 
 inline constexpr std::string_view kRedactedValue = "[REDACTED]";
@@ -115,8 +127,7 @@ class Redactor {
   std::string redact_target(std::string_view target) const;
 
  private:
-  NormalizedNames keys_;
-  NormalizedNames suffixes_;
+  NormalizedNames keys_;  // json_keys whole, json_key_suffixes as endings
   NormalizedNames exceptions_;
   NormalizedNames headers_;
   NormalizedNames query_params_;
