@@ -92,7 +92,8 @@ class NormalizedNames {
   [[gnu::noinline]] Match match_candidates(std::string_view key) const;
   bool matches(std::string_view key, const Name& name, size_t* normalized_length) const;
 
-  std::vector<Name> names_;                            // three characters or more, sorted by bucket
+  // Three characters or more, sorted by bucket.
+  std::vector<Name> names_;
   std::array<uint32_t, kBuckets + 1> bucket_start_{};  // bucket b: [start[b], start[b + 1])
   std::array<uint64_t, kBuckets / 64> nonempty_buckets_{};
   std::vector<Name> short_names_;  // one or two characters: compared with every key
