@@ -144,6 +144,13 @@ void read_admin(ObjectReader& root, AdminConfig& admin) {
   ObjectReader reader(*section, "admin");
   reader.read_host_port("listen", admin.listen);
   reader.read_string("token_env", admin.token_env);
+  reader.read_string_list("allowed_hosts", admin.allowed_hosts);
+  for (const std::string& host : admin.allowed_hosts) {
+    // A Host header value: a name or address, with an optional port; never a URL or a pattern.
+    bool plain = !host.empty() && host.find_first_of(" \t/*@") == std::string::npos;
+    if (!plain)
+      ObjectReader::fail("admin.allowed_hosts", "\"" + host + "\" is not host or host:port");
+  }
   reader.reject_unknown_keys();
 }
 
@@ -264,8 +271,8 @@ void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes,
       ObjectReader::fail(path + ".name", "duplicate route name \"" + route.name + "\"");
     }
     if (route.listen.port != 0 && !listens.insert(route.listen.to_string()).second) {
-      ObjectReader::fail(path + ".listen", "another route already listens on " +
-                                               route.listen.to_string());
+      ObjectReader::fail(path + ".listen",
+                         "another route already listens on " + route.listen.to_string());
     }
     routes.push_back(std::move(route));
     budgets.push_back(budget);
@@ -448,8 +455,7 @@ proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
     port = port * 10 + static_cast<unsigned>(c - '0');
   }
   if (port > 65535) ObjectReader::fail(place, "port out of range in " + shown);
-  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host),
-                         static_cast<uint16_t>(port)};
+  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host), static_cast<uint16_t>(port)};
 }
 
 Config parse_config(std::string_view json_text) {
@@ -506,6 +512,7 @@ Config load_config_file(const std::string& path) {
   }
   // The admin token never sits in the file: it comes from the variable the file names.
   config.proxy.admin.listen = config.admin.listen;
+  config.proxy.admin.allowed_hosts = config.admin.allowed_hosts;
   if (const char* token = std::getenv(config.admin.token_env.c_str()); token) {
     config.proxy.admin.token = token;
   }
