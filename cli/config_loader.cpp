@@ -147,9 +147,9 @@ void read_admin(ObjectReader& root, AdminConfig& admin) {
   reader.read_string_list("allowed_hosts", admin.allowed_hosts);
   for (const std::string& host : admin.allowed_hosts) {
     // A Host header value: a name or address, with an optional port; never a URL or a pattern.
-    bool plain = !host.empty() && host.find_first_of(" \t/*@") == std::string::npos;
-    if (!plain)
+    if (host.empty() || host.find_first_of(" \t/*@") != std::string::npos) {
       ObjectReader::fail("admin.allowed_hosts", "\"" + host + "\" is not host or host:port");
+    }
   }
   reader.reject_unknown_keys();
 }
@@ -271,8 +271,8 @@ void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes,
       ObjectReader::fail(path + ".name", "duplicate route name \"" + route.name + "\"");
     }
     if (route.listen.port != 0 && !listens.insert(route.listen.to_string()).second) {
-      ObjectReader::fail(path + ".listen",
-                         "another route already listens on " + route.listen.to_string());
+      ObjectReader::fail(path + ".listen", "another route already listens on " +
+                                               route.listen.to_string());
     }
     routes.push_back(std::move(route));
     budgets.push_back(budget);
@@ -455,7 +455,8 @@ proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
     port = port * 10 + static_cast<unsigned>(c - '0');
   }
   if (port > 65535) ObjectReader::fail(place, "port out of range in " + shown);
-  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host), static_cast<uint16_t>(port)};
+  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host),
+                         static_cast<uint16_t>(port)};
 }
 
 Config parse_config(std::string_view json_text) {
