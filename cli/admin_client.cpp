@@ -399,6 +399,8 @@ std::string AdminClient::describe_failure(int status, const std::string& body) c
     message += endpoint_.bearer_token.empty()
                    ? " (no token: set $" + endpoint_.token_env + ")"
                    : " (the token in $" + endpoint_.token_env + " was refused)";
+  } else if (status == 403 && endpoint_.bearer_token.empty()) {
+    message += " (no token: set $" + endpoint_.token_env + ")";
   }
   return message;
 }

@@ -144,6 +144,13 @@ void read_admin(ObjectReader& root, AdminConfig& admin) {
   ObjectReader reader(*section, "admin");
   reader.read_host_port("listen", admin.listen);
   reader.read_string("token_env", admin.token_env);
+  reader.read_string_list("allowed_hosts", admin.allowed_hosts);
+  for (const std::string& host : admin.allowed_hosts) {
+    // A Host header value: a name or address, with an optional port; never a URL or a pattern.
+    if (host.empty() || host.find_first_of(" \t/*@") != std::string::npos) {
+      ObjectReader::fail("admin.allowed_hosts", "\"" + host + "\" is not host or host:port");
+    }
+  }
   reader.reject_unknown_keys();
 }
 
@@ -511,6 +518,7 @@ Config load_config_file(const std::string& path) {
   }
   // The admin token never sits in the file: it comes from the variable the file names.
   config.proxy.admin.listen = config.admin.listen;
+  config.proxy.admin.allowed_hosts = config.admin.allowed_hosts;
   if (const char* token = std::getenv(config.admin.token_env.c_str()); token) {
     config.proxy.admin.token = token;
   }

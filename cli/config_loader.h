@@ -16,6 +16,7 @@ namespace mcptap::cli {
 struct AdminConfig {
   proxy::HostPort listen{"127.0.0.1", 9901};
   std::string token_env = "MCPTAP_ADMIN_TOKEN";
+  std::vector<std::string> allowed_hosts;  // Host values accepted besides loopback/listen ones
 };
 
 // Read only by `mcptap stdio`, whose stderr belongs to its child: without a log file it

@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include "capture/ascii_case.h"
-#include "capture/http_message_parser.h"
 #include "capture/json_text.h"
 
 namespace mcptap::proxy {
@@ -87,59 +86,6 @@ bool is_bodiless(int status) {
   return status == 204 || status == 304;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding: "%XX" escapes and '+' for a space.
-bool percent_decode(std::string_view text, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      *out += ' ';
-    } else if (text[i] != '%') {
-      *out += text[i];
-    } else {
-      int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
-      int low = high >= 0 ? hex_value(text[i + 2]) : -1;
-      if (low < 0) return false;
-      *out += static_cast<char>(high * 16 + low);
-      i += 2;
-    }
-  }
-  return true;
-}
-
-bool parse_query(std::string_view query, std::map<std::string, std::string>* out) {
-  std::string name;
-  std::string value;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    if (!percent_decode(pair.substr(0, eq), &name) || !percent_decode(raw_value, &value)) {
-      return false;
-    }
-    out->emplace(name, value);  // emplace keeps the first of a repeated name
-  }
-  return true;
-}
-
-bool split_target(std::string_view target, AdminRequest* request) {
-  size_t end = target.find_first_of("?#");
-  request->path = std::string(target.substr(0, end));
-  if (end == std::string_view::npos || target[end] == '#') return true;
-  std::string_view query = target.substr(end + 1);
-  query = query.substr(0, query.find('#'));
-  return parse_query(query, &request->query);
-}
-
 std::string json_error_body(std::string_view message) {
   nlohmann::json body = {{"error", std::string(message)}};
   return capture::json_text(body);  // the message may quote a request's bytes
@@ -178,35 +124,36 @@ std::string host_port_text(const std::string& host, uint16_t port) {
 
 }  // namespace
 
-std::optional<std::string_view> AdminRequest::header(std::string_view name) const {
-  for (const auto& [field, value] : headers) {
-    if (capture::equals_ignoring_ascii_case(field, name)) return std::string_view(value);
-  }
-  return std::nullopt;
-}
-
 // ---- AdminConnection ---------------------------------------------------------------------
 
-// One client connection: its socket and idle/linger timer, the request parser, and the
-// pipeline of responders in request order. Freed by the server once both handles closed.
-class AdminConnection : private capture::HttpMessageParser::Listener {
+// One client connection: its socket and its timer, the request reader, and the pipeline of
+// responders in request order. Freed by the server once both handles closed.
+class AdminConnection {
  public:
   explicit AdminConnection(AdminServer& server)
-      : server_(server),
-        parser_(capture::HttpMessageParser::Type::Request, *this, server.options_.max_head_bytes) {}
+      : server_(server), reader_(server.options_.max_head_bytes, server.options_.max_body_bytes) {}
   AdminConnection(const AdminConnection&) = delete;
   AdminConnection& operator=(const AdminConnection&) = delete;
-  ~AdminConnection() override { assert(open_handles_ == 0); }
+  ~AdminConnection() { assert(open_handles_ == 0); }
 
   bool start(uv_stream_t* listener);
   void close_now();
+  // May this connection make room for a new one: it does not stream and is not closing.
+  bool evictable() const { return !closing_ && !any_streaming(); }
+  bool closing() const { return closing_; }
+  // When it last finished a request (or was accepted): the oldest goes first.
+  uint64_t last_active() const { return last_active_; }
 
   // For AdminResponder.
   void emit(AdminResponder& responder, std::string bytes);
   void on_responder_finished(AdminResponder& responder);
   size_t queued_bytes_for(const AdminResponder& responder) const;
-  size_t stream_limit() const { return server_.options_.stream_max_queued_bytes; }
-  void count_dropped_chunk() { ++server_.counters_.stream_chunks_dropped; }
+  bool take_stream_slot();
+  void release_stream_slot();
+  // The stream is the last response: nothing pipelined after it is served.
+  void on_stream_started();
+  bool stream_behind(const AdminResponder& responder) const;
+  void cut_off(AdminResponder& responder);
 
  private:
   struct WriteRequest {
@@ -214,31 +161,20 @@ class AdminConnection : private capture::HttpMessageParser::Listener {
     std::string bytes;  // owned until the write callback
     AdminConnection* connection;
   };
-  // A parsed request waiting for its turn, or an error the server answers itself.
-  struct ReadyRequest {
-    AdminRequest request;
-    bool keep_alive = true;
-    int reject_status = 0;
-    std::string reject_message;
-  };
-
-  // HttpMessageParser::Listener
-  bool on_head(const capture::HttpHead& head) override;
-  void on_body(std::string_view chunk) override;
-  void on_message_complete() override;
 
   void on_read(ssize_t nread, const uv_buf_t* buf);
   void on_eof();
-  void feed(std::string_view bytes);
+  void stop_parsing();
   void dispatch_ready();
-  void dispatch(ReadyRequest& ready);
+  void dispatch(ParsedAdminRequest& ready);
   void invoke_handler(const AdminRequest& request, AdminResponder& responder);
   bool has_room() const;
-  void reject(int status, std::string message);
   void progress();
   void retire_finished();
   bool any_streaming() const;
   void write(std::string bytes);
+  size_t write_queue_size() const;
+  void recount_stream_bytes();
   void fail_soon();
   void update_read_state();
   void restart_idle_timer();
@@ -257,9 +193,14 @@ class AdminConnection : private capture::HttpMessageParser::Listener {
 
   AdminServer& server_;
   uv_tcp_t tcp_;
-  uv_timer_t timer_;  // idle timeout; after the final response, the linger deadline
+  // Between requests the idle timeout; from a request's first byte until it is whole, the
+  // request deadline; after the final response, the linger deadline.
+  uv_timer_t timer_;
   uv_shutdown_t shutdown_req_;
-  capture::HttpMessageParser parser_;
+  AdminRequestReader reader_;
+  std::string local_address_;  // the address the client connected to, for Host checks
+  uint64_t last_active_ = 0;
+  size_t stream_bytes_counted_ = 0;  // this connection's share of stream_queued_bytes_
   int open_handles_ = 0;
   bool reading_ = false;
   bool parsing_ = true;         // false once no further request will be served
@@ -274,20 +215,37 @@ class AdminConnection : private capture::HttpMessageParser::Listener {
   // Requests parsed but not yet handed to the handler: dispatch waits while the pipeline is
   // full or responses pile up unread, and reading waits until this is empty, so the memory
   // a client can claim is bounded by one read's worth of requests.
-  std::deque<ReadyRequest> ready_;
-  AdminRequest current_;
-  bool current_keep_alive_ = true;
-  bool current_bad_query_ = false;
+  std::deque<ParsedAdminRequest> ready_;
 };
+
+namespace {
+
+std::string address_text(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), text, sizeof(text));
+  } else if (address.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), text, sizeof(text));
+  }
+  return text;
+}
+
+}  // namespace
 
 bool AdminConnection::start(uv_stream_t* listener) {
   uv_tcp_init(server_.loop_, &tcp_);
   uv_timer_init(server_.loop_, &timer_);
   tcp_.data = timer_.data = shutdown_req_.data = this;
   open_handles_ = 2;
+  last_active_ = uv_now(server_.loop_);
   if (uv_accept(listener, as_stream(&tcp_)) != 0) {
     close_now();
     return false;
+  }
+  sockaddr_storage local;
+  int length = sizeof(local);
+  if (uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+    local_address_ = address_text(local);
   }
   uv_tcp_nodelay(&tcp_, 1);  // small responses should not wait for Nagle
   restart_idle_timer();
@@ -298,9 +256,10 @@ bool AdminConnection::start(uv_stream_t* listener) {
 void AdminConnection::close_now() {
   if (closing_) return;
   closing_ = true;
-  parsing_ = false;
+  stop_parsing();
   uv_close(as_handle(&tcp_), &AdminConnection::on_close_cb);
   uv_close(as_handle(&timer_), &AdminConnection::on_close_cb);
+  recount_stream_bytes();  // closing: this connection's stream output no longer counts
   ready_.clear();
   // Moved out first: a responder's on_closed may call back into the server.
   std::deque<std::shared_ptr<AdminResponder>> pipeline = std::move(pipeline_);
@@ -308,73 +267,12 @@ void AdminConnection::close_now() {
   for (const auto& responder : pipeline) responder->detach();
 }
 
-// ---- Parsing requests ----
-
-bool AdminConnection::on_head(const capture::HttpHead& head) {
-  if (!parsing_) return false;
-  current_ = AdminRequest{};
-  current_.method = head.method;
-  current_.target = head.target;
-  current_.headers = head.headers;
-  current_.http_minor = head.http_minor;
-  current_bad_query_ = !split_target(current_.target, &current_);
-  current_keep_alive_ = head.http_minor >= 1 ? !head.header_has_token("Connection", "close")
-                                             : head.header_has_token("Connection", "keep-alive");
-  if (std::optional<std::string_view> length = head.header("Content-Length")) {
-    uint64_t bytes = 0;
-    auto [end, error] = std::from_chars(length->data(), length->data() + length->size(), bytes);
-    if (error == std::errc() && bytes > server_.options_.max_body_bytes) {
-      reject(413, "request body larger than " + std::to_string(server_.options_.max_body_bytes) +
-                      " bytes");
-      return false;
-    }
-  }
-  // curl waits (a second) for this before sending a body; only the front may answer now.
-  bool expects_continue = head.http_minor >= 1 && head.header("Expect").has_value() &&
-                          capture::equals_ignoring_ascii_case(*head.header("Expect"), "100-continue");
-  if (expects_continue && pipeline_.empty() && ready_.empty()) {
-    write("HTTP/1.1 100 Continue\r\n\r\n");
-  }
-  return false;
-}
-
-void AdminConnection::on_body(std::string_view chunk) {
-  if (!parsing_) return;
-  if (current_.body.size() + chunk.size() > server_.options_.max_body_bytes) {
-    reject(413, "request body larger than " + std::to_string(server_.options_.max_body_bytes) +
-                    " bytes");
-    return;
-  }
-  current_.body.append(chunk);
-}
-
-void AdminConnection::on_message_complete() {
-  if (!parsing_) return;
-  if (current_bad_query_) return reject(400, "malformed query string");
-  ready_.push_back(ReadyRequest{std::move(current_), current_keep_alive_, 0, {}});
-  if (!current_keep_alive_) parsing_ = false;  // "Connection: close": later bytes are ignored
-}
-
-// The server answers this one itself, after every earlier response, and serves no more.
-void AdminConnection::reject(int status, std::string message) {
+void AdminConnection::stop_parsing() {
   parsing_ = false;
-  ++server_.counters_.bad_requests;
-  capture::log_line(capture::LogLevel::Debug, "admin request rejected",
-                    {{"status", status}, {"reason", message}});
-  ready_.push_back(ReadyRequest{AdminRequest{}, false, status, std::move(message)});
+  reader_.stop();
 }
 
-void AdminConnection::feed(std::string_view bytes) {
-  size_t consumed = 0;
-  capture::HttpMessageParser::Status status = parser_.feed(bytes, &consumed);
-  if (closing_) return;
-  if (status == capture::HttpMessageParser::Status::Failed && parsing_) {
-    reject(400, parser_.failure_reason());
-  } else if (status == capture::HttpMessageParser::Status::Upgraded) {
-    parsing_ = false;  // no protocol switch here: answer what came, then close
-    if (!ready_.empty()) ready_.back().keep_alive = false;
-  }
-}
+// ---- Parsing requests ----
 
 // Hands waiting requests to the handler in order while there is room. Handlers answering at
 // once re-enter through progress(); the flag keeps that from recursing once per request.
@@ -382,19 +280,23 @@ void AdminConnection::dispatch_ready() {
   if (dispatching_) return;
   dispatching_ = true;
   while (!closing_ && !ready_.empty() && has_room()) {
-    ReadyRequest ready = std::move(ready_.front());
+    ParsedAdminRequest ready = std::move(ready_.front());
     ready_.pop_front();
     dispatch(ready);
   }
   dispatching_ = false;
 }
 
-void AdminConnection::dispatch(ReadyRequest& ready) {
-  const AdminRequest& request = ready.request;
+void AdminConnection::dispatch(ParsedAdminRequest& ready) {
+  AdminRequest& request = ready.request;
+  request.local_address = local_address_;
   auto responder = std::shared_ptr<AdminResponder>(new AdminResponder(
       this, ready.keep_alive, request.method == "HEAD", request.http_minor >= 1));
   pipeline_.push_back(responder);
   if (ready.reject_status != 0) {
+    ++server_.counters_.bad_requests;
+    capture::log_line(capture::LogLevel::Debug, "admin request rejected",
+                      {{"status", ready.reject_status}, {"reason", ready.reject_message}});
     responder->respond_error(ready.reject_status, ready.reject_message);
     return;
   }
@@ -409,12 +311,11 @@ void AdminConnection::dispatch(ReadyRequest& ready) {
 }
 
 // Room for one more response: not too many unanswered, not too much output unread. A
-// stream at the front bounds its own output by dropping, so it does not count.
+// stream at the front bounds its own output, so it does not count.
 bool AdminConnection::has_room() const {
   if (pipeline_.size() >= server_.options_.max_pipelined_requests) return false;
   if (!pipeline_.empty() && pipeline_.front()->streaming()) return true;
-  return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_)) <
-         server_.options_.write_high_watermark;
+  return write_queue_size() < server_.options_.write_high_watermark;
 }
 
 // The handler is the owner's code: an exception from it must not unwind through libuv.
@@ -428,6 +329,49 @@ void AdminConnection::invoke_handler(const AdminRequest& request, AdminResponder
   }
 }
 
+// ---- Streams ----
+
+bool AdminConnection::take_stream_slot() {
+  if (server_.open_streams_ >= server_.options_.max_streams) {
+    ++server_.counters_.streams_refused;
+    return false;
+  }
+  ++server_.open_streams_;
+  return true;
+}
+
+void AdminConnection::release_stream_slot() {
+  assert(server_.open_streams_ > 0);
+  --server_.open_streams_;
+}
+
+// Requests behind a stream could only be answered once it ends, which it may never do: their
+// responses would pile up (pipelined /tail requests, each with its own buffer). The stream's
+// head says "Connection: close", so a client knows they were not served.
+void AdminConnection::on_stream_started() {
+  stop_parsing();
+  server_.counters_.refused_behind_stream += ready_.size();
+  ready_.clear();
+}
+
+bool AdminConnection::stream_behind(const AdminResponder& responder) const {
+  size_t queued = queued_bytes_for(responder);
+  if (queued > server_.options_.stream_max_queued_bytes) return true;
+  // Over the bound for all streams, the ones with output waiting go; a reader that keeps up
+  // has none.
+  return queued > 0 && server_.stream_queued_bytes_ > server_.options_.streams_max_queued_bytes;
+}
+
+// The reader fell behind: close the connection rather than hold more for it. Called from a
+// responder's send(), never from inside this connection's own callbacks.
+void AdminConnection::cut_off(AdminResponder& responder) {
+  ++server_.counters_.stream_cutoffs;
+  responder.cut_off_ = true;
+  capture::log_line(capture::LogLevel::Debug, "admin stream cut off: the client fell behind",
+                    {{"queued_bytes", queued_bytes_for(responder)}});
+  close_now();
+}
+
 // ---- Reading ----
 
 void AdminConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
@@ -435,15 +379,26 @@ void AdminConnection::on_read(ssize_t nread, const uv_buf_t* buf) {
   if (nread == UV_EOF) return on_eof();
   if (nread < 0) return close_now();  // reset: nobody is left to answer
   if (!parsing_) return;              // a final response is out or on its way: input is discarded
-  restart_idle_timer();
-  feed(std::string_view(buf->base, static_cast<size_t>(nread)));
+  bool was_in_request = reader_.in_request();
+  reader_.feed(std::string_view(buf->base, static_cast<size_t>(nread)), &ready_);
+  if (reader_.done()) stop_parsing();
+  if (reader_.take_expect_continue() && reader_.in_request() && pipeline_.empty() &&
+      ready_.empty()) {
+    write("HTTP/1.1 100 Continue\r\n\r\n");  // curl waits (a second) for it before a body
+  }
+  // The request deadline runs from a request's first byte; later bytes do not extend it.
+  if (!was_in_request && reader_.in_request()) {
+    uv_timer_start(&timer_, &AdminConnection::on_timer_cb, server_.options_.request_timeout_ms, 0);
+  } else if (!reader_.in_request()) {
+    restart_idle_timer();
+  }
   progress();
 }
 
 void AdminConnection::on_eof() {
   peer_ended_ = true;
   reading_ = false;  // libuv stopped reading at EOF
-  parsing_ = false;  // half a request at EOF is never answered
+  stop_parsing();    // half a request at EOF is never answered
   // A streaming client that hangs up is gone (a stream never ends on its own); so is a
   // client that hangs up after our FIN.
   if (shutdown_done_ || any_streaming()) return close_now();
@@ -486,10 +441,21 @@ void AdminConnection::on_responder_finished(AdminResponder& responder) {
 }
 
 size_t AdminConnection::queued_bytes_for(const AdminResponder& responder) const {
-  if (!pipeline_.empty() && pipeline_.front().get() == &responder) {
-    return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
-  }
+  if (!pipeline_.empty() && pipeline_.front().get() == &responder) return write_queue_size();
   return responder.held_.size();
+}
+
+size_t AdminConnection::write_queue_size() const {
+  return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&tcp_));
+}
+
+// Keeps the server's sum of unsent stream output current: this connection counts while a
+// stream is at its front.
+void AdminConnection::recount_stream_bytes() {
+  bool streaming = !closing_ && !pipeline_.empty() && pipeline_.front()->streaming();
+  size_t now = streaming ? write_queue_size() : 0;
+  server_.stream_queued_bytes_ = server_.stream_queued_bytes_ - stream_bytes_counted_ + now;
+  stream_bytes_counted_ = now;
 }
 
 // Moves the connection forward after anything happened: retires answered requests,
@@ -510,11 +476,12 @@ void AdminConnection::retire_finished() {
     AdminResponder& front = *pipeline_.front();
     if (!front.held_.empty()) write(std::exchange(front.held_, std::string()));
     if (front.state_ != AdminResponder::State::Finished) break;
-    if (!front.keep_alive_) parsing_ = false;
+    if (!front.keep_alive_) stop_parsing();
     pipeline_.front()->connection_ = nullptr;  // done: later calls on it are no-ops
     pipeline_.pop_front();
     restart_idle_timer();
   }
+  recount_stream_bytes();
 }
 
 void AdminConnection::write(std::string bytes) {
@@ -525,6 +492,7 @@ void AdminConnection::write(std::string bytes) {
     delete request;
     fail_soon();
   }
+  recount_stream_bytes();
 }
 
 // A write failed deep inside a call chain (a responder, the parser): closing right there
@@ -532,7 +500,7 @@ void AdminConnection::write(std::string bytes) {
 void AdminConnection::fail_soon() {
   if (broken_ || closing_) return;
   broken_ = true;
-  parsing_ = false;
+  stop_parsing();
   if (reading_) uv_read_stop(as_stream(&tcp_));
   reading_ = false;
   uv_timer_start(&timer_, &AdminConnection::on_timer_cb, 0, 0);
@@ -542,7 +510,8 @@ void AdminConnection::on_write_done(WriteRequest* request, int status) {
   delete request;
   if (closing_) return;
   if (status < 0) return close_now();  // the client is gone
-  progress();                          // the queue shrank: waiting requests may go on
+  recount_stream_bytes();
+  progress();  // the queue shrank: waiting requests may go on
 }
 
 // The last response is queued: send FIN after it and drain what the client still sends, so
@@ -565,10 +534,23 @@ void AdminConnection::on_shutdown_done(int status) {
 
 void AdminConnection::restart_idle_timer() {
   if (closing_ || broken_ || shutdown_done_) return;
+  last_active_ = uv_now(server_.loop_);
+  if (reader_.in_request()) return;  // the request deadline holds the timer
   uv_timer_start(&timer_, &AdminConnection::on_timer_cb, server_.options_.idle_timeout_ms, 0);
 }
 
 void AdminConnection::on_timer() {
+  if (!broken_ && !shutdown_done_ && parsing_ && reader_.in_request()) {
+    // The request did not arrive whole in time: answer 408 after what came before, then close.
+    ++server_.counters_.request_timeouts;
+    reader_.reject(408,
+                   "request not complete within " +
+                       std::to_string(server_.options_.request_timeout_ms) + " ms",
+                   &ready_);
+    stop_parsing();
+    restart_idle_timer();  // bounds the wait should the answer never get out
+    return progress();
+  }
   // A live stream is not idle, however long it stays quiet.
   if (!broken_ && !shutdown_done_ && any_streaming()) return restart_idle_timer();
   capture::log_line(capture::LogLevel::Debug, "admin connection closed on timer",
@@ -634,7 +616,15 @@ bool AdminResponder::respond_error(int status, std::string_view message,
 bool AdminResponder::start_stream(int status, std::string_view content_type,
                                   const HttpHeaders& extra_headers) {
   if (connection_ == nullptr || state_ != State::Waiting) return false;
-  if (!chunked_) keep_alive_ = false;  // an HTTP/1.0 body without length ends with the connection
+  if (!head_only_) {
+    if (!connection_->take_stream_slot()) {
+      respond_error(503, "too many streams open; try again later", {{"Retry-After", "5"}});
+      return false;
+    }
+    holds_stream_slot_ = true;
+  }
+  keep_alive_ = false;  // the connection's last response (for HTTP/1.0 its end ends the body)
+  connection_->on_stream_started();
   if (!write_head(status, content_type, extra_headers, std::nullopt)) return false;
   state_ = State::Streaming;
   if (head_only_) finish();  // HEAD: the head is the whole answer
@@ -644,10 +634,9 @@ bool AdminResponder::start_stream(int status, std::string_view content_type,
 AdminResponder::SendResult AdminResponder::send(std::string_view chunk) {
   if (!open() || state_ != State::Streaming) return SendResult::Closed;
   if (chunk.empty()) return SendResult::Sent;
-  if (connection_->queued_bytes_for(*this) > connection_->stream_limit()) {
-    ++dropped_chunks_;
-    connection_->count_dropped_chunk();
-    return SendResult::Dropped;
+  if (connection_->stream_behind(*this)) {
+    connection_->cut_off(*this);  // detaches this responder
+    return SendResult::Closed;
   }
   std::string framed;
   if (chunked_) {
@@ -712,15 +701,23 @@ bool AdminResponder::write_head(int status, std::string_view content_type,
 
 void AdminResponder::finish() {
   state_ = State::Finished;
+  release_stream_slot();
   if (connection_ != nullptr) connection_->on_responder_finished(*this);
 }
 
 void AdminResponder::detach() {
+  release_stream_slot();
   connection_ = nullptr;
   if (state_ == State::Finished) return;
   std::function<void()> on_closed = std::move(on_closed_);
   on_closed_ = nullptr;
   if (on_closed) on_closed();
+}
+
+void AdminResponder::release_stream_slot() {
+  if (!holds_stream_slot_ || connection_ == nullptr) return;
+  holds_stream_slot_ = false;
+  connection_->release_stream_slot();
 }
 
 // ---- AdminServer -------------------------------------------------------------------------
@@ -780,16 +777,35 @@ void AdminServer::on_connection(int status) {
   auto connection = std::make_unique<AdminConnection>(*this);
   AdminConnection* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
-  // Over the limit the connection is taken off the backlog and closed at once: that costs
-  // one loop turn, where leaving it queued would have the kernel hold it indefinitely.
-  bool over_limit = connections_.size() > options_.max_connections;
   if (!raw->start(as_stream(listen_))) return;  // closing; comes back via on_connection_closed
-  if (over_limit) {
+  // Over the limit the oldest connection without a complete request gives way, so that idle
+  // or dribbling clients cannot lock out a probe. Only when every other connection streams
+  // is the new one closed at once: that costs one loop turn, where leaving it queued would
+  // have the kernel hold it indefinitely.
+  if (open_connections() > options_.max_connections && !evict_one(raw)) {
     ++counters_.connections_rejected;
     raw->close_now();
     return;
   }
   ++counters_.connections_accepted;
+}
+
+bool AdminServer::evict_one(const AdminConnection* keep) {
+  // Connections still counted here may already be closing: only live ones hold a slot.
+  size_t live = 0;
+  AdminConnection* victim = nullptr;
+  for (const auto& [raw, connection] : connections_) {
+    if (raw->closing()) continue;
+    ++live;
+    if (raw == keep || !raw->evictable()) continue;
+    if (victim == nullptr || raw->last_active() < victim->last_active()) victim = raw;
+  }
+  if (live <= options_.max_connections) return true;
+  if (victim == nullptr) return false;
+  ++counters_.connections_evicted;
+  capture::log_line(capture::LogLevel::Debug, "admin connection displaced by a new one", {});
+  victim->close_now();
+  return true;
 }
 
 void AdminServer::on_connection_closed(AdminConnection* connection) {

@@ -17,31 +17,23 @@
 #include <vector>
 
 #include "capture/log.h"
+#include "proxy/admin_request_reader.h"
 
 namespace mcptap::proxy {
 
-using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
-
-struct AdminRequest {
-  std::string method;  // as sent: "GET", "POST", ...
-  std::string target;  // the request-target as sent
-  std::string path;    // the target before '?' (and '#'), not percent-decoded
-  // Query parameters, percent-decoded with '+' as a space. Of a repeated name, the first wins.
-  std::map<std::string, std::string> query;
-  HttpHeaders headers;  // in order, names as sent
-  std::string body;     // de-chunked; at most AdminServerOptions::max_body_bytes
-  uint8_t http_minor = 1;
-
-  // The first header with this name (case-insensitive).
-  std::optional<std::string_view> header(std::string_view name) const;
-};
-
 struct AdminServerOptions {
-  size_t max_connections = 64;        // more are accepted and closed at once
+  // Open connections. One more displaces the connection that has waited longest without a
+  // complete request (idle, or sending a head slowly); only when every connection streams is
+  // the new one closed at once. With max_streams below this, a probe always gets a slot.
+  size_t max_connections = 64;
   size_t max_head_bytes = 16u << 10;  // request line + headers; larger → 400
   size_t max_body_bytes = 64u << 10;  // larger → 413, then the connection closes
-  // Nothing read or answered for this long → close. A streaming connection is exempt.
+  // Between requests: nothing read or answered for this long → close. A streaming
+  // connection is exempt.
   uint64_t idle_timeout_ms = 60000;
+  // A request must arrive whole within this time of its first byte; later bytes do not
+  // extend it (a client dribbling a head cannot hold its connection). Else 408 and close.
+  uint64_t request_timeout_ms = 10000;
   // After the final response (400, 413, "Connection: close"): how long input is drained
   // before closing, so the client reads the answer instead of a reset.
   uint64_t linger_timeout_ms = 2000;
@@ -50,16 +42,26 @@ struct AdminServerOptions {
   // Response bytes the client has not taken yet; past this no further request is dispatched
   // (nor read) until it drains. Streams are bounded by stream_max_queued_bytes instead.
   size_t write_high_watermark = 1u << 20;
-  // A stream's unsent output past which send() drops chunks rather than queue them.
-  size_t stream_max_queued_bytes = 1u << 20;
+  // Streams open at once over all connections; start_stream() past this answers 503.
+  size_t max_streams = 16;
+  // A stream's unsent output past which the stream is cut off (its connection closed): a
+  // reader that does not keep up is let go rather than buffered for.
+  size_t stream_max_queued_bytes = 256u << 10;
+  // The unsent output of all streams together past which a stream that has output waiting
+  // is cut off when it sends.
+  size_t streams_max_queued_bytes = 1u << 20;
 };
 
 struct AdminServerCounters {
   uint64_t connections_accepted = 0;
-  uint64_t connections_rejected = 0;   // over max_connections
+  uint64_t connections_rejected = 0;   // over max_connections with every slot streaming
+  uint64_t connections_evicted = 0;    // displaced by a new connection
   uint64_t requests = 0;               // handed to the handler
-  uint64_t bad_requests = 0;           // answered 400/413 by the server itself
-  uint64_t stream_chunks_dropped = 0;  // summed over every stream
+  uint64_t bad_requests = 0;           // answered 400/408/413 by the server itself
+  uint64_t request_timeouts = 0;       // 408: a request not whole within request_timeout_ms
+  uint64_t refused_behind_stream = 0;  // pipelined after a stream: never served
+  uint64_t streams_refused = 0;        // 503: max_streams were open
+  uint64_t stream_cutoffs = 0;         // streams closed because their reader fell behind
 };
 
 class AdminConnection;  // one client connection; internal to admin_server.cpp
@@ -70,13 +72,12 @@ class AdminConnection;  // one client connection; internal to admin_server.cpp
 //
 // Either respond() once, or start_stream() then send() any number of times and end().
 // Responses leave in request order: output for a request whose predecessors are not yet
-// answered is held until they are.
+// answered is held until they are. A stream is the last response of its connection.
 class AdminResponder : public std::enable_shared_from_this<AdminResponder> {
  public:
   enum class SendResult {
-    Sent,     // queued for the client
-    Dropped,  // the client is not keeping up: this chunk was discarded (and counted)
-    Closed,   // no stream, or the client went away
+    Sent,    // queued for the client
+    Closed,  // no stream, the client went away, or it fell behind and was cut off
   };
 
   ~AdminResponder();
@@ -90,14 +91,18 @@ class AdminResponder : public std::enable_shared_from_this<AdminResponder> {
   // respond() with the JSON body {"error":"<message>"}.
   bool respond_error(int status, std::string_view message, const HttpHeaders& extra_headers = {});
   // Sends the head of a streamed response (chunked for HTTP/1.1; for HTTP/1.0 the body ends
-  // with the connection). A streaming connection has no idle timeout.
+  // with the connection). A streaming connection has no idle timeout. The stream is the
+  // connection's last response ("Connection: close"): requests pipelined behind it are
+  // refused (never served, counted). With max_streams open it answers 503 itself and
+  // returns false.
   bool start_stream(int status, std::string_view content_type,
                     const HttpHeaders& extra_headers = {});
   // One piece of a started stream (say one JSON line). Past stream_max_queued_bytes of
-  // unsent output it is dropped rather than queued, so a client that stops reading costs
-  // bounded memory. An empty chunk is ignored (it would end a chunked body).
+  // unsent output (or streams_max_queued_bytes over all streams) the stream is cut off: the
+  // connection closes, on_closed runs and Closed is returned, so a client that stops reading
+  // costs bounded memory. An empty chunk is ignored (it would end a chunked body).
   SendResult send(std::string_view chunk);
-  // Finishes a started stream; the connection then serves its next request.
+  // Finishes a started stream; the connection then closes.
   void end();
 
   // True while the client is connected and this response is not finished: the owner of a
@@ -110,8 +115,9 @@ class AdminResponder : public std::enable_shared_from_this<AdminResponder> {
 
   bool answered() const { return state_ != State::Waiting; }
   bool streaming() const { return state_ == State::Streaming; }
-  uint64_t dropped_chunks() const { return dropped_chunks_; }
-  // Output of this response not yet handed to the kernel: what the drop bound limits.
+  // The stream was closed because its reader fell behind.
+  bool cut_off() const { return cut_off_; }
+  // Output of this response not yet handed to the kernel: what the stream bound limits.
   size_t queued_bytes() const;
 
  private:
@@ -124,6 +130,7 @@ class AdminResponder : public std::enable_shared_from_this<AdminResponder> {
   void finish();
   // The connection closed under this responder: calls become no-ops from here on.
   void detach();
+  void release_stream_slot();
 
   AdminConnection* connection_;
   State state_ = State::Waiting;
@@ -132,7 +139,8 @@ class AdminResponder : public std::enable_shared_from_this<AdminResponder> {
   bool chunked_;     // streams use chunked transfer-encoding (HTTP/1.1)
   // Output produced while earlier responses on the connection are still unanswered.
   std::string held_;
-  uint64_t dropped_chunks_ = 0;
+  bool holds_stream_slot_ = false;  // counted in the server's open streams
+  bool cut_off_ = false;
   std::function<void()> on_closed_;
 };
 
@@ -161,6 +169,9 @@ class AdminServer {
 
   uint16_t bound_port() const { return bound_port_; }
   size_t open_connections() const { return connections_.size(); }
+  size_t open_streams() const { return open_streams_; }
+  // Unsent output of every stream together (what streams_max_queued_bytes bounds).
+  size_t stream_queued_bytes() const { return stream_queued_bytes_; }
   const AdminServerCounters& counters() const { return counters_; }
 
  private:
@@ -168,6 +179,8 @@ class AdminServer {
 
   int bind_and_listen(const std::string& host, uint16_t port);
   void on_connection(int status);
+  // Makes room for one more connection; false when every other connection streams.
+  bool evict_one(const AdminConnection* keep);
   void on_connection_closed(AdminConnection* connection);
   void maybe_finish_close();
 
@@ -181,6 +194,8 @@ class AdminServer {
   uv_tcp_t* listen_ = nullptr;  // freed in its close callback
   uint16_t bound_port_ = 0;
   bool closing_ = false;
+  size_t open_streams_ = 0;
+  size_t stream_queued_bytes_ = 0;
   std::function<void()> on_closed_;
   std::unordered_map<AdminConnection*, std::unique_ptr<AdminConnection>> connections_;
   // Reads land here: libuv calls alloc and read back to back for one handle at a time on

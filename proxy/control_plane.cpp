@@ -6,7 +6,6 @@
 #include "capture/json_text.h"
 #include "capture/log.h"
 #include "capture/message_pipeline.h"
-#include "proxy/constant_time.h"
 #include "proxy/proxy_server.h"
 
 namespace mcptap::proxy {
@@ -156,7 +155,12 @@ std::string tail_line(const capture::Record& record) {
 }
 
 ControlPlane::ControlPlane(ProxyServer& server, AdminOptions options)
-    : server_(server), options_(std::move(options)), started_at_us_(capture::unix_now_us()) {}
+    : server_(server),
+      options_(std::move(options)),
+      access_{options_.token, options_.listen.host, options_.allowed_hosts},
+      started_at_us_(capture::unix_now_us()) {
+  for (std::string_view reason : kAdminRefusalReasons) refusals_[std::string(reason)] = 0;
+}
 
 ControlPlane::~ControlPlane() = default;
 
@@ -184,7 +188,35 @@ void ControlPlane::watch(ProxyRoute& route) {
 
 void ControlPlane::unwatch(ProxyRoute& route) { route.pipeline->set_record_observer(nullptr); }
 
+namespace {
+
+// What a path holds decides who may ask for it (see admin_access.h).
+AdminEndpointKind endpoint_kind(const std::string& path) {
+  if (path == "/healthz" || path == "/readyz") return AdminEndpointKind::Probe;
+  if (path == "/tail") return AdminEndpointKind::CapturedContent;
+  if (path.starts_with("/routes/")) return AdminEndpointKind::Change;
+  return AdminEndpointKind::Open;  // /metrics, /routes, /status, unknown paths
+}
+
+}  // namespace
+
 void ControlPlane::handle(const AdminRequest& request, AdminResponder& responder) {
+  if (refused(request, endpoint_kind(request.path), responder)) return;
+  route_request(request, responder);
+}
+
+bool ControlPlane::refused(const AdminRequest& request, AdminEndpointKind kind,
+                           AdminResponder& responder) {
+  std::optional<AdminRefusal> refusal = check_admin_access(request, kind, access_);
+  if (!refusal) return false;
+  ++refusals_[refusal->reason];
+  HttpHeaders headers;
+  if (refusal->status == 401) headers.emplace_back("WWW-Authenticate", "Bearer");
+  responder.respond_error(refusal->status, refusal->message, headers);
+  return true;
+}
+
+void ControlPlane::route_request(const AdminRequest& request, AdminResponder& responder) {
   const std::string& path = request.path;
   bool get = request.method == "GET" || request.method == "HEAD";
   if (path == "/healthz" && get) {
@@ -214,18 +246,8 @@ void ControlPlane::handle(const AdminRequest& request, AdminResponder& responder
   }
 }
 
-bool ControlPlane::authorized(const AdminRequest& request) const {
-  if (options_.token.empty()) return true;
-  return bearer_token_matches(request.header("authorization").value_or(""), options_.token);
-}
-
 void ControlPlane::post_capture(const AdminRequest& request, std::string_view name,
                                 AdminResponder& responder) {
-  if (!authorized(request)) {
-    responder.respond_error(401, "a valid bearer token is required",
-                            {{"WWW-Authenticate", "Bearer"}});
-    return;
-  }
   ProxyRoute* route = server_.find_route(name);
   if (!route) {
     responder.respond_error(404, "no route named \"" + std::string(name) + "\"");
@@ -289,8 +311,11 @@ void ControlPlane::start_tail(const AdminRequest& request, AdminResponder& respo
     responder.respond_error(404, "no route named \"" + tail.route + "\"");
     return;
   }
+  // Streams closed since the last record leave now, so their slots are not counted twice.
+  std::erase_if(tails_, [](const TailStream& t) { return !t.responder->open(); });
+  // At max_streams this answers 503 itself.
+  if (!responder.start_stream(200, "application/x-ndjson")) return;
   tail.responder = responder.shared_from_this();
-  responder.start_stream(200, "application/x-ndjson");
   tails_.push_back(std::move(tail));
 }
 
@@ -340,12 +365,37 @@ void ControlPlane::get_metrics(AdminResponder& responder) {
   for (const auto& [key, histogram] : latency_) {
     writer.histogram({{"route", key.first}, {"method", key.second}}, *histogram);
   }
-  writer.family("mcptap_admin_stream_drops_total", MetricType::Counter,
-                "Tail lines dropped because a client did not keep up. Tail lines are captured "
-                "records: none while capture is off.");
-  writer.sample({}, admin_ ? admin_->counters().stream_chunks_dropped : 0);
+  write_admin_metrics(writer);
   if (!writer.error().empty()) capture::log_warn("metrics", {{"error", writer.error()}});
   responder.respond(200, PrometheusWriter::kContentType, writer.text());
+}
+
+void ControlPlane::write_admin_metrics(PrometheusWriter& writer) const {
+  AdminServerCounters counters = admin_ ? admin_->counters() : AdminServerCounters{};
+  writer.family("mcptap_admin_tail_streams", MetricType::Gauge, "Open /tail streams.");
+  writer.sample({}, admin_ ? admin_->open_streams() : 0);
+  writer.family("mcptap_admin_stream_queued_bytes", MetricType::Gauge,
+                "Output of all /tail streams not yet taken by their clients.");
+  writer.sample({}, admin_ ? admin_->stream_queued_bytes() : 0);
+  writer.family("mcptap_admin_stream_cutoffs_total", MetricType::Counter,
+                "Tail streams closed because their client fell behind. Tail lines are captured "
+                "records: none while capture is off.");
+  writer.sample({}, counters.stream_cutoffs);
+  writer.family("mcptap_admin_connections_evicted_total", MetricType::Counter,
+                "Admin connections without a complete request closed to make room for a new "
+                "one.");
+  writer.sample({}, counters.connections_evicted);
+  writer.family("mcptap_admin_connections_rejected_total", MetricType::Counter,
+                "Admin connections closed on accept because every slot was streaming.");
+  writer.sample({}, counters.connections_rejected);
+  writer.family("mcptap_admin_requests_refused_total", MetricType::Counter,
+                "Admin requests refused: foreign Host, Origin present, missing token, no token "
+                "configured for captured content, not JSON, too many streams, pipelined behind "
+                "a stream, request not whole in time.");
+  for (const auto& [reason, count] : refusals_) writer.sample({{"reason", reason}}, count);
+  writer.sample({{"reason", "too_many_streams"}}, counters.streams_refused);
+  writer.sample({{"reason", "behind_stream"}}, counters.refused_behind_stream);
+  writer.sample({{"reason", "request_timeout"}}, counters.request_timeouts);
 }
 
 void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {

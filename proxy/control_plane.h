@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "capture/record.h"
+#include "proxy/admin_access.h"
 #include "proxy/admin_server.h"
 #include "proxy/prometheus.h"
 #include "proxy/proxy_options.h"
@@ -38,19 +39,24 @@ class ControlPlane {
   };
 
   void handle(const AdminRequest& request, AdminResponder& responder);
+  void route_request(const AdminRequest& request, AdminResponder& responder);
+  // Answers a refusal and counts it; false when the request may go on.
+  bool refused(const AdminRequest& request, AdminEndpointKind kind, AdminResponder& responder);
   void get_readyz(AdminResponder& responder);
   void get_routes(AdminResponder& responder);
   void get_status(AdminResponder& responder);
   void get_metrics(AdminResponder& responder);
   void post_capture(const AdminRequest& request, std::string_view route, AdminResponder& responder);
   void start_tail(const AdminRequest& request, AdminResponder& responder);
-  bool authorized(const AdminRequest& request) const;
   void on_record(const ProxyRoute& route, const capture::Record& record);
   LatencyHistogram& histogram_for(const std::string& route, const std::string& method);
   void write_route_metrics(PrometheusWriter& writer) const;
+  void write_admin_metrics(PrometheusWriter& writer) const;
 
   ProxyServer& server_;
   AdminOptions options_;
+  AdminAccessPolicy access_;
+  std::map<std::string, uint64_t> refusals_;  // by AdminRefusal::reason
   std::unique_ptr<AdminServer> admin_;
   std::vector<TailStream> tails_;
   // Latency per (route, method); methods per route are capped so that a peer inventing

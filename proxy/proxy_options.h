@@ -10,7 +10,10 @@ namespace mcptap::proxy {
 
 struct AdminOptions {
   HostPort listen{"127.0.0.1", 9901};
-  std::string token;  // required as a bearer token for changes when not empty
+  std::string token;  // required as a bearer token for changes and /tail when not empty
+  // Host header values accepted besides loopback ones, the listen host and the address a
+  // connection arrived on: "name" (any port) or "name:port".
+  std::vector<std::string> allowed_hosts;
 };
 
 struct ProxyOptions {

@@ -122,3 +122,19 @@ config = {"admin": {"listen": "127.0.0.1:9901", "token_env": "MCPTAP_ADMIN_TOKEN
           "redact": {"json_keys": ["password"], "headers": ["authorization"]}}
 write("config_loader_fuzz", "config.json", json.dumps(config))
 write("config_loader_fuzz", "empty.json", "{}")
+
+# The admin server's request path: option byte, then FuzzInput chunks.
+TOKEN = b"Authorization: Bearer s3cret-token\r\n"
+ADMIN = [
+    ("healthz", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:9901\r\n\r\n"),
+    ("tail_pipelined", (b"GET /tail?route=r&method=tools%2Fcall HTTP/1.1\r\nHost: localhost\r\n" + TOKEN + b"\r\n") * 3),
+    ("csrf", b"POST /routes/r1/capture HTTP/1.1\r\nHost: evil.example:9901\r\nOrigin: https://evil.example\r\n"
+             b"Content-Type: text/plain\r\nContent-Length: 17\r\n\r\n{\"enabled\":false}"),
+    ("change_chunked", b"POST /routes/r1/capture HTTP/1.1\r\nHost: [::1]:9901\r\nContent-Type: application/json; charset=utf-8\r\n"
+                       + TOKEN + b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n11\r\n{\"enabled\":false}\r\n0\r\n\r\n"),
+    ("kubelet_http10", b"GET /readyz HTTP/1.0\r\nHost: 10.1.2.3:9901\r\n\r\nGET /metrics HTTP/1.1\r\nHost: 10.1.2.3:9901\r\nConnection: close\r\n\r\n"),
+    ("bad_query", b"GET /routes?x=%zz HTTP/1.1\r\nHost: mcptap.internal\r\n\r\n"),
+]
+for name, data in ADMIN:
+    write("admin_request_fuzz", name, b"\x00" + chunked(data))
+write("admin_request_fuzz", "small_limits", b"\x07" + chunked(ADMIN[3][1], 7))

@@ -40,7 +40,8 @@ async def send_calls(ws, texts):
 
 
 def admin_post(port, path, body, token=None):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(), method="POST")
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
@@ -220,9 +221,11 @@ class ControlPlaneTest(unittest.TestCase):
             self.fail("no tail line within the timeout")
 
     def test_6_tail_streams_captured_messages(self):
+        # /tail streams captured content: the CLI sends the token from MCPTAP_ADMIN_TOKEN.
         tail = subprocess.Popen([self.tap.binary, "tail", "--route", self.route, "--json",
                                  "--admin", f"127.0.0.1:{self.tap.admin_port}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.tap.env)
         try:
             self.wait_for_tail_streams(1)
 
@@ -242,9 +245,14 @@ class ControlPlaneTest(unittest.TestCase):
         self.assertIsNotNone(lines[1]["latency_us"])
 
         self.wait_for_tail_streams(0)
+        refused = self.tap.cli("tail", "--route", self.route, env={"MCPTAP_ADMIN_TOKEN": ""})
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("401", refused.stderr)
+        self.assertIn("MCPTAP_ADMIN_TOKEN", refused.stderr)
         human = subprocess.Popen([self.tap.binary, "tail", "--route", self.route,
                                   "--admin", f"127.0.0.1:{self.tap.admin_port}"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=self.tap.env)
         try:
             self.wait_for_tail_streams(1)
 

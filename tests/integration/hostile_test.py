@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import Mcptap, query_rows, route_rows, unique_name, wait_for_rows
+from harness import Mcptap, query_rows, route_rows, unique_name, wait_for_port, wait_for_rows
 from raw_wire import SWITCH, UPGRADE, EchoUpstream, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
@@ -712,6 +712,296 @@ class StateBounds(unittest.TestCase):
             self.assertIn(jsonrpc_id, responses)
             self.assertEqual(responses[jsonrpc_id]["correlation_id"], request["correlation_id"])
             self.assertEqual(responses[jsonrpc_id]["method"], "tools/call")
+
+
+
+# ---- Attacks on the admin API -------------------------------------------------------------
+
+ADMIN_TOKEN = "admin-attacks-token-0123456789"
+
+
+def admin_exchange(port, request, timeout=10):
+    """One raw request (the caller's bytes, ending with Connection: close); returns
+    (status, headers, body). Status 0 when the connection ended without an answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if not lines[0].startswith("HTTP/1."):
+        return 0, {}, b""
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def admin_request(method, path, host="127.0.0.1", headers=(), body=b""):
+    text = f"{method} {path} HTTP/1.1\r\n"
+    if host is not None:
+        text += f"Host: {host}\r\n"
+    for name, value in headers:
+        text += f"{name}: {value}\r\n"
+    if body or method == "POST":
+        text += f"Content-Length: {len(body)}\r\n"
+    text += "Connection: close\r\n\r\n"
+    return text.encode() + body
+
+
+def metric(text, name, labels=""):
+    for line in text.splitlines():
+        if line.startswith(name + labels + " ") or (not labels and line.startswith(name + " ")):
+            return float(line.split()[-1])
+    return None
+
+
+async def many_calls(uri, count):
+    """`count` echo calls on one connection, each answered before the next."""
+    import json
+    import websockets
+    async with websockets.connect(uri) as ws:
+        for i in range(count):
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                                      "params": {"name": "echo", "arguments": {"text": f"t{i}"}}}))
+            await asyncio.wait_for(ws.recv(), 10)
+
+
+class AdminAttacks(unittest.TestCase):
+    """The admin API under attack while a good client's conversation runs: pipelined /tail
+    streams must not multiply memory, idle, dribbling and streaming connections must not lock
+    /healthz out, captured content needs the token, and web pages (CSRF, DNS rebinding)
+    cannot switch capture off or read the API."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.backend = Backend().__enter__()
+        cls.route = unique_name("admin_attacks")
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        cls.tap = Mcptap([{"name": cls.route, "upstream": f"127.0.0.1:{cls.backend.port}"}],
+                         env={"MCPTAP_ADMIN_TOKEN": ADMIN_TOKEN,
+                              "ASAN_OPTIONS": (asan + ":" if asan else "") + "quarantine_size_mb=16"}).start()
+        cls.port = cls.tap.admin_port
+        cls.uri = f"ws://127.0.0.1:{cls.tap.ports[cls.route]}/mcp"
+        time.sleep(0.3)
+        cls.rss_before = vm_rss_kb(cls.tap.process.pid)
+        cls.rss_kb, cls.health, cls.probe_seconds = [], [], []
+        cls.pipelined_answers = []
+        cls.slowloris_closed_after = None
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                started = time.time()
+                try:
+                    cls.health.append(healthz(cls.port))
+                except OSError as e:
+                    cls.health.append(str(e))
+                cls.probe_seconds.append(time.time() - started)
+                cls.rss_kb.append(vm_rss_kb(cls.tap.process.pid))
+                time.sleep(0.1)
+
+        def attack():
+            # 16 connections, each pipelining 32 authorised /tail requests, none reading.
+            tail = admin_request("GET", "/tail", headers=[("Authorization", f"Bearer {ADMIN_TOKEN}")])
+            tail = tail.replace(b"Connection: close\r\n", b"")
+            pipelined = []
+            for _ in range(16):
+                s = socket.create_connection(("127.0.0.1", cls.port), timeout=10)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(tail * 32)
+                pipelined.append(s)
+            time.sleep(0.5)
+            cls.metrics_under_tails = admin_get_text(cls.port, "/metrics")
+            # Traffic for the tails to carry: records pile up for readers that never read.
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(many_calls(cls.uri, 1500))
+            finally:
+                loop.close()
+            cls.metrics_after_traffic = admin_get_text(cls.port, "/metrics")
+            # A lockout attempt on top: idle connections and heads dribbled a byte at a time.
+            idle = [socket.create_connection(("127.0.0.1", cls.port)) for _ in range(64)]
+            dribblers = [socket.create_connection(("127.0.0.1", cls.port)) for _ in range(8)]
+            head = b"GET /routes HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * 400
+            started = time.time()
+            for i in range(len(head)):
+                alive = []
+                for s in dribblers:
+                    try:
+                        s.sendall(head[i:i + 1])
+                        alive.append(s)
+                    except OSError:
+                        s.close()
+                dribblers = alive
+                if not dribblers:
+                    break
+                time.sleep(0.1)  # 400 bytes: 40 s if every byte extended the deadline
+            cls.slowloris_closed_after = time.time() - started if not dribblers else None
+            for s in dribblers + idle:
+                s.close()
+            # What one pipelining connection got: one stream, nothing for the 31 behind it.
+            first = pipelined[0]
+            first.setblocking(False)
+            data = b""
+            try:
+                while True:
+                    chunk = first.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except (BlockingIOError, ConnectionResetError):
+                pass
+            cls.pipelined_answers = data
+            for s in pipelined:
+                s.close()
+
+        watcher = threading.Thread(target=watch)
+        attacker = threading.Thread(target=attack)
+        watcher.start()
+        attacker.start()
+        loop = asyncio.new_event_loop()
+        try:
+            cls.direct = loop.run_until_complete(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
+            cls.proxied = loop.run_until_complete(conversation(cls.uri))
+        finally:
+            loop.close()
+        attacker.join(timeout=300)
+        stop.set()
+        watcher.join()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tap.close()
+        cls.backend.__exit__(None, None, None)
+
+    def test_good_client_untouched_and_fully_captured(self):
+        self.assertEqual(self.direct, self.proxied)
+        rows = wait_for_rows(self.route, 22 + 3000, timeout=30)
+        self.assertEqual(len([r for r in rows if r["kind"] == "invalid"]), 0)
+        self.assertGreaterEqual(len(rows), 22 + 3000)
+
+    def test_pipelined_tails_do_not_multiply_memory(self):
+        growth_mb = (max(self.rss_kb) - self.rss_before) / 1024
+        self.assertLess(growth_mb, 48, (self.rss_before, max(self.rss_kb)))
+        self.assertEqual(metric(self.metrics_under_tails, "mcptap_admin_tail_streams"), 16)
+        self.assertGreaterEqual(metric(self.metrics_under_tails, "mcptap_admin_requests_refused_total",
+                                       '{reason="behind_stream"}'), 16)
+        queued = metric(self.metrics_after_traffic, "mcptap_admin_stream_queued_bytes")
+        self.assertLessEqual(queued, 1.5 * (1 << 20))
+
+    def test_pipelined_tail_is_refused(self):
+        answers = self.pipelined_answers
+        self.assertTrue(answers.startswith(b"HTTP/1.1 200"), answers[:200])
+        self.assertEqual(answers.count(b"HTTP/1.1 "), 1, "one stream; the 31 behind it refused")
+        self.assertIn(b"Connection: close", answers.split(b"\r\n\r\n")[0])
+
+    def test_healthz_answers_through_the_lockout_attempt(self):
+        self.assertTrue(self.health)
+        self.assertEqual([h for h in self.health if h != 200], [])
+        self.assertLess(max(self.probe_seconds), 2.0)
+        # The dribbled heads were cut at the request deadline (10 s), not 40 s of bytes later.
+        self.assertIsNotNone(self.slowloris_closed_after)
+        self.assertLess(self.slowloris_closed_after, 20)
+        status, _, _ = admin_exchange(self.port, admin_request("GET", "/readyz"))
+        self.assertEqual(status, 200)
+
+    def test_tail_needs_the_token(self):
+        for headers in ([], [("Authorization", "Bearer wrong")]):
+            status, response_headers, body = admin_exchange(
+                self.port, admin_request("GET", "/tail", headers=headers))
+            self.assertEqual(status, 401, body)
+            self.assertEqual(response_headers.get("www-authenticate"), "Bearer")
+        for path in ("/healthz", "/readyz", "/metrics", "/routes", "/status"):
+            status, _, _ = admin_exchange(self.port, admin_request("GET", path))
+            self.assertEqual(status, 200, path)
+
+    def test_csrf_shaped_changes_are_refused(self):
+        path = f"/routes/{self.route}/capture"
+        body = b'{"enabled":false}'
+        token = ("Authorization", f"Bearer {ADMIN_TOKEN}")
+        attempts = [
+            # The review's request, even with the token a page cannot have.
+            (403, "evil.example:9901", [token, ("Content-Type", "text/plain"),
+                                        ("Origin", "https://evil.example")]),
+            (403, "127.0.0.1", [token, ("Content-Type", "application/json"),
+                                ("Origin", "https://evil.example")]),
+            (403, "evil.example", [token, ("Content-Type", "application/json")]),
+            (415, "127.0.0.1", [token, ("Content-Type", "text/plain")]),
+            (415, "127.0.0.1", [token, ("Content-Type", "application/x-www-form-urlencoded")]),
+        ]
+        for expected, host, headers in attempts:
+            status, _, answer = admin_exchange(self.port, admin_request("POST", path, host, headers, body))
+            self.assertEqual(status, expected, (host, headers, answer))
+        status, _, routes = admin_exchange(self.port, admin_request("GET", "/routes"))
+        import json
+        self.assertTrue(json.loads(routes)[0]["capture"], "no refused change took effect")
+        status, _, routes = admin_exchange(self.port, admin_request("GET", "/routes", "rebind.evil.example"))
+        self.assertEqual(status, 403)
+        text = admin_get_text(self.port, "/metrics")
+        self.assertGreaterEqual(metric(text, "mcptap_admin_requests_refused_total", '{reason="origin"}'), 1)
+        self.assertGreaterEqual(metric(text, "mcptap_admin_requests_refused_total", '{reason="host"}'), 2)
+        self.assertGreaterEqual(metric(text, "mcptap_admin_requests_refused_total",
+                                       '{reason="content_type"}'), 2)
+
+    def test_without_a_token_captured_content_stays_on_loopback(self):
+        """No token and admin on every interface (as the shipped compose and Kubernetes files
+        have it): /tail is refused with how to set one; probes, metrics and routes answer;
+        the review's CSRF request is refused; admin.allowed_hosts adds a Host."""
+        route = unique_name("admin_open")
+        env = {k: v for k, v in os.environ.items() if k != "MCPTAP_ADMIN_TOKEN"}
+        tap = Mcptap([{"name": route, "upstream": f"127.0.0.1:{self.backend.port}"}],
+                     extra={"admin": {"allowed_hosts": ["mcptap.test"]}})
+        tap.env = env
+        config = tap.read_config()
+        config["admin"]["listen"] = f"0.0.0.0:{tap.admin_port}"
+        tap.write_config(config)
+        with tap:
+            wait_for_port(tap.admin_port)
+            status, _, body = admin_exchange(tap.admin_port, admin_request("GET", "/tail"))
+            self.assertEqual(status, 403)
+            self.assertIn(b"MCPTAP_ADMIN_TOKEN", body)
+            self.assertIn(b"admin.token_env", body)
+            for path in ("/healthz", "/readyz", "/metrics", "/routes"):
+                status, _, _ = admin_exchange(tap.admin_port, admin_request("GET", path))
+                self.assertEqual(status, 200, path)
+            status, _, _ = admin_exchange(tap.admin_port, admin_request("GET", "/routes", "mcptap.test:8080"))
+            self.assertEqual(status, 200)
+            status, _, _ = admin_exchange(tap.admin_port, admin_request("GET", "/routes", "other.test"))
+            self.assertEqual(status, 403)
+            status, _, _ = admin_exchange(tap.admin_port, admin_request("GET", "/healthz", "other.test"))
+            self.assertEqual(status, 200, "probes skip the Host check")
+            review = admin_request("POST", f"/routes/{route}/capture", "evil.example:9901",
+                                   [("Content-Type", "text/plain"), ("Origin", "https://evil.example")],
+                                   b'{"enabled":false}')
+            status, _, _ = admin_exchange(tap.admin_port, review)
+            self.assertEqual(status, 403)
+            status, _, _ = admin_exchange(tap.admin_port, admin_request(
+                "POST", f"/routes/{route}/capture", "localhost", [("Content-Type", "text/plain")],
+                b'{"enabled":false}'))
+            self.assertEqual(status, 415)
+            status, _, _ = admin_exchange(tap.admin_port, admin_request(
+                "POST", f"/routes/{route}/capture", "localhost", [("Content-Type", "application/json")],
+                b'{"enabled":true}'))
+            self.assertEqual(status, 200, "changes without a token stay possible, as before")
+            result = tap.cli("tail", "--route", route, env={"MCPTAP_ADMIN_TOKEN": ""})
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("403", result.stderr)
+            self.assertEqual(tap.stop(), 0)
+
+
+def admin_get_text(port, path):
+    status, _, body = admin_exchange(port, admin_request("GET", path))
+    assert status == 200, (path, status)
+    return body.decode()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
@@ -567,32 +568,154 @@ TEST_F(AdminServerTest, HandlerThatNeitherAnswersNorKeepsGets500) {
   EXPECT_EQ(json::parse(thrown.body)["error"], "internal error");
 }
 
-TEST_F(AdminServerTest, ConnectionsOverTheLimitAreClosed) {
+// Over the limit, the connection that has waited longest without a request gives way.
+TEST_F(AdminServerTest, ConnectionsOverTheLimitDisplaceTheLongestIdle) {
   AdminServerOptions options;
   options.max_connections = 2;
   uint16_t port = start_server(options);
-  Ending third_end = Ending::Other;
-  Response fourth;
+  Ending first_end = Ending::Other;
+  Response second_again, third_response;
   ASSERT_TRUE(run_with_client([&] {
     HttpClient first(port), second(port);
     Response response;
     ASSERT_TRUE(first.send(get("/a")));
     ASSERT_TRUE(first.next(&response));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ASSERT_TRUE(second.send(get("/b")));
     ASSERT_TRUE(second.next(&response));
     HttpClient third(port);
-    third_end = third.read_to_end();
-    first.close();
-    // Room again once the first is gone (its close takes a loop turn or two).
-    for (int attempt = 0; attempt < 200; ++attempt) {
-      HttpClient fourth_client(port);
-      if (fourth_client.send(get("/d")) && fourth_client.next(&fourth)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(third.send(get("/c")));
+    ASSERT_TRUE(third.next(&third_response));
+    first_end = first.read_to_end();  // the longest idle went
+    ASSERT_TRUE(second.send(get("/b2")));
+    ASSERT_TRUE(second.next(&second_again));
+  }));
+  EXPECT_EQ(third_response.head.status_code, 200);
+  EXPECT_EQ(first_end, Ending::Eof);
+  EXPECT_EQ(second_again.head.status_code, 200);
+  EXPECT_EQ(server_->counters().connections_evicted, 1u);
+  EXPECT_EQ(server_->counters().connections_rejected, 0u);
+}
+
+// When every slot streams, nothing gives way: the new connection is closed at once.
+TEST_F(AdminServerTest, ConnectionsOverTheLimitAreClosedWhenAllStream) {
+  handler_ = [this](const AdminRequest& request, AdminResponder& responder) {
+    if (request.path != "/tail") return echo(request, responder);
+    responder.start_stream(200, "application/x-ndjson");
+    held_.push_back(responder.shared_from_this());
+  };
+  AdminServerOptions options;
+  options.max_connections = 2;
+  options.max_streams = 2;
+  uint16_t port = start_server(options);
+  Ending third_end = Ending::Other;
+  ASSERT_TRUE(run_with_client([&] {
+    HttpClient first(port), second(port);
+    for (HttpClient* client : {&first, &second}) {
+      ASSERT_TRUE(client->send(get("/tail")));
+      ASSERT_TRUE(client->read_until([&] { return client->head_seen(); }));
     }
+    HttpClient third(port);
+    third_end = third.read_to_end();
   }));
   EXPECT_EQ(third_end, Ending::Eof);
-  EXPECT_EQ(fourth.head.status_code, 200);
   EXPECT_GE(server_->counters().connections_rejected, 1u);
+  EXPECT_EQ(server_->counters().connections_evicted, 0u);
+}
+
+// A lockout attempt: idle connections, dribbling heads and streams fill every slot, yet each
+// new probe connection is answered, one displaced connection at a time.
+TEST_F(AdminServerTest, ProbesAreAnsweredWhileSlotsAreFull) {
+  handler_ = [this](const AdminRequest& request, AdminResponder& responder) {
+    if (request.path != "/tail") return echo(request, responder);
+    if (responder.start_stream(200, "application/x-ndjson")) {
+      held_.push_back(responder.shared_from_this());
+    }
+  };
+  AdminServerOptions options;
+  options.max_connections = 8;
+  options.max_streams = 2;
+  uint16_t port = start_server(options);
+  std::vector<int> probe_statuses;
+  ASSERT_TRUE(run_with_client([&] {
+    std::vector<std::unique_ptr<HttpClient>> attackers;
+    for (int i = 0; i < 4; ++i) {  // streams (two refused: the cap), then idle ones
+      attackers.push_back(std::make_unique<HttpClient>(port));
+      ASSERT_TRUE(attackers.back()->send(get("/tail")));
+    }
+    for (int i = 0; i < 8; ++i) {
+      attackers.push_back(std::make_unique<HttpClient>(port));
+      if (i % 2 == 0) {
+        ASSERT_TRUE(attackers.back()->send("GET /slow HTTP/1.1\r\nX-A: "));
+      }
+    }
+    for (int i = 0; i < 10; ++i) {
+      HttpClient probe(port);
+      Response response;
+      probe_statuses.push_back(
+          probe.send(get("/healthz")) && probe.next(&response) ? response.head.status_code : 0);
+    }
+  }));
+  EXPECT_EQ(probe_statuses, std::vector<int>(10, 200));
+  EXPECT_GE(server_->counters().connections_evicted, 4u);
+  EXPECT_EQ(server_->counters().connections_rejected, 0u);
+}
+
+// A head sent a byte at a time cannot hold a connection past the request deadline: later
+// bytes do not extend it.
+TEST_F(AdminServerTest, RequestDeadlineRunsFromTheFirstByte) {
+  AdminServerOptions options;
+  options.request_timeout_ms = 300;
+  options.idle_timeout_ms = 60000;
+  uint16_t port = start_server(options);
+  Response timeout;
+  Ending ending = Ending::Other;
+  std::chrono::milliseconds took{0};
+  ASSERT_TRUE(run_with_client([&] {
+    HttpClient client(port);
+    auto begin = std::chrono::steady_clock::now();
+    std::string head = "GET /slowloris HTTP/1.1\r\nHost: a\r\nX-Pad: " + std::string(200, 'p');
+    std::atomic<bool> stop{false};
+    std::thread dribble([&] {
+      for (char c : head) {
+        if (stop || !client.send(std::string(1, c))) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+    bool answered = client.next(&timeout);
+    took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 begin);
+    stop = true;
+    dribble.join();
+    EXPECT_TRUE(answered);
+    ending = client.read_to_end();
+  }));
+  EXPECT_EQ(timeout.head.status_code, 408);
+  EXPECT_EQ(timeout.header("Connection"), "close");
+  EXPECT_GE(took.count(), 250);
+  EXPECT_LT(took.count(), 2000);  // the dribble would have taken 4 s
+  EXPECT_TRUE(ending == Ending::Eof || ending == Ending::Reset);
+  EXPECT_EQ(server_->counters().request_timeouts, 1u);
+  EXPECT_TRUE(requests_.empty());
+}
+
+// Between requests the idle timeout applies, not the request deadline.
+TEST_F(AdminServerTest, RequestDeadlineDoesNotCutKeepAliveIdleTime) {
+  AdminServerOptions options;
+  options.request_timeout_ms = 100;
+  options.idle_timeout_ms = 60000;
+  uint16_t port = start_server(options);
+  Response first, second;
+  ASSERT_TRUE(run_with_client([&] {
+    HttpClient client(port);
+    ASSERT_TRUE(client.send(get("/one")));
+    ASSERT_TRUE(client.next(&first));
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    ASSERT_TRUE(client.send(get("/two")));
+    ASSERT_TRUE(client.next(&second));
+  }));
+  EXPECT_EQ(json::parse(second.body)["path"], "/two");
+  EXPECT_EQ(server_->counters().request_timeouts, 0u);
 }
 
 TEST_F(AdminServerTest, IdleConnectionsAreClosed) {
@@ -644,7 +767,7 @@ class AdminStreamTest : public AdminServerTest {
     AdminServerTest::SetUp();
     handler_ = [this](const AdminRequest& request, AdminResponder& responder) {
       if (request.path != "/tail") return echo(request, responder);
-      ASSERT_TRUE(responder.start_stream(200, "application/x-ndjson"));
+      if (!responder.start_stream(200, "application/x-ndjson")) return;
       responder.set_on_closed([this] { ++stream_closed_calls_; });
       held_.push_back(responder.shared_from_this());
     };
@@ -659,8 +782,9 @@ class AdminStreamTest : public AdminServerTest {
 TEST_F(AdminStreamTest, LinesArriveAsChunksWhileStreamingAndEndTerminates) {
   uint16_t port = start_server();
   std::atomic<bool> first_line_seen{false};
-  Response tail, after;
+  Response tail;
   std::string raw;
+  Ending ending = Ending::Other;
   bool first_sent = false, ended = false;
   ASSERT_TRUE(run_with_client(
       [&] {
@@ -669,8 +793,7 @@ TEST_F(AdminStreamTest, LinesArriveAsChunksWhileStreamingAndEndTerminates) {
         ASSERT_TRUE(client.read_until([&] { return client.partial_body() == "{\"n\":1}\n"; }));
         first_line_seen = true;  // the server has not ended the stream yet
         ASSERT_TRUE(client.next(&tail));
-        ASSERT_TRUE(client.send(get("/after")));  // the connection serves on after end()
-        ASSERT_TRUE(client.next(&after));
+        ending = client.read_to_end();  // a stream is the connection's last response
         raw = client.raw();
       },
       [&] {
@@ -697,8 +820,10 @@ TEST_F(AdminStreamTest, LinesArriveAsChunksWhileStreamingAndEndTerminates) {
   EXPECT_NE(
       raw.find("\r\n\r\n8\r\n{\"n\":1}\n\r\n8\r\n{\"n\":2}\n\r\n8\r\n{\"n\":3}\n\r\n0\r\n\r\n"),
       std::string::npos);
-  EXPECT_EQ(json::parse(after.body)["path"], "/after");
+  EXPECT_EQ(tail.header("Connection"), "close");
+  EXPECT_EQ(ending, Ending::Eof);
   EXPECT_EQ(stream_closed_calls_, 0);  // ended normally
+  EXPECT_EQ(server_->open_streams(), 0u);
 }
 
 TEST_F(AdminStreamTest, ClientHangingUpIsNoticed) {
@@ -743,18 +868,16 @@ TEST_F(AdminStreamTest, StreamsAreExemptFromTheIdleTimeout) {
   EXPECT_EQ(stream_closed_calls_, 0);
 }
 
-// A stream behind an unanswered request holds its lines (within the same bound) until the
-// request before it is answered; then they flow in order.
+// A stream behind an unanswered request holds its lines until the request before it is
+// answered; then they flow in order.
 TEST_F(AdminStreamTest, StreamBehindAPendingRequestHoldsItsLines) {
   auto tail = handler_;
   handler_ = [this, tail](const AdminRequest& request, AdminResponder& responder) {
     if (request.path == "/slow") return slow_.push_back(responder.shared_from_this());
     tail(request, responder);
   };
-  AdminServerOptions options;
-  options.stream_max_queued_bytes = 300;
-  uint16_t port = start_server(options);
-  const std::string line(39, 'x');  // 40 bytes with its newline, 46 framed
+  uint16_t port = start_server();
+  const std::string line(39, 'x');
   Response slow, stream_response;
   std::vector<AdminResponder::SendResult> results;
   size_t head_bytes = 0, held_bytes = 0;
@@ -769,29 +892,62 @@ TEST_F(AdminStreamTest, StreamBehindAPendingRequestHoldsItsLines) {
       [&] {
         if (done || slow_.empty() || stream() == nullptr) return;
         head_bytes = stream()->queued_bytes();  // the response head is held too
-        for (int i = 0; i < 10; ++i) results.push_back(stream()->send(line + "\n"));
+        for (int i = 0; i < 3; ++i) results.push_back(stream()->send(line + "\n"));
         held_bytes = stream()->queued_bytes();
         slow_[0]->respond(200, "text/plain", "slow");
         results.push_back(stream()->send("last\n"));
         stream()->end();
         done = true;
       }));
-  // Lines are held while the held bytes are within the bound, dropped after it.
   using R = AdminResponder::SendResult;
-  const size_t frame = 46;  // "28\r\n" + 40 bytes + "\r\n"
-  size_t kept = (options.stream_max_queued_bytes - head_bytes) / frame + 1;
+  EXPECT_EQ(results, std::vector<R>(4, R::Sent));
   ASSERT_GT(head_bytes, 50u);
-  ASSERT_LT(kept, 10u);
-  std::vector<R> expected(10, R::Dropped);
-  std::fill(expected.begin(), expected.begin() + kept, R::Sent);
-  expected.push_back(R::Sent);  // "last", once the stream is at the front
-  EXPECT_EQ(results, expected);
-  EXPECT_EQ(held_bytes, head_bytes + kept * frame);
+  EXPECT_EQ(held_bytes, head_bytes + 3 * 46);  // "28\r\n" + 40 bytes + "\r\n" each
   EXPECT_EQ(slow.body, "slow");
-  std::string lines;
-  for (size_t i = 0; i < kept; ++i) lines += line + "\n";
-  EXPECT_EQ(stream_response.body, lines + "last\n");
-  EXPECT_EQ(stream()->dropped_chunks(), 10 - kept);
+  EXPECT_EQ(stream_response.body, line + "\n" + line + "\n" + line + "\n" + "last\n");
+}
+
+// Held lines count against the stream's bound like queued ones: past it, the stream is cut
+// off, and the client, which never read, loses the connection.
+TEST_F(AdminStreamTest, StreamHeldBehindAPendingRequestIsCutOffPastItsBound) {
+  auto tail = handler_;
+  handler_ = [this, tail](const AdminRequest& request, AdminResponder& responder) {
+    if (request.path == "/slow") return slow_.push_back(responder.shared_from_this());
+    tail(request, responder);
+  };
+  AdminServerOptions options;
+  options.stream_max_queued_bytes = 300;
+  uint16_t port = start_server(options);
+  std::vector<AdminResponder::SendResult> results;
+  size_t head_bytes = 0;
+  bool done = false;
+  Ending ending = Ending::Other;
+  ASSERT_TRUE(run_with_client(
+      [&] {
+        HttpClient client(port);
+        ASSERT_TRUE(client.send(get("/slow") + get("/tail")));
+        ending = client.read_to_end();
+      },
+      [&] {
+        if (done || slow_.empty() || stream() == nullptr) return;
+        head_bytes = stream()->queued_bytes();
+        for (int i = 0; i < 10; ++i) results.push_back(stream()->send(std::string(39, 'x') + "\n"));
+        done = true;
+      }));
+  using R = AdminResponder::SendResult;
+  ASSERT_EQ(results.size(), 10u);
+  EXPECT_EQ(results.front(), R::Sent);
+  EXPECT_EQ(results.back(), R::Closed);
+  EXPECT_TRUE(stream()->cut_off());
+  // Sent while the held bytes (head, then 46 per line) were within the bound.
+  ASSERT_LT(head_bytes, 300u);
+  auto kept = static_cast<long>((300 - head_bytes) / 46 + 1);
+  EXPECT_EQ(std::count(results.begin(), results.end(), R::Sent), kept);
+  EXPECT_EQ(server_->counters().stream_cutoffs, 1u);
+  EXPECT_EQ(stream_closed_calls_, 1);
+  EXPECT_TRUE(ending == Ending::Eof || ending == Ending::Reset);
+  EXPECT_FALSE(slow_[0]->open());
+  EXPECT_EQ(server_->open_streams(), 0u);
 }
 
 TEST_F(AdminStreamTest, Http10StreamEndsWithTheConnection) {
@@ -824,9 +980,10 @@ TEST_F(AdminStreamTest, Http10StreamEndsWithTheConnection) {
   EXPECT_EQ(raw.find("Transfer-Encoding"), std::string::npos);
 }
 
-// A client that stops reading: once the stream's queue passes its bound, lines are dropped
-// and counted; the queue never grows past the bound plus one line.
-TEST_F(AdminStreamTest, SlowReaderGetsLinesDroppedNotUnboundedMemory) {
+// A client that stops reading: once the stream's queue passes its bound, the stream is cut
+// off (counted, on_closed called, the connection closed); the queue never grows past the
+// bound plus one line.
+TEST_F(AdminStreamTest, SlowReaderIsCutOffNotBufferedFor) {
   AdminServerOptions options;
   options.stream_max_queued_bytes = 64u << 10;
   uint16_t port = start_server(options);
@@ -835,6 +992,7 @@ TEST_F(AdminStreamTest, SlowReaderGetsLinesDroppedNotUnboundedMemory) {
   std::atomic<bool> head_read{false}, enough{false};
   size_t max_queued = 0;
   uint64_t sent = 0;
+  Ending ending = Ending::Other;
   ASSERT_TRUE(run_with_client(
       [&] {
         HttpClient client(port, 4096);
@@ -842,24 +1000,145 @@ TEST_F(AdminStreamTest, SlowReaderGetsLinesDroppedNotUnboundedMemory) {
         ASSERT_TRUE(client.read_until([&] { return client.head_seen(); }));
         head_read = true;
         while (!enough) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        client.close();  // with unread bytes: the server sees a reset or EOF
+        ending = client.read_to_end();  // what was sent, then the end
       },
       [&] {
         AdminResponder* s = stream();
-        if (!head_read || s == nullptr || !s->open() || enough) return;
-        for (int i = 0; i < 256; ++i) {
+        if (!head_read || s == nullptr || enough) return;
+        for (int i = 0; i < 256 && s->open(); ++i) {
           if (s->send(line) == AdminResponder::SendResult::Sent) ++sent;
           max_queued = std::max(max_queued, s->queued_bytes());
         }
-        if (s->dropped_chunks() >= 1000 || sent > (256u << 10)) enough = true;
+        if (!s->open() || sent > (64u << 20)) enough = true;
       }));
   ASSERT_NE(stream(), nullptr);
-  EXPECT_GE(stream()->dropped_chunks(), 1000u);
+  EXPECT_TRUE(stream()->cut_off());
   EXPECT_LE(max_queued, options.stream_max_queued_bytes + frame);
   EXPECT_GT(max_queued, options.stream_max_queued_bytes / 2);  // the bound was reached
-  EXPECT_EQ(server_->counters().stream_chunks_dropped, stream()->dropped_chunks());
-  EXPECT_TRUE(run_until([&] { return stream_closed_calls_ == 1; }));
-  EXPECT_FALSE(stream()->open());
+  EXPECT_EQ(server_->counters().stream_cutoffs, 1u);
+  EXPECT_EQ(stream_closed_calls_, 1);
+  EXPECT_TRUE(ending == Ending::Eof || ending == Ending::Reset);
+  EXPECT_EQ(stream()->send(line), AdminResponder::SendResult::Closed);
+  EXPECT_EQ(server_->open_streams(), 0u);
+  EXPECT_EQ(server_->stream_queued_bytes(), 0u);
+}
+
+// Several slow readers, each within its own bound, together past the bound for all streams:
+// those with output waiting are cut off, so the total stays near that bound.
+TEST_F(AdminStreamTest, SlowReadersTogetherAreBoundedByTheTotal) {
+  AdminServerOptions options;
+  options.stream_max_queued_bytes = 1u << 20;
+  options.streams_max_queued_bytes = 96u << 10;
+  uint16_t port = start_server(options);
+  const std::string line = std::string(999, 'l') + "\n";
+  constexpr int kReaders = 4;
+  std::atomic<bool> heads_read{false}, enough{false};
+  size_t max_total = 0;
+  ASSERT_TRUE(run_with_client(
+      [&] {
+        std::vector<std::unique_ptr<HttpClient>> clients;
+        for (int i = 0; i < kReaders; ++i) {
+          clients.push_back(std::make_unique<HttpClient>(port, 4096));
+          ASSERT_TRUE(clients.back()->send(get("/tail")));
+          ASSERT_TRUE(clients.back()->read_until([&] { return clients.back()->head_seen(); }));
+        }
+        heads_read = true;
+        while (!enough) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      },
+      [&] {
+        if (!heads_read || enough || held_.size() != kReaders) return;
+        size_t open = 0;
+        for (int round = 0; round < 64; ++round) {
+          open = 0;
+          for (const auto& s : held_) {
+            if (s->open()) {
+              s->send(line);
+              ++open;
+            }
+          }
+          max_total = std::max(max_total, server_->stream_queued_bytes());
+        }
+        if (open == 0) enough = true;
+      }));
+  EXPECT_EQ(server_->counters().stream_cutoffs, static_cast<uint64_t>(kReaders));
+  // Each reader adds at most one line past the total before it is cut off.
+  EXPECT_LE(max_total, options.streams_max_queued_bytes + kReaders * (line.size() + 9));
+  EXPECT_GT(max_total, options.streams_max_queued_bytes / 2);
+  EXPECT_EQ(server_->stream_queued_bytes(), 0u);
+}
+
+// Pipelined /tail requests behind a stream: one stream per connection, the rest refused and
+// never dispatched (each would have held up to a stream's bound).
+TEST_F(AdminStreamTest, RequestsPipelinedBehindAStreamAreRefused) {
+  uint16_t port = start_server();
+  std::atomic<bool> head_read{false};
+  Response tail;
+  Ending ending = Ending::Other;
+  bool ended = false;
+  ASSERT_TRUE(run_with_client(
+      [&] {
+        HttpClient client(port);
+        std::string all;
+        for (int i = 0; i < 32; ++i) all += get("/tail");
+        ASSERT_TRUE(client.send(all + get("/after")));
+        ASSERT_TRUE(client.read_until([&] { return client.head_seen(); }));
+        head_read = true;
+        ASSERT_TRUE(client.next(&tail));
+        ending = client.read_to_end();
+        EXPECT_EQ(client.raw().find("HTTP/1.1", 10), std::string::npos);  // one response
+      },
+      [&] {
+        if (!head_read || ended || stream() == nullptr) return;
+        stream()->send("only\n");
+        stream()->end();
+        ended = true;
+      }));
+  EXPECT_EQ(held_.size(), 1u);
+  EXPECT_EQ(requests_.size(), 1u);
+  EXPECT_GE(server_->counters().refused_behind_stream, 1u);
+  EXPECT_EQ(tail.header("Connection"), "close");
+  EXPECT_EQ(tail.body, "only\n");
+  EXPECT_EQ(ending, Ending::Eof);
+}
+
+// No more than max_streams at once over all connections; the next one gets 503, and a slot
+// frees when a stream's client leaves.
+TEST_F(AdminStreamTest, StreamsOverTheCapAreRefused) {
+  handler_ = [this](const AdminRequest& request, AdminResponder& responder) {
+    if (request.path != "/tail") return echo(request, responder);
+    if (!responder.start_stream(200, "application/x-ndjson")) return;
+    held_.push_back(responder.shared_from_this());
+  };
+  AdminServerOptions options;
+  options.max_streams = 2;
+  uint16_t port = start_server(options);
+  Response refused, later;
+  ASSERT_TRUE(run_with_client([&] {
+    HttpClient first(port), second(port);
+    for (HttpClient* client : {&first, &second}) {
+      ASSERT_TRUE(client->send(get("/tail")));
+      ASSERT_TRUE(client->read_until([&] { return client->head_seen(); }));
+    }
+    HttpClient third(port);
+    ASSERT_TRUE(third.send(get("/tail")));
+    ASSERT_TRUE(third.next(&refused));
+    first.close();
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      HttpClient fourth(port);
+      ASSERT_TRUE(fourth.send(get("/tail", "Connection: close\r\n")));
+      if (fourth.read_until([&] { return fourth.head_seen(); }) && !fourth.raw().empty() &&
+          fourth.raw().starts_with("HTTP/1.1 200")) {
+        later.head.status_code = 200;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }));
+  EXPECT_EQ(refused.head.status_code, 503);
+  EXPECT_EQ(refused.header("Retry-After"), "5");
+  EXPECT_EQ(later.head.status_code, 200);
+  EXPECT_GE(server_->counters().streams_refused, 1u);
+  EXPECT_LE(server_->open_streams(), 2u);
 }
 
 TEST_F(AdminStreamTest, CloseWithOpenConnectionsFinishes) {
