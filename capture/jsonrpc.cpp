@@ -73,6 +73,8 @@ ClassifiedMessage classify_reply(const json* result, const json* error, const js
   ClassifiedMessage message;
   message.kind = result ? Kind::Response : Kind::Error;
   message.id_text = json_text(*id);
+  const json* is_error = member(result, "isError");
+  message.tool_error = is_error && is_error->is_boolean() && is_error->get<bool>();
   return message;
 }
 

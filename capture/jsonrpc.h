@@ -19,6 +19,9 @@ struct ClassifiedMessage {
   std::optional<std::string> progress_token;
   // JSON text of params.requestId of a notifications/cancelled.
   std::optional<std::string> cancelled_request_id;
+  // A response whose result has "isError": true at its top level: MCP's way of saying a
+  // tool call failed while the JSON-RPC exchange succeeded. Only the boolean true counts.
+  bool tool_error = false;
   std::string invalid_reason;  // set when kind == Invalid
   // Set when kind == Batch, one per element in array order; an element that is not a
   // single message (a scalar, a nested array) is an Invalid item.

@@ -21,8 +21,9 @@ using nlohmann::json;
 // What an open container is to the envelope.
 enum class Role {
   Batch,    // the top-level array: its object elements are messages
-  Message,  // a message object: id and method kept, result/error as null, params reduced
+  Message,  // a message object: id and method kept, error as null, result and params reduced
   Params,   // a message's params object: _meta, progressToken and requestId kept
+  Result,   // a message's result object: only "isError": true kept
   Drop,     // nothing below is kept (it is still checked, and checked for secrets)
 };
 // Where a value goes, and what it becomes if it opens a container.
@@ -30,6 +31,8 @@ enum class Slot {
   Root,          // the whole text
   BatchElement,  // an element of the top-level array
   Params,        // a message's params member
+  Result,        // a message's result member: null, unless it is an object with isError true
+  IsError,       // result.isError: becomes true in its result only if it is the literal true
   Keep,          // kept whole: parsed from its own text
   Drop,
 };
@@ -142,6 +145,7 @@ class EnvelopeScanner {
       }
       case Role::Message:
       case Role::Params:
+      case Role::Result:
         return std::exchange(next_, Destination{nullptr, Slot::Drop});
       case Role::Drop:
         break;
@@ -155,6 +159,15 @@ class EnvelopeScanner {
     if (p_ == end_) return false;
     Destination to = destination();
     const bool container = *p_ == '{' || *p_ == '[';
+    // Neither a result nor its isError is parsed: a result's scalar value is only present,
+    // and isError counts only as the literal true, seen below as it is read.
+    json* tool_error_of = nullptr;
+    if (to.slot == Slot::IsError) {
+      tool_error_of = to.node;
+      to = {nullptr, Slot::Drop};
+    } else if (to.slot == Slot::Result && !container) {
+      to = {nullptr, Slot::Drop};
+    }
     if (to.node && (to.slot == Slot::Keep || !container) && !kept_node_) {
       // Kept whole: parsed from its own text once it ends.
       kept_node_ = to.node;
@@ -170,6 +183,7 @@ class EnvelopeScanner {
         break;
       case 't':
         read = literal("true");
+        if (read && tool_error_of) (*tool_error_of)["isError"] = true;
         break;
       case 'f':
         read = literal("false");
@@ -189,7 +203,10 @@ class EnvelopeScanner {
     const bool object = *p_ == '{';
     ++p_;
     Role role = Role::Drop;  // an array where a message or params stands: kept empty
-    if (to.node) {
+    if (to.node && to.slot == Slot::Result) {
+      // The result stays null (present) unless an isError member makes it an object.
+      if (object) role = Role::Result;
+    } else if (to.node) {
       *to.node = object ? json::object() : json::array();
       switch (to.slot) {
         case Slot::Root:
@@ -201,6 +218,8 @@ class EnvelopeScanner {
         case Slot::Params:
           if (object) role = Role::Params;
           break;
+        case Slot::Result:
+        case Slot::IsError:
         case Slot::Keep:
         case Slot::Drop:
           break;
@@ -231,7 +250,12 @@ class EnvelopeScanner {
     if (frame.role == Role::Message) {
       if (name == "id" || name == "method") {
         next_ = {&member(frame, name), Slot::Keep};
-      } else if (name == "result" || name == "error") {
+      } else if (name == "result") {
+        // Its presence, and whether a tool failed (result.isError).
+        json& result = member(frame, name);
+        result = nullptr;
+        next_ = {&result, Slot::Result};
+      } else if (name == "error") {
         member(frame, name) = nullptr;  // only its presence matters
       } else if (name == "params") {
         next_ = {&member(frame, name), Slot::Params};
@@ -240,6 +264,10 @@ class EnvelopeScanner {
       if (name == "_meta" || name == "progressToken" || name == "requestId") {
         next_ = {&member(frame, name), Slot::Keep};
       }
+    } else if (frame.role == Role::Result && name == "isError") {
+      // A repeated name: the last one decides, as in nlohmann's parser.
+      if (frame.node->is_object()) frame.node->erase("isError");
+      next_ = {frame.node, Slot::IsError};
     }
     return true;
   }

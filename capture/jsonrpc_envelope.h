@@ -13,8 +13,9 @@ namespace mcptap::capture {
 struct JsonRpcEnvelope {
   // The message with only what classify_jsonrpc() and the request's params._meta need:
   // per message object its id and method, params reduced to _meta, progressToken and
-  // requestId, and result/error present as null. classify_jsonrpc(document) gives what it
-  // gives on the whole message.
+  // requestId, error present as null, and result present as null, or as {"isError": true}
+  // when its own isError member is true (a tool failure). classify_jsonrpc(document) gives
+  // what it gives on the whole message.
   nlohmann::json document;
   // Something in the message is a secret to the redactor (a secret key, a string it would
   // change). The envelope then stops early and is incomplete: redact the whole document.

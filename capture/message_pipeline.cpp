@@ -116,6 +116,7 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
       if (c.method) entry["method"] = *c.method;
       if (c.correlation_id) entry["correlation_id"] = c.correlation_id->to_string();
       if (c.latency_us) entry["latency_us"] = *c.latency_us;
+      if (item.tool_error) entry["tool_error"] = true;
       items.push_back(std::move(entry));
     }
     meta["batch"] = std::move(items);
@@ -127,6 +128,11 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
   record.method = c.method ? c.method : classified.method;
   record.correlation_id = c.correlation_id;
   record.latency_us = c.latency_us;
+  if (classified.tool_error) {
+    // Whatever the request's method: a reply whose request was not seen is still a failure.
+    record.tool_error = true;
+    meta["tool_error"] = true;
+  }
 }
 
 void MessagePipeline::copy_request_meta(const nlohmann::json& document, nlohmann::json& meta) {

@@ -36,6 +36,9 @@ struct Record {
   int64_t payload_bytes = 0;           // size on the wire, after WebSocket decompression
   bool truncated = false;
   bool redacted = false;
+  // A response whose result.isError is true. Seen by observers (the live tail); the stored
+  // row keeps it as meta.tool_error.
+  bool tool_error = false;
   std::string meta_json = "{}";  // transport details as a JSON object
 
   // Approximate heap footprint, for byte-bounded queues.

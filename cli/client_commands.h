@@ -141,8 +141,18 @@ struct MessageFilter {
   std::string correlation_id;  // canonical UUID text
   std::string session_id;
   std::optional<int64_t> since_seconds;
-  int64_t limit = 100;  // the newest `limit` matching messages, shown oldest first
+  // The newest `limit` exchanges among the matching messages, shown oldest first. An
+  // exchange is a request with its answer and the notifications that refer to it (all that
+  // share a correlation id), or a message that refers to nothing.
+  int64_t limit = 100;
 };
+
+// SQL condition on a row of mcptap.messages: a tool failure (a response whose result has
+// "isError": true), as recorded in meta.tool_error or, for rows stored without it, as the
+// payload says.
+inline constexpr const char* kToolErrorSql =
+    "COALESCE(kind = 'response' AND (meta @> '{\"tool_error\": true}'"
+    " OR payload->'result'->'isError' = 'true'::jsonb), false)";
 
 // One row of mcptap.messages. Optional columns are nullopt when NULL.
 struct MessageRow {
@@ -161,9 +171,11 @@ struct MessageRow {
   int64_t payload_bytes = 0;
   bool truncated = false;
   bool redacted = false;
-  std::optional<std::string> error_summary;  // errors: "-32601 Method not found"
-  std::optional<std::string> payload;        // JSON text; fetched only with_payloads
-  std::optional<std::string> meta;           // JSON text; fetched only with_payloads
+  std::optional<std::string> error_summary;    // errors: "-32601 Method not found"
+  bool tool_error = false;                     // a response whose result.isError is true
+  std::optional<std::string> tool_error_text;  // its first text content, when it has one
+  std::optional<std::string> payload;          // JSON text; fetched only with_payloads
+  std::optional<std::string> meta;             // JSON text; fetched only with_payloads
 };
 
 // Runs the filtered SELECT (every value a parameter). Payloads and meta are fetched only
@@ -171,14 +183,18 @@ struct MessageRow {
 std::vector<MessageRow> fetch_messages(sink::PgConnection& connection, const MessageFilter& filter,
                                        bool with_payloads);
 
-// One line per message; a response or error whose request is among the rows is printed
-// indented right under that request, with its latency.
+// One line per message; the notifications that refer to a request (progress, cancelled)
+// and then its response or error are printed indented under that request when it is among
+// the rows, the answer with its latency. A tool failure's answer ends with
+// "tool error: <its first text content>".
 std::string format_timeline(const std::vector<MessageRow>& rows);
 
 // One JSON object per row, every column, in the table's column order.
 std::string format_json_lines(const std::vector<MessageRow>& rows);
 
-// The structural diff of two stored payloads, one change a line, or "identical\n".
+// The structural diff of two stored payloads, one change a line, or "identical\n"; first a
+// line "tool error: the first message, not the second" (or "the second message, not the
+// first", or "both messages") when a side is a tool failure.
 // Throws CommandError when a message is missing or has no JSON payload.
 std::string diff_stored_payloads(sink::PgConnection& connection, const std::string& first_id,
                                  const std::string& second_id);

@@ -1,6 +1,7 @@
 // Configuration loading: every key checked, unknown keys named, defaults kept.
 #include "cli/config_loader.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -8,11 +9,22 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <vector>
+
+#include "cli/pg_url.h"
+#include "cli/spelling.h"
 
 namespace mcptap::cli {
 namespace {
 
 using nlohmann::json;
+
+// A required key that is absent. Told apart from other errors so that readers can look
+// for unknown keys first: "upsteam" is a typo to name, not a missing "upstream".
+class MissingKeyError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
 
 // Reads one JSON object, remembering which keys were used so leftovers can be named.
 class ObjectReader {
@@ -25,6 +37,14 @@ class ObjectReader {
     used_.insert(key);
     auto it = object_.find(key);
     return it == object_.end() ? nullptr : &*it;
+  }
+
+  // A key the object must have: nullptr when absent, and reject_unknown_keys will say
+  // "missing" unless the object has an unknown key (likely the same key misspelt).
+  const json* require(const std::string& key) {
+    const json* value = find(key);
+    if (!value && missing_.empty()) missing_ = key;
+    return value;
   }
 
   std::string path_of(const std::string& key) const {
@@ -76,11 +96,20 @@ class ObjectReader {
     }
   }
 
-  // Called last: any key nobody asked for is a typo or an unsupported option.
+  // Called last, once every known key was asked for: any other key is a typo or an
+  // unsupported option, named with the known key it most resembles. Only then is a
+  // required key reported missing.
   void reject_unknown_keys() const {
+    std::vector<std::string> known(used_.begin(), used_.end());
     for (auto it = object_.begin(); it != object_.end(); ++it) {
-      if (!used_.count(it.key())) fail(path_of(it.key()), "unknown key");
+      if (used_.count(it.key())) continue;
+      std::string what = "unknown key";
+      if (std::optional<std::string> meant = closest_spelling(it.key(), known)) {
+        what += " (did you mean \"" + *meant + "\"?)";
+      }
+      fail(path_of(it.key()), what);
     }
+    if (!missing_.empty()) throw MissingKeyError(path_of(missing_) + ": missing");
   }
 
   [[noreturn]] static void fail(const std::string& where, const std::string& what) {
@@ -91,6 +120,7 @@ class ObjectReader {
   const json& object_;
   std::string path_;
   std::set<std::string> used_;
+  std::string missing_;  // the first required key found absent
 };
 
 void read_admin(ObjectReader& root, AdminConfig& admin) {
@@ -126,21 +156,22 @@ proxy::RouteConfig read_route(const json& value, const std::string& path,
   ObjectReader reader(value, path);
   proxy::RouteConfig route;
   route.limits = default_limits;
-  reader.read_string("name", route.name);
-  if (!reader.find("name")) ObjectReader::fail(path + ".name", "missing");
-  if (!valid_route_name(route.name)) {
-    ObjectReader::fail(path + ".name", "use 1-63 letters, digits, '-', '_' or '.'");
+  // A required key that is absent is reported by reject_unknown_keys, after any typo.
+  if (reader.require("name")) {
+    reader.read_string("name", route.name);
+    if (!valid_route_name(route.name)) {
+      ObjectReader::fail(path + ".name", "use 1-63 letters, digits, '-', '_' or '.'");
+    }
   }
-  if (!reader.find("listen")) ObjectReader::fail(path + ".listen", "missing");
-  if (!reader.find("upstream")) ObjectReader::fail(path + ".upstream", "missing");
-  reader.read_host_port("listen", route.listen);
-  const json* upstream = reader.find("upstream");
-  route.upstream_original_dst = upstream->is_string() && *upstream == "original_dst";
-  if (route.upstream_original_dst) {
-    route.upstream = proxy::HostPort{"original_dst", 0};  // shown as such in logs and /routes
-  } else {
-    reader.read_host_port("upstream", route.upstream);
-    if (route.upstream.host.empty()) ObjectReader::fail(path + ".upstream", "needs a host");
+  if (reader.require("listen")) reader.read_host_port("listen", route.listen);
+  if (const json* upstream = reader.require("upstream")) {
+    route.upstream_original_dst = upstream->is_string() && *upstream == "original_dst";
+    if (route.upstream_original_dst) {
+      route.upstream = proxy::HostPort{"original_dst", 0};  // shown as such in logs and /routes
+    } else {
+      reader.read_host_port("upstream", route.upstream);
+      if (route.upstream.host.empty()) ObjectReader::fail(path + ".upstream", "needs a host");
+    }
   }
   reader.read_bool("capture", route.capture);
   if (const json* limits = reader.find("limits")) read_limits(*limits, path + ".limits", route.limits);
@@ -148,19 +179,30 @@ proxy::RouteConfig read_route(const json& value, const std::string& path,
   return route;
 }
 
+// A route missing a required key is reported only after the later routes (and the rest of
+// the document) were checked for unknown keys: the typo is the more useful message.
 void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
   proxy::RouteLimits default_limits;
   if (const json* limits = root.find("limits")) read_limits(*limits, "limits", default_limits);
   const json* section = root.find("routes");
-  if (!section) ObjectReader::fail("routes", "missing: at least one route is required");
+  if (!section) {
+    throw MissingKeyError("routes: missing: at least one route is required");
+  }
   if (!section->is_array() || section->empty()) {
     ObjectReader::fail("routes", "expected a non-empty array of routes");
   }
   std::set<std::string> names;
   std::set<std::string> listens;
+  std::optional<MissingKeyError> first_missing;
   for (size_t i = 0; i < section->size(); ++i) {
     std::string path = "routes[" + std::to_string(i) + "]";
-    proxy::RouteConfig route = read_route((*section)[i], path, default_limits);
+    proxy::RouteConfig route;
+    try {
+      route = read_route((*section)[i], path, default_limits);
+    } catch (const MissingKeyError& missing) {
+      if (!first_missing) first_missing = missing;
+      continue;
+    }
     if (!names.insert(route.name).second) {
       ObjectReader::fail(path + ".name", "duplicate route name \"" + route.name + "\"");
     }
@@ -170,6 +212,7 @@ void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
     }
     routes.push_back(std::move(route));
   }
+  if (first_missing) throw *first_missing;
 }
 
 void read_sink(ObjectReader& root, sink::SinkOptions& sink) {
@@ -185,9 +228,13 @@ void read_sink(ObjectReader& root, sink::SinkOptions& sink) {
   reader.read_integer("segment_bytes", sink.segment_bytes, 1 << 16, int64_t{1} << 34);
   reader.read_integer("batch_max_rows", sink.batch_max_rows, 1, 100000);
   reader.read_integer("flush_interval_ms", sink.flush_interval_ms, 1, 60000);
+  reader.read_integer("shutdown_flush_timeout_ms", sink.shutdown_flush_timeout_ms, 0, 3600000);
   reader.read_integer("reconnect_initial_ms", sink.reconnect_initial_ms, 1, kMaxInt);
   reader.read_integer("reconnect_max_ms", sink.reconnect_max_ms, 1, kMaxInt);
   reader.reject_unknown_keys();
+  if (std::optional<std::string> problem = validate_pg_url(sink.postgres_url)) {
+    ObjectReader::fail("sink.postgres", *problem);
+  }
   if (sink.reconnect_max_ms < sink.reconnect_initial_ms) {
     ObjectReader::fail("sink.reconnect_max_ms", "must not be below sink.reconnect_initial_ms");
   }
@@ -256,10 +303,53 @@ void read_stdio(ObjectReader& root, StdioConfig& stdio) {
   reader.reject_unknown_keys();
 }
 
+// "upstream" in "routes[0].upstream": the key a message explains.
+std::string_view key_of(std::string_view where) {
+  size_t dot = where.rfind('.');
+  return dot == std::string_view::npos ? where : where.substr(dot + 1);
+}
+
+// A URL where host:port belongs ("http://127.0.0.1:3101/mcp"): say so, and name the
+// host:port it points at, with the scheme's port when it has none. Credentials in it are
+// not repeated.
+std::string url_instead(std::string_view url, std::string_view where) {
+  size_t scheme_end = url.find("://");
+  std::string scheme(url.substr(0, scheme_end));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view authority = url.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  std::string shown(url);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority = authority.substr(at + 1);
+    shown = scheme + "://" + std::string(authority) + "/...";
+  }
+  std::string message =
+      "\"" + shown + "\" is a URL; " + std::string(key_of(where)) + " is host:port";
+  bool bracketed = !authority.empty() && authority.front() == '[';
+  size_t host_end = bracketed ? authority.find(']') : authority.find(':');
+  if (authority.empty() || host_end == 0 || (bracketed && host_end == std::string_view::npos)) {
+    return message;
+  }
+  std::string host_port(authority);
+  bool has_port = bracketed ? host_end + 1 < authority.size() : host_end != std::string_view::npos;
+  if (!has_port) {
+    if (scheme == "http" || scheme == "ws") {
+      host_port += ":80";
+    } else if (scheme == "https" || scheme == "wss") {
+      host_port += ":443";
+    } else {
+      return message;
+    }
+  }
+  return message + " - did you mean \"" + host_port + "\"?";
+}
+
 }  // namespace
 
 proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
   std::string place(where);
+  if (text.find("://") != std::string_view::npos)
+    ObjectReader::fail(place, url_instead(text, where));
   std::string shown = "\"" + std::string(text) + "\"";
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) {
@@ -271,6 +361,11 @@ proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
     host = host.substr(1, host.size() - 2);
   } else if (host.find(':') != std::string_view::npos) {
     ObjectReader::fail(place, "an IPv6 address needs brackets: \"[::1]:9001\", got " + shown);
+  }
+  if (size_t slash = port_text.find('/'); slash != std::string_view::npos && slash > 0) {
+    ObjectReader::fail(place, shown + " has a path; " + std::string(key_of(where)) +
+                                  " is host:port - did you mean \"" +
+                                  std::string(text.substr(0, colon + 1 + slash)) + "\"?");
   }
   unsigned port = 0;
   if (port_text.empty() || port_text.size() > 5) {
@@ -299,7 +394,13 @@ Config parse_config(std::string_view json_text) {
   Config config;
   ObjectReader root(document, "");
   read_admin(root, config.admin);
-  read_routes(root, config.proxy.routes);
+  // A missing key waits until every section was checked for unknown keys.
+  std::optional<MissingKeyError> missing;
+  try {
+    read_routes(root, config.proxy.routes);
+  } catch (const MissingKeyError& error) {
+    missing = error;
+  }
   read_sink(root, config.sink);
   read_capture(root, config.capture);
   read_redact(root, config.redact);
@@ -307,6 +408,7 @@ Config parse_config(std::string_view json_text) {
   read_proxy(root, config.proxy);
   read_stdio(root, config.stdio);
   root.reject_unknown_keys();
+  if (missing) throw *missing;
   return config;
 }
 
@@ -322,7 +424,12 @@ Config load_config_file(const std::string& path) {
     throw ConfigError(path + ": " + error.what());
   }
   // The DSN often carries a password: the environment (a container secret) overrides it.
-  if (const char* url = std::getenv("MCPTAP_PG_URL"); url && *url) config.sink.postgres_url = url;
+  if (const char* url = std::getenv("MCPTAP_PG_URL"); url && *url) {
+    if (std::optional<std::string> problem = validate_pg_url(url)) {
+      throw ConfigError("MCPTAP_PG_URL: " + *problem);
+    }
+    config.sink.postgres_url = url;
+  }
   // The admin token never sits in the file: it comes from the variable the file names.
   config.proxy.admin.listen = config.admin.listen;
   if (const char* token = std::getenv(config.admin.token_env.c_str()); token) {

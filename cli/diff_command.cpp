@@ -5,6 +5,7 @@
 
 #include "cli/client_commands.h"
 #include "cli/json_diff.h"
+#include "cli/pg_url.h"
 #include "sink/pg_connection.h"
 
 namespace mcptap::cli {
@@ -19,11 +20,17 @@ void require_message_ids(const std::string& first_id, const std::string& second_
   }
 }
 
-nlohmann::json load_payload(sink::PgConnection& connection, const std::string& id) {
+struct StoredMessage {
+  nlohmann::json payload;
+  bool tool_error = false;
+};
+
+StoredMessage load_message(sink::PgConnection& connection, const std::string& id) {
   std::string error;
-  sink::PgResult result = connection.exec(
-      "SELECT payload::text, truncated FROM mcptap.messages WHERE id = $1::uuid LIMIT 1", {id},
-      &error);
+  sink::PgResult result =
+      connection.exec(std::string("SELECT payload::text, truncated, ") + kToolErrorSql +
+                          " FROM mcptap.messages WHERE id = $1::uuid LIMIT 1",
+                      {id}, &error);
   if (!error.empty() || !result) {
     throw CommandError("query failed: " + error.substr(0, error.find('\n')), kExitFailure);
   }
@@ -35,7 +42,17 @@ nlohmann::json load_payload(sink::PgConnection& connection, const std::string& i
                            ")",
                        kExitFailure);
   }
-  return nlohmann::json::parse(PQgetvalue(result.get(), 0, 0));
+  return {nlohmann::json::parse(PQgetvalue(result.get(), 0, 0)),
+          std::string(PQgetvalue(result.get(), 0, 2)) == "t"};
+}
+
+// A tool failure's payload differs from a success's only in a flag and some text: a first
+// line says which side failed, before the differences.
+std::string tool_error_header(const StoredMessage& first, const StoredMessage& second) {
+  if (first.tool_error && second.tool_error) return "tool error: both messages\n";
+  if (first.tool_error) return "tool error: the first message, not the second\n";
+  if (second.tool_error) return "tool error: the second message, not the first\n";
+  return "";
 }
 
 }  // namespace
@@ -43,9 +60,9 @@ nlohmann::json load_payload(sink::PgConnection& connection, const std::string& i
 std::string diff_stored_payloads(sink::PgConnection& connection, const std::string& first_id,
                                  const std::string& second_id) {
   require_message_ids(first_id, second_id);
-  nlohmann::json before = load_payload(connection, first_id);
-  nlohmann::json after = load_payload(connection, second_id);
-  return format_diff(diff_json(before, after));
+  StoredMessage before = load_message(connection, first_id);
+  StoredMessage after = load_message(connection, second_id);
+  return tool_error_header(before, after) + format_diff(diff_json(before.payload, after.payload));
 }
 
 void add_diff_options(CLI::App& sub, DiffArgs& args) {
@@ -53,11 +70,13 @@ void add_diff_options(CLI::App& sub, DiffArgs& args) {
   sub.add_option("id2", args.second_id, "row id (uuid) of the second message")->required();
   sub.add_option("--pg", args.pg_url, "PostgreSQL URL (default: env MCPTAP_PG_URL)");
   sub.footer(
-      "Prints one line per difference (~ changed, + added, - removed) or \"identical\"; exits 0 "
+      "Prints one line per difference (~ changed, + added, - removed) or \"identical\", after "
+      "a first line naming the side that is a tool error (result.isError), if any; exits 0 "
       "either way.");
 }
 
 int diff_command(const DiffArgs& args) {
+  if (int status = check_pg_url_option("diff", args.pg_url); status != kExitOk) return status;
   return run_client_command("diff", [&] {
     require_message_ids(args.first_id, args.second_id);  // before connecting
     sink::PgConnection connection = connect_database(resolve_pg_url(args.pg_url));

@@ -63,13 +63,16 @@ int run_app(int argc, char** argv) {
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   app.footer(
-      "Usage by subcommand (each prints its options with --help; man mcptap for details):\n"
+      "Usage by subcommand (each prints its options with --help). Details: man mcptap once\n"
+      "installed, or man ./deploy/mcptap.1 in the source tree.\n"
       "  mcptap run --config FILE\n"
       "  mcptap stdio --route NAME [--config FILE] -- COMMAND [ARGS...]\n"
       "  mcptap routes [--json] [--admin HOST:PORT] [--config FILE]\n"
       "  mcptap capture on|off ROUTE [--sample FRACTION] [--methods LIST] [--admin HOST:PORT]\n"
+      "                [--config FILE]\n"
       "  mcptap status [--json] [--admin HOST:PORT] [--config FILE]\n"
       "  mcptap tail [--route NAME] [--method METHOD] [--json] [--admin HOST:PORT]\n"
+      "             [--config FILE]\n"
       "  mcptap query [--route NAME] [--method METHOD] [--correlation ID] [--session ID]\n"
       "               [--since DURATION] [--limit N] [--json] [--pg URL]\n"
       "  mcptap query --trace ID [--window SECONDS] [--json] [--pg URL]\n"

@@ -3,12 +3,14 @@
 
 #include "cli/commands.h"
 #include "cli/config_loader.h"
+#include "cli/pg_url.h"
 #include "sink/pg_connection.h"
 #include "sink/schema.h"
 
 namespace mcptap::cli {
 
 int migrate_command(const MigrateArgs& args) {
+  if (int status = check_pg_url_option("migrate", args.pg_url); status != kExitOk) return status;
   std::string url = args.pg_url;
   if (url.empty()) {
     if (const char* env = std::getenv("MCPTAP_PG_URL"); env && *env) url = env;

@@ -4,8 +4,10 @@
 #include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "cli/client_commands.h"
+#include "cli/pg_url.h"
 #include "cli/table_format.h"
 #include "cli/trace.h"
 #include "sink/pg_connection.h"
@@ -13,18 +15,30 @@
 namespace mcptap::cli {
 namespace {
 
+// The first text content of a tool failure's result, no longer than a timeline needs.
+constexpr const char* kToolErrorTextSql =
+    "(SELECT left(item->>'text', 240) FROM jsonb_array_elements(CASE WHEN"
+    " jsonb_typeof(payload->'result'->'content') = 'array' THEN payload->'result'->'content'"
+    " END) WITH ORDINALITY AS content(item, position)"
+    " WHERE item->>'type' = 'text' ORDER BY position LIMIT 1)";
+
 // The columns of a MessageRow, in its order. Times are read as UTC text so the output does
 // not depend on the session's TimeZone.
-constexpr const char* kRowColumns =
-    "id::text,"
-    " to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-    " route, connection_id, session_id, transport, direction, kind, jsonrpc_id, method,"
-    " correlation_id::text, latency_us, payload_bytes, truncated, redacted,"
-    " CASE WHEN kind = 'error' THEN NULLIF(concat_ws(' ', payload->'error'->>'code',"
-    " payload->'error'->>'message'), '') END";
+std::string row_columns() {
+  return std::string(
+             "id::text,"
+             " to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+             " route, connection_id, session_id, transport, direction, kind, jsonrpc_id, method,"
+             " correlation_id::text, latency_us, payload_bytes, truncated, redacted,"
+             " CASE WHEN kind = 'error' THEN NULLIF(concat_ws(' ', payload->'error'->>'code',"
+             " payload->'error'->>'message'), '') END, ") +
+         kToolErrorSql + ", CASE WHEN " + kToolErrorSql + " THEN " + kToolErrorTextSql + " END";
+}
 
 // Error messages can be long; a timeline line should stay readable.
 constexpr size_t kMaxErrorSummaryChars = 200;
+// A tool failure's text is the tool's own prose, often long: its start says enough.
+constexpr size_t kMaxToolErrorChars = 60;
 
 std::optional<std::string> optional_text(const PGresult* result, int row, int column) {
   if (PQgetisnull(result, row, column)) return std::nullopt;
@@ -53,9 +67,11 @@ MessageRow read_row(const PGresult* result, int row, bool with_payloads) {
   message.truncated = text(result, row, 13) == "t";
   message.redacted = text(result, row, 14) == "t";
   message.error_summary = optional_text(result, row, 15);
+  message.tool_error = text(result, row, 16) == "t";
+  message.tool_error_text = optional_text(result, row, 17);
   if (with_payloads) {
-    message.payload = optional_text(result, row, 16);
-    message.meta = optional_text(result, row, 17);
+    message.payload = optional_text(result, row, 18);
+    message.meta = optional_text(result, row, 19);
   }
   return message;
 }
@@ -73,10 +89,11 @@ class Conditions {
     params_.push_back(value);
     return "$" + std::to_string(params_.size());
   }
-  std::string where() const {
+  // Every clause joined with AND; "true" when there is none.
+  std::string all() const {
     std::string sql;
-    for (const std::string& clause : clauses_) sql += (sql.empty() ? " WHERE " : " AND ") + clause;
-    return sql;
+    for (const std::string& clause : clauses_) sql += (sql.empty() ? "" : " AND ") + clause;
+    return sql.empty() ? "true" : sql;
   }
   const std::vector<std::string>& params() const { return params_; }
 
@@ -95,26 +112,39 @@ std::string select_sql(const MessageFilter& filter, bool with_payloads, Conditio
     conditions.add(std::to_string(*filter.since_seconds), "captured_at >= now() - ",
                    "::bigint * interval '1 second'");
   }
-  std::string sql = std::string("SELECT ") + kRowColumns +
-                    (with_payloads ? ", payload::text, meta::text" : ", NULL, NULL") +
-                    " FROM mcptap.messages" + conditions.where();
-  // The newest rows win the limit; they are put back in time order after fetching.
-  sql += " ORDER BY captured_at DESC, id DESC LIMIT " +
-         conditions.placeholder_for(std::to_string(filter.limit)) + "::bigint";
-  return sql;
+  const std::string matching = conditions.all();
+  const std::string limit = conditions.placeholder_for(std::to_string(filter.limit));
+  // The limit counts exchanges, so a timeline never starts with an answer whose request was
+  // cut off. An exchange starts at its first matching row: a row with no correlation id, or
+  // one with no earlier matching row of its correlation id (found through its index). The
+  // newest starts win, found newest first; then every matching row of their exchanges.
+  // Unqualified names in `matching` refer to the innermost table: m, then e.
+  return "WITH starts AS (SELECT m.id, m.correlation_id FROM mcptap.messages m WHERE " + matching +
+         " AND (m.correlation_id IS NULL OR NOT EXISTS (SELECT 1 FROM mcptap.messages e"
+         " WHERE e.correlation_id = m.correlation_id"
+         " AND (e.captured_at, e.id) < (m.captured_at, m.id) AND " +
+         matching + "))" + " ORDER BY m.captured_at DESC, m.id DESC LIMIT " + limit +
+         "::bigint) SELECT " + row_columns() +
+         (with_payloads ? ", payload::text, meta::text" : ", NULL, NULL") +
+         " FROM mcptap.messages WHERE " + matching +
+         " AND (id IN (SELECT id FROM starts)"
+         " OR correlation_id IN (SELECT correlation_id FROM starts))"
+         " ORDER BY captured_at, id";
 }
 
 bool is_reply(const MessageRow& row) {
   return row.kind == "response" || row.kind == "error";
 }
 
-// For each row index, the replies printed under it; and which rows are printed that way.
+// For each request's row index, the rows printed under it: the notifications that refer to
+// it (progress, cancelled), then its answer, each group in time order; and which rows are
+// printed that way.
 struct Pairing {
-  std::map<size_t, std::vector<size_t>> replies_of;
+  std::map<size_t, std::vector<size_t>> under_request;
   std::vector<bool> shown_under_request;
 };
 
-Pairing pair_replies(const std::vector<MessageRow>& rows) {
+Pairing pair_with_requests(const std::vector<MessageRow>& rows) {
   std::map<std::string, size_t> request_by_correlation;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (rows[i].kind == "request" && rows[i].correlation_id) {
@@ -123,14 +153,40 @@ Pairing pair_replies(const std::vector<MessageRow>& rows) {
   }
   Pairing pairing;
   pairing.shown_under_request.assign(rows.size(), false);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (!is_reply(rows[i]) || !rows[i].correlation_id) continue;
-    auto request = request_by_correlation.find(*rows[i].correlation_id);
-    if (request == request_by_correlation.end()) continue;
-    pairing.replies_of[request->second].push_back(i);
-    pairing.shown_under_request[i] = true;
+  // Two passes over the rows, in time order: the notifications, then the answers.
+  for (bool answers : {false, true}) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const MessageRow& row = rows[i];
+      if (is_reply(row) != answers || !row.correlation_id) continue;
+      if (!answers && row.kind != "notification") continue;
+      auto request = request_by_correlation.find(*row.correlation_id);
+      if (request == request_by_correlation.end()) continue;
+      pairing.under_request[request->second].push_back(i);
+      pairing.shown_under_request[i] = true;
+    }
   }
   return pairing;
+}
+
+// At most max_chars characters of UTF-8 text, "..." marking a cut.
+std::string cut_text(const std::string& text, size_t max_chars) {
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (chars++ == max_chars) return text.substr(0, i) + "...";
+  }
+  return text;
+}
+
+// A tool's text on one line: its line breaks and tabs read as spaces.
+std::string one_line(std::string_view text) {
+  std::string line;
+  for (char c : text) {
+    bool blank = c == '\n' || c == '\r' || c == '\t';
+    if (blank && !line.empty() && line.back() == ' ') continue;
+    line += blank ? ' ' : c;
+  }
+  return line;
 }
 
 std::string detail_of(const MessageRow& row) {
@@ -141,6 +197,12 @@ std::string detail_of(const MessageRow& row) {
       summary = summary.substr(0, kMaxErrorSummaryChars) + "...";
     }
     detail = "error: " + summary;
+  } else if (row.tool_error) {
+    // A failed tool call is a successful JSON-RPC response: only its result says so.
+    detail = "tool error";
+    if (row.tool_error_text && !row.tool_error_text->empty()) {
+      detail += ": " + cut_text(one_line(*row.tool_error_text), kMaxToolErrorChars);
+    }
   }
   if (row.truncated) detail += std::string(detail.empty() ? "" : "  ") + "[truncated]";
   return detail;
@@ -307,14 +369,13 @@ std::vector<MessageRow> fetch_messages(sink::PgConnection& connection, const Mes
   std::vector<MessageRow> rows;
   int count = PQntuples(result.get());
   rows.reserve(static_cast<size_t>(count));
-  for (int row = count - 1; row >= 0; --row)
-    rows.push_back(read_row(result.get(), row, with_payloads));
+  for (int row = 0; row < count; ++row) rows.push_back(read_row(result.get(), row, with_payloads));
   return rows;
 }
 
 std::string format_timeline(const std::vector<MessageRow>& rows) {
   if (rows.empty()) return "no messages match\n";
-  Pairing pairing = pair_replies(rows);
+  Pairing pairing = pair_with_requests(rows);
   TextTable table({{"TIME"},
                    {"ROUTE"},
                    {"DIR"},
@@ -327,9 +388,9 @@ std::string format_timeline(const std::vector<MessageRow>& rows) {
   for (size_t i = 0; i < rows.size(); ++i) {
     if (pairing.shown_under_request[i]) continue;
     add_timeline_row(table, rows[i], false);
-    auto replies = pairing.replies_of.find(i);
-    if (replies == pairing.replies_of.end()) continue;
-    for (size_t reply : replies->second) add_timeline_row(table, rows[reply], true);
+    auto under = pairing.under_request.find(i);
+    if (under == pairing.under_request.end()) continue;
+    for (size_t child : under->second) add_timeline_row(table, rows[child], true);
   }
   return table.render();
 }
@@ -351,7 +412,9 @@ void add_query_options(CLI::App& sub, QueryArgs& args) {
                  "only this correlation id (a request, its reply, its notifications)");
   sub.add_option("--session", args.session_id, "only this session id");
   sub.add_option("--since", args.since, "only the last DURATION: 30s, 15m, 2h, 7d");
-  sub.add_option("--limit", args.limit, "the newest N matching messages (default 100)")
+  sub.add_option("--limit", args.limit,
+                 "the newest N exchanges: a request with its answer and notifications, or a "
+                 "lone message (default 100)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   sub.add_flag("--json", args.json, "one JSON object per message, every column");
   sub.add_option("--trace", args.trace_id,
@@ -360,11 +423,12 @@ void add_query_options(CLI::App& sub, QueryArgs& args) {
                  "with --trace: seconds either side to look for the call (default 10)")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}));
   sub.footer(
-      "Times are UTC. A response or error is shown right under its request when both are "
-      "in the result.");
+      "Times are UTC. A request's progress and cancel notifications, then its response or "
+      "error, are shown right under it. A tool failure (result.isError) reads \"tool error\".");
 }
 
 int query_command(const QueryArgs& args) {
+  if (int status = check_pg_url_option("query", args.pg_url); status != kExitOk) return status;
   if (!args.trace_id.empty()) {
     return trace_command(
         TraceArgs{args.pg_url, args.trace_id, args.trace_window_seconds, args.json});

@@ -38,6 +38,12 @@ int run_command(const RunArgs& args) {
   std::signal(SIGXFSZ, SIG_IGN);
 
   sink::Sink sink(config.sink);
+  // A spool that cannot be used would mean forwarding while capturing nothing: refuse to
+  // start, as for a port already in use.
+  if (std::string problem = sink.start_problem(); !problem.empty()) {
+    print_error("sink.spool_dir " + sink.spool_dir() + ": " + problem);
+    return kExitFailure;
+  }
   sink.start();
   capture::Redactor redactor(config.redact);
   SinkStatus sink_status(sink);
@@ -66,9 +72,9 @@ int run_command(const RunArgs& args) {
     return kExitFailure;
   }
   server.run();
-  // Connections are drained; what they captured still has to reach PostgreSQL.
-  auto flush_deadline = std::chrono::milliseconds(std::max(config.proxy.drain_timeout_ms, 5000));
-  bool flushed = sink.stop(flush_deadline);
+  // Connections are drained; what they captured goes on to PostgreSQL within its own
+  // deadline. Whatever is left stays in the spool (the sink logs how much, and where).
+  bool flushed = sink.stop(std::chrono::milliseconds(config.sink.shutdown_flush_timeout_ms));
   const sink::SinkStats& stats = sink.stats();
   capture::log_info("stopped", {{"written_records", stats.written_records.load()},
                                 {"dropped_records", stats.dropped_records.load()},

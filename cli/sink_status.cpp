@@ -1,6 +1,8 @@
 // Sink counters for /status and /metrics.
 #include "cli/sink_status.h"
 
+#include <time.h>
+
 #include "capture/message_pipeline.h"
 
 namespace mcptap::cli {
@@ -14,9 +16,41 @@ double SinkStatus::lag_seconds() const {
   return static_cast<double>(capture::unix_now_us() - oldest) / 1e6;
 }
 
+namespace {
+
+std::string utc_time(int64_t unix_us) {
+  time_t seconds = static_cast<time_t>(unix_us / 1000000);
+  tm parts;
+  gmtime_r(&seconds, &parts);
+  char text[32];
+  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+}  // namespace
+
+// {"state": "ok"}, or "degraded" with since when, why and how many records were dropped.
+nlohmann::json SinkStatus::capture_json() const {
+  std::optional<sink::CaptureDegradation> degraded = sink_.capture_degradation();
+  if (!degraded) return {{"state", "ok"}};
+  return {{"state", "degraded"},
+          {"cause", degraded->cause},
+          {"error", degraded->error},
+          {"since", utc_time(degraded->since_unix_us)},
+          {"since_unix_us", degraded->since_unix_us},
+          {"dropped_records", degraded->dropped_records},
+          {"spool_dir", sink_.spool_dir()}};
+}
+
+std::string SinkStatus::capture_degraded() const {
+  std::optional<sink::CaptureDegradation> degraded = sink_.capture_degradation();
+  return degraded ? "spool: " + degraded->error : std::string();
+}
+
 nlohmann::json SinkStatus::status_json() const {
   const sink::SinkStats& s = sink_.stats();
-  return {{"queued_records", s.queued_records.load()},
+  return {{"capture", capture_json()},
+          {"queued_records", s.queued_records.load()},
           {"queued_bytes", s.queued_bytes.load()},
           {"spool_bytes", s.spool_bytes.load()},
           {"spool_records", s.spool_records.load()},
@@ -73,6 +107,10 @@ void SinkStatus::write_metrics(proxy::PrometheusWriter& writer) const {
        "Damaged spool records skipped on reading.", s.spool_corrupt_records.load()},
       {"mcptap_postgres_up", MetricType::Gauge, "1 while the sink is connected to PostgreSQL.",
        uint64_t{s.postgres_up.load()}},
+      {"mcptap_capture_degraded", MetricType::Gauge,
+       "1 while the spool drops captures (disk full, write errors, spool_max_bytes); "
+       "forwarding goes on.",
+       uint64_t{s.degraded_since_unix_us.load() != 0}},
   };
   for (const Counter& counter : counters) {
     writer.family(counter.name, counter.type, counter.help);

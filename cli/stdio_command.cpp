@@ -31,6 +31,7 @@
 #include "cli/config_loader.h"
 #include "proxy/buffer_pool.h"
 #include "sink/sink.h"
+#include "sink/spool.h"
 #include "sink/spool_segment.h"
 
 namespace mcptap::cli {
@@ -536,24 +537,35 @@ std::chrono::milliseconds time_left(Clock::time_point deadline) {
   return std::max(left, std::chrono::milliseconds(0));
 }
 
-// The route directory's lock, held for a moment (blocking: its holders never wait for
-// anything but the disk). Creates the route directory first; when that fails the lock is
-// not held and the sink reports the unusable directory itself.
+// The route directory's lock, held for a moment by each stdio process of the route while it
+// creates, adopts or removes a spool. Taken without blocking and retried for a while: a
+// holder that keeps it longer (hung, or not an mcptap at all) gives a clear error instead
+// of a hang. Creates the route directory first, private like every spool directory.
+constexpr auto kRouteLockWait = std::chrono::milliseconds(3000);
+constexpr auto kRouteLockRetry = std::chrono::milliseconds(10);
+
 class RouteLock {
  public:
   explicit RouteLock(const std::string& root) {
-    std::error_code error;
-    std::filesystem::create_directories(root, error);
-    const std::string path = root + "/" + kRouteLockName;
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return;
-    int status;
-    do status = ::flock(fd_, LOCK_EX);
-    while (status != 0 && errno == EINTR);
-    if (status != 0) {
-      ::close(fd_);
-      fd_ = -1;
+    sink::SpoolProblem problem = sink::prepare_private_directory(root);
+    if (!problem.empty()) {
+      error_ = "stdio spool directory " + root + ": " + problem.text();
+      return;
     }
+    const std::string path = root + "/" + kRouteLockName;
+    const Clock::time_point give_up = Clock::now() + kRouteLockWait;
+    while ((fd_ = sink::open_lock_file(path, &problem)) < 0 && problem.locked &&
+           Clock::now() < give_up) {
+      std::this_thread::sleep_for(kRouteLockRetry);
+    }
+    if (fd_ >= 0) return;
+    if (problem.locked) {
+      problem.reason += " for over " + std::to_string(kRouteLockWait.count() / 1000) + " s";
+      problem.fix =
+          "every mcptap stdio of the route takes it for a moment; stop that process if "
+          "it hangs, or use another --route";
+    }
+    error_ = path + ": " + problem.text();
   }
   ~RouteLock() {
     if (fd_ >= 0) ::close(fd_);  // releases the flock
@@ -561,9 +573,11 @@ class RouteLock {
   RouteLock(const RouteLock&) = delete;
   RouteLock& operator=(const RouteLock&) = delete;
   bool held() const { return fd_ >= 0; }
+  const std::string& error() const { return error_; }
 
  private:
   int fd_ = -1;
+  std::string error_;
 };
 
 // A process's spool directory: <pid>-<8 hex digits>. Nothing else in the route directory is
@@ -660,7 +674,10 @@ class SpoolAdopter {
   // Under the route lock: the next abandoned spool, opened (and so locked) by a new sink.
   std::unique_ptr<sink::Sink> adopt_next(std::string* dir) {
     RouteLock lock(root_);
-    if (!lock.held()) return nullptr;
+    if (!lock.held()) {
+      capture::log_warn("stdio: not adopting left spools now", {{"error", lock.error()}});
+      return nullptr;
+    }
     std::vector<std::string> candidates;
     std::error_code error;
     bool root_has_spool = false;
@@ -707,7 +724,9 @@ class SpoolAdopter {
     const bool delivered = sink.stop(time_left(deadline)) && usable;
     if (delivered) {
       RouteLock lock(root_);
-      remove_spool(root_, dir);  // still locked by `sink`: nobody adopts it meanwhile
+      // Still locked by `sink`: nobody adopts it meanwhile. Without the route lock it stays
+      // (delivered, so its next adopter finds nothing to ship).
+      if (lock.held()) remove_spool(root_, dir);
     }
     if (records > 0 || !usable) {
       capture::log_line(delivered ? capture::LogLevel::Info : capture::LogLevel::Warn,
@@ -793,7 +812,18 @@ int stdio_command(const StdioArgs& args) {
   config.sink.spool_dir =
       root + "/" + std::to_string(::getpid()) + "-" + new_connection_id().substr(0, 8);
   auto creating = std::make_unique<RouteLock>(root);
+  if (!creating->held()) {
+    print_error(creating->error());
+    return kExitFailure;
+  }
   sink::Sink sink(config.sink);
+  // Never start the child believing it is captured when the spool cannot take anything.
+  if (std::string problem = sink.start_problem(); !problem.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(config.sink.spool_dir, ignored);  // this process's, and empty
+    print_error("stdio spool directory " + sink.spool_dir() + ": " + problem);
+    return kExitFailure;
+  }
   creating.reset();
   sink.start();
   SpoolAdopter adopter(config.sink, root, config.sink.spool_dir);
@@ -826,13 +856,13 @@ int stdio_command(const StdioArgs& args) {
   restore_blocking(STDOUT_FILENO);
 
   const Clock::time_point deadline =
-      Clock::now() + std::chrono::milliseconds(std::max(config.proxy.drain_timeout_ms, 5000));
+      Clock::now() + std::chrono::milliseconds(config.sink.shutdown_flush_timeout_ms);
   bool flushed = sink.stop(time_left(deadline));
   adopter.stop(deadline);
   const sink::SinkStats& stats = sink.stats();
   if (flushed && stats.spool_usable.load()) {
     RouteLock lock(root);
-    remove_spool(root, config.sink.spool_dir);  // still locked by `sink`
+    if (lock.held()) remove_spool(root, config.sink.spool_dir);  // still locked by `sink`
   }
   capture::log_info("stdio: stopped", {{"route", args.route},
                                        {"exit_code", exit_code},

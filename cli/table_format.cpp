@@ -297,6 +297,8 @@ std::string format_tail_line(const json& message) {
   if (latency && (kind == "response" || kind == "error")) {
     line += "  " + pad_left(format_latency(latency->get<int64_t>()), 9);
   }
+  // A failed tool call is a successful JSON-RPC response: say so, as an error would.
+  if (bool_field(message, "tool_error")) line += "  tool error";
   if (bool_field(message, "truncated")) line += "  [truncated]";
   if (bool_field(message, "redacted")) line += "  [redacted]";
   return trim_trailing_spaces(std::move(line));

@@ -60,6 +60,8 @@ std::string direction_arrow(std::string_view direction);
 std::string format_capture_state(const nlohmann::json& route);  // "on sample=0.25 methods=a,b"
 std::string format_routes_table(const nlohmann::json& routes);
 std::string format_status(const nlohmann::json& status);
+// One line of `mcptap tail`; a tool failure (the line's "tool_error": true) ends with
+// "tool error".
 std::string format_tail_line(const nlohmann::json& message);
 
 // Prints a JSON body as the admin API sent it (`--json`), ending with a newline.

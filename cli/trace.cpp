@@ -98,10 +98,20 @@ std::vector<TraceMessage> find_matching_calls(sink::PgConnection& db, const Trac
                 capture::json_text(params["name"]), capture::json_text(arguments)});
 }
 
+// A failed tool call is a successful JSON-RPC response: only result.isError says so.
+bool is_tool_error(const nlohmann::json& payload) {
+  if (!payload.is_object()) return false;
+  auto result = payload.find("result");
+  if (result == payload.end() || !result->is_object()) return false;
+  auto is_error = result->find("isError");
+  return is_error != result->end() && is_error->is_boolean() && is_error->get<bool>();
+}
+
 std::string describe(const TraceMessage& message) {
   std::string line = message.kind + " " + message.id + "  route " + message.route + " (" +
                      message.transport + ")  " + message.captured_at;
   if (message.latency_us) line += "  latency " + std::to_string(*message.latency_us / 1000) + " ms";
+  if (message.kind == "response" && is_tool_error(message.payload)) line += "  tool error";
   return line;
 }
 

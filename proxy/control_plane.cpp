@@ -103,7 +103,8 @@ std::string tail_line(const capture::Record& record) {
       {"latency_us", record.latency_us ? nlohmann::json(*record.latency_us) : nlohmann::json(nullptr)},
       {"payload_bytes", record.payload_bytes},
       {"truncated", record.truncated},
-      {"redacted", record.redacted}};
+      {"redacted", record.redacted},
+      {"tool_error", record.tool_error}};
   return capture::json_text(line) + "\n";
 }
 
@@ -142,8 +143,7 @@ void ControlPlane::handle(const AdminRequest& request, AdminResponder& responder
   if (path == "/healthz" && get) {
     responder.respond(200, "text/plain", "ok\n");
   } else if (path == "/readyz" && get) {
-    bool ready = server_.ready();
-    responder.respond(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n");
+    get_readyz(responder);
   } else if (path == "/metrics" && get) {
     get_metrics(responder);
   } else if (path == "/routes" && get) {
@@ -197,6 +197,19 @@ void ControlPlane::post_capture(const AdminRequest& request, std::string_view na
                                          {"sample", next.sample},
                                          {"methods", next.methods}});
   responder.respond(200, kJson, capture::json_text(route_json(*route)));
+}
+
+// Readiness is about forwarding: a capture problem keeps 200 (taking a sidecar out of
+// service would stop the traffic it only records), but the body says capture is degraded.
+void ControlPlane::get_readyz(AdminResponder& responder) {
+  if (!server_.ready()) {
+    responder.respond(503, "text/plain", "not ready\n");
+    return;
+  }
+  const StatusSource* source = server_.status_source();
+  std::string degraded = source ? source->capture_degraded() : std::string();
+  responder.respond(200, "text/plain",
+                    degraded.empty() ? "ready\n" : "ready\ncapture: degraded (" + degraded + ")\n");
 }
 
 void ControlPlane::get_routes(AdminResponder& responder) {

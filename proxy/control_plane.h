@@ -38,6 +38,7 @@ class ControlPlane {
   };
 
   void handle(const AdminRequest& request, AdminResponder& responder);
+  void get_readyz(AdminResponder& responder);
   void get_routes(AdminResponder& responder);
   void get_status(AdminResponder& responder);
   void get_metrics(AdminResponder& responder);

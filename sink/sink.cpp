@@ -2,6 +2,7 @@
 // thread of its own (SinkWorker) ships the spool to PostgreSQL.
 #include "sink/sink.h"
 
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -55,6 +56,35 @@ bool Sink::stop(std::chrono::milliseconds drain_deadline) {
   state_->spool.close();
   if (state_->thread.joinable()) state_->thread.join();
   return state_->stats.spool_records.load() == 0;
+}
+
+std::string Sink::start_problem() const {
+  return state_->spool.usable() ? std::string() : state_->spool.problem().text();
+}
+
+const std::string& Sink::spool_dir() const {
+  return state_->spool.dir();
+}
+
+std::optional<CaptureDegradation> Sink::capture_degradation() const {
+  const SinkStats& stats = state_->stats;
+  CaptureDegradation degradation;
+  degradation.since_unix_us = stats.degraded_since_unix_us.load(std::memory_order_relaxed);
+  if (degradation.since_unix_us == 0) return std::nullopt;
+  degradation.dropped_records = stats.degraded_drops.load(std::memory_order_relaxed);
+  const int cause = stats.degraded_cause.load(std::memory_order_relaxed);
+  if (cause == SinkStats::kDegradedSpoolFull) {
+    degradation.cause = "spool full";
+    degradation.error = "sink.spool_max_bytes (" + std::to_string(state_->options.spool_max_bytes) +
+                        " bytes) reached while PostgreSQL is behind";
+  } else if (cause == SinkStats::kDegradedUnusable) {
+    degradation.cause = "spool unusable";
+    degradation.error = state_->spool.problem().reason;
+  } else {
+    degradation.cause = "spool write errors";
+    degradation.error = std::strerror(cause);
+  }
+  return degradation;
 }
 
 const SinkStats& Sink::stats() const {

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "capture/record.h"
 #include "sink/sink_options.h"
@@ -11,12 +13,27 @@
 
 namespace mcptap::sink {
 
+// While the spool drops what capture gives it (see SinkStats::degraded_since_unix_us).
+struct CaptureDegradation {
+  int64_t since_unix_us = 0;
+  std::string cause;             // "spool write errors", "spool full", "spool unusable"
+  std::string error;             // "No space left on device", "sink.spool_max_bytes reached", ...
+  uint64_t dropped_records = 0;  // since since_unix_us
+};
+
 class Sink final : public capture::RecordConsumer {
  public:
-  // Opens and recovers the spool (see sink/spool.h); an unusable spool directory is logged
-  // and every record is then dropped and counted, so the proxy still forwards.
+  // Opens and recovers the spool (see sink/spool.h). On an unusable spool directory
+  // start_problem() says why; a command must not start on it (nothing would be captured),
+  // but the sink itself only drops and counts every record, never throws.
   explicit Sink(SinkOptions options);
   ~Sink() override;  // stops with no drain deadline left if still running
+
+  // "" when the spool is usable; else "<reason> (<fix>)" for the directory spool_dir().
+  std::string start_problem() const;
+  const std::string& spool_dir() const;
+  // Set while capture is degraded at run time; forwarding is never affected.
+  std::optional<CaptureDegradation> capture_degradation() const;
 
   void start();  // starts the sink thread (connects, migrates lazily, ships)
   // Appends the record to the spool (one write into the page cache, no fsync), or drops

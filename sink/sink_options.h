@@ -20,6 +20,11 @@ struct SinkOptions {
   uint64_t segment_bytes = uint64_t{64} << 20;
   size_t batch_max_rows = 1000;
   int flush_interval_ms = 50;
+  // At shutdown, once connections are drained (proxy.drain_timeout_ms, a separate bound),
+  // how long the sink may go on shipping the spool to PostgreSQL. What is not committed by
+  // then stays in the spool for the next start: nothing is lost, and an unreachable
+  // PostgreSQL does not hold the exit up.
+  int shutdown_flush_timeout_ms = 5000;
   int retention_days = 7;
   int partitions_ahead_days = 3;  // today plus this many days exist ahead
   int reconnect_initial_ms = 100;

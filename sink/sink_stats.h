@@ -31,6 +31,16 @@ struct SinkStats {
   std::atomic<uint64_t> spool_corrupt_records{0};  // damaged frames skipped on reading
   std::atomic<uint64_t> spool_truncated_bytes{0};  // torn tails cut off at recovery
   std::atomic<bool> spool_usable{false};           // the directory opened and is locked
+
+  // Capture is degraded while the spool drops what it is given (writes failing, the
+  // spool_max_bytes bound reached), from the first such drop until a write succeeds again.
+  // Forwarding goes on meanwhile; /readyz, /status and `mcptap status` say so.
+  std::atomic<int64_t> degraded_since_unix_us{0};  // 0: capturing normally
+  // Why: an errno value, or one of the causes below.
+  std::atomic<int> degraded_cause{0};
+  std::atomic<uint64_t> degraded_drops{0};       // records dropped since degraded_since_unix_us
+  static constexpr int kDegradedSpoolFull = -1;  // spool_max_bytes reached
+  static constexpr int kDegradedUnusable = -2;   // the directory could not be used at all
 };
 
 }  // namespace mcptap::sink

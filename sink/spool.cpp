@@ -10,6 +10,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -64,7 +67,129 @@ void log_limited(capture::LogRateLimiter& limiter, capture::LogLevel level,
   capture::log_line(level, message, fields);
 }
 
+constexpr const char* kWritableFix =
+    "run as a user that can write there, or set sink.spool_dir to a writable directory";
+constexpr const char* kSpaceFix = "free space there, or set sink.spool_dir to another filesystem";
+// Enough room for a few records: a nearly full disk that cannot take even this much would
+// only drop every capture.
+constexpr off_t kStartProbeBytes = 64 * 1024;
+
+SpoolProblem creation_problem(int error_number, const std::string& component,
+                              const std::string& dir) {
+  switch (error_number) {
+    case EACCES:
+    case EPERM:
+      return {"permission denied creating it", kWritableFix};
+    case EEXIST:
+    case ENOTDIR:
+      return {component == dir ? "not a directory" : component + " is not a directory",
+              "set sink.spool_dir to a directory"};
+    case EROFS:
+      return {"read-only file system", kWritableFix};
+    case ENOSPC:
+    case EDQUOT:
+      return {"no space left on device creating it", kSpaceFix};
+    default:
+      return {std::string("cannot create it: ") + std::strerror(error_number), kWritableFix};
+  }
+}
+
+// mkdir -p with 0700 for every directory it creates, whatever the umask.
+SpoolProblem make_directories(const std::string& dir) {
+  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
+    const std::string component = dir.substr(0, slash);
+    struct stat status {};
+    if (::mkdir(component.c_str(), 0700) == 0) {
+      ::chmod(component.c_str(), 0700);
+    } else if (errno != EEXIST) {
+      return creation_problem(errno, component, dir);
+    } else if (slash != std::string::npos && ::stat(component.c_str(), &status) == 0 &&
+               !S_ISDIR(status.st_mode)) {
+      return creation_problem(ENOTDIR, component, dir);  // names the part that is a file
+    }
+    if (slash == std::string::npos) return {};
+  }
+}
+
+// Ours and wider than `mode`: narrowed (files written by an older mcptap were 0644).
+void tighten(int fd, mode_t mode) {
+  struct stat status {};
+  if (::fstat(fd, &status) == 0 && status.st_uid == ::geteuid() &&
+      (status.st_mode & 07777) != mode) {
+    ::fchmod(fd, mode);
+  }
+}
+
+// The pid a lock's holder wrote in it, when that process still runs; 0 otherwise.
+pid_t lock_holder(int fd) {
+  char text[32] = {};
+  if (::pread(fd, text, sizeof text - 1, 0) <= 0) return 0;
+  const long pid = std::strtol(text, nullptr, 10);
+  if (pid <= 0 || (::kill(pid_t(pid), 0) != 0 && errno != EPERM)) return 0;
+  return pid_t(pid);
+}
+
+int64_t wall_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
+
+SpoolProblem prepare_private_directory(const std::string& dir) {
+  if (dir.empty()) return {"empty path", "set sink.spool_dir to a directory"};
+  if (SpoolProblem problem = make_directories(dir); !problem.empty()) return problem;
+  struct stat status {};
+  if (::stat(dir.c_str(), &status) != 0) return creation_problem(errno, dir, dir);
+  if (!S_ISDIR(status.st_mode)) return {"not a directory", "set sink.spool_dir to a directory"};
+  if (status.st_mode & (S_IWGRP | S_IWOTH)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "0%o", unsigned(status.st_mode & 07777));
+    return {std::string("writable by group or others (mode ") + mode +
+                "), so another user could read or replace captured data",
+            "chmod 700 it, or set sink.spool_dir to a directory only mcptap's user can write"};
+  }
+  if ((status.st_mode & 077) != 0 && status.st_uid == ::geteuid()) {
+    ::chmod(dir.c_str(), 0700);
+    capture::log_info("spool directory was readable by other users; now 0700",
+                      {{"component", "spool"}, {"spool_dir", dir}});
+  }
+  return {};
+}
+
+int open_lock_file(const std::string& path, SpoolProblem* problem) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    const int error_number = errno;
+    *problem = error_number == EACCES || error_number == EPERM
+                   ? SpoolProblem{"permission denied writing in it", kWritableFix}
+                   : SpoolProblem{
+                         std::string("cannot create its lock file: ") + std::strerror(error_number),
+                         kWritableFix};
+    return -1;
+  }
+  tighten(fd, 0600);
+  int status;
+  do status = ::flock(fd, LOCK_EX | LOCK_NB);
+  while (status != 0 && errno == EINTR);
+  if (status != 0) {
+    const int error_number = errno;
+    if (error_number == EWOULDBLOCK) {
+      const pid_t holder = lock_holder(fd);
+      *problem = {"locked by another mcptap process" +
+                      (holder > 0 ? " (pid " + std::to_string(holder) + ")" : std::string()),
+                  "stop that process, or give this one a sink.spool_dir of its own", true};
+    } else {
+      *problem = {std::string("cannot lock it: ") + std::strerror(error_number), kWritableFix};
+    }
+    ::close(fd);
+    return -1;
+  }
+  // Names the holder for the next process that finds the lock taken.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+  return fd;
+}
 
 Spool::Spool(const SinkOptions& options, SinkStats& stats)
     : options_(options),
@@ -73,6 +198,7 @@ Spool::Spool(const SinkOptions& options, SinkStats& stats)
       segment_limit_(segment_limit_for(options)),
       full_log_(kLogIntervalMs),
       error_log_(kLogIntervalMs),
+      resumed_log_(kLogIntervalMs),
       read_log_(kLogIntervalMs) {
   open_directory();
   stats_.spool_usable.store(usable_, std::memory_order_relaxed);
@@ -95,15 +221,15 @@ Spool::~Spool() {
 
 // ---- Start-up: directory, lock, recovery ----
 
+// Nothing here logs a failure: problem_ says it, and the commands stop on it with one line.
 void Spool::open_directory() {
+  problem_ = prepare_private_directory(dir_);
+  if (!problem_.empty()) return;
+  // A second process on the same spool would interleave segments; the lock says so at once.
+  lock_fd_ = open_lock_file(dir_ + "/lock", &problem_);
+  if (lock_fd_ < 0) return;
+  tighten_files();
   std::error_code error;
-  std::filesystem::create_directories(dir_, error);
-  if (error) {
-    capture::log_error("spool directory unusable; captured messages will be dropped and counted",
-                       {{"component", "spool"}, {"spool_dir", dir_}, {"error", error.message()}});
-    return;
-  }
-  if (!lock_directory()) return;
   std::filesystem::remove(dir_ + "/" + std::string(kCheckpointFileName) + ".tmp", error);
   std::vector<uint64_t> segments;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
@@ -120,17 +246,17 @@ void Spool::open_directory() {
   recover(std::move(segments), start);
 }
 
-// A second process on the same spool would interleave segments; the lock says so at once.
-bool Spool::lock_directory() {
-  const std::string path = dir_ + "/lock";
-  lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ >= 0 && ::flock(lock_fd_, LOCK_EX | LOCK_NB) == 0) return true;
-  capture::log_error(
-      "spool directory unusable; captured messages will be dropped and counted",
-      {{"component", "spool"},
-       {"spool_dir", dir_},
-       {"error", lock_fd_ < 0 ? std::strerror(errno) : "locked by another mcptap process"}});
-  return false;
+// Segments and checkpoints an older mcptap wrote readable by every local user become 0600.
+void Spool::tighten_files() {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
+    struct stat status {};
+    const std::string path = entry.path().string();
+    if (::lstat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode) &&
+        status.st_uid == ::geteuid() && (status.st_mode & 077) != 0) {
+      ::chmod(path.c_str(), 0600);
+    }
+  }
 }
 
 void Spool::recover(std::vector<uint64_t> segments, SpoolPosition checkpoint) {
@@ -158,12 +284,34 @@ void Spool::recover(std::vector<uint64_t> segments, SpoolPosition checkpoint) {
                        {"corrupt_records", stats_.spool_corrupt_records.load()},
                        {"truncated_bytes", stats_.spool_truncated_bytes.load()}});
   }
-  usable_ = open_segment(last + 1);
-  if (!usable_) {
-    capture::log_error(
-        "spool directory unusable; captured messages will be dropped and counted",
-        {{"component", "spool"}, {"spool_dir", dir_}, {"error", std::strerror(errno)}});
+  if (!open_segment(last + 1)) {
+    problem_ =
+        is_disk_full(errno)
+            ? SpoolProblem{"no space left on device creating a spool segment", kSpaceFix}
+            : SpoolProblem{std::string("cannot create a spool segment: ") + std::strerror(errno),
+                           kWritableFix};
+    return;
   }
+  usable_ = probe_free_space();
+}
+
+// A full disk at start is a start-up error, not a process that forwards and drops every
+// capture: the first segment must be able to take some bytes. The room is given back.
+bool Spool::probe_free_space() {
+  const off_t probe = std::min<off_t>(kStartProbeBytes, off_t(segment_limit_));
+  const int error_number = ::posix_fallocate(segment_fd_, 0, probe);
+  (void)::ftruncate(segment_fd_, 0);
+  if (error_number == 0) return true;
+  problem_ =
+      is_disk_full(error_number)
+          ? SpoolProblem{"no space left on device (cannot preallocate a spool segment)", kSpaceFix}
+          : SpoolProblem{
+                std::string("cannot preallocate a spool segment: ") + std::strerror(error_number),
+                kWritableFix};
+  ::close(segment_fd_);
+  segment_fd_ = -1;
+  ::unlink((dir_ + "/" + segment_file_name(write_seq_)).c_str());
+  return false;
 }
 
 // Counts the frames after `from`, skips damaged ones, and cuts a torn tail off.
@@ -206,8 +354,9 @@ bool Spool::open_segment(uint64_t seq) {
   const std::string path = dir_ + "/" + segment_file_name(seq);
   // O_TRUNC, not O_EXCL: a number past every segment the reader knows can only hold the
   // remains of a failed earlier attempt.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
+  tighten(fd, 0600);  // a leftover of an older mcptap keeps its mode through O_TRUNC
   if (segment_fd_ >= 0) retired_fds_.push_back(segment_fd_);
   segment_fd_ = fd;
   write_seq_ = seq;
@@ -229,14 +378,18 @@ bool Spool::append(const capture::Record& record) {
     stats_.dropped_records.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  if (!usable_) return drop(&stats_.spool_write_errors, "spool unusable; capture dropped", 0);
-  if (!encode_frame(record, &scratch_, header)) {
-    return drop(&stats_.spool_full_drops, "record too large for the spool; dropped", 0);
+  if (!usable_) {
+    return drop(&stats_.spool_write_errors, "spool unusable; capture dropped", 0,
+                SinkStats::kDegradedUnusable);
+  }
+  if (!encode_frame(record, &scratch_, header)) {  // one record: capture itself still works
+    return drop(&stats_.spool_full_drops, "record too large for the spool; dropped", 0, 0);
   }
   const uint64_t frame = kFrameHeaderBytes + scratch_.size();
   const uint64_t disk = stats_.spool_disk_bytes.load(std::memory_order_relaxed);
   if (disk + held_.size() + frame > options_.spool_max_bytes) {
-    return drop(&stats_.spool_full_drops, "spool full (spool_max_bytes); captures dropped", 0);
+    return drop(&stats_.spool_full_drops, "spool full (spool_max_bytes); captures dropped", 0,
+                SinkStats::kDegradedSpoolFull);
   }
   if (write_end_ + held_.size() + frame > segment_limit_ && (write_end_ > 0 || !held_.empty())) {
     // The held frames belong to the segment they were gathered for; the next one starts
@@ -244,7 +397,7 @@ bool Spool::append(const capture::Record& record) {
     write_held();
     if (!roll()) {
       return drop(&stats_.spool_write_errors, "cannot start a spool segment; captures dropped",
-                  errno);
+                  errno, errno);
     }
   }
   held_.append(reinterpret_cast<const char*>(header), kFrameHeaderBytes);
@@ -289,8 +442,9 @@ bool Spool::write_held() {
     // which a segment still being written never is.
     if (write_end_ > 0 && is_disk_full(error_number)) roll();
     return drop(&stats_.spool_write_errors, "spool write failed; captures dropped", error_number,
-                records);
+                error_number, records);
   }
+  if (stats_.degraded_since_unix_us.load(std::memory_order_relaxed) != 0) mark_healthy();
   write_end_ += bytes;
   disk_bytes_add(bytes);
   add_pending(stats_, records, bytes);
@@ -300,20 +454,45 @@ bool Spool::write_held() {
   return true;
 }
 
-// Called with mutex_ held. Counts the drop and logs at most once per interval.
-bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_number,
+// Called with mutex_ held. Counts the drop and logs at most once per interval; a `cause`
+// other than 0 (an errno value or a SinkStats::kDegraded* cause) marks capture degraded.
+bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_number, int cause,
                  uint64_t records) {
   stats_.dropped_records.fetch_add(records, std::memory_order_relaxed);
   reason->fetch_add(records, std::memory_order_relaxed);
+  if (cause != 0) mark_degraded(cause, records);
   nlohmann::json fields = {{"spool_dir", dir_},
                            {"dropped_records", stats_.dropped_records.load()},
                            {"spool_full_drops", stats_.spool_full_drops.load()},
                            {"spool_write_errors", stats_.spool_write_errors.load()},
                            {"spool_disk_bytes", stats_.spool_disk_bytes.load()}};
   if (error_number != 0) fields["error"] = std::strerror(error_number);
+  if (cause == SinkStats::kDegradedUnusable) fields["error"] = problem_.text();
   log_limited(reason == &stats_.spool_full_drops ? full_log_ : error_log_, capture::LogLevel::Warn,
               message, std::move(fields));
   return false;
+}
+
+// Called with mutex_ held. The first drop of an episode records when it began; the cause is
+// the latest one (EAGAIN only says a roll is not retried yet: the cause before it stands).
+void Spool::mark_degraded(int cause, uint64_t records) {
+  if (stats_.degraded_since_unix_us.load(std::memory_order_relaxed) == 0) {
+    stats_.degraded_drops.store(0, std::memory_order_relaxed);
+    stats_.degraded_cause.store(cause == EAGAIN ? EIO : cause, std::memory_order_relaxed);
+    stats_.degraded_since_unix_us.store(wall_now_us(), std::memory_order_relaxed);
+  } else if (cause != EAGAIN) {
+    stats_.degraded_cause.store(cause, std::memory_order_relaxed);
+  }
+  stats_.degraded_drops.fetch_add(records, std::memory_order_relaxed);
+}
+
+// Called with mutex_ held, once a write succeeded after drops.
+void Spool::mark_healthy() {
+  const int64_t since = stats_.degraded_since_unix_us.exchange(0, std::memory_order_relaxed);
+  log_limited(resumed_log_, capture::LogLevel::Info, "spool writes succeed again; capture resumed",
+              {{"spool_dir", dir_},
+               {"degraded_for_s", double(wall_now_us() - since) / 1e6},
+               {"dropped_records", stats_.degraded_drops.load(std::memory_order_relaxed)}});
 }
 
 // One pwrite of whole frames into the page cache. A partial write is cut off again, so the
@@ -561,7 +740,8 @@ void Spool::finish() {
                     {{"component", "spool"},
                      {"spool_dir", dir_},
                      {"records", pending},
-                     {"bytes", stats_.spool_bytes.load()}});
+                     {"bytes", stats_.spool_bytes.load()},
+                     {"postgres_up", stats_.postgres_up.load()}});
 }
 
 }  // namespace mcptap::sink

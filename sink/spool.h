@@ -27,12 +27,34 @@ struct SpoolMark {
   uint64_t frame_bytes = 0;
 };
 
+// Why a spool directory cannot be used, worded for the one line a start-up error prints:
+// "<dir>: <reason> (<fix>)". Empty when the directory is fine.
+struct SpoolProblem {
+  std::string reason;   // e.g. "permission denied creating it"
+  std::string fix;      // e.g. "run as a user that can write there, or set sink.spool_dir ..."
+  bool locked = false;  // another process holds the lock (the one case worth retrying)
+  bool empty() const { return reason.empty(); }
+  std::string text() const { return reason + " (" + fix + ")"; }
+};
+
+// Files holding captured data are private to the service user, as PostgreSQL insists for
+// its data directory. Creates `dir` and any missing parent as 0700 whatever the umask; an
+// existing directory must not be writable by group or others (another user could plant
+// or swap files in it), and one of ours is tightened to 0700.
+SpoolProblem prepare_private_directory(const std::string& dir);
+// Opens (creating it 0600) a lock file in a directory prepared as above, tightens an older
+// one to 0600, and takes its flock without blocking. Returns the descriptor, or -1 with
+// *problem saying why (a holder is named by the pid it wrote in the file).
+int open_lock_file(const std::string& path, SpoolProblem* problem);
+
 // One writer (the loop thread: append never blocks on I/O beyond one pwrite into the page
 // cache, never fsyncs, never throws) and one reader (the sink thread). A flusher thread
 // fdatasyncs every fsync_interval_ms. Construction recovers the directory: segments before
 // the checkpoint are deleted, torn tails truncated, damaged frames counted; appends go to
-// a fresh segment. If the directory cannot be used, the spool logs an error and every
-// append is dropped and counted: forwarding never depends on the disk.
+// a fresh segment. If the directory cannot be used, problem() says why (commands refuse
+// to start on it) and every append is dropped and counted: the spool never throws.
+// While appends fail at run time (a full disk, I/O errors, spool_max_bytes), the stats
+// say capture is degraded, since when and why, until a write succeeds again.
 class Spool {
  public:
   Spool(const SinkOptions& options, SinkStats& stats);
@@ -41,6 +63,7 @@ class Spool {
   Spool& operator=(const Spool&) = delete;
 
   bool usable() const { return usable_; }
+  const SpoolProblem& problem() const { return problem_; }
 
   // Loop thread. Appends the record to the current segment, or drops it and counts why.
   bool append(const capture::Record& record);
@@ -77,13 +100,16 @@ class Spool {
   };
 
   void open_directory();
-  bool lock_directory();
+  void tighten_files();
   void recover(std::vector<uint64_t> segments, SpoolPosition checkpoint);
   void recover_segment(uint64_t seq, uint64_t from);
   bool open_segment(uint64_t seq);
+  bool probe_free_space();
 
-  bool drop(std::atomic<uint64_t>* reason, const char* message, int error_number,
+  bool drop(std::atomic<uint64_t>* reason, const char* message, int error_number, int cause,
             uint64_t records = 1);
+  void mark_degraded(int cause, uint64_t records);
+  void mark_healthy();
   void disk_bytes_add(uint64_t bytes);
   bool write_held();
   bool write_at_end(const char* bytes, size_t size);
@@ -104,6 +130,7 @@ class Spool {
   const std::string dir_;
   const uint64_t segment_limit_;
   bool usable_ = false;
+  SpoolProblem problem_;
   int lock_fd_ = -1;
 
   // Writer state, guarded by mutex_ (the reader and flusher take it for a moment only).
@@ -124,6 +151,7 @@ class Spool {
   uint64_t held_records_ = 0;
   capture::LogRateLimiter full_log_;
   capture::LogRateLimiter error_log_;
+  capture::LogRateLimiter resumed_log_;
   std::chrono::steady_clock::time_point next_roll_attempt_{};
 
   // Reader state: sink thread only.

@@ -1,8 +1,8 @@
 // Segment names, the checkpoint file, and frame-by-frame reading of a segment with resync.
 #include "sink/spool_segment.h"
-#include "sink/little_endian.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "sink/crc32c.h"
+#include "sink/little_endian.h"
 
 namespace mcptap::sink {
 namespace {
@@ -20,10 +21,6 @@ constexpr size_t kSegmentDigits = 20;
 constexpr size_t kReadChunkBytes = 1 << 20;
 constexpr uint32_t kCheckpointMagic = 0x4B43544D;  // "MTCK"
 constexpr size_t kCheckpointBytes = 24;            // magic, seq, offset, crc
-
-
-
-
 
 std::string errno_text(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
@@ -78,11 +75,12 @@ bool write_checkpoint(const std::string& dir, SpoolPosition position, std::strin
   put_u32(bytes + 20, crc32c_extend(0, bytes, 20));
   const std::string path = dir + "/" + std::string(kCheckpointFileName);
   const std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     *error = errno_text("open checkpoint.tmp");
     return false;
   }
+  ::fchmod(fd, 0600);  // private whatever the umask, and whatever a leftover .tmp had
   bool written = write_all(fd, bytes, sizeof bytes) && ::fsync(fd) == 0;
   if (!written) *error = errno_text("write checkpoint.tmp");
   ::close(fd);

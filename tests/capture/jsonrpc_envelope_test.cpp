@@ -39,6 +39,7 @@ void expect_same_classification(const ClassifiedMessage& got, const ClassifiedMe
   EXPECT_EQ(got.method, want.method) << text;
   EXPECT_EQ(got.progress_token, want.progress_token) << text;
   EXPECT_EQ(got.cancelled_request_id, want.cancelled_request_id) << text;
+  EXPECT_EQ(got.tool_error, want.tool_error) << text;
   EXPECT_EQ(got.invalid_reason, want.invalid_reason) << text;
   ASSERT_EQ(got.batch_items.size(), want.batch_items.size()) << text;
   for (size_t i = 0; i < got.batch_items.size(); ++i) {
@@ -94,11 +95,63 @@ INSTANTIATE_TEST_SUITE_P(
         R"([{"id":1,"method":"a"},{"method":"n"},[1,[2]],7,"s",{"id":2,"result":{}}])",
         R"([])", R"([[]])", R"("text")", R"(42)", R"(null)", R"(true)", R"({})", "\n\t 1 \r\n"));
 
+// Tool failures: result.isError at the result's top level, and only the boolean true.
+INSTANTIATE_TEST_SUITE_P(
+    ToolErrors, EnvelopeClassifiesLikeTheDocument,
+    testing::Values(
+        R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"no such file"}],"isError":true}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError" : true ,"content":[]}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"ok"}],"isError":false}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"ok"}]}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"x","isError":true}],"structuredContent":{"isError":true}}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"_meta":{"isError":true}}})",
+        R"({"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"m","isError":true,"data":{"isError":true}}})",
+        R"({"jsonrpc":"2.0","id":3,"error":{"code":1},"result":{"isError":true}})",
+        R"({"jsonrpc":"2.0","id":3,"method":"x","result":{"isError":true}})",
+        R"({"jsonrpc":"2.0","id":3,"method":"x","params":{"isError":true}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":"true"}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":1}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":null}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":{"isError":true}}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":[true]}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":true,"isError":false}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":false,"isError":true}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{"isError":true},"result":{}})",
+        R"({"jsonrpc":"2.0","id":3,"result":{},"result":{"isError":true}})",
+        R"({"jsonrpc":"2.0","id":3,"result":[{"isError":true}]})",
+        R"({"jsonrpc":"2.0","id":3,"result":true})",
+        R"({"jsonrpc":"2.0","isError":true,"id":3,"result":{}})",
+        R"({"jsonrpc":"2.0","result":{"isError":true}})",
+        R"([{"id":1,"result":{"isError":true}},{"id":2,"result":{"isError":false}},{"id":3,"error":{"isError":true}}])"));
+
+TEST(JsonRpcEnvelope, ToolErrorIsTheResultsOwnIsErrorTrue) {
+  const auto tool_error = [](std::string_view text) {
+    return classify_jsonrpc(envelope_of(text).document).tool_error;
+  };
+  EXPECT_TRUE(tool_error(R"({"id":3,"result":{"content":[],"isError":true}})"));
+  EXPECT_FALSE(tool_error(R"({"id":3,"result":{"content":[],"isError":false}})"));
+  EXPECT_FALSE(tool_error(R"({"id":3,"result":{"content":[]}})"));
+  EXPECT_FALSE(tool_error(R"({"id":3,"result":{"content":[{"isError":true}]}})"));
+  EXPECT_FALSE(tool_error(R"({"id":3,"error":{"code":1,"message":"m","isError":true}})"));
+  EXPECT_FALSE(tool_error(R"({"id":3,"result":{"isError":"true"}})"));
+  ClassifiedMessage batch = classify_jsonrpc(
+      envelope_of(R"([{"id":1,"result":{"isError":true}},{"id":2,"result":{}}])").document);
+  ASSERT_EQ(batch.batch_items.size(), 2u);
+  EXPECT_TRUE(batch.batch_items[0].tool_error);
+  EXPECT_FALSE(batch.batch_items[1].tool_error);
+  // Nothing else of the result is kept.
+  EXPECT_EQ(
+      envelope_of(R"({"id":3,"result":{"content":[{"type":"text","text":"t"}],"isError":true}})")
+          .document,
+      json::parse(R"({"id":3,"result":{"isError":true}})"));
+}
+
 TEST(JsonRpcEnvelope, KeepsNoneOfTheArgumentsOrResults) {
   JsonRpcEnvelope call = envelope_of(
       R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search","arguments":{"query":"big","pages":[1,2,3]},"_meta":{"progressToken":1}}})");
-  EXPECT_EQ(call.document,
-            json::parse(R"({"id":3,"method":"tools/call","params":{"_meta":{"progressToken":1}}})"));
+  EXPECT_EQ(
+      call.document,
+      json::parse(R"({"id":3,"method":"tools/call","params":{"_meta":{"progressToken":1}}})"));
 
   JsonRpcEnvelope reply = envelope_of(
       R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"a long answer"}]}})");

@@ -162,6 +162,59 @@ TEST_F(MessagePipelineTest, BatchIsOneRowWithItsElementsInMeta) {
   EXPECT_EQ(answers[0]["method"], "a");
 }
 
+TEST_F(MessagePipelineTest, ToolFailureIsMarkedInMetaOnItsResponseOnly) {
+  submit(Direction::ClientToServer,
+         R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}})");
+  submit(
+      Direction::ServerToClient,
+      R"({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"disk full"}],"isError":true}})");
+  submit(Direction::ClientToServer,
+         R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{}})");
+  submit(
+      Direction::ServerToClient,
+      R"({"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"ok","isError":true}],"isError":false}})");
+  submit(Direction::ClientToServer,
+         R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}})");
+  submit(
+      Direction::ServerToClient,
+      R"({"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"bad","data":{"isError":true}}})");
+  ASSERT_EQ(consumer.records.size(), 6u);
+  EXPECT_EQ(meta(1)["tool_error"], true);
+  EXPECT_EQ(meta(1)["opcode"], "text");  // beside the transport's details
+  EXPECT_TRUE(consumer.records[1].tool_error);
+  for (size_t i : {0u, 2u, 3u, 4u, 5u}) {
+    EXPECT_FALSE(meta(i).contains("tool_error")) << i;
+    EXPECT_FALSE(consumer.records[i].tool_error) << i;
+  }
+}
+
+TEST_F(MessagePipelineTest, ToolFailureIsMarkedAlikeWhenTheWholeDocumentIsRedacted) {
+  // A secret in the answer: the whole document is parsed and redacted, and still says so.
+  submit(
+      Direction::ServerToClient,
+      R"({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"bad token"}],"api_key":"k","isError":true}})");
+  // An escaped key: left to the whole document too.
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":2,"result":{"isErro\u0072":true}})");
+  submit(Direction::ServerToClient,
+         R"({"jsonrpc":"2.0","id":3,"result":{"api_key":"k","isError":false}})");
+  ASSERT_EQ(consumer.records.size(), 3u);
+  EXPECT_TRUE(consumer.records[0].redacted);
+  EXPECT_EQ(meta(0)["tool_error"], true);
+  EXPECT_EQ(meta(1)["tool_error"], true);
+  EXPECT_TRUE(consumer.records[1].tool_error);
+  EXPECT_FALSE(meta(2).contains("tool_error"));
+}
+
+TEST_F(MessagePipelineTest, ToolFailureInABatchIsMarkedOnItsItem) {
+  submit(
+      Direction::ServerToClient,
+      R"([{"jsonrpc":"2.0","id":1,"result":{"isError":true}},{"jsonrpc":"2.0","id":2,"result":{}}])");
+  ASSERT_EQ(consumer.records.size(), 1u);
+  nlohmann::json items = meta(0)["batch"];
+  EXPECT_EQ(items[0]["tool_error"], true);
+  EXPECT_FALSE(items[1].contains("tool_error"));
+}
+
 TEST_F(MessagePipelineTest, StatelessRequestMetaIsKeptInMeta) {
   submit(Direction::ClientToServer,
          R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":{)"

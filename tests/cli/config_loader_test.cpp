@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "cli/spelling.h"
+
 namespace mcptap::cli {
 namespace {
 
@@ -53,7 +55,8 @@ TEST(ConfigLoader, ContractExampleParses) {
 }
 
 TEST(ConfigLoader, OnlyRoutesAreRequired) {
-  Config config = parse_config(R"({"routes":[{"name":"a","listen":":9001","upstream":"[::1]:8001"}]})");
+  Config config =
+      parse_config(R"({"routes":[{"name":"a","listen":":9001","upstream":"[::1]:8001"}]})");
   EXPECT_EQ(config.proxy.routes[0].listen.host, "0.0.0.0");
   EXPECT_EQ(config.proxy.routes[0].upstream.host, "::1");
   EXPECT_TRUE(config.proxy.routes[0].capture);
@@ -67,14 +70,15 @@ TEST(ConfigLoader, OnlyRoutesAreRequired) {
 TEST(ConfigLoader, ErrorsNameTheKey) {
   const std::string route = R"({"name":"a","listen":"127.0.0.1:9001","upstream":"b:1"})";
   EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(],"sink":{"batch_rows":5}})"),
-            "sink.batch_rows: unknown key");
+            "sink.batch_rows: unknown key (did you mean \"batch_max_rows\"?)");
   EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(],"extra":1})"), "extra: unknown key");
   EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"9001","upstream":"b:1"}]})"),
             "routes[0].listen: expected \"host:port\", got \"9001\"");
   EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"x:1","upstream":"b:99999"}]})"),
             "routes[0].upstream: port out of range in \"b:99999\"");
-  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"x:1","upstream":"b:1","capture":"yes"}]})"),
-            "routes[0].capture: expected true or false");
+  EXPECT_EQ(
+      error_of(R"({"routes":[{"name":"a","listen":"x:1","upstream":"b:1","capture":"yes"}]})"),
+      "routes[0].capture: expected true or false");
   EXPECT_EQ(error_of(R"({"routes":[)" + route + "," + route + "]}"),
             "routes[1].name: duplicate route name \"a\"");
   EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":"x:1"}]})"), "routes[0].upstream: missing");
@@ -89,6 +93,150 @@ TEST(ConfigLoader, ErrorsNameTheKey) {
             "routes[0].listen: an IPv6 address needs brackets: \"[::1]:9001\", got \"::1:80\"");
   EXPECT_EQ(error_of("[1,2]"), "configuration: expected an object");
   EXPECT_EQ(error_of("{\"routes\": [").rfind("not valid JSON: ", 0), 0u);
+}
+
+// A typo in a required key used to be reported as the key it was meant to be, "missing".
+TEST(ConfigLoader, UnknownKeyNamesTheKnownKeyItResembles) {
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":":1","upsteam":"b:1"}]})"),
+            "routes[0].upsteam: unknown key (did you mean \"upstream\"?)");
+  EXPECT_EQ(error_of(R"({"rotues":[{"name":"a","listen":":1","upstream":"b:1"}]})"),
+            "rotues: unknown key (did you mean \"routes\"?)");
+  const std::string routes = R"("routes":[{"name":"a","listen":":1","upstream":"b:1"}])";
+  EXPECT_EQ(error_of("{" + routes + R"(,"sink":{"postgress":"postgresql://db/x"}})"),
+            "sink.postgress: unknown key (did you mean \"postgres\"?)");
+  EXPECT_EQ(error_of("{" + routes + R"(,"sink":{"spoolDir":"/tmp/x"}})"),
+            "sink.spoolDir: unknown key (did you mean \"spool_dir\"?)");
+  EXPECT_EQ(error_of("{" + routes + R"(,"sink":{"Spool-Dir":"/tmp/x"}})"),
+            "sink.Spool-Dir: unknown key (did you mean \"spool_dir\"?)");
+  EXPECT_EQ(error_of("{" + routes + R"(,"retention":{"dyas":3}})"),
+            "retention.dyas: unknown key (did you mean \"days\"?)");
+  EXPECT_EQ(error_of("{" + routes + R"(,"admin":{"listne":"127.0.0.1:1"}})"),
+            "admin.listne: unknown key (did you mean \"listen\"?)");
+  EXPECT_EQ(error_of("{" + routes + R"(,"proxy":{"drain_timeout":1}})"),
+            "proxy.drain_timeout: unknown key (did you mean \"drain_timeout_ms\"?)");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1",
+                                    "limits":{"max_conection":1}}]})"),
+            "routes[0].limits.max_conection: unknown key (did you mean \"max_connections\"?)");
+  // Nothing close: no guess.
+  EXPECT_EQ(error_of("{" + routes + R"(,"capture":{"mode":1}})"), "capture.mode: unknown key");
+}
+
+TEST(ConfigLoader, UnknownKeyIsReportedBeforeAMissingOne) {
+  // In the same route, whatever order the keys come in.
+  EXPECT_EQ(error_of(R"({"routes":[{"zone":"x","name":"a","listen":":1"}]})"),
+            "routes[0].zone: unknown key");
+  // In a later route.
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":":1"},
+                                   {"name":"b","lisen":":2","upstream":"c:1"}]})"),
+            "routes[1].lisen: unknown key (did you mean \"listen\"?)");
+  // In a section read after the routes, or at the top level.
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":":1"}],"sink":{"spol_dir":"/x"}})"),
+            "sink.spol_dir: unknown key (did you mean \"spool_dir\"?)");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":":1"}],"sinks":{}})"),
+            "sinks: unknown key (did you mean \"sink\"?)");
+  EXPECT_EQ(error_of(R"({"retension":{"days":1}})"),
+            "retension: unknown key (did you mean \"retention\"?)");
+  // Without a typo anywhere, the missing key is named.
+  EXPECT_EQ(error_of(R"({"routes":[{"listen":":1","upstream":"b:1"}]})"),
+            "routes[0].name: missing");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","upstream":"b:1"}]})"), "routes[0].listen: missing");
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":":1"},{"name":"b","listen":":2"}]})"),
+            "routes[0].upstream: missing");
+}
+
+TEST(ConfigLoader, UrlWhereHostPortBelongsNamesTheHostPort) {
+  auto upstream_error = [](const std::string& upstream) {
+    return error_of(R"({"routes":[{"name":"a","listen":":1","upstream":")" + upstream + "\"}]}");
+  };
+  EXPECT_EQ(upstream_error("http://127.0.0.1:3101/mcp"),
+            "routes[0].upstream: \"http://127.0.0.1:3101/mcp\" is a URL; upstream is host:port - "
+            "did you mean \"127.0.0.1:3101\"?");
+  EXPECT_EQ(upstream_error("https://mcp.example.com/v1/mcp?x=1"),
+            "routes[0].upstream: \"https://mcp.example.com/v1/mcp?x=1\" is a URL; upstream is "
+            "host:port - did you mean \"mcp.example.com:443\"?");
+  EXPECT_EQ(upstream_error("http://backend"),
+            "routes[0].upstream: \"http://backend\" is a URL; upstream is host:port - did you "
+            "mean \"backend:80\"?");
+  EXPECT_NE(upstream_error("ws://backend/mcp").find("did you mean \"backend:80\"?"),
+            std::string::npos);
+  EXPECT_NE(upstream_error("WSS://backend").find("did you mean \"backend:443\"?"),
+            std::string::npos);
+  EXPECT_NE(upstream_error("http://[::1]:8080/mcp").find("did you mean \"[::1]:8080\"?"),
+            std::string::npos);
+  EXPECT_NE(upstream_error("https://[::1]/mcp").find("did you mean \"[::1]:443\"?"),
+            std::string::npos);
+  EXPECT_EQ(upstream_error("ftp://files"),
+            "routes[0].upstream: \"ftp://files\" is a URL; upstream is host:port");
+  // Credentials in the URL are not repeated.
+  std::string with_credentials = upstream_error("http://user:hunter2@backend:8000/mcp");
+  EXPECT_EQ(with_credentials.find("hunter2"), std::string::npos) << with_credentials;
+  EXPECT_NE(with_credentials.find("did you mean \"backend:8000\"?"), std::string::npos);
+  // A path without a scheme.
+  EXPECT_EQ(upstream_error("127.0.0.1:3101/mcp"),
+            "routes[0].upstream: \"127.0.0.1:3101/mcp\" has a path; upstream is host:port - did "
+            "you mean \"127.0.0.1:3101\"?");
+  // The listeners too.
+  EXPECT_EQ(
+      error_of(R"({"routes":[{"name":"a","listen":"http://0.0.0.0:9001","upstream":"b:1"}]})"),
+      "routes[0].listen: \"http://0.0.0.0:9001\" is a URL; listen is host:port - did you "
+      "mean \"0.0.0.0:9001\"?");
+  EXPECT_EQ(error_of(R"({"admin":{"listen":"http://127.0.0.1:9901/"},
+                        "routes":[{"name":"a","listen":":1","upstream":"b:1"}]})"),
+            "admin.listen: \"http://127.0.0.1:9901/\" is a URL; listen is host:port - did you "
+            "mean \"127.0.0.1:9901\"?");
+}
+
+TEST(ConfigLoader, PostgresUrlIsCheckedAtLoad) {
+  const std::string routes = R"("routes":[{"name":"a","listen":":1","upstream":"b:1"}])";
+  std::string error =
+      error_of("{" + routes + R"(,"sink":{"postgres":"postgress://mcptap:hunter2@db/mcptap"}})");
+  EXPECT_EQ(error,
+            "sink.postgres: invalid PostgreSQL URL: unknown scheme \"postgress://\" (did you "
+            "mean postgresql://?)");
+  error = error_of("{" + routes + R"(,"sink":{"postgres":"postgresql://u:hunter2@[::1/db"}})");
+  EXPECT_EQ(error.rfind("sink.postgres: invalid PostgreSQL URL: ", 0), 0u) << error;
+  EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+  EXPECT_EQ(parse_config("{" + routes + R"(,"sink":{"postgres":"host=db dbname=mcptap"}})")
+                .sink.postgres_url,
+            "host=db dbname=mcptap");
+
+  std::string path = testing::TempDir() + "mcptap_config_pg_test.json";
+  {
+    std::ofstream file(path);
+    file << "{" << routes << R"(,"sink":{"postgres":"postgres://db:5432/mcptap"}})";
+  }
+  setenv("MCPTAP_PG_URL", "postgresql//mcptap:hunter2@db/mcptap", 1);
+  try {
+    load_config_file(path);
+    ADD_FAILURE() << "a malformed MCPTAP_PG_URL was accepted";
+  } catch (const ConfigError& thrown) {
+    std::string what = thrown.what();
+    EXPECT_EQ(what.rfind("MCPTAP_PG_URL: invalid PostgreSQL DSN: ", 0), 0u) << what;
+    EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
+  }
+  unsetenv("MCPTAP_PG_URL");
+  EXPECT_EQ(load_config_file(path).sink.postgres_url, "postgres://db:5432/mcptap");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigLoaderSpelling, EditDistanceCountsASwapAsOneEdit) {
+  EXPECT_EQ(edit_distance("upstream", "upstream"), 0u);
+  EXPECT_EQ(edit_distance("upsteam", "upstream"), 1u);
+  EXPECT_EQ(edit_distance("lsiten", "listen"), 1u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+}
+
+TEST(ConfigLoaderSpelling, ClosestSpellingIgnoresCaseAndSeparators) {
+  std::vector<std::string> known = {"name", "listen", "upstream", "capture", "limits"};
+  EXPECT_EQ(closest_spelling("upsteam", known), "upstream");
+  EXPECT_EQ(closest_spelling("UPSTREAM", known), "upstream");
+  EXPECT_EQ(closest_spelling("Up-Stream", known), "upstream");
+  EXPECT_EQ(closest_spelling("nmae", known), "name");
+  EXPECT_EQ(closest_spelling("limit", known), "limits");
+  EXPECT_EQ(closest_spelling("zone", known), std::nullopt);
+  EXPECT_EQ(closest_spelling("x", known), std::nullopt);
+  EXPECT_EQ(closest_spelling("capture_mode", known), std::nullopt);
 }
 
 TEST(ConfigLoader, LimitsDefaultOffTopLevelSetsEveryRouteARouteOverrides) {
@@ -121,7 +269,8 @@ TEST(ConfigLoader, OriginalDstUpstream) {
       parse_config(R"({"routes":[{"name":"t","listen":":15001","upstream":"original_dst"}]})");
   EXPECT_TRUE(config.proxy.routes[0].upstream_original_dst);
   EXPECT_EQ(config.proxy.routes[0].upstream_text(), "original_dst");
-  Config plain = parse_config(R"({"routes":[{"name":"t","listen":":1","upstream":"original:80"}]})");
+  Config plain =
+      parse_config(R"({"routes":[{"name":"t","listen":":1","upstream":"original:80"}]})");
   EXPECT_FALSE(plain.proxy.routes[0].upstream_original_dst);
   EXPECT_EQ(plain.proxy.routes[0].upstream_text(), "original:80");
   EXPECT_EQ(error_of(R"({"routes":[{"name":"t","listen":":1","upstream":"original_dest"}]})"),

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "cli/client_commands.h"
+#include "cli/trace.h"
 #include "sink/pg_connection.h"
 #include "sink/schema.h"
 
@@ -37,6 +38,7 @@ struct Message {
   std::string payload = "{}";  // JSON text
   int64_t seconds_ago = 0;     // captured_at = now() - this
   std::string session = "s1";
+  std::string meta = "{}";  // JSON text
 };
 
 class QueryCommandTest : public ::testing::Test {
@@ -67,14 +69,14 @@ class QueryCommandTest : public ::testing::Test {
     sink::PgResult result = connection_->exec(
         "INSERT INTO mcptap.messages (id, captured_at, route, connection_id, session_id,"
         " transport, direction, kind, jsonrpc_id, method, correlation_id, latency_us, payload,"
-        " payload_bytes)"
+        " payload_bytes, meta)"
         " VALUES (gen_random_uuid(), now() - $1::bigint * interval '1 second', $2, 'c1', $3,"
         " 'websocket', $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, '')::uuid,"
-        " NULLIF($9, '')::bigint, $10::jsonb, $11::integer)"
+        " NULLIF($9, '')::bigint, $10::jsonb, $11::integer, $12::jsonb)"
         " RETURNING id::text",
         {std::to_string(message.seconds_ago), route_, message.session, message.direction,
          message.kind, message.jsonrpc_id, message.method, message.correlation_id,
-         message.latency_us, message.payload, std::to_string(message.payload.size())},
+         message.latency_us, message.payload, std::to_string(message.payload.size()), message.meta},
         &error);
     EXPECT_TRUE(error.empty()) << error;
     return result && PQntuples(result.get()) == 1 ? PQgetvalue(result.get(), 0, 0) : "";
@@ -159,14 +161,122 @@ TEST_F(QueryCommandTest, TimelinePutsEachReplyRightUnderItsRequest) {
 }
 
 TEST_F(QueryCommandTest, AReplyWhoseRequestIsNotInTheResultStandsAlone) {
-  insert_exchange("7", "tools/call", 30);
-  std::vector<MessageRow> rows =
-      fetch_where([&](MessageFilter& f) { f.limit = 1; });  // the newest: only the response
+  // Its request was never captured (capture was switched on in between, say).
+  std::string correlation = new_uuid();
+  insert({"response", "server_to_client", "7", "tools/call", correlation, "12345", "{}", 30});
+  std::vector<MessageRow> rows = fetch_where([&](MessageFilter& f) { f.limit = 1; });
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].kind, "response");
   std::string timeline = format_timeline(rows);
   EXPECT_NE(timeline.rfind("  ↳ ", 0), 0u) << timeline;
   EXPECT_TRUE(contains(timeline, "12.3 ms")) << timeline;
+}
+
+TEST_F(QueryCommandTest, ProgressAndCancelNotificationsGoUnderTheirRequestBeforeTheAnswer) {
+  std::string call = new_uuid();
+  std::string other = new_uuid();
+  insert({"request", "client_to_server", "1", "tools/call", call, "", "{}", 50});
+  insert({"request", "client_to_server", "2", "tools/call", other, "", "{}", 49});
+  insert({"notification", "server_to_client", "", "notifications/progress", call, "", "{}", 48});
+  insert({"notification", "server_to_client", "", "notifications/message", "", "", "{}", 47});
+  insert({"notification", "client_to_server", "", "notifications/cancelled", other, "", "{}", 46});
+  insert({"notification", "server_to_client", "", "notifications/progress", call, "", "{}", 45});
+  insert({"response", "server_to_client", "1", "tools/call", call, "9000", "{}", 44});
+
+  std::vector<MessageRow> rows = fetch_where([](MessageFilter&) {});
+  ASSERT_EQ(rows.size(), 7u);
+  std::string timeline = format_timeline(rows);
+  std::vector<std::string> lines = lines_of(timeline);
+  ASSERT_EQ(lines.size(), 7u) << timeline;
+  EXPECT_TRUE(contains(lines[0], "request") && contains(lines[0], "id=1")) << timeline;
+  for (int i : {1, 2}) {
+    EXPECT_EQ(lines[i].rfind("  ↳ ", 0), 0u) << timeline;
+    EXPECT_TRUE(contains(lines[i], "notifications/progress")) << timeline;
+  }
+  EXPECT_EQ(lines[3].rfind("  ↳ ", 0), 0u) << timeline;
+  EXPECT_TRUE(contains(lines[3], "response") && contains(lines[3], "9.00 ms")) << timeline;
+  EXPECT_TRUE(contains(lines[4], "request") && contains(lines[4], "id=2")) << timeline;
+  EXPECT_EQ(lines[5].rfind("  ↳ ", 0), 0u) << timeline;
+  EXPECT_TRUE(contains(lines[5], "notifications/cancelled")) << timeline;
+  // A notification that refers to no request stays on its own line.
+  EXPECT_NE(lines[6].rfind("  ↳ ", 0), 0u) << timeline;
+  EXPECT_TRUE(contains(lines[6], "notifications/message")) << timeline;
+}
+
+TEST_F(QueryCommandTest, LimitCountsExchangesAndNeverStartsWithAnOrphanAnswer) {
+  // Three calls, each with a progress notification and an answer, then a lone message.
+  std::vector<std::string> calls;
+  for (int i = 0; i < 3; ++i) {
+    std::string correlation = new_uuid();
+    calls.push_back(correlation);
+    int64_t at = 100 - 10 * i;
+    std::string id = std::to_string(i + 1);
+    insert({"request", "client_to_server", id, "tools/call", correlation, "", "{}", at});
+    insert({"notification", "server_to_client", "", "notifications/progress", correlation, "", "{}",
+            at - 1});
+    insert({"response", "server_to_client", id, "tools/call", correlation, "2000", "{}", at - 2});
+  }
+  insert({"notification", "server_to_client", "", "notifications/message", "", "", "{}", 60});
+
+  std::vector<MessageRow> two = fetch_where([](MessageFilter& f) { f.limit = 2; });
+  ASSERT_EQ(two.size(), 4u);  // the last call whole, and the lone notification
+  EXPECT_EQ(two[0].kind, "request");
+  EXPECT_EQ(two[0].correlation_id, calls[2]);
+  EXPECT_EQ(two[3].method, "notifications/message");
+
+  std::vector<MessageRow> three = fetch_where([](MessageFilter& f) { f.limit = 3; });
+  ASSERT_EQ(three.size(), 7u);
+  EXPECT_EQ(three[0].kind, "request");
+  EXPECT_EQ(three[0].correlation_id, calls[1]);
+  std::vector<std::string> lines = lines_of(format_timeline(three));
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_NE(lines[0].rfind("  ↳ ", 0), 0u) << lines[0];
+
+  // A filter that leaves a call's request out: its first matching row starts the exchange.
+  std::vector<MessageRow> progress = fetch_where([](MessageFilter& f) {
+    f.method = "notifications/progress";
+    f.limit = 2;
+  });
+  ASSERT_EQ(progress.size(), 2u);
+  EXPECT_EQ(progress[0].correlation_id, calls[1]);
+  EXPECT_EQ(progress[1].correlation_id, calls[2]);
+}
+
+TEST_F(QueryCommandTest, AToolFailureReadsAsOneInTheTimeline) {
+  std::string correlation = new_uuid();
+  insert({"request", "client_to_server", "5", "tools/call", correlation, "", "{}", 20});
+  const std::string long_text =
+      R"(the file /srv/data/report.csv could not be opened:\npermission denied for user )"
+      R"(\"reports\" in the finance group)";  // JSON text: a line break, quotes
+  insert({"response", "server_to_client", "5", "tools/call", correlation, "3000",
+          R"({"jsonrpc":"2.0","id":5,"result":{"content":[{"type":"image","data":"x"},)"
+          R"({"type":"text","text":")" +
+              long_text + R"("}],"isError":true}})",
+          19, "s1", R"({"tool_error":true})"});
+  // Stored without meta.tool_error (an older capture): the payload still says so.
+  insert_exchange("6", "tools/call", 15, "response",
+                  R"({"jsonrpc":"2.0","id":6,"result":{"content":[],"isError":true}})");
+  insert_exchange("7", "tools/call", 10, "response",
+                  R"({"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"fine"}],)"
+                  R"("isError":false}})");
+
+  std::vector<MessageRow> rows = fetch_where([](MessageFilter&) {});
+  ASSERT_EQ(rows.size(), 6u);
+  std::vector<std::string> lines = lines_of(format_timeline(rows));
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_TRUE(contains(lines[1], "response")) << lines[1];
+  const std::string expected_detail =
+      "tool error: the file /srv/data/report.csv could not be opened: permissio...";
+  EXPECT_EQ(lines[1].substr(lines[1].size() - expected_detail.size()), expected_detail) << lines[1];
+  EXPECT_TRUE(lines[3].size() >= 10 && lines[3].substr(lines[3].size() - 10) == "tool error")
+      << lines[3];
+  EXPECT_FALSE(contains(lines[5], "error")) << lines[5];
+
+  // --json: meta as stored.
+  std::vector<MessageRow> with_payloads = fetch_where([](MessageFilter&) {}, true);
+  nlohmann::json answer = nlohmann::json::parse(lines_of(format_json_lines(with_payloads))[1]);
+  EXPECT_EQ(answer["meta"]["tool_error"], true);
+  EXPECT_EQ(answer["payload"]["result"]["isError"], true);
 }
 
 TEST_F(QueryCommandTest, LimitKeepsTheNewestInTimeOrder) {
@@ -265,6 +375,26 @@ TEST_F(QueryCommandTest, DiffComparesTwoStoredPayloads) {
   EXPECT_EQ(diff_stored_payloads(*connection_, first, first), "identical\n");
 }
 
+TEST_F(QueryCommandTest, DiffSaysWhichSideIsAToolError) {
+  const std::string failed =
+      R"({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"no"}],"isError":true}})";
+  const std::string succeeded =
+      R"({"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}})";
+  std::string failure = insert({"response", "server_to_client", "1", "tools/call", "", "", failed,
+                                0, "s1", R"({"tool_error":true})"});
+  std::string success =
+      insert({"response", "server_to_client", "1", "tools/call", "", "", succeeded});
+  EXPECT_EQ(diff_stored_payloads(*connection_, failure, success),
+            "tool error: the first message, not the second\n"
+            "~ result.content[0].text: \"no\" → \"ok\"\n"
+            "- result.isError: true\n");
+  std::string diff = diff_stored_payloads(*connection_, success, failure);
+  EXPECT_EQ(diff.substr(0, diff.find('\n')), "tool error: the second message, not the first");
+  EXPECT_EQ(diff_stored_payloads(*connection_, failure, failure),
+            "tool error: both messages\nidentical\n");
+  EXPECT_EQ(diff_stored_payloads(*connection_, success, success), "identical\n");
+}
+
 TEST_F(QueryCommandTest, DiffOfAMissingOrMalformedIdIsACommandError) {
   std::string first = insert({"request", "client_to_server", "1", "ping", "", "", "{}"});
   std::string missing = new_uuid();
@@ -281,6 +411,22 @@ TEST_F(QueryCommandTest, DiffOfAMissingOrMalformedIdIsACommandError) {
   } catch (const CommandError& error) {
     EXPECT_EQ(error.exit_code(), kExitUsage);
   }
+}
+
+TEST(QueryPieces, ATracedToolFailureSaysSo) {
+  Trace trace;
+  trace.origin.request.kind = "request";
+  trace.origin.request.payload = nlohmann::json::parse(R"({"params":{"name":"read"}})");
+  trace.origin.reply = TraceMessage{};
+  trace.origin.reply->kind = "response";
+  trace.origin.reply->payload =
+      nlohmann::json::parse(R"({"result":{"content":[],"isError":true}})");
+  std::vector<std::string> lines = lines_of(format_trace(trace));
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_TRUE(contains(lines[3], "response") && contains(lines[3], "  tool error")) << lines[3];
+  EXPECT_FALSE(contains(lines[1], "tool error")) << lines[1];
+  trace.origin.reply->payload = nlohmann::json::parse(R"({"result":{"isError":"yes"}})");
+  EXPECT_FALSE(contains(format_trace(trace), "tool error"));
 }
 
 TEST(QueryPieces, DurationsParse) {

@@ -173,5 +173,26 @@ TEST(AdminViews, TailLineForARequestAndAResponse) {
             "       10 B");
 }
 
+TEST(AdminViews, TailLineForAToolFailureSaysSo) {
+  json failure = {{"captured_at", "2026-11-23T10:00:00.123456Z"},
+                  {"route", "gates"},
+                  {"direction", "server_to_client"},
+                  {"kind", "response"},
+                  {"jsonrpc_id", "4"},
+                  {"method", "tools/call"},
+                  {"latency_us", 2100},
+                  {"payload_bytes", 90},
+                  {"truncated", false},
+                  {"redacted", false},
+                  {"tool_error", true}};
+  EXPECT_EQ(format_tail_line(failure),
+            "10:00:00.123  gates         ←  response      tools/call                "
+            "id=4             90 B    2.10 ms  tool error");
+  failure["tool_error"] = false;
+  EXPECT_EQ(format_tail_line(failure).find("tool error"), std::string::npos);
+  failure.erase("tool_error");  // an older server's line
+  EXPECT_EQ(format_tail_line(failure).find("tool error"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace mcptap::cli

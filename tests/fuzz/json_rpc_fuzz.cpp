@@ -1,8 +1,8 @@
 // Fuzzes the depth-bounded JSON parser, JSON-RPC classification and the redactor behind it,
 // and checks the envelope against them: nothing the parser refuses is accepted, the same
-// classification and params._meta, and redaction asked for whenever the whole document has
-// a secret (and perhaps more often: a secret under a key that a later duplicate replaces);
-// and json_text against dump().
+// classification (tool failures included) and params._meta, and redaction asked for
+// whenever the whole document has a secret (and perhaps more often: a secret under a key
+// that a later duplicate replaces); and json_text against dump().
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,7 +25,7 @@ void require(bool condition) {
 void require_same(const ClassifiedMessage& a, const ClassifiedMessage& b) {
   require(a.kind == b.kind && a.id_text == b.id_text && a.method == b.method &&
           a.progress_token == b.progress_token &&
-          a.cancelled_request_id == b.cancelled_request_id &&
+          a.cancelled_request_id == b.cancelled_request_id && a.tool_error == b.tool_error &&
           a.invalid_reason == b.invalid_reason && a.batch_items.size() == b.batch_items.size());
   for (size_t i = 0; i < a.batch_items.size(); ++i) require_same(a.batch_items[i], b.batch_items[i]);
 }

@@ -285,8 +285,13 @@ TEST(SinkTest, UnusableSpoolDirectoryDropsButNeverThrows) {
   const std::string file = spool.path() + "/a-file";
   { std::ofstream(file) << "x"; }
   Sink sink(options_for(testing::test_pg_url(), file + "/spool"));
+  EXPECT_EQ(sink.start_problem(), file + " is not a directory (set sink.spool_dir to a directory)");
+  EXPECT_EQ(sink.spool_dir(), file + "/spool");
   sink.start();
   EXPECT_FALSE(sink.consume(make_record("r", 0)));
+  ASSERT_TRUE(sink.capture_degradation());
+  EXPECT_EQ(sink.capture_degradation()->cause, "spool unusable");
+  EXPECT_EQ(sink.capture_degradation()->dropped_records, 1u);
   EXPECT_EQ(sink.stats().spool_write_errors.load(), 1u);
   EXPECT_EQ(sink.stats().dropped_records.load(), 1u);
   EXPECT_TRUE(sink.stop(milliseconds(1000)));

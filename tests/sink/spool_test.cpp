@@ -522,6 +522,8 @@ TEST(SpoolTest, UnusableDirectoryDropsAndCountsWithoutThrowing) {
   Spool spool(options_in(file + "/spool"), stats);  // ENOTDIR, even for root
   EXPECT_FALSE(spool.usable());
   EXPECT_FALSE(stats.spool_usable.load());
+  EXPECT_EQ(spool.problem().reason, file + " is not a directory");
+  EXPECT_EQ(spool.problem().fix, "set sink.spool_dir to a directory");
   EXPECT_FALSE(spool.append(full_record(1)));
   EXPECT_FALSE(spool.append(full_record(2)));
   EXPECT_EQ(stats.spool_write_errors.load(), 2u);
@@ -545,6 +547,91 @@ TEST(SpoolTest, ASecondSpoolOnTheSameDirectoryIsRefused) {
   EXPECT_TRUE(first.usable());
   EXPECT_FALSE(second.usable());
   EXPECT_FALSE(second.append(full_record(1)));
+  // The holder wrote its pid in the lock file; the refusal names it.
+  EXPECT_EQ(second.problem().reason,
+            "locked by another mcptap process (pid " + std::to_string(::getpid()) + ")");
+  EXPECT_TRUE(second.problem().locked);
+  // The dropped record marks capture degraded, with the directory's problem as the cause.
+  EXPECT_EQ(second_stats.degraded_cause.load(), SinkStats::kDegradedUnusable);
+  EXPECT_EQ(second_stats.degraded_drops.load(), 1u);
+}
+
+TEST(SpoolTest, APathThatIsAFileIsNotADirectory) {
+  TempDir dir;
+  const std::string file = dir.path() + "/a-file";
+  write_file(file, "x");
+  SinkStats stats;
+  Spool spool(options_in(file), stats);
+  EXPECT_FALSE(spool.usable());
+  EXPECT_EQ(spool.problem().reason, "not a directory");
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat status {};
+  EXPECT_EQ(::lstat(path.c_str(), &status), 0) << path;
+  return status.st_mode & 07777;
+}
+
+// Captured data is private whatever the umask: directories 0700 (parents it creates too),
+// files 0600.
+TEST(SpoolPermissionsTest, CreatedDirectoriesAndFilesArePrivateWhateverTheUmask) {
+  TempDir dir;
+  const std::string spool_dir = dir.path() + "/parent/spool";
+  const mode_t saved = ::umask(0);
+  {
+    SinkStats stats;
+    Spool spool(options_in(spool_dir), stats);
+    ASSERT_TRUE(spool.usable()) << spool.problem().text();
+    ASSERT_TRUE(spool.append(full_record(1)));
+    ReadBack read = read_all(spool);
+    commit_all(spool, read);  // writes the checkpoint
+    spool.finish();
+  }
+  ::umask(saved);
+  EXPECT_EQ(mode_of(dir.path() + "/parent"), 0700u);
+  EXPECT_EQ(mode_of(spool_dir), 0700u);
+  EXPECT_EQ(mode_of(spool_dir + "/lock"), 0600u);
+  EXPECT_EQ(mode_of(spool_dir + "/checkpoint"), 0600u);
+  ASSERT_FALSE(segment_files(spool_dir).empty());
+  for (const fs::path& segment : segment_files(spool_dir)) {
+    EXPECT_EQ(mode_of(segment.string()), 0600u) << segment;
+  }
+}
+
+// What an older mcptap left readable by every local user (0755, 0644) is tightened.
+TEST(SpoolPermissionsTest, OwnOlderDirectoryAndFilesAreTightened) {
+  TempDir dir;
+  const std::string spool_dir = dir.path() + "/spool";
+  ASSERT_EQ(::mkdir(spool_dir.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(spool_dir.c_str(), 0755), 0);
+  for (const char* name : {"lock", "00000000000000000001.seg"}) {
+    write_file(spool_dir + "/" + name, "");
+    ASSERT_EQ(::chmod((spool_dir + "/" + name).c_str(), 0644), 0);
+  }
+  SinkStats stats;
+  Spool spool(options_in(spool_dir), stats);
+  ASSERT_TRUE(spool.usable()) << spool.problem().text();
+  EXPECT_EQ(mode_of(spool_dir), 0700u);
+  EXPECT_EQ(mode_of(spool_dir + "/lock"), 0600u);
+  EXPECT_EQ(mode_of(spool_dir + "/00000000000000000001.seg"), 0600u);
+}
+
+// Another user who can write in the directory could swap segments or take the lock: such a
+// directory is refused, not repaired.
+TEST(SpoolPermissionsTest, DirectoryWritableByGroupOrOthersIsRefused) {
+  for (mode_t mode : {mode_t(0777), mode_t(0770), mode_t(0702), mode_t(01777)}) {
+    TempDir dir;
+    const std::string spool_dir = dir.path() + "/spool";
+    ASSERT_EQ(::mkdir(spool_dir.c_str(), 0700), 0);
+    ASSERT_EQ(::chmod(spool_dir.c_str(), mode), 0);
+    SinkStats stats;
+    Spool spool(options_in(spool_dir), stats);
+    EXPECT_FALSE(spool.usable()) << std::oct << mode;
+    EXPECT_TRUE(spool.problem().reason.starts_with("writable by group or others (mode 0"))
+        << spool.problem().reason;
+    EXPECT_EQ(mode_of(spool_dir), mode) << "a refused directory is left as it is";
+    EXPECT_FALSE(fs::exists(spool_dir + "/lock"));
+  }
 }
 
 // Fills a spool whose writes start failing; traffic goes on, drops are write errors, what
@@ -592,6 +679,55 @@ TEST(SpoolDiskFullTest, FileSizeLimitFillsUp) {
   expect_disk_full_is_survived(dir.path());
   ::setrlimit(RLIMIT_FSIZE, &saved);
   std::signal(SIGXFSZ, previous_handler);
+}
+
+// While writes fail, capture is degraded (since when, why, how many dropped); the first
+// write that succeeds again ends it.
+void expect_failing_writes_degrade_capture(const std::string& dir, int expected_errno) {
+  SinkStats stats;
+  Spool spool(options_in(dir), stats);
+  ASSERT_TRUE(spool.usable());
+  int appended = 0;
+  while (appended < 1000 && spool.append(full_record(appended, 1000))) ++appended;
+  ASSERT_LT(appended, 1000) << "the disk never filled";
+  EXPECT_GT(stats.degraded_since_unix_us.load(), 0);
+  EXPECT_EQ(stats.degraded_cause.load(), expected_errno);
+  EXPECT_EQ(stats.degraded_drops.load(), 1u);
+  commit_all(spool, read_all(spool));
+  std::this_thread::sleep_for(milliseconds(100));  // the flusher closes the full segment
+  ASSERT_TRUE(spool.append(full_record(1000, 1000)));
+  EXPECT_EQ(stats.degraded_since_unix_us.load(), 0);
+}
+
+TEST(SpoolDiskFullTest, FailingWritesMarkCaptureDegradedUntilAWriteSucceeds) {
+  TempDir dir;
+  if (::mount("tmpfs", dir.path().c_str(), "tmpfs", 0, "size=128k") == 0) {
+    expect_failing_writes_degrade_capture(dir.path() + "/spool", ENOSPC);
+    ::umount(dir.path().c_str());
+    return;
+  }
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit limited = saved;
+  limited.rlim_cur = 100 * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  expect_failing_writes_degrade_capture(dir.path(), EFBIG);
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous_handler);
+}
+
+// The spool_max_bytes bound is a degradation of its own cause.
+TEST(SpoolTest, ReachingSpoolMaxBytesMarksCaptureDegraded) {
+  TempDir dir;
+  SinkStats stats;
+  SinkOptions options = options_in(dir.path());
+  options.spool_max_bytes = 64 * 1024;
+  Spool spool(options, stats);
+  for (int i = 0; i < 200; ++i) spool.append(full_record(i, 1000));
+  EXPECT_GT(stats.degraded_since_unix_us.load(), 0);
+  EXPECT_EQ(stats.degraded_cause.load(), SinkStats::kDegradedSpoolFull);
+  EXPECT_EQ(stats.degraded_drops.load(), stats.spool_full_drops.load());
 }
 
 TEST(SpoolTest, ReaderWakesForRecordsAppendedWhileItWaits) {
