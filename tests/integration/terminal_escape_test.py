@@ -195,7 +195,7 @@ class TerminalEscapeTest(unittest.TestCase):
         request = self.row(kind="request", method=METHOD)["id"]
         call = self.row(kind="request", method="tools/call", route=self.first)["id"]
         out, _ = self.checked("diff", request, call)
-        self.assertIn("- params.k" + SHOWN + ": " + '"v' + SHOWN_IN_JSON_TEXT + '"', out)
+        self.assertIn('- params["k' + SHOWN_IN_JSON_TEXT + '"]: "v' + SHOWN_IN_JSON_TEXT + '"', out)
         self.assertIn('~ method: "evil/' + SHOWN_IN_JSON_TEXT + '" → "tools/call"', out)
 
     def test_trace(self):
