@@ -76,6 +76,7 @@ struct PendingRequest {
   std::string method;
   int64_t sent_at_us = 0;
   std::optional<std::string> progress_token;
+  bool capture_skipped = false;  // its answer is left out of capture with it
 };
 
 // Everything one session still waits for.
@@ -172,6 +173,7 @@ class SessionTable {
                             const ClassifiedMessage& message, int64_t now_us);
   Correlation observe_notification(std::string_view session_id, Direction direction,
                                    const ClassifiedMessage& message);
+  void skip_capture(std::string_view session_id, RequestKeyView key, const Uuid& correlation_id);
   void forget(std::string_view session_id);
   size_t pending() const { return pending_total_; }
 
@@ -250,6 +252,7 @@ Correlation SessionTable::observe_reply(std::string_view session_id, Direction d
   correlation.method = std::move(request.method);
   // The wall clock may step back between the two messages; a latency is never negative.
   correlation.latency_us = std::max<int64_t>(0, now_us - request.sent_at_us);
+  correlation.request_skipped = request.capture_skipped;
   release(session_id, *session, slot);
   return correlation;
 }
@@ -294,6 +297,21 @@ Correlation SessionTable::observe_cancellation(std::string_view session_id, Dire
   return correlation;
 }
 
+// Requests under one key are few (one, unless a peer reuses an id while it is pending), so
+// walking them to the one with this correlation id is cheap.
+void SessionTable::skip_capture(std::string_view session_id, RequestKeyView key,
+                                const Uuid& correlation_id) {
+  SessionState* session = find_session(session_id);
+  if (!session) return;
+  for (uint32_t slot = oldest_with_key(*session, key); slot != kNoSlot;
+       slot = session->slots[slot].next_same_key) {
+    if (session->slots[slot].correlation_id == correlation_id) {
+      session->slots[slot].capture_skipped = true;
+      return;
+    }
+  }
+}
+
 void SessionTable::forget(std::string_view session_id) {
   auto found = sessions_.find(session_id);
   if (found == sessions_.end()) return;
@@ -329,6 +347,11 @@ Correlation Correlator::observe(std::string_view session_id, Direction direction
       break;
   }
   return {};
+}
+
+void Correlator::skip_capture(std::string_view session_id, Direction direction,
+                              std::string_view id_text, const Uuid& correlation_id) {
+  state_->sessions.skip_capture(session_id, {direction, id_text}, correlation_id);
 }
 
 void Correlator::forget_session(std::string_view session_id) {

@@ -18,6 +18,9 @@ struct Correlation {
   std::optional<Uuid> correlation_id;
   std::optional<std::string> method;  // for responses/errors: the method of the request
   std::optional<int64_t> latency_us;  // for responses/errors: time since the request passed
+  // For responses/errors: their request was left out of capture (see skip_capture), so
+  // the answer is left out with it.
+  bool request_skipped = false;
 };
 
 class Correlator {
@@ -35,6 +38,11 @@ class Correlator {
   // sent the same way, and retires that request. Batch and Invalid messages yield nothing.
   Correlation observe(std::string_view session_id, Direction direction,
                       const ClassifiedMessage& message, int64_t now_us);
+
+  // Remembers that the pending request `correlation_id` (sent in `direction` with this id)
+  // is not captured, for its answer to follow. Nothing happens when it is not pending.
+  void skip_capture(std::string_view session_id, Direction direction, std::string_view id_text,
+                    const Uuid& correlation_id);
 
   // Drops what a session still had pending (its connection is gone).
   void forget_session(std::string_view session_id);

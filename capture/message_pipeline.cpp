@@ -21,7 +21,15 @@ MessagePipeline::MessagePipeline(std::string route, CaptureOptions options,
       options_(options),
       redactor_(redactor),
       consumer_(consumer),
-      correlator_(options.max_pending_requests_per_session) {}
+      correlator_(options.max_pending_requests_per_session),
+      budget_(options.budget, clock_()),
+      rates_(clock_()) {}
+
+void MessagePipeline::set_clock(int64_t (*clock)()) {
+  clock_ = clock;
+  budget_ = CaptureBudget(budget_.limits(), clock_());
+  rates_ = CaptureRateWindow(clock_());
+}
 
 Record MessagePipeline::make_record(std::string_view connection_id,
                                     const CapturedMessage& message) const {
@@ -56,6 +64,7 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
   if (!switch_.enabled) return;
   ++counters_.messages[static_cast<int>(message.direction)];
   Record record = make_record(connection_id, message);
+  Exchange exchange;
   nlohmann::json& meta = message.meta;
   if (message.truncated) {
     // A cut message is not JSON any more; its full size and hash still identify it.
@@ -64,20 +73,20 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
     meta["reason"] = "payload larger than capture.max_payload_bytes";
     record.kind = Kind::Invalid;
   } else {
-    capture_json(record, message.payload, meta);
+    capture_json(record, message.payload, meta, exchange);
   }
   record.meta_json = json_text(meta);
-  deliver(std::move(record));
+  deliver(std::move(record), exchange);
 }
 
-void MessagePipeline::capture_json(Record& record, std::string_view payload,
-                                   nlohmann::json& meta) {
+void MessagePipeline::capture_json(Record& record, std::string_view payload, nlohmann::json& meta,
+                                   Exchange& exchange) {
   // Most messages hold no secret: the envelope alone classifies them, and the text as it
   // came is the payload — no document of the arguments or results is ever built. Integers
   // past 64 bits also reach jsonb with every digit (a document holds them as doubles).
   auto envelope = read_jsonrpc_envelope(payload, options_.max_json_depth, redactor_);
   if (envelope && !envelope->needs_redaction) {
-    classify_and_correlate(record, envelope->document, record.session_id, meta);
+    classify_and_correlate(record, envelope->document, record.session_id, meta, exchange);
     copy_request_meta(envelope->document, meta);
     record.payload = std::string(payload);
     return;
@@ -91,15 +100,15 @@ void MessagePipeline::capture_json(Record& record, std::string_view payload,
     meta["reason"] = error;
     return;
   }
-  classify_and_correlate(record, *document, record.session_id, meta);
+  classify_and_correlate(record, *document, record.session_id, meta, exchange);
   record.redacted = redactor_.redact_json(*document);
   copy_request_meta(*document, meta);
   record.payload = record.redacted ? json_text(*document) : std::string(payload);
 }
 
 void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::json& document,
-                                             std::string_view session_id,
-                                             nlohmann::json& meta) {
+                                             std::string_view session_id, nlohmann::json& meta,
+                                             Exchange& exchange) {
   ClassifiedMessage classified = classify_jsonrpc(document);
   record.kind = classified.kind;
   if (classified.kind == Kind::Invalid) {
@@ -107,10 +116,19 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
     return;
   }
   if (classified.kind == Kind::Batch) {
-    // One row for the batch; each element is still correlated, and listed in meta.
+    // One row for the batch; each element is still correlated, and listed in meta. The row
+    // is kept with any captured request it answers, and left out when all it answers were.
     nlohmann::json items = nlohmann::json::array();
+    bool answers_kept = false;
+    bool answers_skipped = false;
     for (const ClassifiedMessage& item : classified.batch_items) {
-      Correlation c = correlator_.observe(session_id, record.direction, item, record.captured_at_us);
+      Correlation c =
+          correlator_.observe(session_id, record.direction, item, record.captured_at_us);
+      bool answer = item.kind == Kind::Response || item.kind == Kind::Error;
+      if (answer && c.correlation_id) (c.request_skipped ? answers_skipped : answers_kept) = true;
+      if (item.kind == Kind::Request && item.id_text && c.correlation_id) {
+        exchange.batch_requests.emplace_back(*item.id_text, *c.correlation_id);
+      }
       nlohmann::json entry = {{"kind", to_string(item.kind)}};
       if (item.id_text) entry["jsonrpc_id"] = *item.id_text;
       if (c.method) entry["method"] = *c.method;
@@ -120,6 +138,11 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
       items.push_back(std::move(entry));
     }
     meta["batch"] = std::move(items);
+    if (answers_kept) {
+      exchange.role = Exchange::Role::AnswersKept;
+    } else if (answers_skipped && exchange.batch_requests.empty()) {
+      exchange.role = Exchange::Role::AnswersSkipped;
+    }
     return;
   }
   Correlation c = correlator_.observe(session_id, record.direction, classified,
@@ -132,6 +155,11 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
     // Whatever the request's method: a reply whose request was not seen is still a failure.
     record.tool_error = true;
     meta["tool_error"] = true;
+  }
+  bool answer = classified.kind == Kind::Response || classified.kind == Kind::Error;
+  if (answer && c.correlation_id) {
+    exchange.role =
+        c.request_skipped ? Exchange::Role::AnswersSkipped : Exchange::Role::AnswersKept;
   }
 }
 
@@ -163,14 +191,16 @@ void MessagePipeline::submit_failure(std::string_view connection_id, std::string
   record.kind = Kind::Invalid;
   // The reason may quote a peer's bytes.
   record.meta_json = json_text({{"reason", reason}, {"capture", "stopped"}});
-  deliver(std::move(record));
+  deliver(std::move(record), Exchange{});
 }
 
-void MessagePipeline::deliver(Record&& record) {
+void MessagePipeline::deliver(Record&& record, const Exchange& exchange) {
   if (record.kind != Kind::Invalid && !switch_.admits(record)) {
     ++counters_.filtered;
     return;
   }
+  const int64_t now_us = clock_();
+  if (!within_budget(record, exchange, now_us)) return;
   if (record_observer_) record_observer_(record);
   if (record.kind == Kind::Invalid) ++counters_.invalid;
   if (record.redacted) ++counters_.redacted;
@@ -178,11 +208,47 @@ void MessagePipeline::deliver(Record&& record) {
     consumer_.hold();
     consumer_held_ = true;
   }
+  const auto bytes = static_cast<uint64_t>(record.payload_bytes);
   if (consumer_.consume(std::move(record))) {
     ++counters_.captured;
+    rates_.add(bytes, now_us);
   } else {
     ++counters_.dropped;
   }
+}
+
+// The decision is taken once per exchange, when its request is seen (after the sample rate
+// and method filter, so what they leave out costs nothing); its answer follows it.
+bool MessagePipeline::within_budget(const Record& record, const Exchange& exchange,
+                                    int64_t now_us) {
+  const auto bytes = static_cast<uint64_t>(record.payload_bytes);
+  switch (exchange.role) {
+    case Exchange::Role::AnswersSkipped:
+      return false;  // counted once, when its request was left out
+    case Exchange::Role::AnswersKept:
+      budget_.charge(bytes, now_us);
+      return true;
+    case Exchange::Role::OnItsOwn:
+      break;
+  }
+  if (budget_.admit(bytes, now_us)) return true;
+  ++counters_.budget_skipped;
+  if (record.kind == Kind::Request && record.jsonrpc_id && record.correlation_id) {
+    correlator_.skip_capture(record.session_id, record.direction, *record.jsonrpc_id,
+                             *record.correlation_id);
+  }
+  for (const auto& [id_text, correlation_id] : exchange.batch_requests) {
+    correlator_.skip_capture(record.session_id, record.direction, id_text, correlation_id);
+  }
+  if (uint64_t suppressed = 0; budget_log_.allow(&suppressed)) {
+    const CaptureBudgetLimits& limits = budget_.limits();
+    log_warn("capture budget exceeded: exchanges are not captured (forwarding goes on)",
+             {{"route", route_},
+              {"skipped_total", counters_.budget_skipped},
+              {"max_messages_per_second", limits.max_messages_per_second},
+              {"max_bytes_per_second", limits.max_bytes_per_second}});
+  }
+  return false;
 }
 
 void MessagePipeline::release_deliveries() {

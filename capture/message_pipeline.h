@@ -3,14 +3,17 @@
 
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "capture/capture_budget.h"
+#include "capture/capture_rate.h"
 #include "capture/correlator.h"
 #include "capture/json_bounded.h"
 #include "capture/jsonrpc_envelope.h"
+#include "capture/log.h"
 #include "capture/record.h"
 #include "capture/redactor.h"
 
@@ -20,6 +23,7 @@ struct CaptureOptions {
   uint64_t max_payload_bytes = 16u << 20;  // per message; past it the record is truncated
   int max_json_depth = kDefaultMaxJsonDepth;
   size_t max_pending_requests_per_session = 4096;
+  CaptureBudgetLimits budget;  // capture.max_*_per_second: every route's default
 };
 
 // A message as a transport decoder delivers it.
@@ -43,6 +47,7 @@ struct CaptureCounters {
   uint64_t invalid = 0;           // records of kind invalid
   uint64_t redacted = 0;          // records with at least one value replaced
   uint64_t filtered = 0;          // left out by the sample rate or the method filter
+  uint64_t budget_skipped = 0;    // exchanges (and lone messages) past the volume budget
 };
 
 // What a route captures, switchable at runtime.
@@ -71,6 +76,13 @@ class MessagePipeline {
   const CaptureSwitch& capture_switch() const { return switch_; }
   void set_capture_switch(CaptureSwitch value) { switch_ = std::move(value); }
   const CaptureCounters& counters() const { return counters_; }
+  const CaptureBudgetLimits& budget() const { return budget_.limits(); }
+  // Applies from the next exchange on; exchanges already decided keep their decision.
+  void set_budget(const CaptureBudgetLimits& limits) { budget_.set_limits(limits, clock_()); }
+  // Rows and bytes handed to the sink per second, over the last few seconds.
+  CaptureRates rates() const { return rates_.rates(clock_()); }
+  // Where budgets and rates read the time (tests move it by hand).
+  void set_clock(int64_t (*clock)());
   // Sees every record just before it goes to the sink (live tail, latency metrics).
   void set_record_observer(std::function<void(const Record&)> observer) {
     record_observer_ = std::move(observer);
@@ -88,12 +100,27 @@ class MessagePipeline {
   void release_deliveries();
 
  private:
+  // How a record stands to the budget, found while correlating it.
+  struct Exchange {
+    enum class Role {
+      OnItsOwn,        // a request, notification or unpaired message: charged on its own
+      AnswersKept,     // answers a captured request: kept and charged whatever the budget
+      AnswersSkipped,  // answers a request left out: left out too
+    };
+    Role role = Role::OnItsOwn;
+    // The requests of a batch (id text, correlation id), left out with it if it is.
+    std::vector<std::pair<std::string, Uuid>> batch_requests;
+  };
+
   Record make_record(std::string_view connection_id, const CapturedMessage& message) const;
   // Classifies, correlates and redacts a whole (not truncated) JSON payload into record.
-  void capture_json(Record& record, std::string_view payload, nlohmann::json& meta);
+  void capture_json(Record& record, std::string_view payload, nlohmann::json& meta,
+                    Exchange& exchange);
   void classify_and_correlate(Record& record, const nlohmann::json& document,
-                              std::string_view session_id, nlohmann::json& meta);
-  void deliver(Record&& record);
+                              std::string_view session_id, nlohmann::json& meta,
+                              Exchange& exchange);
+  void deliver(Record&& record, const Exchange& exchange);
+  bool within_budget(const Record& record, const Exchange& exchange, int64_t now_us);
   static void copy_request_meta(const nlohmann::json& document, nlohmann::json& meta);
 
   std::string route_;
@@ -105,6 +132,10 @@ class MessagePipeline {
   Correlator correlator_;
   CaptureCounters counters_;
   CaptureSwitch switch_;
+  int64_t (*clock_)() = monotonic_now_us;
+  CaptureBudget budget_;
+  CaptureRateWindow rates_;
+  LogRateLimiter budget_log_{10000};
   std::function<void(const Record&)> record_observer_;
 };
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -78,6 +79,20 @@ class ObjectReader {
     }
   }
 
+  // A rate per second: a number, 0 (no limit) or more.
+  void read_rate(const std::string& key, double& out, double max) {
+    if (const json* value = find(key)) {
+      if (!value->is_number()) fail(path_of(key), "expected a number per second (0 = unlimited)");
+      double number = value->get<double>();
+      if (!(number >= 0) || number > max) {
+        fail(path_of(key), "must be between 0 (unlimited) and " +
+                               std::to_string(static_cast<long long>(max)) + ", got " +
+                               value->dump());
+      }
+      out = number;
+    }
+  }
+
   void read_string_list(const std::string& key, std::vector<std::string>& out) {
     if (const json* value = find(key)) {
       if (!value->is_array()) fail(path_of(key), "expected an array of strings");
@@ -142,17 +157,53 @@ bool valid_route_name(const std::string& name) {
   return true;
 }
 
+constexpr double kMaxMessagesPerSecond = 1e9;
+constexpr double kMaxBytesPerSecond = 1e13;
+constexpr const char* kBudgetKeys[] = {"max_messages_per_second", "max_bytes_per_second"};
+
+// A route's capture budget as its own `limits` set it; what it leaves unset comes from
+// `capture`, which is read after the routes.
+struct BudgetOverride {
+  std::optional<double> max_messages_per_second;
+  std::optional<double> max_bytes_per_second;
+};
+
+void read_budget_override(ObjectReader& reader, BudgetOverride& budget) {
+  double value = 0;
+  if (reader.find(kBudgetKeys[0])) {
+    reader.read_rate(kBudgetKeys[0], value, kMaxMessagesPerSecond);
+    budget.max_messages_per_second = value;
+  }
+  if (reader.find(kBudgetKeys[1])) {
+    reader.read_rate(kBudgetKeys[1], value, kMaxBytesPerSecond);
+    budget.max_bytes_per_second = value;
+  }
+}
+
 // `limits` at the top level sets every route's default; a route's own `limits` overrides
-// the keys it names.
-void read_limits(const json& section, const std::string& path, proxy::RouteLimits& limits) {
+// the keys it names. The capture budget's default is `capture.*`, so only a route's own
+// `limits` may carry it (budget is null for the top level).
+void read_limits(const json& section, const std::string& path, proxy::RouteLimits& limits,
+                 BudgetOverride* budget) {
   ObjectReader reader(section, path);
   reader.read_integer("max_connections", limits.max_connections, 0, 1000000);
   reader.read_integer("idle_timeout_s", limits.idle_timeout_s, 0, 30 * 24 * 3600);
+  if (budget) {
+    read_budget_override(reader, *budget);
+  } else {
+    for (const char* key : kBudgetKeys) {
+      if (section.contains(key)) {
+        ObjectReader::fail(reader.path_of(key), std::string("every route's default is capture.") +
+                                                    key + "; a route's own is routes[].limits." +
+                                                    key);
+      }
+    }
+  }
   reader.reject_unknown_keys();
 }
 
 proxy::RouteConfig read_route(const json& value, const std::string& path,
-                              const proxy::RouteLimits& default_limits) {
+                              const proxy::RouteLimits& default_limits, BudgetOverride& budget) {
   ObjectReader reader(value, path);
   proxy::RouteConfig route;
   route.limits = default_limits;
@@ -174,16 +225,21 @@ proxy::RouteConfig read_route(const json& value, const std::string& path,
     }
   }
   reader.read_bool("capture", route.capture);
-  if (const json* limits = reader.find("limits")) read_limits(*limits, path + ".limits", route.limits);
+  if (const json* limits = reader.find("limits")) {
+    read_limits(*limits, path + ".limits", route.limits, &budget);
+  }
   reader.reject_unknown_keys();
   return route;
 }
 
 // A route missing a required key is reported only after the later routes (and the rest of
 // the document) were checked for unknown keys: the typo is the more useful message.
-void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
+void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes,
+                 std::vector<BudgetOverride>& budgets) {
   proxy::RouteLimits default_limits;
-  if (const json* limits = root.find("limits")) read_limits(*limits, "limits", default_limits);
+  if (const json* limits = root.find("limits")) {
+    read_limits(*limits, "limits", default_limits, nullptr);
+  }
   const json* section = root.find("routes");
   if (!section) {
     throw MissingKeyError("routes: missing: at least one route is required");
@@ -196,9 +252,10 @@ void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
   std::optional<MissingKeyError> first_missing;
   for (size_t i = 0; i < section->size(); ++i) {
     std::string path = "routes[" + std::to_string(i) + "]";
+    BudgetOverride budget;
     proxy::RouteConfig route;
     try {
-      route = read_route((*section)[i], path, default_limits);
+      route = read_route((*section)[i], path, default_limits, budget);
     } catch (const MissingKeyError& missing) {
       if (!first_missing) first_missing = missing;
       continue;
@@ -211,8 +268,21 @@ void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes) {
                                                route.listen.to_string());
     }
     routes.push_back(std::move(route));
+    budgets.push_back(budget);
   }
   if (first_missing) throw *first_missing;
+}
+
+void resolve_budgets(std::vector<proxy::RouteConfig>& routes,
+                     const std::vector<BudgetOverride>& budgets,
+                     const capture::CaptureBudgetLimits& defaults) {
+  for (size_t i = 0; i < routes.size(); ++i) {
+    capture::CaptureBudgetLimits& budget = routes[i].limits.capture_budget;
+    budget.max_messages_per_second =
+        budgets[i].max_messages_per_second.value_or(defaults.max_messages_per_second);
+    budget.max_bytes_per_second =
+        budgets[i].max_bytes_per_second.value_or(defaults.max_bytes_per_second);
+  }
 }
 
 void read_sink(ObjectReader& root, sink::SinkOptions& sink) {
@@ -248,6 +318,8 @@ void read_capture(ObjectReader& root, capture::CaptureOptions& options) {
   reader.read_integer("max_json_depth", options.max_json_depth, 8, 10000);
   reader.read_integer("max_pending_requests_per_session", options.max_pending_requests_per_session,
                       1, 1 << 24);
+  reader.read_rate(kBudgetKeys[0], options.budget.max_messages_per_second, kMaxMessagesPerSecond);
+  reader.read_rate(kBudgetKeys[1], options.budget.max_bytes_per_second, kMaxBytesPerSecond);
   reader.reject_unknown_keys();
 }
 
@@ -396,13 +468,15 @@ Config parse_config(std::string_view json_text) {
   read_admin(root, config.admin);
   // A missing key waits until every section was checked for unknown keys.
   std::optional<MissingKeyError> missing;
+  std::vector<BudgetOverride> budgets;
   try {
-    read_routes(root, config.proxy.routes);
+    read_routes(root, config.proxy.routes, budgets);
   } catch (const MissingKeyError& error) {
     missing = error;
   }
   read_sink(root, config.sink);
   read_capture(root, config.capture);
+  resolve_budgets(config.proxy.routes, budgets, config.capture.budget);
   read_redact(root, config.redact);
   read_retention(root, config.sink);
   read_proxy(root, config.proxy);

@@ -499,7 +499,9 @@ bool load_stdio_config(const StdioArgs& args, Config* config, bool* capture_enab
     return false;
   }
   for (const proxy::RouteConfig& route : config->proxy.routes) {
-    if (route.name == args.route) *capture_enabled = route.capture;
+    if (route.name != args.route) continue;
+    *capture_enabled = route.capture;
+    config->capture.budget = route.limits.capture_budget;  // the route's own, or capture.*
   }
   // The route's spools live beside the sidecar's: spool -> spool-stdio-ROUTE/ (see
   // RouteSpools below for the process's own directory in there).

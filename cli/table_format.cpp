@@ -77,6 +77,69 @@ std::string short_number(double value) {
   return text;
 }
 
+// A large count with three significant digits: 950 → "950", 1080000 → "1.08M".
+std::string human_count(double value) {
+  static const char* const kSuffixes[] = {"", "k", "M", "G", "T"};
+  size_t suffix = 0;
+  while (value >= 999.5 && suffix + 1 < std::size(kSuffixes)) {
+    value /= 1000;
+    ++suffix;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, suffix == 0 ? "%.0f%s" : "%.3g%s", value, kSuffixes[suffix]);
+  return text;
+}
+
+// "20 msg/s, 1.0 MiB/s", or "unlimited" when the route has no capture budget.
+std::string budget_text(const json& route) {
+  auto budget = route.find("capture_budget");
+  if (budget == route.end() || !budget->is_object()) return "?";
+  std::vector<std::string> parts;
+  const json* messages = number_field(*budget, "max_messages_per_second");
+  if (messages && messages->get<double>() > 0) {
+    parts.push_back(short_number(messages->get<double>()) + " msg/s");
+  }
+  const json* bytes = number_field(*budget, "max_bytes_per_second");
+  if (bytes && bytes->get<double>() > 0) {
+    parts.push_back(human_bytes(std::llround(bytes->get<double>())) + "/s");
+  }
+  return parts.empty() ? "unlimited" : join(parts, ", ");
+}
+
+// What each route captures now (rows and bytes per second over the server's window), what
+// that comes to per day, and the budget that caps it.
+std::string format_capture_rates(const json& routes) {
+  using Align = TextTable::Align;
+  TextTable table({{"ROUTE"},
+                   {"ROWS/S", Align::Right},
+                   {"BYTES/S", Align::Right},
+                   {"ROWS/DAY", Align::Right},
+                   {"GB/DAY", Align::Right},
+                   {"BUDGET"},
+                   {"SKIPPED", Align::Right}});
+  double window_s = 0;
+  for (const json& route : routes) {
+    auto rate = route.find("capture_rate");
+    if (rate == route.end() || !rate->is_object()) continue;
+    const json* rows = number_field(*rate, "rows_per_second");
+    const json* bytes = number_field(*rate, "bytes_per_second");
+    const json* rows_per_day = number_field(*rate, "rows_per_day");
+    const json* gb_per_day = number_field(*rate, "gb_per_day");
+    if (const json* window = number_field(*rate, "window_s")) window_s = window->get<double>();
+    char rows_text[32] = "?";
+    char gb_text[32] = "?";
+    if (rows) std::snprintf(rows_text, sizeof rows_text, "%.1f", rows->get<double>());
+    if (gb_per_day) std::snprintf(gb_text, sizeof gb_text, "%.3g", gb_per_day->get<double>());
+    table.add_row({string_text(route, "name"), rows_text,
+                   bytes ? human_bytes(std::llround(bytes->get<double>())) : "?",
+                   rows_per_day ? human_count(rows_per_day->get<double>()) : "?", gb_text,
+                   budget_text(route), integer_text(route, "capture_budget_skipped")});
+  }
+  if (table.empty()) return "";
+  return "\ncapture over the last " + human_duration(window_s) +
+         " (GB/DAY: payload bytes, 10^9):\n" + table.render();
+}
+
 }  // namespace
 
 TextTable::TextTable(std::vector<Column> columns, bool show_header)
@@ -285,7 +348,9 @@ std::string format_status(const json& status) {
                                   integer_text(sink, "batches_failed")});
   text += summary.render();
   const json& routes = status.is_object() && status.contains("routes") ? status["routes"] : json();
-  return text + "\n" + format_routes_table(routes);
+  text += "\n" + format_routes_table(routes);
+  if (routes.is_array()) text += format_capture_rates(routes);
+  return text;
 }
 
 std::string format_tail_line(const json& message) {

@@ -59,6 +59,17 @@ std::string parse_switch(const std::string& body, capture::CaptureSwitch& out) {
   return "";
 }
 
+// The route's captured volume now and what it comes to in a day; GB are 10^9 bytes.
+nlohmann::json capture_rate_json(const capture::MessagePipeline& pipeline) {
+  constexpr double kSecondsPerDay = 86400;
+  capture::CaptureRates rates = pipeline.rates();
+  return {{"window_s", rates.window_seconds},
+          {"rows_per_second", rates.rows_per_second},
+          {"bytes_per_second", rates.bytes_per_second},
+          {"rows_per_day", rates.rows_per_second * kSecondsPerDay},
+          {"gb_per_day", rates.bytes_per_second * kSecondsPerDay / 1e9}};
+}
+
 }  // namespace
 
 nlohmann::json route_json(const ProxyRoute& route) {
@@ -80,6 +91,11 @@ nlohmann::json route_json(const ProxyRoute& route) {
           {"messages_invalid", capture.invalid},
           {"messages_redacted", capture.redacted},
           {"messages_filtered", capture.filtered},
+          {"capture_budget_skipped", capture.budget_skipped},
+          {"capture_budget",
+           {{"max_messages_per_second", route.pipeline->budget().max_messages_per_second},
+            {"max_bytes_per_second", route.pipeline->budget().max_bytes_per_second}}},
+          {"capture_rate", capture_rate_json(*route.pipeline)},
           {"watermark_pauses", traffic.watermark_pauses},
           {"upstream_connect_failures", traffic.upstream_connect_failures},
           {"connections_rejected", traffic.connections_rejected},
@@ -331,6 +347,11 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
        "Messages left out by the sample rate or method filter while capture is on. Not "
        "counted while capture is off.",
        [](const ProxyRoute& r) { return r.pipeline->counters().filtered; }},
+      {"mcptap_capture_budget_skipped_total", MetricType::Counter,
+       "Exchanges (a request with its answer) and lone messages left out of capture by the "
+       "route's capture budget (max_messages_per_second, max_bytes_per_second). Not counted "
+       "while capture is off.",
+       [](const ProxyRoute& r) { return r.pipeline->counters().budget_skipped; }},
       {"mcptap_watermark_pauses_total", MetricType::Counter,
        "Reads paused because the other side's write queue passed the high watermark; "
        "counted while capture is off too.",

@@ -49,6 +49,7 @@ std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config) {
   route->pipeline = std::make_unique<capture::MessagePipeline>(config.name, capture_options_,
                                                                redactor_, consumer_);
   route->pipeline->set_enabled(config.capture);
+  route->pipeline->set_budget(config.limits.capture_budget);
   control_plane_->watch(*route);
   capture::MessagePipeline* pipeline = route->pipeline.get();
   // Every connection gets a tap, even while capture is off, so that switching capture on
@@ -163,6 +164,7 @@ bool ProxyServer::apply(const ProxyOptions& options, std::string* error) {
       if (!(route->config.limits == config.limits)) {
         route->config.limits = config.limits;
         route->listener->set_limits(config.limits);
+        route->pipeline->set_budget(config.limits.capture_budget);
       }
       continue;
     }

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "capture/capture_budget.h"
+
 namespace mcptap::proxy {
 
 struct HostPort {
@@ -20,6 +22,10 @@ struct RouteLimits {
   // A connection with no byte in either direction for this long is closed. Off by
   // default: a transparent proxy leaves idle policy to the endpoints.
   uint32_t idle_timeout_s = 0;
+  // limits.max_messages_per_second / max_bytes_per_second: how much of the route's traffic
+  // is captured per second (capture.* when the route does not say). Forwarding is not
+  // limited; past the budget whole exchanges are left out of capture.
+  capture::CaptureBudgetLimits capture_budget;
   bool operator==(const RouteLimits&) const = default;
 };
 

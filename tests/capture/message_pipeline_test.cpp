@@ -289,5 +289,121 @@ TEST_F(MessagePipelineTest, FailureReasonQuotingBytesThatAreNotUtf8) {
   EXPECT_EQ(meta(0)["reason"], "unknown extension parameter \ufffd\ufffd: x\ufffd");
 }
 
+// The budget's clock, moved by hand.
+int64_t fake_now_us = 0;
+int64_t fake_clock() {
+  return fake_now_us;
+}
+
+class BudgetedPipelineTest : public MessagePipelineTest {
+ protected:
+  void SetUp() override {
+    fake_now_us = 5000000;
+    pipeline.set_clock(fake_clock);
+  }
+  void request(int id, std::string_view method = "tools/call") {
+    submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":)" + std::to_string(id) +
+                                          R"(,"method":")" + std::string(method) + R"("})");
+  }
+  void answer(int id) {
+    submit(Direction::ServerToClient,
+           R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":{}})");
+  }
+  // "request 1", "response 1"... of what reached the consumer.
+  std::vector<std::string> captured() const {
+    std::vector<std::string> out;
+    for (const Record& record : consumer.records) {
+      out.push_back(std::string(to_string(record.kind)) + " " + record.jsonrpc_id.value_or("-"));
+    }
+    return out;
+  }
+  static constexpr int64_t kSecond = 1000000;
+};
+
+TEST_F(BudgetedPipelineTest, PastTheBudgetWholeExchangesAreLeftOut) {
+  pipeline.set_budget({2, 0});  // two messages a second, a burst of two
+  request(1);
+  request(2);  // the bucket is empty now
+  answer(1);   // kept all the same: its request was; the bucket goes into debt
+  answer(2);
+  request(3);                   // left out
+  fake_now_us += 10 * kSecond;  // the bucket is full again when the answer comes...
+  answer(3);                    // ...but the answer follows its request: left out
+  EXPECT_EQ(captured(),
+            (std::vector<std::string>{"request 1", "request 2", "response 1", "response 2"}));
+  EXPECT_EQ(pipeline.counters().budget_skipped, 1u);  // one exchange
+  EXPECT_EQ(pipeline.counters().captured, 4u);
+  request(4);
+  answer(4);
+  EXPECT_EQ(consumer.records.size(), 6u);
+}
+
+TEST_F(BudgetedPipelineTest, ReusedIdsFollowTheirOwnRequest) {
+  pipeline.set_budget({1, 0});
+  request(3);  // kept
+  request(3);  // left out: the same id, still pending (a relay reuses one id for every call)
+  answer(3);   // answers the oldest: kept
+  answer(3);   // answers the one left out
+  EXPECT_EQ(captured(), (std::vector<std::string>{"request 3", "response 3"}));
+  EXPECT_EQ(consumer.records[0].correlation_id, consumer.records[1].correlation_id);
+}
+
+TEST_F(BudgetedPipelineTest, NotificationsAndUnpairedMessagesAreChargedOnTheirOwn) {
+  pipeline.set_budget({1, 0});
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","method":"notifications/message"})");
+  submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","method":"notifications/message"})");
+  answer(42);  // answers nothing that was seen
+  EXPECT_EQ(consumer.records.size(), 1u);
+  EXPECT_EQ(pipeline.counters().budget_skipped, 2u);
+}
+
+TEST_F(BudgetedPipelineTest, BytesBudgetAndBatches) {
+  pipeline.set_budget({0, 100});  // bytes only
+  const std::string batch =
+      R"([{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","id":2,"method":"b"}])";
+  submit(Direction::ClientToServer, std::string(120, ' ') + batch);  // the first message fits
+  submit(Direction::ClientToServer, batch);                          // in debt: left out
+  submit(Direction::ServerToClient,
+         R"([{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"result":{}}])");
+  submit(Direction::ServerToClient,
+         R"([{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","id":2,"result":{}}])");
+  ASSERT_EQ(consumer.records.size(), 2u);  // the first batch and its answer
+  EXPECT_EQ(consumer.records[0].kind, Kind::Batch);
+  EXPECT_EQ(consumer.records[1].direction, Direction::ServerToClient);
+  EXPECT_EQ(pipeline.counters().budget_skipped, 1u);
+}
+
+TEST_F(BudgetedPipelineTest, FilteredMessagesCostNothingAndNewBudgetsApply) {
+  CaptureSwitch only_calls;
+  only_calls.methods = {"tools/call"};
+  pipeline.set_capture_switch(only_calls);
+  pipeline.set_budget({2, 0});
+  for (int id = 1; id <= 50; ++id) request(id, "ping");  // filtered before the budget
+  request(100);
+  answer(100);
+  EXPECT_EQ(captured(), (std::vector<std::string>{"request 100", "response 100"}));
+  request(101);             // the bucket is in debt
+  pipeline.set_budget({});  // lifted (a reload)
+  answer(101);              // still follows its request
+  request(102);
+  answer(102);
+  EXPECT_EQ(captured(), (std::vector<std::string>{"request 100", "response 100", "request 102",
+                                                  "response 102"}));
+  EXPECT_EQ(pipeline.budget(), CaptureBudgetLimits{});
+}
+
+TEST_F(BudgetedPipelineTest, RatesCountWhatReachedTheSink) {
+  for (int i = 0; i < 40; ++i) {
+    request(i);  // 46 or 47 bytes
+    fake_now_us += kSecond / 10;
+  }
+  CaptureRates rates = pipeline.rates();  // 40 rows in 4 s
+  EXPECT_NEAR(rates.rows_per_second, 10, 0.01);
+  EXPECT_NEAR(rates.bytes_per_second, (10 * 46 + 30 * 47) / 4.0, 0.1);
+  consumer.accept = false;  // refused by the sink: not captured, not in the rate
+  for (int i = 0; i < 40; ++i) request(100 + i);
+  EXPECT_NEAR(pipeline.rates().rows_per_second, 10, 0.01);
+}
+
 }  // namespace
 }  // namespace mcptap::capture

@@ -264,6 +264,52 @@ TEST(ConfigLoader, LimitsDefaultOffTopLevelSetsEveryRouteARouteOverrides) {
             "routes[0].limits: expected an object");
 }
 
+TEST(ConfigLoader, CaptureBudgetDefaultsFromCaptureAndRouteLimitsOverride) {
+  Config unlimited = parse_config(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}]})");
+  EXPECT_TRUE(unlimited.proxy.routes[0].limits.capture_budget.unlimited());
+  EXPECT_TRUE(unlimited.capture.budget.unlimited());
+
+  Config config = parse_config(R"({
+    "routes": [
+      {"name":"a","listen":":1","upstream":"b:1"},
+      {"name":"c","listen":":2","upstream":"d:1","limits":{"max_messages_per_second":5}},
+      {"name":"e","listen":":3","upstream":"f:1",
+       "limits":{"max_messages_per_second":0,"max_bytes_per_second":2048.5}}
+    ],
+    "capture": {"max_messages_per_second": 100, "max_bytes_per_second": 1048576}})");
+  EXPECT_EQ(config.capture.budget.max_messages_per_second, 100);
+  EXPECT_EQ(config.capture.budget.max_bytes_per_second, 1048576);
+  const capture::CaptureBudgetLimits& a = config.proxy.routes[0].limits.capture_budget;
+  EXPECT_EQ(a.max_messages_per_second, 100);  // the default from capture
+  EXPECT_EQ(a.max_bytes_per_second, 1048576);
+  const capture::CaptureBudgetLimits& c = config.proxy.routes[1].limits.capture_budget;
+  EXPECT_EQ(c.max_messages_per_second, 5);
+  EXPECT_EQ(c.max_bytes_per_second, 1048576);  // inherited key by key
+  const capture::CaptureBudgetLimits& e = config.proxy.routes[2].limits.capture_budget;
+  EXPECT_EQ(e.max_messages_per_second, 0);  // 0: this route is not limited
+  EXPECT_EQ(e.max_bytes_per_second, 2048.5);
+}
+
+TEST(ConfigLoader, CaptureBudgetBadValuesAreNamed) {
+  const std::string route = R"({"name":"a","listen":"x:1","upstream":"b:1")";
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(}],"capture":{"max_messages_per_second":-1}})"),
+            "capture.max_messages_per_second: must be between 0 (unlimited) and 1000000000, "
+            "got -1");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(}],"capture":{"max_bytes_per_second":"1MB"}})"),
+            "capture.max_bytes_per_second: expected a number per second (0 = unlimited)");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(,"limits":{"max_bytes_per_second":-0.5}}]})"),
+            "routes[0].limits.max_bytes_per_second: must be between 0 (unlimited) and "
+            "10000000000000, got -0.5");
+  EXPECT_EQ(error_of(R"({"routes":[)" + route + R"(,"limits":{"max_messages_per_second":true}}]})"),
+            "routes[0].limits.max_messages_per_second: expected a number per second (0 = "
+            "unlimited)");
+  // The default for every route has one place: capture.*.
+  EXPECT_EQ(error_of(R"({"limits":{"max_messages_per_second":5},"routes":[)" + route + "}]}"),
+            "limits.max_messages_per_second: every route's default is "
+            "capture.max_messages_per_second; a route's own is "
+            "routes[].limits.max_messages_per_second");
+}
+
 TEST(ConfigLoader, OriginalDstUpstream) {
   Config config =
       parse_config(R"({"routes":[{"name":"t","listen":":15001","upstream":"original_dst"}]})");

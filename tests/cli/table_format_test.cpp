@@ -158,6 +158,34 @@ TEST(AdminViews, StatusSummary) {
             "gates  0.0.0.0:9001  gates:8001  on          1         2        0\n");
 }
 
+TEST(AdminViews, StatusShowsCaptureRatesPerDayAndTheBudget) {
+  json gates = route("gates", true, 1, 2);
+  gates["capture_rate"] = {{"window_s", 10},
+                           {"rows_per_second", 12.5},
+                           {"bytes_per_second", 3174.4},
+                           {"rows_per_day", 1080000},
+                           {"gb_per_day", 0.2742681}};
+  gates["capture_budget"] = {{"max_messages_per_second", 20}, {"max_bytes_per_second", 1048576}};
+  gates["capture_budget_skipped"] = 30;
+  json dewey = route("dewey", true, 0, 0);
+  dewey["capture_rate"] = {{"window_s", 10},
+                           {"rows_per_second", 0},
+                           {"bytes_per_second", 0},
+                           {"rows_per_day", 0},
+                           {"gb_per_day", 0}};
+  dewey["capture_budget"] = {{"max_messages_per_second", 0}, {"max_bytes_per_second", 0}};
+  dewey["capture_budget_skipped"] = 0;
+  json status = {
+      {"version", "0.1.0"}, {"uptime_s", 5}, {"ready", true}, {"routes", {gates, dewey}}};
+  std::string text = format_status(status);
+  std::string rates = text.substr(text.find("capture over"));
+  EXPECT_EQ(rates,
+            "capture over the last 10s (GB/DAY: payload bytes, 10^9):\n"
+            "ROUTE  ROWS/S  BYTES/S  ROWS/DAY  GB/DAY  BUDGET               SKIPPED\n"
+            "gates    12.5  3.1 KiB     1.08M   0.274  20 msg/s, 1.0 MiB/s       30\n"
+            "dewey     0.0      0 B         0       0  unlimited                  0\n");
+}
+
 TEST(AdminViews, TailLineForARequestAndAResponse) {
   json request = {{"captured_at", "2026-11-23T10:00:00.123456Z"},
                   {"route", "gates"},
