@@ -26,7 +26,7 @@ std::string degraded_line(const nlohmann::json& status) {
   if (capture.contains("dropped_records") && capture["dropped_records"].is_number()) {
     line += "; " + capture["dropped_records"].dump() + " records dropped";
   }
-  return line + "\n";
+  return printable(line) + "\n";  // the server's words: shown, not obeyed
 }
 
 }  // namespace
