@@ -348,7 +348,8 @@ std::string format_status(const json& status) {
                                   integer_text(sink, "batches_failed")});
   text += summary.render();
   const json& routes = status.is_object() && status.contains("routes") ? status["routes"] : json();
-  text += "\n" + format_routes_table(routes);
+  text += '\n';
+  text += format_routes_table(routes);
   if (routes.is_array()) text += format_capture_rates(routes);
   return text;
 }
