@@ -117,6 +117,10 @@ void ConnectionCapture::feed_http(Direction direction, std::string_view bytes) {
     stop_capture(direction, parser.failure_reason());
     return;
   }
+  if (!http_->failure().empty()) {
+    stop_capture(direction, http_->failure());
+    return;
+  }
   if (status != HttpMessageParser::Status::Upgraded) return;
   std::string_view rest = bytes.substr(consumed);
   if (direction == Direction::ClientToServer) {

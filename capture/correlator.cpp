@@ -75,9 +75,13 @@ struct PendingRequest {
   Uuid correlation_id;
   std::string method;
   int64_t sent_at_us = 0;
+  size_t bytes = 0;  // what this request adds to its session's estimate
   std::optional<std::string> progress_token;
   bool capture_skipped = false;  // its answer is left out of capture with it
 };
+
+struct SessionState;
+using SessionNode = std::pair<const std::string, SessionState>;
 
 // Everything one session still waits for.
 struct SessionState {
@@ -88,7 +92,34 @@ struct SessionState {
   size_t pending = 0;
   PendingByKey by_key;
   std::unordered_map<std::string, Uuid, StringHash, std::equal_to<>> progress_tokens;
+  size_t bytes = 0;  // estimate of all of the above, and of the session's own entry
+  int64_t last_used_us = 0;
+  // A reply of this session has paired: a real session, not an id made up on the wire.
+  bool answered = false;
+  // Sessions in use order, for eviction (unordered_map nodes never move).
+  SessionNode* used_before = nullptr;
+  SessionNode* used_after = nullptr;
 };
+
+// Sessions of one kind, least recently used first.
+struct UseList {
+  SessionNode* least = nullptr;
+  SessionNode* most = nullptr;
+};
+
+// The memory estimate: what the strings hold plus a fixed share for each hash node and
+// bucket. It errs high, so that the bound holds for what malloc really keeps.
+constexpr size_t kNodeOverhead = 64;
+constexpr size_t kSessionOverhead = sizeof(SessionState) + 2 * kNodeOverhead;
+constexpr size_t kSlotBytes = sizeof(PendingRequest) + sizeof(uint32_t);
+
+size_t request_bytes(std::string_view method, std::string_view id_text,
+                     const std::optional<std::string>& progress_token) {
+  size_t bytes = method.size() + id_text.size() + kNodeOverhead;
+  // A token is held twice: by the request and as the key of the token table.
+  if (progress_token) bytes += 2 * progress_token->size() + kNodeOverhead;
+  return bytes;
+}
 
 uint32_t allocate_slot(SessionState& session) {
   if (!session.free_slots.empty()) {
@@ -96,7 +127,10 @@ uint32_t allocate_slot(SessionState& session) {
     session.free_slots.pop_back();
     return slot;
   }
+  size_t capacity = session.slots.capacity();
   session.slots.emplace_back();
+  // Slots are kept until the session goes: their memory counts from their allocation.
+  session.bytes += (session.slots.capacity() - capacity) * kSlotBytes;
   return static_cast<uint32_t>(session.slots.size() - 1);
 }
 
@@ -135,10 +169,24 @@ uint32_t oldest_with_key(const SessionState& session, RequestKeyView key) {
   return found == session.by_key.end() ? kNoSlot : found->second.oldest;
 }
 
+// A session left with nothing pending gives back what a burst of requests made it hold.
+// Small tables are kept: a client that sends one request at a time reuses them.
+void shrink_if_idle(SessionState& session) {
+  constexpr size_t kKeptSlots = 16;
+  if (session.pending != 0 || session.slots.capacity() <= kKeptSlots) return;
+  session.bytes -= session.slots.capacity() * kSlotBytes;
+  std::vector<PendingRequest>().swap(session.slots);
+  std::vector<uint32_t>().swap(session.free_slots);
+  PendingByKey().swap(session.by_key);
+  decltype(session.progress_tokens)().swap(session.progress_tokens);
+  session.oldest = session.newest = kNoSlot;
+}
+
 // Removes a request that is the oldest under its key. Every removal is of that kind: an
 // answer and a cancellation take the oldest with their id, and eviction takes the oldest
-// of the session, which no older request with the same key can precede.
-void release_oldest_of_key(SessionState& session, uint32_t slot) {
+// of the session, which no older request with the same key can precede. Returns how many
+// progress tokens went with it (0 or 1).
+size_t release_oldest_of_key(SessionState& session, uint32_t slot) {
   PendingRequest& request = session.slots[slot];
   KeyQueue& queue = request.key_entry->second;
   assert(queue.oldest == slot);
@@ -148,67 +196,188 @@ void release_oldest_of_key(SessionState& session, uint32_t slot) {
     const RequestKey& key = request.key_entry->first;
     session.by_key.erase(session.by_key.find(RequestKeyView{key.direction, key.id_text}));
   }
+  size_t tokens_released = 0;
   if (request.progress_token) {
     // Another request may have announced the same token since; its entry stays.
     auto token = session.progress_tokens.find(*request.progress_token);
     if (token != session.progress_tokens.end() && token->second == request.correlation_id) {
       session.progress_tokens.erase(token);
+      tokens_released = 1;
     }
   }
   unlink_by_age(session, slot);
+  session.bytes -= request.bytes;
   request = PendingRequest{};  // frees the method and token strings now
   session.free_slots.push_back(slot);
   --session.pending;
+  return tokens_released;
 }
 
 // All sessions of one correlator, and the pairing rules for each kind of message.
 class SessionTable {
  public:
-  explicit SessionTable(size_t max_pending_per_session)
-      : max_pending_per_session_(max_pending_per_session) {}
+  explicit SessionTable(const CorrelationLimits& limits) : limits_(limits) {}
+  SessionTable(const SessionTable&) = delete;
+  SessionTable& operator=(const SessionTable&) = delete;
 
   Correlation observe_request(std::string_view session_id, Direction direction,
                               const ClassifiedMessage& message, int64_t now_us);
   Correlation observe_reply(std::string_view session_id, Direction direction,
                             const ClassifiedMessage& message, int64_t now_us);
   Correlation observe_notification(std::string_view session_id, Direction direction,
-                                   const ClassifiedMessage& message);
+                                   const ClassifiedMessage& message, int64_t now_us);
   void skip_capture(std::string_view session_id, RequestKeyView key, const Uuid& correlation_id);
+  void expire_idle(int64_t now_us);
   void forget(std::string_view session_id);
-  size_t pending() const { return pending_total_; }
+  const CorrelatorStats& stats() const { return stats_; }
 
  private:
-  Correlation observe_progress(std::string_view session_id, const ClassifiedMessage& message);
+  Correlation observe_progress(std::string_view session_id, const ClassifiedMessage& message,
+                               int64_t now_us);
   Correlation observe_cancellation(std::string_view session_id, Direction direction,
-                                   const ClassifiedMessage& message);
-  SessionState& session_for(std::string_view session_id);
-  SessionState* find_session(std::string_view session_id);
-  void release(std::string_view session_id, SessionState& session, uint32_t slot);
+                                   const ClassifiedMessage& message, int64_t now_us);
+  SessionNode& session_for(std::string_view session_id, int64_t now_us);
+  SessionNode* find_session(std::string_view session_id, int64_t now_us);
+  UseList& list_of(const SessionNode& node) {
+    return node.second.answered ? answered_ : unanswered_;
+  }
+  void touch(SessionNode& node, int64_t now_us);
+  void unlink_use(SessionNode& node);
+  void mark_answered(SessionNode& node);
+  SessionNode* byte_victim(const SessionNode& current);
+  void release(SessionNode& node, uint32_t slot, bool keep_empty = false);
+  void drop_oldest(SessionNode& node, Eviction reason);
+  void evict(SessionNode& node, Eviction reason);
+  void erase(SessionNode& node);
+  void enforce_byte_bound(SessionNode& current);
 
-  size_t max_pending_per_session_;
-  size_t pending_total_ = 0;
+  CorrelationLimits limits_;
+  CorrelatorStats stats_;
   std::unordered_map<std::string, SessionState, StringHash, std::equal_to<>> sessions_;
+  // Sessions whose requests were never answered go first: an attacker inventing session
+  // ids (which servers answer with id null) cannot push out sessions that really talk.
+  UseList unanswered_;
+  UseList answered_;
 };
 
-SessionState& SessionTable::session_for(std::string_view session_id) {
+void SessionTable::unlink_use(SessionNode& node) {
+  SessionState& session = node.second;
+  UseList& list = list_of(node);
+  if (session.used_before) session.used_before->second.used_after = session.used_after;
+  if (session.used_after) session.used_after->second.used_before = session.used_before;
+  if (list.least == &node) list.least = session.used_after;
+  if (list.most == &node) list.most = session.used_before;
+  session.used_before = session.used_after = nullptr;
+}
+
+void SessionTable::touch(SessionNode& node, int64_t now_us) {
+  node.second.last_used_us = now_us;
+  UseList& list = list_of(node);
+  if (list.most == &node) return;
+  unlink_use(node);
+  node.second.used_before = list.most;
+  if (list.most) list.most->second.used_after = &node;
+  list.most = &node;
+  if (!list.least) list.least = &node;
+}
+
+void SessionTable::mark_answered(SessionNode& node) {
+  if (node.second.answered) return;
+  unlink_use(node);
+  node.second.answered = true;
+  touch(node, node.second.last_used_us);
+}
+
+SessionNode& SessionTable::session_for(std::string_view session_id, int64_t now_us) {
   auto found = sessions_.find(session_id);
   if (found == sessions_.end()) {
+    while (sessions_.size() >= limits_.max_sessions) {
+      evict(unanswered_.least ? *unanswered_.least : *answered_.least, Eviction::Sessions);
+    }
     found = sessions_.emplace(std::string(session_id), SessionState{}).first;
+    found->second.bytes = kSessionOverhead + session_id.size();
+    stats_.bytes += found->second.bytes;
+    stats_.sessions = sessions_.size();
   }
-  return found->second;
+  touch(*found, now_us);
+  return *found;
 }
 
-SessionState* SessionTable::find_session(std::string_view session_id) {
+SessionNode* SessionTable::find_session(std::string_view session_id, int64_t now_us) {
   auto found = sessions_.find(session_id);
-  return found == sessions_.end() ? nullptr : &found->second;
+  if (found == sessions_.end()) return nullptr;
+  touch(*found, now_us);
+  return &*found;
 }
 
-// Takes one request off a session. A session with nothing left pending is dropped, so
-// sessions that are never forgotten explicitly cost nothing once their requests are done.
-void SessionTable::release(std::string_view session_id, SessionState& session, uint32_t slot) {
-  release_oldest_of_key(session, slot);
-  --pending_total_;
-  if (session.pending == 0) forget(session_id);
+// Takes one request off a session. An unanswered session with nothing left pending is
+// dropped; an answered one is kept (small) until it idles out or the bounds need its room,
+// so that it stays known as a real session.
+void SessionTable::release(SessionNode& node, uint32_t slot, bool keep_empty) {
+  SessionState& session = node.second;
+  size_t before = session.bytes;
+  stats_.progress_tokens -= release_oldest_of_key(session, slot);
+  if (!keep_empty) shrink_if_idle(session);
+  stats_.bytes -= before - session.bytes;
+  --stats_.pending;
+  if (session.pending == 0 && !keep_empty && !session.answered) erase(node);
+}
+
+void SessionTable::drop_oldest(SessionNode& node, Eviction reason) {
+  ++stats_.evicted[static_cast<size_t>(reason)];
+  release(node, node.second.oldest);
+}
+
+void SessionTable::evict(SessionNode& node, Eviction reason) {
+  stats_.evicted[static_cast<size_t>(reason)] += node.second.pending;
+  erase(node);
+}
+
+void SessionTable::erase(SessionNode& node) {
+  SessionState& session = node.second;
+  unlink_use(node);
+  stats_.pending -= session.pending;
+  stats_.progress_tokens -= session.progress_tokens.size();
+  stats_.bytes -= session.bytes;
+  // Erased through an iterator: the key lives in the node being erased.
+  sessions_.erase(sessions_.find(std::string_view(node.first)));
+  stats_.sessions = sessions_.size();
+}
+
+// Sessions are used in clock order, so the least recently used is the one idle longest.
+void SessionTable::expire_idle(int64_t now_us) {
+  if (limits_.session_idle_timeout_us <= 0) return;
+  for (UseList* list : {&unanswered_, &answered_}) {
+    while (list->least &&
+           now_us - list->least->second.last_used_us > limits_.session_idle_timeout_us) {
+      evict(*list->least, Eviction::Idle);
+    }
+  }
+}
+
+// The session to forget for room: an unanswered one, least recently used first; an
+// answered one only for an answered session. Never the current one.
+SessionNode* SessionTable::byte_victim(const SessionNode& current) {
+  auto other_than_current = [&](const UseList& list) {
+    return list.least != &current ? list.least : current.second.used_after;
+  };
+  if (SessionNode* victim = other_than_current(unanswered_)) return victim;
+  return current.second.answered ? other_than_current(answered_) : nullptr;
+}
+
+// Other sessions go first; when none may go, the current session's oldest requests. A
+// request larger than the whole bound is not kept at all.
+void SessionTable::enforce_byte_bound(SessionNode& current) {
+  while (stats_.bytes > limits_.max_bytes) {
+    if (SessionNode* victim = byte_victim(current)) {
+      evict(*victim, Eviction::Bytes);
+      continue;
+    }
+    if (current.second.pending == 0) return;
+    bool last = current.second.pending == 1 && !current.second.answered;
+    drop_oldest(current, Eviction::Bytes);  // erases an unanswered session with its last
+    if (last) return;
+  }
 }
 
 Correlation SessionTable::observe_request(std::string_view session_id, Direction direction,
@@ -216,66 +385,82 @@ Correlation SessionTable::observe_request(std::string_view session_id, Direction
   Correlation correlation;
   correlation.correlation_id = Uuid::v7();
   correlation.method = message.method;
-  if (max_pending_per_session_ == 0 || !message.id_text) return correlation;
-
-  SessionState& session = session_for(session_id);
-  while (session.pending >= max_pending_per_session_) {
-    release_oldest_of_key(session, session.oldest);
-    --pending_total_;
+  if (limits_.max_pending_per_session == 0 || limits_.max_sessions == 0 || !message.id_text) {
+    return correlation;
   }
+
+  SessionNode& node = session_for(session_id, now_us);
+  SessionState& session = node.second;
+  while (session.pending >= limits_.max_pending_per_session) {
+    ++stats_.evicted[static_cast<size_t>(Eviction::Pending)];
+    release(node, session.oldest, /*keep_empty=*/true);  // the new request follows
+  }
+  size_t bytes_before = session.bytes;
   uint32_t slot = allocate_slot(session);
   PendingRequest& request = session.slots[slot];
   request.correlation_id = *correlation.correlation_id;
   request.method = message.method.value_or(std::string());
   request.sent_at_us = now_us;
   request.progress_token = message.progress_token;
+  request.bytes = request_bytes(request.method, *message.id_text, request.progress_token);
   if (request.progress_token) {
-    session.progress_tokens.insert_or_assign(*request.progress_token, request.correlation_id);
+    auto [token, added] =
+        session.progress_tokens.insert_or_assign(*request.progress_token, request.correlation_id);
+    static_cast<void>(token);
+    if (added) ++stats_.progress_tokens;
   }
   append_by_age(session, slot);
   append_to_key(session, {direction, *message.id_text}, slot);
+  session.bytes += request.bytes;
+  stats_.bytes += session.bytes - bytes_before;
   ++session.pending;
-  ++pending_total_;
+  ++stats_.pending;
+  enforce_byte_bound(node);
   return correlation;
 }
-
 Correlation SessionTable::observe_reply(std::string_view session_id, Direction direction,
                                         const ClassifiedMessage& message, int64_t now_us) {
   Correlation correlation;
-  SessionState* session = find_session(session_id);
-  if (!session || !message.id_text) return correlation;
+  if (!message.id_text) return correlation;
+  SessionNode* node = find_session(session_id, now_us);
+  if (!node) return correlation;
+  SessionState& session = node->second;
   // A reply travels against its request: a server answers what the client sent.
-  uint32_t slot = oldest_with_key(*session, {opposite(direction), *message.id_text});
+  uint32_t slot = oldest_with_key(session, {opposite(direction), *message.id_text});
   if (slot == kNoSlot) return correlation;
-  PendingRequest& request = session->slots[slot];
+  PendingRequest& request = session.slots[slot];
   correlation.correlation_id = request.correlation_id;
   correlation.method = std::move(request.method);
   // The wall clock may step back between the two messages; a latency is never negative.
   correlation.latency_us = std::max<int64_t>(0, now_us - request.sent_at_us);
   correlation.request_skipped = request.capture_skipped;
-  release(session_id, *session, slot);
+  mark_answered(*node);
+  release(*node, slot);
   return correlation;
 }
 
 Correlation SessionTable::observe_notification(std::string_view session_id, Direction direction,
-                                               const ClassifiedMessage& message) {
-  if (message.method == kProgressMethod) return observe_progress(session_id, message);
+                                               const ClassifiedMessage& message, int64_t now_us) {
+  if (message.method == kProgressMethod) return observe_progress(session_id, message, now_us);
   if (message.method == kCancelledMethod) {
-    return observe_cancellation(session_id, direction, message);
+    return observe_cancellation(session_id, direction, message, now_us);
   }
   Correlation correlation;
   correlation.method = message.method;
   return correlation;
 }
 
+// Progress shows the session is alive: a long call reporting progress does not idle out.
 Correlation SessionTable::observe_progress(std::string_view session_id,
-                                           const ClassifiedMessage& message) {
+                                           const ClassifiedMessage& message, int64_t now_us) {
   Correlation correlation;
   correlation.method = message.method;
-  SessionState* session = find_session(session_id);
-  if (!session || !message.progress_token) return correlation;
-  auto token = session->progress_tokens.find(*message.progress_token);
-  if (token != session->progress_tokens.end()) correlation.correlation_id = token->second;
+  if (!message.progress_token) return correlation;
+  SessionNode* node = find_session(session_id, now_us);
+  if (!node) return correlation;
+  auto& tokens = node->second.progress_tokens;
+  auto token = tokens.find(*message.progress_token);
+  if (token != tokens.end()) correlation.correlation_id = token->second;
   return correlation;
 }
 
@@ -285,15 +470,16 @@ Correlation SessionTable::observe_progress(std::string_view session_id,
 // id's next response (ids are reused) with the wrong request. The cost: a response that
 // races the cancellation arrives unpaired.
 Correlation SessionTable::observe_cancellation(std::string_view session_id, Direction direction,
-                                               const ClassifiedMessage& message) {
+                                               const ClassifiedMessage& message, int64_t now_us) {
   Correlation correlation;
   correlation.method = message.method;
-  SessionState* session = find_session(session_id);
-  if (!session || !message.cancelled_request_id) return correlation;
-  uint32_t slot = oldest_with_key(*session, {direction, *message.cancelled_request_id});
+  if (!message.cancelled_request_id) return correlation;
+  SessionNode* node = find_session(session_id, now_us);
+  if (!node) return correlation;
+  uint32_t slot = oldest_with_key(node->second, {direction, *message.cancelled_request_id});
   if (slot == kNoSlot) return correlation;
-  correlation.correlation_id = session->slots[slot].correlation_id;
-  release(session_id, *session, slot);
+  correlation.correlation_id = node->second.slots[slot].correlation_id;
+  release(*node, slot);
   return correlation;
 }
 
@@ -301,8 +487,9 @@ Correlation SessionTable::observe_cancellation(std::string_view session_id, Dire
 // walking them to the one with this correlation id is cheap.
 void SessionTable::skip_capture(std::string_view session_id, RequestKeyView key,
                                 const Uuid& correlation_id) {
-  SessionState* session = find_session(session_id);
-  if (!session) return;
+  auto found = sessions_.find(session_id);  // a lookup, not a use: no touch
+  if (found == sessions_.end()) return;
+  SessionState* session = &found->second;
   for (uint32_t slot = oldest_with_key(*session, key); slot != kNoSlot;
        slot = session->slots[slot].next_same_key) {
     if (session->slots[slot].correlation_id == correlation_id) {
@@ -314,26 +501,41 @@ void SessionTable::skip_capture(std::string_view session_id, RequestKeyView key,
 
 void SessionTable::forget(std::string_view session_id) {
   auto found = sessions_.find(session_id);
-  if (found == sessions_.end()) return;
-  pending_total_ -= found->second.pending;
-  sessions_.erase(found);
+  if (found != sessions_.end()) erase(*found);
 }
 
 }  // namespace
 
+std::string_view to_string(Eviction reason) {
+  switch (reason) {
+    case Eviction::Pending:
+      return "pending";
+    case Eviction::Sessions:
+      return "sessions";
+    case Eviction::Bytes:
+      return "bytes";
+    case Eviction::Idle:
+      return "idle";
+  }
+  return "unknown";
+}
+
 struct Correlator::State {
-  explicit State(size_t max_pending_per_session) : sessions(max_pending_per_session) {}
+  explicit State(const CorrelationLimits& limits) : sessions(limits) {}
   SessionTable sessions;
 };
 
+Correlator::Correlator(CorrelationLimits limits) : state_(std::make_unique<State>(limits)) {}
+
 Correlator::Correlator(size_t max_pending_per_session)
-    : state_(std::make_unique<State>(max_pending_per_session)) {}
+    : Correlator(CorrelationLimits{.max_pending_per_session = max_pending_per_session}) {}
 
 Correlator::~Correlator() = default;
 
 Correlation Correlator::observe(std::string_view session_id, Direction direction,
                                 const ClassifiedMessage& message, int64_t now_us) {
   SessionTable& sessions = state_->sessions;
+  sessions.expire_idle(now_us);
   switch (message.kind) {
     case Kind::Request:
       return sessions.observe_request(session_id, direction, message, now_us);
@@ -341,7 +543,7 @@ Correlation Correlator::observe(std::string_view session_id, Direction direction
     case Kind::Error:
       return sessions.observe_reply(session_id, direction, message, now_us);
     case Kind::Notification:
-      return sessions.observe_notification(session_id, direction, message);
+      return sessions.observe_notification(session_id, direction, message, now_us);
     case Kind::Batch:  // the caller observes each item instead
     case Kind::Invalid:
       break;
@@ -359,7 +561,11 @@ void Correlator::forget_session(std::string_view session_id) {
 }
 
 size_t Correlator::pending_requests() const {
-  return state_->sessions.pending();
+  return state_->sessions.stats().pending;
+}
+
+const CorrelatorStats& Correlator::stats() const {
+  return state_->sessions.stats();
 }
 
 }  // namespace mcptap::capture

@@ -2,6 +2,7 @@
 // refer to, per session. Ids may be reused: each (session, direction, id) keeps a FIFO.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -23,11 +24,40 @@ struct Correlation {
   bool request_skipped = false;
 };
 
+// What one correlator may hold. Session ids, ids, methods and progress tokens all come from
+// the wire, so every dimension is bounded: a peer that never answers, or that invents a
+// session per request, costs at most these. A pending request forgotten to stay within
+// them leaves its answer unpaired (recorded, without correlation).
+struct CorrelationLimits {
+  size_t max_pending_per_session = 4096;
+  size_t max_sessions = 10000;          // sessions with at least one request pending
+  size_t max_bytes = size_t{32} << 20;  // estimated memory of all of it
+  int64_t session_idle_timeout_us = int64_t{900} * 1000000;  // 0: never idle out
+};
+
+// Why pending requests were forgotten before their answer came.
+enum class Eviction : uint8_t {
+  Pending,   // the session reached max_pending_per_session: its oldest request went
+  Sessions,  // max_sessions reached: the least recently used session went
+  Bytes,     // max_bytes reached: least recently used sessions (then oldest requests) went
+  Idle,      // the session saw nothing for session_idle_timeout_us
+};
+constexpr size_t kEvictionReasons = 4;
+std::string_view to_string(Eviction reason);
+
+struct CorrelatorStats {
+  size_t sessions = 0;
+  size_t pending = 0;
+  size_t bytes = 0;  // estimate: strings, slots, table nodes
+  size_t progress_tokens = 0;
+  std::array<uint64_t, kEvictionReasons> evicted{};  // pending requests forgotten, by reason
+};
+
 class Correlator {
  public:
-  // Pending requests beyond the limit are forgotten oldest first, so a peer that never
-  // answers cannot grow memory without bound.
-  explicit Correlator(size_t max_pending_per_session = 4096);
+  explicit Correlator(CorrelationLimits limits = {});
+  // Only the per-session bound given; the others keep their defaults.
+  explicit Correlator(size_t max_pending_per_session);
   ~Correlator();
 
   // Observes one classified message (not a batch; the caller walks batch items) that
@@ -36,6 +66,7 @@ class Correlator {
   // notifications/progress takes the id of the pending request that announced its token;
   // notifications/cancelled takes the id of the oldest pending request with its requestId
   // sent the same way, and retires that request. Batch and Invalid messages yield nothing.
+  // now_us is also the clock of the idle timeout: sessions idle past it go first.
   Correlation observe(std::string_view session_id, Direction direction,
                       const ClassifiedMessage& message, int64_t now_us);
 
@@ -47,6 +78,7 @@ class Correlator {
   // Drops what a session still had pending (its connection is gone).
   void forget_session(std::string_view session_id);
   size_t pending_requests() const;
+  const CorrelatorStats& stats() const;
 
  private:
   struct State;

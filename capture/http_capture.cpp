@@ -64,6 +64,9 @@ struct HttpCapture::Exchange {
   std::string request_body;              // decoded, at most the payload cap
   int64_t request_done_at_us = 0;
 
+  uint64_t head_bytes = 0;      // the request head as sent: the headers' share of the estimate
+  uint64_t awaiting_bytes = 0;  // counted in HttpCapture::awaiting_bytes_ while queued
+
   // A sessionless initialize is held until the response names the session it created,
   // so that it too carries the session id.
   bool holding = false;
@@ -125,12 +128,18 @@ std::string HttpCapture::session_of(const HttpHead& head) const {
 }
 
 void HttpCapture::on_request_head(const HttpHead& head) {
+  // Past a bound, the rest of the bytes already read are parsed but no longer captured.
+  if (!failure_.empty()) {
+    request_.reset();
+    return;
+  }
   request_ = std::make_unique<Exchange>();
   Exchange& exchange = *request_;
   exchange.method = head.method;
   exchange.target = head.target;
   exchange.session_id = session_of(head);
   exchange.request_headers = headers_object(head, pipeline_.redactor());
+  for (const auto& [name, value] : head.headers) exchange.head_bytes += name.size() + value.size();
   std::string_view type = media_type(head);
   exchange.request_is_json = type.empty() || starts_with_folded(type, "application/json");
   if (head.header_has_token("upgrade", "websocket")) {
@@ -183,7 +192,30 @@ void HttpCapture::on_request_complete() {
   }
   std::string().swap(exchange.request_body);
   exchange.request_decoder.reset();
-  exchanges_.push_back(std::move(request_));
+  // Only a held request still needs its headers, for its record's meta.
+  if (!exchange.holding) exchange.request_headers = nullptr;
+  await_response(std::move(request_));
+}
+
+void HttpCapture::await_response(std::unique_ptr<Exchange> exchange) {
+  if (!failure_.empty()) return;  // capture of the connection is stopping
+  // An estimate that errs high: the strings, the held payload, the headers (twice: as sent
+  // and as JSON) and the fixed share of each object.
+  exchange->awaiting_bytes = sizeof(Exchange) + 256 + exchange->method.size() +
+                             exchange->target.size() + exchange->session_id.size() +
+                             exchange->held_payload.size() +
+                             (exchange->holding ? 2 * exchange->head_bytes : 0);
+  uint64_t byte_bound = pipeline_.options().max_payload_bytes + kAwaitingBytesBeyondPayload;
+  if (exchanges_.size() >= kMaxAwaitingExchanges ||
+      awaiting_bytes_ + exchange->awaiting_bytes > byte_bound) {
+    failure_ = "more than " + std::to_string(kMaxAwaitingExchanges) + " requests or " +
+               std::to_string(byte_bound) + " bytes awaiting their responses";
+    exchanges_.clear();
+    awaiting_bytes_ = 0;
+    return;
+  }
+  awaiting_bytes_ += exchange->awaiting_bytes;
+  exchanges_.push_back(std::move(exchange));
 }
 
 bool HttpCapture::on_response_head(const HttpHead& head) {
@@ -195,6 +227,7 @@ bool HttpCapture::on_response_head(const HttpHead& head) {
   } else {
     response_ = std::move(exchanges_.front());
     exchanges_.pop_front();
+    awaiting_bytes_ -= response_->awaiting_bytes;
   }
   Exchange& exchange = *response_;
   exchange.status = head.status_code;
@@ -338,6 +371,7 @@ void HttpCapture::on_connection_closed() {
     }
   }
   exchanges_.clear();
+  awaiting_bytes_ = 0;
 }
 
 }  // namespace mcptap::capture

@@ -36,6 +36,16 @@ class HttpCapture {
   // The connection ended: messages held back for their session id are recorded now.
   void on_connection_closed();
 
+  // HTTP/1.1 pairs answers with requests by order alone, so no awaiting request can be
+  // dropped: a client that pipelines past these bounds while the upstream holds back its
+  // first answer makes capture of the connection stop (failure() says why).
+  static constexpr size_t kMaxAwaitingExchanges = 256;
+  static constexpr uint64_t kAwaitingBytesBeyondPayload = 4u << 20;
+  // Non-empty once a bound was passed; the awaiting requests are dropped by then.
+  const std::string& failure() const { return failure_; }
+  size_t awaiting_exchanges() const { return exchanges_.size(); }
+  uint64_t awaiting_bytes() const { return awaiting_bytes_; }
+
  private:
   class Requests;
   class Responses;
@@ -57,6 +67,7 @@ class HttpCapture {
   bool finish_decoding(ContentDecoder& decoder, Direction direction);
   nlohmann::json http_meta(const Exchange& exchange, bool response, nlohmann::json headers) const;
   std::string session_of(const HttpHead& head) const;
+  void await_response(std::unique_ptr<Exchange> exchange);
 
   MessagePipeline& pipeline_;
   std::string connection_id_;
@@ -65,8 +76,10 @@ class HttpCapture {
   std::unique_ptr<Responses> responses_;
 
   std::deque<std::unique_ptr<Exchange>> exchanges_;  // requests awaiting their response
-  std::unique_ptr<Exchange> request_;                // the request being received
-  std::unique_ptr<Exchange> response_;               // the exchange whose response is arriving
+  uint64_t awaiting_bytes_ = 0;                      // estimated memory of exchanges_
+  std::string failure_;
+  std::unique_ptr<Exchange> request_;   // the request being received
+  std::unique_ptr<Exchange> response_;  // the exchange whose response is arriving
   bool websocket_upgrade_requested_ = false;
   std::string upgrade_path_;
   std::string stream_session_id_;  // legacy SSE: sessionId announced by the endpoint event

@@ -21,7 +21,11 @@ MessagePipeline::MessagePipeline(std::string route, CaptureOptions options,
       options_(options),
       redactor_(redactor),
       consumer_(consumer),
-      correlator_(options.max_pending_requests_per_session),
+      correlator_(
+          CorrelationLimits{.max_pending_per_session = options.max_pending_requests_per_session,
+                            .max_sessions = options.max_sessions,
+                            .max_bytes = options.max_correlation_bytes,
+                            .session_idle_timeout_us = options.session_idle_timeout_s * 1000000}),
       budget_(options.budget, clock_()),
       rates_(clock_()) {}
 

@@ -24,6 +24,10 @@ struct CaptureOptions {
   int max_json_depth = kDefaultMaxJsonDepth;
   size_t max_pending_requests_per_session = 4096;
   CaptureBudgetLimits budget;  // capture.max_*_per_second: every route's default
+  // Correlation state of a route, across all its connections (HTTP sessions span them).
+  size_t max_sessions = 10000;
+  size_t max_correlation_bytes = size_t{32} << 20;
+  int64_t session_idle_timeout_s = 900;  // 0: sessions never idle out
 };
 
 // A message as a transport decoder delivers it.
@@ -83,6 +87,7 @@ class MessagePipeline {
   CaptureRates rates() const { return rates_.rates(clock_()); }
   // Where budgets and rates read the time (tests move it by hand).
   void set_clock(int64_t (*clock)());
+  const CorrelatorStats& correlation_stats() const { return correlator_.stats(); }
   // Sees every record just before it goes to the sink (live tail, latency metrics).
   void set_record_observer(std::function<void(const Record&)> observer) {
     record_observer_ = std::move(observer);

@@ -15,16 +15,60 @@ namespace {
 
 using nlohmann::json;
 
+// ---- Key names: ASCII case folded, '-' and '_' dropped, compared in place. ----
 // ASCII folding is enough: the configured names are ASCII, and a non-ASCII byte simply
 // never matches one.
-std::vector<std::string> lowercase_all(std::vector<std::string> names) {
-  for (std::string& name : names) name = lowercase_ascii(std::move(name));
-  return names;
+
+bool is_separator(char c) {
+  return c == '-' || c == '_';
+}
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+bool is_lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
 }
 
-bool matches_any(std::string_view text, const std::vector<std::string>& lower_names) {
-  return std::any_of(lower_names.begin(), lower_names.end(),
-                     [text](const std::string& name) { return equals_folded(text, name); });
+std::string normalize_name(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (!is_separator(c)) out.push_back(fold_ascii(c));
+  }
+  return out;
+}
+
+// Where key[at] begins a word that has another character before it: after '-' or '_', at a
+// capital after a small letter or digit (apiKey, oauth2Token), or at the last capital of a
+// run that a small letter follows (APIKey). "monkey" and "maxtokens" have no word there.
+bool starts_inner_word(std::string_view key, size_t at) {
+  if (at == 0) return false;
+  const char previous = key[at - 1];
+  const char c = key[at];
+  if (is_separator(previous)) return true;
+  if (!is_upper(c)) return false;
+  if (is_lower(previous) || is_digit(previous)) return true;
+  return is_upper(previous) && at + 1 < key.size() && is_lower(key[at + 1]);
+}
+
+// Reads key backwards against a normalised name, skipping separators. Returns where in key
+// the name's first character is, or npos when key does not end with the name.
+size_t match_from_end(std::string_view key, std::string_view name) {
+  size_t at = key.size();
+  for (size_t n = name.size(); n > 0; --n) {
+    while (at > 0 && is_separator(key[at - 1])) --at;
+    if (at == 0 || fold_ascii(key[at - 1]) != name[n - 1]) return std::string_view::npos;
+    --at;
+  }
+  return at;
+}
+
+// The normalised length of key: its characters other than separators.
+size_t count_normalized(std::string_view key) {
+  return static_cast<size_t>(
+      std::count_if(key.begin(), key.end(), [](char c) { return !is_separator(c); }));
 }
 
 void replace_with_marker(json& value) {
@@ -224,17 +268,139 @@ bool looks_like_json(std::string_view text) {
   return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// "%74oken" -> "token". A '%' not followed by two hex digits stays as it is, as servers
+// leave it.
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    int high = i + 2 < text.size() && text[i] == '%' ? hex_digit(text[i + 1]) : -1;
+    int low = high >= 0 ? hex_digit(text[i + 2]) : -1;
+    if (low < 0) {
+      out.push_back(text[i]);
+      continue;
+    }
+    out.push_back(static_cast<char>(high << 4 | low));
+    i += 2;
+  }
+  return out;
+}
+
 // JSON held in a string held in JSON... is followed this many levels down; each level is a
 // bounded parse, so the cost stays linear in practice and the recursion is capped.
 constexpr int kMaxEmbeddingLevels = 4;
 
+// The last three characters of a key once normalised, packed, and how many there are (a
+// key with fewer can only match a short name).
+struct KeyEnding {
+  uint32_t packed = 0;
+  int count = 0;
+};
+
+KeyEnding ending_of(std::string_view key) {
+  const size_t size = key.size();
+  auto byte = [key](size_t at) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(fold_ascii(key[at])));
+  };
+  // Most keys end in three characters that are not separators.
+  if (size >= 3 && !is_separator(key[size - 1]) && !is_separator(key[size - 2]) &&
+      !is_separator(key[size - 3])) {
+    return {byte(size - 1) | byte(size - 2) << 8 | byte(size - 3) << 16, 3};
+  }
+  KeyEnding ending;
+  for (size_t at = size; at > 0 && ending.count < 3; --at) {
+    if (is_separator(key[at - 1])) continue;
+    ending.packed |= byte(at - 1) << (8 * ending.count);
+    ++ending.count;
+  }
+  return ending;
+}
+
+size_t bucket_of(KeyEnding ending) {
+  return (ending.packed * 0x9E3779B1u) >> 22;  // the top 10 bits: 1024 buckets
+}
+
 }  // namespace
 
+NormalizedNames::NormalizedNames(const std::vector<std::string>& whole_names,
+                                 const std::vector<std::string>& endings) {
+  auto add = [this](const std::string& name, bool whole) {
+    std::string text = normalize_name(name);
+    // A name of separators only would match every key (as an ending) or none: dropped.
+    if (text.empty()) return;
+    const bool word_start = !whole && (is_separator(name.front()) || is_upper(name.front()));
+    (text.size() < 3 ? short_names_ : names_).push_back({std::move(text), whole, word_start});
+  };
+  for (const std::string& name : whole_names) add(name, true);
+  for (const std::string& name : endings) add(name, false);
+  auto bucket = [](const Name& name) { return bucket_of(ending_of(name.text)); };
+  std::stable_sort(names_.begin(), names_.end(),
+                   [&](const Name& a, const Name& b) { return bucket(a) < bucket(b); });
+  size_t next = 0;
+  for (size_t b = 0; b < kBuckets; ++b) {
+    bucket_start_[b] = static_cast<uint32_t>(next);
+    while (next < names_.size() && bucket(names_[next]) == b) ++next;
+    if (next > bucket_start_[b]) nonempty_buckets_[b / 64] |= uint64_t{1} << (b % 64);
+  }
+  bucket_start_[kBuckets] = static_cast<uint32_t>(names_.size());
+}
+
+bool NormalizedNames::matches(std::string_view key, const Name& name,
+                              size_t* normalized_length) const {
+  if (name.text.size() > key.size()) return false;
+  if (name.whole) {
+    // Counted once per key, and only for a key some whole name ends like.
+    if (*normalized_length == 0) *normalized_length = count_normalized(key);
+    return name.text.size() == *normalized_length &&
+           match_from_end(key, name.text) != std::string_view::npos;
+  }
+  size_t at = match_from_end(key, name.text);
+  return at != std::string_view::npos && (!name.word_start || starts_inner_word(key, at));
+}
+
+NormalizedNames::Match NormalizedNames::match(std::string_view key) const {
+  // Most keys: no name ends like them, known after three characters and one bit test.
+  if (short_names_.empty()) {
+    const KeyEnding ending = ending_of(key);
+    if (ending.count < 3) return Match::None;
+    const size_t bucket = bucket_of(ending);
+    if (!((nonempty_buckets_[bucket / 64] >> (bucket % 64)) & 1)) return Match::None;
+  }
+  return match_candidates(key);
+}
+
+NormalizedNames::Match NormalizedNames::match_candidates(std::string_view key) const {
+  Match found = Match::None;
+  size_t normalized_length = 0;
+  auto consider = [&](const Name& name) {
+    if (!matches(key, name, &normalized_length)) return false;
+    found = name.whole ? Match::Whole : Match::Ending;
+    return name.whole;  // a whole name decides; an ending may still be one too
+  };
+  for (const Name& name : short_names_) {
+    if (consider(name)) return found;
+  }
+  const KeyEnding ending = ending_of(key);
+  if (ending.count < 3) return found;
+  const size_t bucket = bucket_of(ending);
+  for (uint32_t i = bucket_start_[bucket]; i < bucket_start_[bucket + 1]; ++i) {
+    if (consider(names_[i])) return found;
+  }
+  return found;
+}
+
 Redactor::Redactor(RedactOptions options)
-    : keys_(lowercase_all(std::move(options.json_keys))),
-      suffixes_(lowercase_all(std::move(options.json_key_suffixes))),
-      headers_(lowercase_all(std::move(options.headers))),
-      query_params_(lowercase_all(std::move(options.query_params))),
+    : keys_(options.json_keys, options.json_key_suffixes),
+      exceptions_(options.json_key_exceptions),
+      headers_(options.headers),
+      query_params_(options.query_params),
       extra_prefixes_(std::move(options.extra_value_prefixes)),
       value_patterns_(options.value_patterns),
       nested_json_(options.nested_json) {
@@ -243,9 +409,15 @@ Redactor::Redactor(RedactOptions options)
 }
 
 bool Redactor::is_secret_key(std::string_view key) const {
-  if (matches_any(key, keys_)) return true;
-  return std::any_of(suffixes_.begin(), suffixes_.end(),
-                     [key](const std::string& suffix) { return ends_with_folded(key, suffix); });
+  switch (keys_.match(key)) {
+    case NormalizedNames::Match::Whole:
+      return true;
+    case NormalizedNames::Match::Ending:
+      return !exceptions_.contains(key);
+    case NormalizedNames::Match::None:
+      break;
+  }
+  return false;
 }
 
 bool Redactor::redact_json(nlohmann::json& document) const {
@@ -315,7 +487,7 @@ bool Redactor::redact_headers(nlohmann::json& headers) const {
   if (!headers.is_object()) return false;
   bool replaced = false;
   for (auto& [name, value] : headers.get_ref<json::object_t&>()) {
-    if (!matches_any(name, headers_)) {
+    if (!headers_.contains(name)) {
       replaced |= redact_header_value(name, value);
       continue;
     }
@@ -372,7 +544,11 @@ std::string Redactor::redact_query_pair(std::string_view pair) const {
   if (eq == std::string_view::npos) return std::string(pair);
   std::string_view name = pair.substr(0, eq);
   std::string value(pair.substr(eq + 1));
-  if (is_secret_key(name) || matches_any(name, query_params_)) {
+  // The server decodes the name before reading it, so "%74oken" is a token too.
+  std::string decoded;
+  if (name.find('%') != std::string_view::npos) decoded = percent_decode(name);
+  std::string_view server_name = decoded.empty() ? name : std::string_view(decoded);
+  if (is_secret_key(server_name) || query_params_.contains(server_name)) {
     if (!value.empty()) value = kRedactedValue;
   } else {
     redact_string(value);

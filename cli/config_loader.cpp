@@ -320,6 +320,11 @@ void read_capture(ObjectReader& root, capture::CaptureOptions& options) {
                       1, 1 << 24);
   reader.read_rate(kBudgetKeys[0], options.budget.max_messages_per_second, kMaxMessagesPerSecond);
   reader.read_rate(kBudgetKeys[1], options.budget.max_bytes_per_second, kMaxBytesPerSecond);
+  // Correlation state per route: bounded in sessions and bytes, idle sessions retired.
+  reader.read_integer("max_sessions", options.max_sessions, 1, 1 << 24);
+  reader.read_integer("max_correlation_bytes", options.max_correlation_bytes, 64 << 10,
+                      int64_t{1} << 40);
+  reader.read_integer("session_idle_timeout_s", options.session_idle_timeout_s, 0, 86400 * 30);
   reader.reject_unknown_keys();
 }
 

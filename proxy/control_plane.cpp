@@ -70,6 +70,37 @@ nlohmann::json capture_rate_json(const capture::MessagePipeline& pipeline) {
           {"gb_per_day", rates.bytes_per_second * kSecondsPerDay / 1e9}};
 }
 
+// Correlation state is fed from the wire (session ids, ids, methods, progress tokens): its
+// size and what its bounds made it forget are visible here.
+void write_correlation_metrics(PrometheusWriter& writer,
+                               const std::vector<std::unique_ptr<ProxyRoute>>& routes) {
+  writer.family("mcptap_correlation_evictions_total", MetricType::Counter,
+                "Pending requests forgotten before their answer came, which is then recorded "
+                "unpaired: reason pending (capture.max_pending_requests_per_session), sessions "
+                "(capture.max_sessions), bytes (capture.max_correlation_bytes), idle "
+                "(capture.session_idle_timeout_s). Not counted while capture is off.");
+  for (const auto& route : routes) {
+    const capture::CorrelatorStats& stats = route->pipeline->correlation_stats();
+    for (size_t reason = 0; reason < capture::kEvictionReasons; ++reason) {
+      writer.sample({{"route", route->config.name},
+                     {"reason", capture::to_string(static_cast<capture::Eviction>(reason))}},
+                    stats.evicted[reason]);
+    }
+  }
+  writer.family("mcptap_correlation_sessions", MetricType::Gauge,
+                "Sessions in the correlation state: those with a request awaiting its answer, "
+                "and answered ones kept until they idle out. Not counted while capture is off.");
+  for (const auto& route : routes) {
+    writer.sample({{"route", route->config.name}}, route->pipeline->correlation_stats().sessions);
+  }
+  writer.family("mcptap_correlation_bytes", MetricType::Gauge,
+                "Estimated memory of the correlation state, bounded by "
+                "capture.max_correlation_bytes. Not counted while capture is off.");
+  for (const auto& route : routes) {
+    writer.sample({{"route", route->config.name}}, route->pipeline->correlation_stats().bytes);
+  }
+}
+
 }  // namespace
 
 nlohmann::json route_json(const ProxyRoute& route) {
@@ -284,8 +315,10 @@ void ControlPlane::on_record(const ProxyRoute& route, const capture::Record& rec
   }
 }
 
+// The method comes off the wire: a long or odd one is "other", and past 64 names per route
+// every new one is too, so a route has at most 65 histograms of bounded size.
 LatencyHistogram& ControlPlane::histogram_for(const std::string& route, const std::string& method) {
-  auto key = std::make_pair(route, method);
+  auto key = std::make_pair(route, std::string(prometheus_wire_label(method)));
   auto it = latency_.find(key);
   if (it != latency_.end()) return *it->second;
   if (methods_per_route_[route] >= kMaxMethodsPerRoute) {
@@ -388,6 +421,7 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
     writer.sample({{"route", route->config.name}, {"direction", "server_to_client"}},
                   c.bytes_server_to_client);
   }
+  write_correlation_metrics(writer, routes);
   writer.family("mcptap_messages_total", MetricType::Counter,
                 "JSON-RPC messages seen while capture is on, before the sample rate "
                 "and method filter. Not counted while capture is off: messages are "

@@ -84,6 +84,14 @@ std::string prometheus_escape_label_value(std::string_view value) {
   return out;
 }
 
+std::string_view prometheus_wire_label(std::string_view value) {
+  auto plain = [](char c) {
+    return is_name_start(c) || is_digit(c) || c == '/' || c == '.' || c == '-';
+  };
+  if (value.empty() || value.size() > kMaxWireLabelBytes) return "other";
+  return std::all_of(value.begin(), value.end(), plain) ? value : "other";
+}
+
 bool prometheus_valid_metric_name(std::string_view name) {
   if (name.empty() || !(is_name_start(name[0]) || name[0] == ':')) return false;
   return std::all_of(name.begin(), name.end(),

@@ -111,6 +111,11 @@ class PrometheusWriter {
 std::string prometheus_number(double value);
 // A label value with backslash, double quote and newline escaped (quotes not included).
 std::string prometheus_escape_label_value(std::string_view value);
+// A label value that came off the wire (a JSON-RPC method): kept only when it is at most
+// kMaxWireLabelBytes of [A-Za-z0-9/_.-], else "other". Every name MCP defines passes;
+// a peer's megabyte of junk becomes one short, plain label.
+constexpr size_t kMaxWireLabelBytes = 64;
+std::string_view prometheus_wire_label(std::string_view value);
 // Whether `name` is a valid metric name, or (label) a valid label name that is not reserved.
 bool prometheus_valid_metric_name(std::string_view name);
 bool prometheus_valid_label_name(std::string_view name);

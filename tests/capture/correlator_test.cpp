@@ -371,5 +371,215 @@ TEST(Correlator, SlotsAreReusedAfterLongRun) {
   EXPECT_EQ(correlator.pending_requests(), 0u);
 }
 
+// ---- Global bounds: sessions, bytes, idle time ------------------------------------------
+
+constexpr int64_t kSecond = 1'000'000;
+
+std::string numbered(std::string prefix, int i) {
+  prefix += std::to_string(i);
+  return prefix;
+}
+
+CorrelationLimits limits(size_t max_sessions, size_t max_bytes, int64_t idle_timeout_us = 0) {
+  CorrelationLimits limits;
+  limits.max_sessions = max_sessions;
+  limits.max_bytes = max_bytes;
+  limits.session_idle_timeout_us = idle_timeout_us;
+  return limits;
+}
+
+uint64_t evicted(const Correlator& correlator, Eviction reason) {
+  return correlator.stats().evicted[static_cast<size_t>(reason)];
+}
+
+TEST(CorrelatorBounds, SessionBoundEvictsTheLeastRecentlyUsed) {
+  Correlator correlator(limits(3, 1 << 20));
+  Correlation a = correlator.observe("a", kUp, request("1", "m", "\"ta\""), 0);
+  Correlation b = correlator.observe("b", kUp, request("1", "m"), 1);
+  Correlation c = correlator.observe("c", kUp, request("1", "m"), 2);
+  // Progress on a makes it recently used: b is now the least recently used.
+  EXPECT_EQ(correlator.observe("a", kDown, progress("\"ta\""), 3).correlation_id, a.correlation_id);
+  Correlation d = correlator.observe("d", kUp, request("1", "m"), 4);
+  EXPECT_EQ(correlator.stats().sessions, 3u);
+  EXPECT_EQ(evicted(correlator, Eviction::Sessions), 1u);
+  expect_unpaired(correlator.observe("b", kDown, response("1"), 5));
+  EXPECT_EQ(correlator.observe("a", kDown, response("1"), 5).correlation_id, a.correlation_id);
+  EXPECT_EQ(correlator.observe("c", kDown, response("1"), 5).correlation_id, c.correlation_id);
+  EXPECT_EQ(correlator.observe("d", kDown, response("1"), 5).correlation_id, d.correlation_id);
+  // Answered sessions are kept, empty, until they idle out or are forgotten.
+  EXPECT_EQ(correlator.stats().sessions, 3u);
+  EXPECT_EQ(correlator.stats().pending, 0u);
+  for (const char* session : {"a", "c", "d"}) correlator.forget_session(session);
+  EXPECT_EQ(correlator.stats().sessions, 0u);
+  EXPECT_EQ(correlator.stats().bytes, 0u);
+  static_cast<void>(b);
+}
+
+TEST(CorrelatorBounds, DistinctSessionIdsNeverAnsweredStayBounded) {
+  // A server that rejects unknown sessions answers with id null: nothing ever pairs.
+  Correlator correlator(limits(1000, 1 << 20));
+  for (int i = 0; i < 100'000; ++i) {
+    correlator.observe(numbered("session-", i), kUp, request("1", "tools/call"), i);
+    ASSERT_LE(correlator.stats().sessions, 1000u);
+    ASSERT_LE(correlator.stats().bytes, size_t{1} << 20);
+  }
+  EXPECT_EQ(correlator.stats().pending, correlator.stats().sessions);
+  EXPECT_EQ(evicted(correlator, Eviction::Sessions) + evicted(correlator, Eviction::Bytes),
+            100'000u - correlator.stats().pending);
+  // The newest session is still there and pairs.
+  EXPECT_TRUE(correlator.observe("session-99999", kDown, response("1"), 100'000).correlation_id);
+}
+
+TEST(CorrelatorBounds, LongMethodsCountInBytesNotEntries) {
+  // 2,000-character methods in distinct sessions: the byte bound binds long before the
+  // session bound does.
+  constexpr size_t kBound = 256 << 10;
+  Correlator correlator(limits(1'000'000, kBound));
+  const std::string method(2000, 'm');
+  for (int i = 0; i < 20'000; ++i) {
+    correlator.observe(numbered("s", i), kUp, request("1", method), i);
+    ASSERT_LE(correlator.stats().bytes, kBound);
+  }
+  EXPECT_LT(correlator.stats().sessions, kBound / 2000);
+  EXPECT_GT(evicted(correlator, Eviction::Bytes), 19'000u);
+  EXPECT_EQ(evicted(correlator, Eviction::Sessions), 0u);
+  // Least recently used went first: the newest survive and pair, with their whole method.
+  Correlation newest = correlator.observe("s19999", kDown, response("1"), 30'000);
+  EXPECT_EQ(newest.method, method);
+  expect_unpaired(correlator.observe("s0", kDown, response("1"), 30'000));
+}
+
+TEST(CorrelatorBounds, OneSessionOverTheByteBoundLosesItsOldestRequests) {
+  constexpr size_t kBound = 64 << 10;
+  Correlator correlator(limits(10, kBound));
+  std::vector<Correlation> sent;
+  for (int i = 0; i < 100; ++i) {
+    sent.push_back(
+        correlator.observe("s", kUp, request(std::to_string(i), std::string(5000, 'x')), i));
+    ASSERT_LE(correlator.stats().bytes, kBound);
+  }
+  EXPECT_GT(correlator.stats().pending, 5u);
+  EXPECT_LT(correlator.stats().pending, 14u);
+  expect_unpaired(correlator.observe("s", kDown, response("0"), 200));
+  EXPECT_EQ(correlator.observe("s", kDown, response("99"), 200).correlation_id,
+            sent[99].correlation_id);
+  // A request larger than the whole bound is not held at all, and holds nothing else.
+  EXPECT_TRUE(
+      correlator.observe("s", kUp, request("big", std::string(kBound, 'x')), 300).correlation_id);
+  EXPECT_EQ(correlator.stats().pending, 0u);
+  EXPECT_LT(correlator.stats().bytes, 4096u);  // the answered session, empty
+  expect_unpaired(correlator.observe("s", kDown, response("big"), 301));
+}
+
+TEST(CorrelatorBounds, IdleSessionsAreForgottenAfterTheTimeout) {
+  Correlator correlator(limits(100, 1 << 20, 10 * kSecond));
+  correlator.observe("quiet", kUp, request("1", "m"), 0);
+  Correlation busy = correlator.observe("busy", kUp, request("1", "m", "\"t\""), 0);
+  correlator.observe("busy", kDown, progress("\"t\""), 8 * kSecond);  // keeps it alive
+  EXPECT_EQ(evicted(correlator, Eviction::Idle), 0u);
+  // Any message past the timeout retires what idled out.
+  correlator.observe("other", kUp, request("1", "m"), 11 * kSecond);
+  EXPECT_EQ(evicted(correlator, Eviction::Idle), 1u);
+  EXPECT_EQ(correlator.stats().sessions, 2u);
+  expect_unpaired(correlator.observe("quiet", kDown, response("1"), 12 * kSecond));
+  EXPECT_EQ(correlator.observe("busy", kDown, response("1"), 12 * kSecond).correlation_id,
+            busy.correlation_id);
+  // A clock that steps back retires nothing: busy (answered, kept) and other stay.
+  correlator.observe("other", kUp, request("2", "m"), 0);
+  EXPECT_EQ(correlator.stats().sessions, 2u);
+  EXPECT_EQ(correlator.stats().pending, 2u);
+}
+
+TEST(CorrelatorBounds, AnsweredSessionsOutliveAFloodOfUnansweredOnes) {
+  // A real session has had an answer paired; invented session ids never do (servers answer
+  // them with id null). A flood of the latter, past both bounds, leaves the former whole.
+  Correlator correlator(limits(100, 128 << 10));
+  correlator.observe("real", kUp, request("0", "initialize"), 0);
+  correlator.observe("real", kDown, response("0"), 1);
+  Correlation call = correlator.observe("real", kUp, request("1", "tools/call"), 2);
+  // Short methods reach the session bound first, long ones the byte bound.
+  for (int i = 0; i < 10'000; ++i) {
+    std::string method(i < 5'000 ? 10 : 3'000, 'x');
+    correlator.observe(numbered("fake-", i), kUp, request("1", method), 3 + i);
+  }
+  EXPECT_GT(evicted(correlator, Eviction::Sessions), 0u);
+  EXPECT_GT(evicted(correlator, Eviction::Bytes), 0u);
+  EXPECT_EQ(correlator.observe("real", kDown, response("1"), 20'000).correlation_id,
+            call.correlation_id);
+  // A new session still gets in once the table is full of answered ones.
+  Correlator full(limits(2, 1 << 20));
+  for (const char* session : {"a", "b"}) {
+    full.observe(session, kUp, request("1", "m"), 0);
+    full.observe(session, kDown, response("1"), 1);
+  }
+  Correlation newcomer = full.observe("c", kUp, request("1", "m"), 2);
+  EXPECT_EQ(full.stats().sessions, 2u);
+  EXPECT_EQ(full.observe("c", kDown, response("1"), 3).correlation_id, newcomer.correlation_id);
+}
+
+TEST(CorrelatorBounds, ZeroIdleTimeoutNeverExpires) {
+  Correlator correlator(limits(100, 1 << 20, 0));
+  Correlation sent = correlator.observe("s", kUp, request("1", "m"), 0);
+  correlator.observe("t", kUp, request("1", "m"), 1'000'000 * kSecond);
+  EXPECT_EQ(correlator.observe("s", kDown, response("1"), 1'000'000 * kSecond).correlation_id,
+            sent.correlation_id);
+}
+
+// A JSON string token of a thousand and some characters, distinct per i.
+std::string long_token(int i) {
+  std::string token = "\"";
+  token += std::to_string(i);
+  token.append(1000, 't');
+  token += '"';
+  return token;
+}
+
+TEST(CorrelatorBounds, ProgressTokenTableStaysWithinTheBounds) {
+  // Every request announces a distinct, long token and none is ever answered.
+  constexpr size_t kBound = 128 << 10;
+  CorrelationLimits bounds = limits(10, kBound);
+  bounds.max_pending_per_session = 1'000'000;
+  Correlator correlator(bounds);
+  std::vector<Correlation> sent;
+  for (int i = 0; i < 10'000; ++i) {
+    sent.push_back(correlator.observe("s", kUp, request(std::to_string(i), "m", long_token(i)), i));
+    ASSERT_LE(correlator.stats().bytes, kBound);
+    ASSERT_EQ(correlator.stats().progress_tokens, correlator.stats().pending);
+  }
+  EXPECT_LT(correlator.stats().progress_tokens, kBound / 2000);
+  // A forgotten request's token joins nothing; a kept one still does.
+  EXPECT_FALSE(correlator.observe("s", kDown, progress(long_token(0)), 20'000).correlation_id);
+  EXPECT_EQ(correlator.observe("s", kDown, progress(long_token(9999)), 20'000).correlation_id,
+            sent[9999].correlation_id);
+}
+
+TEST(CorrelatorBounds, PerSessionBoundIsCountedAsEviction) {
+  Correlator correlator(2);
+  for (int i = 0; i < 5; ++i) correlator.observe("s", kUp, request(std::to_string(i), "m"), i);
+  EXPECT_EQ(evicted(correlator, Eviction::Pending), 3u);
+  EXPECT_EQ(correlator.pending_requests(), 2u);
+}
+
+TEST(CorrelatorBounds, AccountingReturnsToZero) {
+  Correlator correlator(limits(50, 1 << 20, 100 * kSecond));
+  for (int i = 0; i < 500; ++i) {
+    std::string session = numbered("s", i % 70);
+    correlator.observe(session, kUp,
+                       request(std::to_string(i), "tools/call", numbered("\"", i) + '"'), i);
+  }
+  for (int i = 0; i < 70; ++i) correlator.forget_session(numbered("s", i));
+  EXPECT_EQ(correlator.stats().sessions, 0u);
+  EXPECT_EQ(correlator.stats().pending, 0u);
+  EXPECT_EQ(correlator.stats().progress_tokens, 0u);
+  EXPECT_EQ(correlator.stats().bytes, 0u);
+}
+
+TEST(CorrelatorBounds, EvictionReasonsHaveMetricNames) {
+  EXPECT_EQ(to_string(Eviction::Pending), "pending");
+  EXPECT_EQ(to_string(Eviction::Sessions), "sessions");
+  EXPECT_EQ(to_string(Eviction::Bytes), "bytes");
+  EXPECT_EQ(to_string(Eviction::Idle), "idle");
+}
+
 }  // namespace
 }  // namespace mcptap::capture

@@ -189,5 +189,83 @@ TEST(HttpCapture, PipelinedRequestsAndContinueAndHead) {
   }
 }
 
+// Feeds the bytes whole through one connection, without closing it.
+std::vector<Record> run_open(const std::vector<Step>& steps, CaptureOptions options = {}) {
+  Redactor redactor{RedactOptions{}};
+  CollectingConsumer consumer;
+  MessagePipeline pipeline("r", options, redactor, consumer);
+  ConnectionCapture capture(pipeline, "conn");
+  for (const Step& step : steps) capture.on_bytes(step.direction, step.bytes);
+  EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Off);
+  return std::move(consumer.records);
+}
+
+std::string reason_of(const Record& record) {
+  return nlohmann::json::parse(record.meta_json).value("reason", "");
+}
+
+TEST(HttpCapture, PipelinedRequestsPastTheCountBoundStopCapture) {
+  // The upstream never answers while the client pipelines on: what awaits is bounded.
+  std::string requests;
+  for (int i = 0; i < 300; ++i) {
+    requests += post(R"({"jsonrpc":"2.0","id":)" + std::to_string(i) + R"(,"method":"ping"})",
+                     "Mcp-Session-Id: s\r\n");
+  }
+  std::vector<Record> records =
+      run_open({{Direction::ClientToServer, requests}, {Direction::ClientToServer, requests}});
+  // Each request is recorded as it completes, the one past the bound too; then capture stops.
+  ASSERT_EQ(records.size(), HttpCapture::kMaxAwaitingExchanges + 2);
+  for (size_t i = 0; i <= HttpCapture::kMaxAwaitingExchanges; ++i) {
+    EXPECT_EQ(records[i].method, "ping");
+  }
+  const Record& stop = records.back();
+  EXPECT_EQ(stop.kind, Kind::Invalid);
+  EXPECT_NE(reason_of(stop).find("awaiting their responses"), std::string::npos);
+}
+
+TEST(HttpCapture, PipelinedRequestsPastTheByteBoundStopCapture) {
+  // Long targets (each within the head limit) reach the byte bound long before the count.
+  CaptureOptions options;
+  options.max_payload_bytes = 4096;
+  const std::string target = "/mcp?pad=" + std::string(30000, 'p');
+  std::string requests;
+  for (int i = 0; i < 200; ++i) {
+    requests += "GET " + target + " HTTP/1.1\r\nHost: s\r\nAccept: text/event-stream\r\n\r\n";
+  }
+  std::vector<Record> records = run_open({{Direction::ClientToServer, requests}}, options);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].kind, Kind::Invalid);
+  EXPECT_NE(reason_of(records[0]).find("awaiting their responses"), std::string::npos);
+}
+
+TEST(HttpCapture, HeldInitializeBodiesCountTowardsTheByteBound) {
+  // Sessionless initialize requests are held until answered: pipelining them is bounded too.
+  CaptureOptions options;
+  options.max_payload_bytes = 64 << 10;
+  std::string body = R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"pad":")" +
+                     std::string(60000, 'x') + "\"}}";
+  std::string requests;
+  for (int i = 0; i < 100; ++i) requests += post(body);
+  std::vector<Record> records = run_open({{Direction::ClientToServer, requests}}, options);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].kind, Kind::Invalid);
+}
+
+TEST(HttpCapture, AnsweredExchangesNeverAccumulate) {
+  Redactor redactor{RedactOptions{}};
+  CollectingConsumer consumer;
+  MessagePipeline pipeline("r", CaptureOptions{}, redactor, consumer);
+  ConnectionCapture capture(pipeline, "conn");
+  for (int i = 0; i < 2000; ++i) {
+    capture.on_bytes(Direction::ClientToServer, post(kCall, "Mcp-Session-Id: s\r\n"));
+    capture.on_bytes(Direction::ServerToClient, json_response(kResult));
+  }
+  EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Http);
+  EXPECT_EQ(consumer.records.size(), 4000u);
+  EXPECT_EQ(pipeline.correlation_stats().pending, 0u);
+  EXPECT_EQ(pipeline.correlation_stats().sessions, 1u);  // answered: kept, empty and small
+  EXPECT_LT(pipeline.correlation_stats().bytes, 4096u);
+}
+
 }  // namespace
 }  // namespace mcptap::capture

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
+
+#include "capture/message_pipeline.h"
 
 namespace mcptap::capture {
 namespace {
@@ -305,6 +308,248 @@ TEST(RedactorPatterns, LinearOnHostileText) {
   text += "-----BEGIN " + std::string(100'000, 'A');
   std::string copy = text;
   EXPECT_FALSE(default_redactor().redact_string(copy));
+}
+
+// ---- Credential spellings: one normalised rule per name, no look-alike caught ----
+
+// Key spellings seen in real tool arguments, results and configs: every case and
+// separator style of each default name.
+const char* const kSecretKeySpellings[] = {"apiKey",
+                                           "api_key",
+                                           "API_KEY",
+                                           "api-key",
+                                           "Api-Key",
+                                           "APIKEY",
+                                           "apikey",
+                                           "accessToken",
+                                           "access_token",
+                                           "ACCESS-TOKEN",
+                                           "refreshToken",
+                                           "refresh_token",
+                                           "clientSecret",
+                                           "client_secret",
+                                           "CLIENT_SECRET",
+                                           "privateKey",
+                                           "private_key",
+                                           "PRIVATE-KEY",
+                                           "passwd",
+                                           "PASSWD",
+                                           "pwd",
+                                           "Password",
+                                           "passphrase",
+                                           "credentials",
+                                           "Credentials",
+                                           "credential",
+                                           "auth",
+                                           "Auth",
+                                           "AUTH",
+                                           "authToken",
+                                           "auth_token",
+                                           "AuthToken",
+                                           "authtoken",
+                                           "x-auth-token",
+                                           "sessionToken",
+                                           "session_token",
+                                           "idToken",
+                                           "githubToken",
+                                           "GITHUB_TOKEN",
+                                           "OAuth2Token",
+                                           "openaiApiKey",
+                                           "APIKey",
+                                           "x-api-key",
+                                           "awsSecretAccessKey",
+                                           "aws_secret_access_key",
+                                           "dbPassword",
+                                           "db_password",
+                                           "adminPasswd",
+                                           "awsCredentials",
+                                           "cookie",
+                                           "Set-Cookie",
+                                           "mySecret",
+                                           "_token",
+                                           "secret",
+                                           "token",
+                                           "bearer_token",
+                                           "X-Goog-Api-Key"};
+
+// Names that share letters with a credential but hold useful data. max_tokens is MCP's
+// sampling limit and progressToken its progress correlation: both must stay readable.
+const char* const kLookalikeKeys[] = {"tokens",
+                                      "max_tokens",
+                                      "maxTokens",
+                                      "MAX_TOKENS",
+                                      "token_count",
+                                      "tokenCount",
+                                      "author",
+                                      "authority",
+                                      "Authority",
+                                      "keyboard",
+                                      "monkey",
+                                      "passthrough",
+                                      "progressToken",
+                                      "progress_token",
+                                      "inputTokens",
+                                      "output_tokens",
+                                      "totalTokens",
+                                      "tokenizer",
+                                      "token_type",
+                                      "tokenType",
+                                      "passwords",
+                                      "secretary",
+                                      "keys",
+                                      "key",
+                                      "hotkey",
+                                      "turnkey",
+                                      "whiskey",
+                                      "authenticated",
+                                      "authMethod",
+                                      "auth_type",
+                                      "sessionId",
+                                      "cursor",
+                                      "nextCursor",
+                                      "keyId",
+                                      "key_id",
+                                      "secretName",
+                                      "passwordHint",
+                                      "pwdx",
+                                      "name",
+                                      "",
+                                      "_",
+                                      "--",
+                                      "AUTHOR",
+                                      "Tokens",
+                                      "stop_tokens"};
+
+TEST(RedactorSpellings, EveryCredentialKeySpellingIsSecret) {
+  for (const char* key : kSecretKeySpellings) {
+    EXPECT_TRUE(default_redactor().is_secret_key(key)) << key;
+    json document = {{"arguments", {{key, "s3cr3t-value"}, {"query", "q"}}}};
+    EXPECT_TRUE(default_redactor().redact_json(document)) << key;
+    EXPECT_EQ(document["arguments"][key], kRedactedValue) << key;
+    EXPECT_EQ(document["arguments"]["query"], "q") << key;
+  }
+}
+
+TEST(RedactorSpellings, LookalikeKeysStay) {
+  for (const char* key : kLookalikeKeys) {
+    EXPECT_FALSE(default_redactor().is_secret_key(key)) << key;
+    json document = {{"arguments", {{key, 100}}}};
+    EXPECT_FALSE(default_redactor().redact_json(document)) << key;
+    EXPECT_EQ(document["arguments"][key], 100) << key;
+  }
+}
+
+TEST(RedactorSpellings, CredentialHeadersAreRedacted) {
+  for (const char* name :
+       {"x-auth-token", "X-Auth-Token", "api-key", "Api-Key", "x-goog-api-key", "X-Goog-Api-Key",
+        "x-amz-security-token", "X-Amz-Security-Token", "private-token", "PRIVATE-TOKEN",
+        "x-access-token", "X-Access-Token", "ocp-apim-subscription-key",
+        "Ocp-Apim-Subscription-Key", "x_api_key", "Authorization", "Cookie", "x-api-token"}) {
+    json headers = {{name, "s3cr3t-value"}, {"content-type", "application/json"}};
+    EXPECT_TRUE(default_redactor().redact_headers(headers)) << name;
+    EXPECT_EQ(headers[name], kRedactedValue) << name;
+    EXPECT_EQ(headers["content-type"], "application/json") << name;
+  }
+  for (const char* name : {"content-type", "mcp-session-id", "authorization-hint", "x-request-id",
+                           "accept", "x-tokens", "user-agent"}) {
+    json headers = {{name, "plain-value"}};
+    EXPECT_FALSE(default_redactor().redact_headers(headers)) << name;
+    EXPECT_EQ(headers[name], "plain-value") << name;
+  }
+}
+
+TEST(RedactorSpellings, QueryNamesAreDecodedAndNormalised) {
+  for (const char* name : {"token",        "%74oken",       "%74%6F%6B%65%6E",
+                           "%54OKEN",      "access-token",  "access_token",
+                           "accessToken",  "apiKey",        "api%5Fkey",
+                           "api%2Dkey",    "%61piKey",      "x-api-key",
+                           "X-Api-Key",    "api-key",       "key",
+                           "sig",          "code",          "auth",
+                           "password",     "passwd",        "client_secret",
+                           "clientSecret", "refresh_token", "private_token",
+                           "auth_token",   "authToken"}) {
+    std::string target = std::string("/ws?session=1&") + name + "=s3cr3t-value&x=2";
+    EXPECT_EQ(default_redactor().redact_target(target),
+              std::string("/ws?session=1&") + name + "=[REDACTED]&x=2")
+        << name;
+  }
+  for (const char* name :
+       {"sessionId", "tokens", "max_tokens", "maxTokens", "author", "keyboard", "monkey",
+        "passthrough", "q", "cursor", "%6Donkey", "%zz", "%", "token%", "progressToken"}) {
+    std::string target = std::string("/ws?") + name + "=plain-value";
+    EXPECT_EQ(default_redactor().redact_target(target), target) << name;
+  }
+}
+
+TEST(RedactorSpellings, ConfiguredNamesAreNormalisedTheSameWay) {
+  RedactOptions options;
+  options.json_keys = {"Card-PIN"};
+  options.json_key_suffixes = {"_otp", "seed"};
+  options.json_key_exceptions = {};
+  options.headers = {"X_Tenant_Secret"};
+  options.query_params = {"one-time"};
+  Redactor redactor(options);
+  for (const char* key : {"card_pin", "cardPin", "CARDPIN", "card-pin", "sms_otp", "smsOtp",
+                          "SMS-OTP", "walletseed", "wallet_seed"}) {
+    EXPECT_TRUE(redactor.is_secret_key(key)) << key;
+  }
+  // "_otp" begins a word; "seed" (a small letter first) is a plain ending.
+  for (const char* key : {"smsotp", "card", "pin", "otp", "api_key", "seeds"}) {
+    EXPECT_FALSE(redactor.is_secret_key(key)) << key;
+  }
+  json headers = {{"x-tenant-secret", "v"}, {"authorization", "basic"}};
+  EXPECT_TRUE(redactor.redact_headers(headers));
+  EXPECT_EQ(headers["x-tenant-secret"], kRedactedValue);
+  EXPECT_EQ(headers["authorization"], "basic");  // the defaults were replaced
+  EXPECT_EQ(redactor.redact_target("/p?oneTime=9&%6Fne_time=8&x=1"),
+            "/p?oneTime=[REDACTED]&%6Fne_time=[REDACTED]&x=1");
+
+  RedactOptions no_exceptions;
+  no_exceptions.json_key_exceptions = {};
+  EXPECT_TRUE(Redactor(no_exceptions).is_secret_key("progressToken"));
+  // Names of separators only would match everything or nothing: they are dropped.
+  RedactOptions separators;
+  separators.json_keys = {"_", ""};
+  separators.json_key_suffixes = {"-", "_"};
+  Redactor dropped(separators);
+  for (const char* key : {"", "_", "a_", "name"}) EXPECT_FALSE(dropped.is_secret_key(key)) << key;
+}
+
+// Keeps every record the pipeline delivers.
+struct KeptRecords : RecordConsumer {
+  std::vector<Record> records;
+  bool consume(Record&& record) override {
+    records.push_back(std::move(record));
+    return true;
+  }
+};
+
+TEST(RedactorSpellings, MetaKeysAreRedactedInThePayloadAndInTheRecordsMetaCopy) {
+  KeptRecords kept;
+  MessagePipeline pipeline("r", CaptureOptions{}, default_redactor(), kept);
+  for (const char* key : {"authToken", "apiKey", "accessToken", "x-api-key", "credentials"}) {
+    const std::string text = std::string(R"({"jsonrpc":"2.0","id":1,"method":"tools/call",)") +
+                             R"("params":{"name":"t","arguments":{"max_tokens":5},)" +
+                             R"("_meta":{"progressToken":"p-1","traceparent":"00-ab",")" + key +
+                             R"(":"s3cr3t-value"}}})";
+    CapturedMessage message;
+    message.payload = text;
+    message.size = text.size();
+    pipeline.submit("c1", std::move(message));
+    ASSERT_FALSE(kept.records.empty());
+    const Record& record = kept.records.back();
+    EXPECT_TRUE(record.redacted) << key;
+    ASSERT_TRUE(record.payload) << key;
+    EXPECT_EQ(record.payload->find("s3cr3t-value"), std::string::npos) << *record.payload;
+    EXPECT_EQ(record.meta_json.find("s3cr3t-value"), std::string::npos) << record.meta_json;
+    json payload = json::parse(*record.payload);
+    EXPECT_EQ(payload["params"]["_meta"][key], kRedactedValue);
+    EXPECT_EQ(payload["params"]["_meta"]["progressToken"], "p-1");
+    EXPECT_EQ(payload["params"]["arguments"]["max_tokens"], 5);
+    json meta = json::parse(record.meta_json);
+    EXPECT_EQ(meta["_meta"][key], kRedactedValue) << record.meta_json;
+    EXPECT_EQ(meta["_meta"]["traceparent"], "00-ab") << record.meta_json;
+  }
 }
 
 }  // namespace

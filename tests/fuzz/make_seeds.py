@@ -89,6 +89,11 @@ write("redactor_fuzz", "secrets", "Bearer abcdefghijkl sk-proj-abcdefghijklmnop 
       "xoxb-0123456789 AKIAIOSFODNN7EXAMPLE eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig "
       "-----BEGIN RSA PRIVATE KEY-----\nMII\n-----END RSA PRIVATE KEY----- /p?token=1&api_key=2&x=3")
 
+# Key, then whole names, suffixes, exceptions and query names in turn (one a line).
+write("redactor_keys_fuzz", "camel", "openaiApiKey\nclient-secret\n_token\nprogressToken\nsig")
+write("redactor_keys_fuzz", "percent", "%61pi%5Fkey\nAPI_KEY\nToken\nmax_tokens\nX-Sig")
+write("redactor_keys_fuzz", "acronym", "OAuth2Token\npwd\nkey\nmonkey\nkey\n__\n-x\nA")
+
 write("content_decoder_fuzz", "gzip", b"gzip\n" + chunked(gzip.compress(RPC)))
 write("content_decoder_fuzz", "deflate", b"deflate\n" + chunked(zlib.compress(RPC)))
 write("content_decoder_fuzz", "stacked", b"gzip, deflate\n" + chunked(zlib.compress(gzip.compress(RPC))))

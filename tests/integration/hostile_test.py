@@ -6,6 +6,7 @@ must complete untouched and fully captured, /healthz must answer throughout, RSS
 bounded, and upstream faults must look to the client as they do on a direct connection; no
 configured secret may reach the table."""
 import asyncio
+import json
 import os
 import socket
 import struct
@@ -14,7 +15,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import Mcptap, route_rows, unique_name, wait_for_rows
+from harness import Mcptap, query_rows, route_rows, unique_name, wait_for_rows
 from raw_wire import SWITCH, UPGRADE, EchoUpstream, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
@@ -371,6 +372,346 @@ class UpstreamFaultTest(unittest.TestCase):
         # Direct: refused. Through mcptap the client's connect succeeded, so it sees the
         # connection closed (or reset) without a byte.
         self.assertIn(proxied, (("eof", b""), ("reset", None)))
+
+
+def read_http_message(reader):
+    """One HTTP/1.1 message with a Content-Length body off a buffered socket reader: the
+    first line, the headers (names lower-cased) and the body; None at end of stream."""
+    first = reader.readline()
+    if not first:
+        return None
+    headers = {}
+    while True:
+        line = reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = reader.read(int(headers.get("content-length", "0")))
+    return first.decode().strip(), headers, body
+
+
+def http_message(first_line, headers, body):
+    head = first_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+class McpHttpUpstream:
+    """A Streamable HTTP MCP server that, like real ones, answers a request in a session it
+    does not know with 404 and id null (so the request can never pair), and an unknown
+    method with "Method not found" and the request's id. Raw sockets, a thread per
+    connection: quick enough to be driven at thousands of requests a second."""
+
+    def __init__(self):
+        self.sessions = set()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        with conn, conn.makefile("rb") as reader:
+            while True:
+                message = read_http_message(reader)
+                if message is None:
+                    return
+                _, headers, body = message
+                status, extra, answer = self.answer(json.loads(body), headers.get("mcp-session-id"))
+                conn.sendall(http_message(f"HTTP/1.1 {status} X", dict(
+                    extra, **{"Content-Type": "application/json"}),
+                    json.dumps(answer).encode() if answer is not None else b""))
+
+    def answer(self, message, session):
+        if message.get("method") == "initialize" and session is None:
+            session = "good-" + os.urandom(8).hex()
+            self.sessions.add(session)
+            return 200, {"Mcp-Session-Id": session}, {"jsonrpc": "2.0", "id": message["id"], "result": {
+                "protocolVersion": "2025-06-18", "capabilities": {}}}
+        if session not in self.sessions:
+            return 404, {}, {"jsonrpc": "2.0", "id": None, "error": {
+                "code": -32001, "message": "Session not found"}}
+        if "id" not in message:
+            return 202, {}, None
+        if message.get("method") == "tools/call":
+            return 200, {}, {"jsonrpc": "2.0", "id": message["id"], "result": {
+                "content": [{"type": "text", "text": message["params"]["arguments"]["text"]}]}}
+        return 200, {}, {"jsonrpc": "2.0", "id": message["id"], "error": {
+            "code": -32601, "message": "Method not found"}}
+
+    def close(self):
+        self.sock.close()
+
+
+class McpHttpClient:
+    """One keep-alive connection through the route; JSON-RPC over POST /mcp."""
+
+    def __init__(self, port):
+        self.conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.reader = self.conn.makefile("rb")
+        self.session = None
+
+    def post(self, message, session=None):
+        headers = {"Host": "mcp", "Content-Type": "application/json",
+                   "Accept": "application/json, text/event-stream"}
+        session = session or self.session
+        if session:
+            headers["Mcp-Session-Id"] = session
+        self.conn.sendall(http_message("POST /mcp HTTP/1.1", headers, json.dumps(message).encode()))
+        first, headers, body = read_http_message(self.reader)
+        return int(first.split()[1]), headers.get("mcp-session-id"), (json.loads(body) if body else None)
+
+    def initialize(self):
+        status, session, _ = self.post({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                                        "params": {"protocolVersion": "2025-06-18"}})
+        assert status == 200 and session, status
+        self.session = session
+        self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return session
+
+    def close(self):
+        self.reader.close()
+        self.conn.close()
+
+
+def scrape(admin_port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=120) as r:
+        return r.read().decode()
+
+
+def sample(text, name, **labels):
+    from prometheus_client.parser import text_string_to_metric_families
+    total = 0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total
+
+
+class StateBounds(unittest.TestCase):
+    """What an attacker on the wire can make mcptap hold, at a reduced scale of the attacks
+    that first showed it: long method names blowing up /metrics, and session ids or long
+    methods that never pair piling up correlation state. A good client's conversation runs
+    beside them and must stay whole and paired."""
+
+    LONG_METHODS = 70           # distinct methods of METHOD_BYTES, answered Method not found
+    METHOD_BYTES = 200_000      # unbounded, each scrape would be 70 x 19 x this long
+    PLAIN_METHODS = 200         # distinct short, plain names: 64 kept, the rest "other"
+    MAX_SESSIONS = 200
+    MAX_BYTES = 256 << 10
+    SHORT_SESSIONS = 1500       # distinct unknown session ids, short method
+    LONG_WARMUP = 500           # then distinct session ids with long methods, before measuring
+    LONG_SESSIONS = 12000        # and after: unbounded, these would hold > 16 MB
+    SESSION_METHOD_BYTES = 4000
+    IDLE_TIMEOUT_S = 4
+
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = McpHttpUpstream()
+        cls.route = unique_name("bounds")
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        cls.tap = Mcptap([{"name": cls.route, "upstream": f"127.0.0.1:{cls.upstream.port}"}],
+                         extra={"capture": {"max_sessions": cls.MAX_SESSIONS,
+                                            "max_correlation_bytes": cls.MAX_BYTES,
+                                            "session_idle_timeout_s": cls.IDLE_TIMEOUT_S},
+                                "sink": {"batch_max_rows": 50}},
+                         env={"ASAN_OPTIONS": (asan + ":" if asan else "") + "quarantine_size_mb=16"}).start()
+        cls.port = cls.tap.ports[cls.route]
+        cls.good = {"sent": [], "answers": []}
+        cls.good_session = None
+        stop = threading.Event()
+        good_thread = threading.Thread(target=cls.good_conversation, args=(stop,))
+        good_thread.start()
+        try:
+            cls.metrics_attack()
+            cls.scrape_while_polling_healthz()
+            cls.session_attack()
+        finally:
+            stop.set()
+            good_thread.join()
+        # Past the idle timeout one more message retires every idle session.
+        time.sleep(cls.IDLE_TIMEOUT_S + 1)
+        client = McpHttpClient(cls.port)
+        client.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, session="late-" + os.urandom(4).hex())
+        client.close()
+        cls.after_idle = scrape(cls.tap.admin_port)
+        cls.good_rows = cls.wait_for_good_rows(2 * len(cls.good["answers"]) + 2)
+
+    @classmethod
+    def wait_for_good_rows(cls, count, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            rows = query_rows("SELECT kind, jsonrpc_id, method, correlation_id FROM mcptap.messages"
+                              " WHERE route = $1 AND session_id = $2", cls.route, cls.good_session)
+            if len(rows) >= count or time.time() > deadline:
+                return rows
+            time.sleep(0.2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tap.close()
+        cls.upstream.close()
+
+    @classmethod
+    def good_conversation(cls, stop):
+        client = McpHttpClient(cls.port)
+        cls.good_session = client.initialize()
+        n = 0
+        while not stop.is_set() or n < 20:
+            n += 1
+            text = f"call-{n}"
+            cls.good["sent"].append(text)
+            status, _, body = client.post({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                                           "params": {"name": "echo", "arguments": {"text": text}}})
+            cls.good["answers"].append((status, body))
+            time.sleep(0.05)
+        client.close()
+
+    @classmethod
+    def metrics_attack(cls):
+        client = McpHttpClient(cls.port)
+        client.initialize()
+        for i in range(cls.LONG_METHODS):
+            method = f"{i}/" + "m" * cls.METHOD_BYTES
+            status, _, body = client.post({"jsonrpc": "2.0", "id": i + 1, "method": method})
+            assert body["error"]["code"] == -32601, body
+        for i in range(cls.PLAIN_METHODS):
+            client.post({"jsonrpc": "2.0", "id": i + 1, "method": f"plain/m{i}"})
+        client.close()
+
+    @classmethod
+    def scrape_while_polling_healthz(cls):
+        cls.healthz_worst = 0.0
+        cls.scrape_sizes = []
+        cls.scrape_seconds = []
+        done = threading.Event()
+
+        def poll():
+            while not done.is_set():
+                started = time.time()
+                try:
+                    healthz(cls.tap.admin_port)
+                    took = time.time() - started
+                except OSError:
+                    took = float("inf")
+                cls.healthz_worst = max(cls.healthz_worst, took)
+                time.sleep(0.01)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        try:
+            deadline = time.time() + 10
+            while len(cls.scrape_sizes) < 20 and time.time() < deadline:
+                started = time.time()
+                text = scrape(cls.tap.admin_port)
+                cls.scrape_seconds.append(time.time() - started)
+                cls.scrape_sizes.append(len(text))
+            cls.metrics_text = text
+        finally:
+            done.set()
+            poller.join()
+
+    @classmethod
+    def session_attack(cls):
+        cls.before_attack = scrape(cls.tap.admin_port)
+        clients = [McpHttpClient(cls.port) for _ in range(4)]
+
+        def attack(client, numbers, method):
+            for i in numbers:
+                status, _, body = client.post({"jsonrpc": "2.0", "id": 1, "method": method},
+                                              session=f"attacker-{i}-" + os.urandom(6).hex())
+                assert status == 404 and body["id"] is None, (status, body)
+
+        def run(numbers, method):
+            threads = [threading.Thread(target=attack, args=(c, numbers[k::4], method))
+                       for k, c in enumerate(clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        long_method = "tools/" + "x" * cls.SESSION_METHOD_BYTES
+        # Short methods reach the session bound; long ones the byte bound. A first round of
+        # each also warms the allocator: the growth measured after it is what the rest adds.
+        run(range(cls.SHORT_SESSIONS), "tools/call")
+        cls.after_short = scrape(cls.tap.admin_port)
+        warmup = cls.SHORT_SESSIONS + cls.LONG_WARMUP
+        run(range(cls.SHORT_SESSIONS, warmup), long_method)
+        time.sleep(0.5)
+        cls.rss_before_kb = vm_rss_kb(cls.tap.process.pid)
+        run(range(warmup, warmup + cls.LONG_SESSIONS), long_method)
+        time.sleep(0.5)
+        cls.rss_after_kb = vm_rss_kb(cls.tap.process.pid)
+        for c in clients:
+            c.close()
+        cls.after_attack = scrape(cls.tap.admin_port)
+
+    def test_metrics_size_is_bounded_after_long_method_names(self):
+        histograms = sample(self.metrics_text, "mcptap_request_latency_seconds_count", route=self.route)
+        self.assertGreater(histograms, self.LONG_METHODS)  # every answer was observed
+        from prometheus_client.parser import text_string_to_metric_families
+        methods = {s.labels["method"] for f in text_string_to_metric_families(self.metrics_text)
+                   for s in f.samples if s.name == "mcptap_request_latency_seconds_count"}
+        # At most 64 names, then "other" (which long names may have taken a place for).
+        self.assertLessEqual(len(methods), 65)
+        self.assertGreaterEqual(len(methods), 64)
+        self.assertIn("other", methods)
+        self.assertIn("tools/call", methods)
+        self.assertTrue(all(len(m) <= 64 for m in methods))
+        # The README's bound for one route, plus every other family (a few KiB).
+        bound = 65 * (2921 + 19 * len(self.route)) + 64 * 1024
+        self.assertLess(max(self.scrape_sizes), bound)
+
+    def test_healthz_answers_during_scrapes(self):
+        self.assertLess(max(self.scrape_seconds), 1.0, self.scrape_seconds)
+        self.assertLess(self.healthz_worst, 1.0)
+
+    def test_rss_bounded_after_distinct_sessions_with_long_methods(self):
+        growth_kb = self.rss_after_kb - self.rss_before_kb
+        self.assertLess(growth_kb, 6 * 1024, (self.rss_before_kb, self.rss_after_kb))
+        for text in (self.after_short, self.after_attack):
+            self.assertLessEqual(sample(text, "mcptap_correlation_bytes", route=self.route), self.MAX_BYTES)
+            self.assertLessEqual(sample(text, "mcptap_correlation_sessions", route=self.route),
+                                 self.MAX_SESSIONS)
+
+    def test_eviction_metric_moves(self):
+        def evicted(text, reason):
+            return sample(text, "mcptap_correlation_evictions_total", route=self.route, reason=reason)
+        self.assertGreater(evicted(self.after_short, "sessions"), evicted(self.before_attack, "sessions"))
+        self.assertGreater(evicted(self.after_attack, "bytes"), evicted(self.after_short, "bytes"))
+        # Every attacking request stays pending until forgotten: all but those held were.
+        forgotten = sum(evicted(self.after_attack, r) - evicted(self.before_attack, r)
+                        for r in ("sessions", "bytes", "idle"))
+        held = sample(self.after_attack, "mcptap_correlation_sessions", route=self.route)
+        attacks = self.SHORT_SESSIONS + self.LONG_WARMUP + self.LONG_SESSIONS
+        self.assertGreaterEqual(forgotten + held, attacks)
+        # After the idle timeout, one more message retires what was still held, as idle.
+        self.assertGreater(evicted(self.after_idle, "idle"), evicted(self.after_attack, "idle"))
+        self.assertLessEqual(sample(self.after_idle, "mcptap_correlation_sessions", route=self.route), 1)
+
+    def test_good_conversation_intact_and_paired(self):
+        answers = self.good["answers"]
+        self.assertGreaterEqual(len(answers), 20)
+        for text, (status, body) in zip(self.good["sent"], answers):
+            self.assertEqual(status, 200)
+            self.assertEqual(body["result"]["content"][0]["text"], text)
+        requests = {r["jsonrpc_id"]: r for r in self.good_rows
+                    if r["kind"] == "request" and r["method"] == "tools/call"}
+        responses = {r["jsonrpc_id"]: r for r in self.good_rows if r["kind"] == "response"}
+        self.assertEqual(len(requests), len(answers))
+        for jsonrpc_id, request in requests.items():
+            self.assertIn(jsonrpc_id, responses)
+            self.assertEqual(responses[jsonrpc_id]["correlation_id"], request["correlation_id"])
+            self.assertEqual(responses[jsonrpc_id]["method"], "tools/call")
 
 
 if __name__ == "__main__":

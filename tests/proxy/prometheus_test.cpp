@@ -3,9 +3,11 @@
 #include "proxy/prometheus.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -372,6 +374,57 @@ TEST(PrometheusWriterTest, FullDocumentIsValid) {
   std::string taken = writer.take();
   EXPECT_NE(taken.find("mcptap_response_latency_seconds_count{route=\"b\"} 2\n"),
             std::string::npos);
+}
+
+TEST(PrometheusWireLabelTest, KeepsShortPlainNamesOnly) {
+  for (std::string_view kept : {"tools/call", "notifications/progress", "initialize",
+                                "resources/templates/list", "x.y-z_1", "A/B"}) {
+    EXPECT_EQ(prometheus_wire_label(kept), kept);
+  }
+  const std::string longest(kMaxWireLabelBytes, 'm');
+  EXPECT_EQ(prometheus_wire_label(longest), longest);
+  EXPECT_EQ(prometheus_wire_label(longest + "m"), "other");
+  EXPECT_EQ(prometheus_wire_label(std::string(1 << 20, 'm')), "other");
+  for (std::string_view odd : std::initializer_list<std::string_view>{
+           "", "tools call", "a\"b", "a\\b", "a\nb", "a{b}", "a=b", "a,b", "caf\xc3\xa9",
+           std::string_view("a\0b", 3), "a\x7f"}) {
+    EXPECT_EQ(prometheus_wire_label(odd), "other") << odd;
+  }
+}
+
+// The latency family at its worst for one route: 64 methods of the longest plain name plus
+// "other", every count and sum at its longest. This is the bound the README states:
+// 65 x (2921 + 19 x route name bytes), plus the HELP and TYPE lines.
+TEST(PrometheusWriterTest, WorstCaseLatencyFamilyIsBoundedAndQuick) {
+  const std::string route(32, 'r');
+  std::vector<std::string> methods;
+  for (int i = 0; i < 64; ++i) {
+    std::string method = std::to_string(i) + "/";
+    method.resize(kMaxWireLabelBytes, 'm');
+    methods.push_back(std::string(prometheus_wire_label(method)));
+  }
+  methods.push_back("other");
+  std::array<uint64_t, LatencyHistogram::kBuckets> counts{};
+  counts.fill(std::numeric_limits<uint64_t>::max() / LatencyHistogram::kBuckets);
+  const double sum = 1.2345678901234567e+300;
+  auto started = std::chrono::steady_clock::now();
+  PrometheusWriter writer;
+  writer.family("mcptap_request_latency_seconds", MetricType::Histogram, "help");
+  for (const std::string& method : methods) {
+    writer.histogram({{"route", route}, {"method", method}}, LatencyHistogram::kUpperBounds, counts,
+                     sum);
+  }
+  double elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(writer.error(), "");
+  const size_t header =
+      writer.text().find("_bucket") - std::string("mcptap_request_latency_seconds").size();
+  const size_t bound = 65 * (2921 + 19 * route.size());
+  EXPECT_LE(writer.text().size() - header, bound);
+  EXPECT_GT(writer.text().size() - header, bound * 9 / 10);  // the arithmetic is tight
+  std::printf("worst-case latency family, one route: %zu bytes, rendered in %.3f ms\n",
+              writer.text().size(), elapsed_ms);
+  EXPECT_LT(elapsed_ms, 250.0);
 }
 
 }  // namespace
