@@ -19,6 +19,7 @@
 #include "capture/http_message_parser.h"
 #include "cli/client_commands.h"
 #include "cli/config_loader.h"
+#include "cli/terminal_text.h"
 
 namespace mcptap::cli {
 namespace {
@@ -254,13 +255,17 @@ bool deliver_lines(std::string* pending, const AdminClient::LineHandler& on_line
   return keep_going;
 }
 
-// One line, whatever the server put in its message.
+// One line, whatever the server put in its message: line breaks become spaces, the cut
+// falls between characters, and any other control is written out (cli/terminal_text.h),
+// since the message ends up on the user's terminal.
 std::string one_line(std::string text, size_t max_length) {
   for (char& c : text) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
-  if (text.size() > max_length) text = text.substr(0, max_length) + "...";
-  return text;
+  if (text.size() <= max_length) return printable(text);
+  size_t cut = max_length;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return printable(std::string_view(text).substr(0, cut)) + "...";
 }
 
 std::string server_message(const std::string& body) {

@@ -6,6 +6,7 @@
 #include "cli/admin_client.h"
 #include "cli/client_commands.h"
 #include "cli/table_format.h"
+#include "cli/terminal_text.h"
 
 namespace mcptap::cli {
 namespace {
@@ -84,7 +85,8 @@ int capture_command(const CaptureArgs& args) {
     if (route.is_object() && route.contains("name") && route["name"].is_string()) {
       name = route["name"].get<std::string>();
     }
-    std::printf("%s: capture %s\n", name.c_str(), format_capture_state(route).c_str());
+    // The name and the method list come back from the server: shown, not obeyed.
+    std::printf("%s\n", printable(name + ": capture " + format_capture_state(route)).c_str());
     return kExitOk;
   });
 }

@@ -6,6 +6,7 @@
 #include "cli/client_commands.h"
 #include "cli/json_diff.h"
 #include "cli/pg_url.h"
+#include "cli/terminal_text.h"
 #include "sink/pg_connection.h"
 
 namespace mcptap::cli {
@@ -62,7 +63,13 @@ std::string diff_stored_payloads(sink::PgConnection& connection, const std::stri
   require_message_ids(first_id, second_id);
   StoredMessage before = load_message(connection, first_id);
   StoredMessage after = load_message(connection, second_id);
-  return tool_error_header(before, after) + format_diff(diff_json(before.payload, after.payload));
+  std::vector<JsonChange> changes = diff_json(before.payload, after.payload);
+  if (changes.empty()) return tool_error_header(before, after) + "identical\n";
+  // Keys and values are captured data: each change is written out on its own line, so
+  // neither a control nor a line break in a key reaches the terminal.
+  std::string text = tool_error_header(before, after);
+  for (const JsonChange& change : changes) text += printable(format_change(change)) + "\n";
+  return text;
 }
 
 void add_diff_options(CLI::App& sub, DiffArgs& args) {

@@ -9,6 +9,7 @@
 #include "cli/client_commands.h"
 #include "cli/pg_url.h"
 #include "cli/table_format.h"
+#include "cli/terminal_text.h"
 #include "cli/trace.h"
 #include "sink/pg_connection.h"
 
@@ -192,11 +193,8 @@ std::string one_line(std::string_view text) {
 std::string detail_of(const MessageRow& row) {
   std::string detail;
   if (row.error_summary) {
-    std::string summary = *row.error_summary;
-    if (summary.size() > kMaxErrorSummaryChars) {
-      summary = summary.substr(0, kMaxErrorSummaryChars) + "...";
-    }
-    detail = "error: " + summary;
+    // Cut between characters: half of one would show as escaped bytes.
+    detail = "error: " + cut_text(*row.error_summary, kMaxErrorSummaryChars);
   } else if (row.tool_error) {
     // A failed tool call is a successful JSON-RPC response: only its result says so.
     detail = "tool error";
@@ -437,7 +435,9 @@ int query_command(const QueryArgs& args) {
     MessageFilter filter = filter_from(args);
     sink::PgConnection connection = connect_database(resolve_pg_url(args.pg_url));
     std::vector<MessageRow> rows = fetch_messages(connection, filter, args.json);
-    std::string output = args.json ? format_json_lines(rows) : format_timeline(rows);
+    // The timeline's cells are written out by TextTable; JSON escapes what it leaves raw.
+    std::string output =
+        args.json ? printable_json(format_json_lines(rows)) : format_timeline(rows);
     std::fputs(output.c_str(), stdout);
     return kExitOk;
   });

@@ -5,6 +5,7 @@
 #include "cli/admin_client.h"
 #include "cli/client_commands.h"
 #include "cli/table_format.h"
+#include "cli/terminal_text.h"
 
 namespace mcptap::cli {
 
@@ -22,7 +23,7 @@ int routes_command(const RoutesArgs& args) {
       throw AdminError("admin API at " + client.address() + " sent /routes that is not an array");
     }
     if (args.json) {
-      print_json_body(response.body);
+      print_json_body(printable_json(response.body));
     } else {
       std::fputs(format_routes_table(routes).c_str(), stdout);
     }

@@ -6,12 +6,19 @@
 #include "cli/commands.h"
 #include "cli/config_loader.h"
 #include "cli/sink_status.h"
+#include "cli/terminal_text.h"
 #include "proxy/proxy_server.h"
 #include "sink/sink.h"
 
 namespace mcptap::cli {
 
-void print_error(const std::string& message) { std::fprintf(stderr, "mcptap: %s\n", message.c_str()); }
+// Messages quote peers and captured data (an admin API's error body, a method name, a
+// PostgreSQL error citing a value): written out visibly so they cannot drive the terminal.
+void print_error(const std::string& message) {
+  std::string_view text = message;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  std::fprintf(stderr, "mcptap: %s\n", printable(text).c_str());
+}
 
 int run_command(const RunArgs& args) {
   Config config;

@@ -5,6 +5,7 @@
 #include "cli/admin_client.h"
 #include "cli/client_commands.h"
 #include "cli/table_format.h"
+#include "cli/terminal_text.h"
 
 namespace mcptap::cli {
 
@@ -25,7 +26,7 @@ std::string degraded_line(const nlohmann::json& status) {
   if (capture.contains("dropped_records") && capture["dropped_records"].is_number()) {
     line += "; " + capture["dropped_records"].dump() + " records dropped";
   }
-  return line + "\n";
+  return printable(line) + "\n";  // the server's words: shown, not obeyed
 }
 
 }  // namespace
@@ -44,7 +45,7 @@ int status_command(const StatusArgs& args) {
       throw AdminError("admin API at " + client.address() + " sent /status that is not an object");
     }
     if (args.json) {
-      print_json_body(response.body);
+      print_json_body(printable_json(response.body));
     } else {
       std::fputs((degraded_line(status) + format_status(status)).c_str(), stdout);
     }

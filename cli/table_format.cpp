@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "capture/json_text.h"
+#include "cli/terminal_text.h"
 
 namespace mcptap::cli {
 namespace {
@@ -147,6 +148,8 @@ TextTable::TextTable(std::vector<Column> columns, bool show_header)
 void TextTable::add_row(std::vector<std::string> cells) {
   assert(cells.size() <= columns_.size());
   cells.resize(columns_.size());
+  // Cells hold captured data and server fields: written out, and measured as written.
+  for (std::string& cell : cells) cell = printable(cell);
   rows_.push_back(std::move(cells));
 }
 
@@ -327,8 +330,9 @@ std::string format_routes_table(const json& routes) {
 
 std::string format_status(const json& status) {
   std::string readiness = bool_field(status, "ready") ? "ready" : "not ready";
-  std::string text = "mcptap " + string_text(status, "version") + ", up " +
-                     seconds_text(status, "uptime_s") + ", " + readiness + "\n";
+  std::string text = printable("mcptap " + string_text(status, "version") + ", up " +
+                               seconds_text(status, "uptime_s") + ", " + readiness) +
+                     "\n";
   const json& sink = status.is_object() && status.contains("sink") ? status["sink"] : json();
   TextTable summary({{""}, {""}}, false);
   summary.add_row({"postgres", std::string(bool_field(sink, "postgres_up") ? "up" : "down") +
@@ -344,19 +348,22 @@ std::string format_status(const json& status) {
                                   integer_text(sink, "batches_failed")});
   text += summary.render();
   const json& routes = status.is_object() && status.contains("routes") ? status["routes"] : json();
-  text += "\n" + format_routes_table(routes);
+  text += '\n';
+  text += format_routes_table(routes);
   if (routes.is_array()) text += format_capture_rates(routes);
   return text;
 }
 
 std::string format_tail_line(const json& message) {
+  // Every field is captured data or comes from the server: written out before padding.
+  auto shown = [&](const char* key) { return printable(string_text(message, key)); };
   std::string kind = string_text(message, "kind");
-  std::string id = string_text(message, "jsonrpc_id");
-  std::string line = time_of_day(string_text(message, "captured_at")) + "  " +
-                     pad_right(string_text(message, "route"), 12) + "  " +
+  std::string id = shown("jsonrpc_id");
+  std::string line = printable(time_of_day(string_text(message, "captured_at"))) + "  " +
+                     pad_right(shown("route"), 12) + "  " +
                      direction_arrow(string_text(message, "direction")) + "  " +
-                     pad_right(kind, 12) + "  " + pad_right(string_text(message, "method"), 24) +
-                     "  " + pad_right(id == "-" ? id : "id=" + id, 10) + "  " +
+                     pad_right(printable(kind), 12) + "  " + pad_right(shown("method"), 24) + "  " +
+                     pad_right(id == "-" ? id : "id=" + id, 10) + "  " +
                      pad_left(bytes_text(message, "payload_bytes"), 9);
   const json* latency = number_field(message, "latency_us");
   if (latency && (kind == "response" || kind == "error")) {

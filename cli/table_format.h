@@ -21,6 +21,8 @@ class TextTable {
 
   explicit TextTable(std::vector<Column> columns, bool show_header = true);
   // Missing trailing cells are blank. More cells than columns is a programming error.
+  // Each cell is shown through printable() (cli/terminal_text.h), its width counted on
+  // that text: a control in captured data neither acts on the terminal nor skews columns.
   void add_row(std::vector<std::string> cells);
   std::string render() const;
   bool empty() const { return rows_.empty(); }

@@ -6,6 +6,7 @@
 #include "cli/admin_client.h"
 #include "cli/client_commands.h"
 #include "cli/table_format.h"
+#include "cli/terminal_text.h"
 
 namespace mcptap::cli {
 namespace {
@@ -54,7 +55,9 @@ std::string tail_target(const TailArgs& args) {
 bool print_message_line(std::string_view line, bool as_json) {
   if (line.empty()) return true;
   if (as_json) {
-    std::fwrite(line.data(), 1, line.size(), stdout);
+    // The server's line, with the DEL and C1 controls JSON leaves raw escaped.
+    std::string shown = printable_json(line);
+    std::fwrite(shown.data(), 1, shown.size(), stdout);
     std::fputc('\n', stdout);
   } else {
     nlohmann::json message = nlohmann::json::parse(line, nullptr, false);

@@ -9,6 +9,7 @@
 #include "capture/json_text.h"
 #include "cli/commands.h"
 #include "cli/json_diff.h"
+#include "cli/terminal_text.h"
 #include "sink/pg_connection.h"
 
 namespace mcptap::cli {
@@ -114,22 +115,33 @@ std::string describe(const TraceMessage& message) {
   return line;
 }
 
+// Every line of the human view goes out through here: routes, tool names, JSON keys and
+// values are captured data, and none of their controls may reach the terminal raw.
+void print_line(std::ostringstream& out, const std::string& line) {
+  out << printable(line) << "\n";
+}
+
+void print_payload(std::ostringstream& out, const nlohmann::json& payload,
+                   const std::string& indent) {
+  out << indent << printable_json(capture::json_text(payload)) << "\n";
+}
+
 void print_call(std::ostringstream& out, const TraceCall& call, const std::string& indent) {
-  out << indent << describe(call.request) << "\n"
-      << indent << "  " << capture::json_text(call.request.payload) << "\n";
+  print_line(out, indent + describe(call.request));
+  print_payload(out, call.request.payload, indent + "  ");
   if (call.reply) {
-    out << indent << describe(*call.reply) << "\n"
-        << indent << "  " << capture::json_text(call.reply->payload) << "\n";
+    print_line(out, indent + describe(*call.reply));
+    print_payload(out, call.reply->payload, indent + "  ");
   } else {
-    out << indent << "(no answer captured)\n";
+    print_line(out, indent + "(no answer captured)");
   }
 }
 
-std::string indented(const std::string& text, const std::string& indent) {
-  std::string out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) out += indent + line + "\n";
-  return out;
+// One change a line; a key holding a line break stays on its change's line.
+void print_diff(std::ostringstream& out, const std::vector<JsonChange>& changes,
+                const std::string& indent) {
+  if (changes.empty()) print_line(out, indent + "identical");
+  for (const JsonChange& change : changes) print_line(out, indent + format_change(change));
 }
 
 nlohmann::ordered_json message_json(const TraceMessage& message) {
@@ -157,7 +169,7 @@ std::string format_trace(const Trace& trace) {
   std::string tool = origin.request.payload.is_object()
                          ? origin.request.payload["params"].value("name", std::string("?"))
                          : "?";
-  out << "tools/call \"" << tool << "\" traced from route " << origin.request.route << "\n";
+  print_line(out, "tools/call \"" + tool + "\" traced from route " + origin.request.route);
   print_call(out, origin, "  ");
   if (trace.matches.empty()) {
     out << "\nno call with the same tool and arguments on another route within "
@@ -167,14 +179,15 @@ std::string format_trace(const Trace& trace) {
     char offset[32];
     std::snprintf(offset, sizeof(offset), "%+.3f s",
                   match.request.epoch_seconds - origin.request.epoch_seconds);
-    out << "\nsame call on route " << match.request.route << " (" << match.request.transport
-        << "), " << offset << "\n";
+    out << "\n";
+    print_line(out, "same call on route " + match.request.route + " (" + match.request.transport +
+                        "), " + offset);
     print_call(out, match, "  ");
-    out << "  request: " << origin.request.route << " -> " << match.request.route << "\n"
-        << indented(format_diff(diff_json(origin.request.payload, match.request.payload)), "    ");
+    print_line(out, "  request: " + origin.request.route + " -> " + match.request.route);
+    print_diff(out, diff_json(origin.request.payload, match.request.payload), "    ");
     if (origin.reply && match.reply) {
-      out << "  answer: " << origin.request.route << " -> " << match.request.route << "\n"
-          << indented(format_diff(diff_json(origin.reply->payload, match.reply->payload)), "    ");
+      print_line(out, "  answer: " + origin.request.route + " -> " + match.request.route);
+      print_diff(out, diff_json(origin.reply->payload, match.reply->payload), "    ");
     }
   }
   return out.str();
@@ -228,7 +241,8 @@ int trace_command(const TraceArgs& args) {
       call.reply = reply_to(db, call.request);
       trace.matches.push_back(std::move(call));
     }
-    std::string text = args.json ? trace_as_json(trace).dump(2) + "\n" : format_trace(trace);
+    std::string text =
+        args.json ? printable_json(trace_as_json(trace).dump(2)) + "\n" : format_trace(trace);
     std::fwrite(text.data(), 1, text.size(), stdout);
     return kExitOk;
   } catch (const TraceError& error) {

@@ -175,6 +175,22 @@ TEST(AdminClient, DescribesAMissingTokenAndPlainTextBodies) {
             std::string::npos);
 }
 
+// A server's message reaches the user's terminal: no control in it may act there, and a
+// cut never splits a character.
+TEST(AdminClient, DescribesAHostileBodyWithItsControlsWrittenOut) {
+  TestServer server([](int, const std::string&) {});
+  AdminClient client = client_for(server);
+  std::string failure = client.describe_failure(
+      500, "{\"error\":\"\\u001b]52;c;cm0=\\u0007\\u001b[2J\\u009b\\u007f\"}");
+  EXPECT_NE(failure.find(R"(answered 500: \x1b]52;c;cm0=\x07\x1b[2J\u009b\x7f)"), std::string::npos)
+      << failure;
+  std::string plain = client.describe_failure(502, "\x1b[31mred\x9b");
+  EXPECT_NE(plain.find(R"(answered 502: \x1b[31mred\x9b)"), std::string::npos) << plain;
+  std::string long_body = std::string(299, 'a') + "→→";
+  std::string cut = client.describe_failure(500, long_body);
+  EXPECT_NE(cut.find(std::string(299, 'a') + "..."), std::string::npos) << cut;
+}
+
 TEST(AdminClient, ChunkedBodiesAreReassembled) {
   TestServer server([](int fd, const std::string&) {
     send_text(fd, std::string(kChunkedHead) + chunk("{\"ver") + chunk("sion\":1}") + "0\r\n\r\n");

@@ -35,6 +35,26 @@ TEST(TextTable, MissingCellsAreBlank) {
   EXPECT_EQ(table.render(), "A  B\nx\n");
 }
 
+// A cell from captured data shows its controls written out, and the columns line up on
+// the text as shown: the escape sequence neither runs nor skews the widths.
+TEST(TextTable, WritesOutControlsAndMeasuresTheWrittenText) {
+  TextTable table({{"METHOD"}, {"ID", TextTable::Align::Right}});
+  table.add_row({"a\x1b]52;c;eA==\x07", "1"});
+  table.add_row(
+      {"\xC2\x9b"
+       "2J\x7f",
+       "22"});
+  table.add_row({"line\nbreak", "3"});
+  EXPECT_EQ(table.render(),
+            "METHOD               ID\n"
+            R"(a\x1b]52;c;eA==\x07)"
+            "   1\n"
+            R"(\u009b2J\x7f)"
+            "         22\n"
+            R"(line\nbreak)"
+            "           3\n");
+}
+
 TEST(HumanBytes, PicksAUnitWithAboutThreeDigits) {
   EXPECT_EQ(human_bytes(0), "0 B");
   EXPECT_EQ(human_bytes(1023), "1023 B");
@@ -199,6 +219,21 @@ TEST(AdminViews, TailLineForARequestAndAResponse) {
   EXPECT_EQ(format_tail_line(notification),
             "10:00:01.000  gates         ←  notification  notifications/progress    -         "
             "       10 B");
+}
+
+TEST(AdminViews, TailLineAndStatusWriteOutControls) {
+  json message = {{"captured_at", "2026-11-23T10:00:00.123456Z"},
+                  {"route", "gates"},
+                  {"direction", "client_to_server"},
+                  {"kind", "request"},
+                  {"jsonrpc_id", "\"\x1b[2J\""},
+                  {"method", "m\x1b]52;c;eA==\x07\xC2\x9b\x7f"},
+                  {"payload_bytes", 10}};
+  EXPECT_EQ(format_tail_line(message),
+            "10:00:00.123  gates         →  request       "
+            R"(m\x1b]52;c;eA==\x07\u009b\x7f  id="\x1b[2J"       10 B)");
+  std::string status = format_status({{"version", "1\x1b[2J"}, {"ready", true}});
+  EXPECT_EQ(status.substr(0, status.find('\n')), R"(mcptap 1\x1b[2J, up ?, ready)");
 }
 
 TEST(AdminViews, TailLineForAToolFailureSaysSo) {
