@@ -17,7 +17,7 @@ import unittest
 import urllib.request
 
 from harness import Mcptap, query_rows, route_rows, unique_name, wait_for_port, wait_for_rows
-from raw_wire import SWITCH, UPGRADE, EchoUpstream, deflated, frame
+from raw_wire import SWITCH, UPGRADE, EchoUpstream, ThreadedServer, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
 
@@ -453,7 +453,7 @@ def http_message(first_line, headers, body):
     return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-class McpHttpUpstream:
+class McpHttpUpstream(ThreadedServer):
     """A Streamable HTTP MCP server that, like real ones, answers a request in a session it
     does not know with 404 and id null (so the request can never pair), and an unknown
     method with "Method not found" and the request's id. Raw sockets, a thread per
@@ -461,19 +461,7 @@ class McpHttpUpstream:
 
     def __init__(self):
         self.sessions = set()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def serve(self, conn):
         with conn, conn.makefile("rb") as reader:
@@ -503,9 +491,6 @@ class McpHttpUpstream:
                 "content": [{"type": "text", "text": message["params"]["arguments"]["text"]}]}}
         return 200, {}, {"jsonrpc": "2.0", "id": message["id"], "error": {
             "code": -32601, "message": "Method not found"}}
-
-    def close(self):
-        self.sock.close()
 
 
 class McpHttpClient:
