@@ -171,3 +171,25 @@ def log_lines(text):
         except ValueError:
             pass
     return lines
+
+
+def assert_every_request_paired(test, rows):
+    """Every request row has exactly one answer (response or error) with its correlation_id,
+    the other direction, its id and method and a latency; and no answer stands alone."""
+    requests = [r for r in rows if r["kind"] == "request"]
+    test.assertNotIn(None, [r["correlation_id"] for r in requests])
+    test.assertEqual(len({r["correlation_id"] for r in requests}), len(requests),
+                     "each request has its own correlation_id")
+    for request in requests:
+        label = f"{request['direction']} {request['method']} id={request['jsonrpc_id']}"
+        answers = [r for r in rows if r["kind"] in ("response", "error")
+                   and r["correlation_id"] == request["correlation_id"]]
+        test.assertEqual(len(answers), 1, label)
+        answer = answers[0]
+        test.assertNotEqual(answer["direction"], request["direction"], label)
+        test.assertEqual((answer["jsonrpc_id"], answer["method"]),
+                         (request["jsonrpc_id"], request["method"]), label)
+        test.assertIsNotNone(answer["latency_us"], label)
+        test.assertGreaterEqual(answer["latency_us"], 0, label)
+    answers = [r for r in rows if r["kind"] in ("response", "error")]
+    test.assertEqual(len(answers), len(requests), "no answer without a request")

@@ -35,7 +35,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import Mcptap, unique_name, wait_for_rows  # noqa: E402
+from harness import Mcptap, assert_every_request_paired, unique_name, wait_for_rows  # noqa: E402
 
 C2S, S2C = "client_to_server", "server_to_client"
 CLIENT_TIMEOUT_S = 120
@@ -314,23 +314,7 @@ class SdkInterop:
 
     def test_every_request_pairs_with_exactly_one_answer(self):
         self.require_rows()
-        requests = [r for r in self.rows if r["kind"] == "request"]
-        self.assertNotIn(None, [r["correlation_id"] for r in requests])
-        self.assertEqual(len({r["correlation_id"] for r in requests}), len(requests),
-                         "each request has its own correlation_id")
-        for request in requests:
-            answers = [r for r in self.rows if r["kind"] in ("response", "error")
-                       and r["correlation_id"] == request["correlation_id"]]
-            label = f"{request['direction']} {request['method']} id={request['jsonrpc_id']}"
-            self.assertEqual(len(answers), 1, label)
-            answer = answers[0]
-            self.assertNotEqual(answer["direction"], request["direction"], label)
-            self.assertEqual((answer["jsonrpc_id"], answer["method"]),
-                             (request["jsonrpc_id"], request["method"]), label)
-            self.assertIsNotNone(answer["latency_us"], label)
-            self.assertGreaterEqual(answer["latency_us"], 0, label)
-        answers = [r for r in self.rows if r["kind"] in ("response", "error")]
-        self.assertEqual(len(answers), len(requests), "no answer without a request")
+        assert_every_request_paired(self, self.rows)
 
     def test_server_request_with_a_reused_id_pairs_by_direction(self):
         # roots/list #0 from the server and initialize #0 from the client share an id.
