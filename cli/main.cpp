@@ -66,7 +66,7 @@ int run_app(int argc, char** argv) {
       "Usage by subcommand (each prints its options with --help). Details: man mcptap once\n"
       "installed, or man ./deploy/mcptap.1 in the source tree.\n"
       "  mcptap run --config FILE\n"
-      "  mcptap stdio --route NAME [--config FILE] -- COMMAND [ARGS...]\n"
+      "  mcptap stdio --route NAME [--config FILE] [--log-file PATH] -- COMMAND [ARGS...]\n"
       "  mcptap routes [--json] [--admin HOST:PORT] [--config FILE]\n"
       "  mcptap capture on|off ROUTE [--sample FRACTION] [--methods LIST] [--admin HOST:PORT]\n"
       "                [--config FILE]\n"

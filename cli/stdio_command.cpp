@@ -29,6 +29,7 @@
 #include "capture/redactor.h"
 #include "cli/commands.h"
 #include "cli/config_loader.h"
+#include "cli/pg_url.h"
 #include "proxy/buffer_pool.h"
 #include "sink/sink.h"
 #include "sink/spool.h"
@@ -491,6 +492,8 @@ bool load_stdio_config(const StdioArgs& args, Config* config, bool* capture_enab
     return false;
   }
   if (args.config_path.empty()) {
+    // With --config the loader has checked the URL; without it, the environment's is checked here.
+    if (check_pg_url_option("stdio", "") != kExitOk) return false;
     if (const char* url = std::getenv("MCPTAP_PG_URL"); url && *url)
       config->sink.postgres_url = url;
   }

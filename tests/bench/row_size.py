@@ -33,7 +33,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import pg_cluster  # noqa: E402
+from raw_wire import ThreadedServer  # noqa: E402
 
 TRANSPORTS = ["http", "sse", "websocket", "tcp", "stdio"]
 
@@ -132,33 +134,18 @@ class HttpServer:
         self.server.server_close()
 
 
-class NdjsonServer:
+class NdjsonServer(ThreadedServer):
     """Raw TCP, one JSON-RPC message a line."""
 
     def __init__(self, result_bytes):
         self.result_bytes = result_bytes
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def serve(self, conn):
         with conn, conn.makefile("rb") as lines:
             for line in lines:
                 answer = result_for(json.loads(line), result_text(self.result_bytes))
                 conn.sendall(json.dumps(answer).encode() + b"\n")
-
-    def close(self):
-        self.sock.close()
 
 
 class WebSocketServer:

@@ -337,7 +337,8 @@ TEST(ConfigLoader, StdioLogFileAndLevel) {
             "stdio.log_level: expected debug, info, warn or error");
   EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"log_file":7}})"),
             "stdio.log_file: expected a string");
-  EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"logfile":"x"}})"), "stdio.logfile: unknown key");
+  EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"logfile":"x"}})"),
+            "stdio.logfile: unknown key (did you mean \"log_file\"?)");
 }
 
 TEST(ConfigLoader, FileErrorsAndEnvironmentOverride) {

@@ -6,7 +6,6 @@ status` shows the captured rates; a SIGHUP with a new budget applies it."""
 import json
 import signal
 import socket
-import threading
 import time
 import unittest
 import urllib.request
@@ -14,29 +13,15 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import Mcptap, log_lines, route_rows, unique_name, wait_for_rows
+from raw_wire import ThreadedServer
 
 MESSAGES_PER_SECOND = 20
 BYTES_PER_SECOND = 4000
 BURST_SECONDS = 2.0
 
 
-class NdjsonServer:
+class NdjsonServer(ThreadedServer):
     """Answers every JSON-RPC request line with a result echoing its params."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
 
     def serve(self, conn):
         with conn, conn.makefile("rb") as lines:
@@ -45,9 +30,6 @@ class NdjsonServer:
                 answer = {"jsonrpc": "2.0", "id": message["id"],
                           "result": {"echo": message["params"]}}
                 conn.sendall(json.dumps(answer).encode() + b"\n")
-
-    def close(self):
-        self.sock.close()
 
 
 def exchange_burst(port, seconds, first_id):

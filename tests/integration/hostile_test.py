@@ -10,13 +10,14 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
 import urllib.request
 
 from harness import Mcptap, query_rows, route_rows, unique_name, wait_for_port, wait_for_rows
-from raw_wire import SWITCH, UPGRADE, EchoUpstream, deflated, frame
+from raw_wire import SWITCH, UPGRADE, EchoUpstream, ThreadedServer, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
 
@@ -248,6 +249,13 @@ SECRETS = {
 }
 
 
+# Credential names as clients spell them; the default rules must cover every one.
+SPELLED_KEYS = ["apiKey", "accessToken", "refreshToken", "clientSecret", "privateKey",
+                "api-key", "passwd", "credentials", "auth", "API_KEY", "x-api-key",
+                "githubToken", "client_secret", "sessionToken"]
+SPELLED_QUERY = ["%74oken", "access-token", "apiKey", "x-api-key", "access_token"]
+
+
 def secret_message():
     import json
     inner = json.dumps({"password": SECRETS["nested_password"],
@@ -297,6 +305,55 @@ class RedactionTest(unittest.TestCase):
         self.assertTrue(ws_rows)
         self.assertIn("token=[REDACTED]", ws_rows[0]["meta"]["path"])
         self.assertIn("x=1", ws_rows[0]["meta"]["path"])
+
+    def test_common_credential_spellings_with_the_default_rules(self):
+        """camelCase, dashed and short credential names, a secret in _meta and query names
+        spelled the ways clients spell them: the default rules catch each one."""
+        import json
+        arguments = {name: f"spelled-{n:02d}-secret" for n, name in enumerate(SPELLED_KEYS)}
+        meta_secret = "meta-auth-token-secret-77"
+        message = json.dumps({
+            "jsonrpc": "2.0", "id": 8, "method": "tools/call",
+            "params": {"name": "login", "arguments": arguments,
+                       "_meta": {"authToken": meta_secret, "progressToken": "p-1"}}}).encode()
+        query = "&".join(f"{name}=query-{n:02d}-secret" for n, name in enumerate(SPELLED_QUERY))
+        upgrade = UPGRADE.replace(b"GET /mcp ", b"GET /mcp?" + query.encode() + b"&x=1 ")
+        echo = EchoUpstream()
+        route = unique_name("spelled")
+        with Mcptap([{"name": route, "upstream": f"127.0.0.1:{echo.port}"}]) as tap:
+            exchange(tap.ports[route], message + b"\n", b"")
+            exchange(tap.ports[route], upgrade, frame(message))
+            rows = wait_for_rows(route, 3, timeout=15)
+            self.assertEqual(tap.stop(), 0)
+        echo.close()
+        table_text = json.dumps(rows)
+        for name, secret in list(arguments.items()) + [("_meta.authToken", meta_secret)]:
+            self.assertNotIn(secret, table_text, name)
+        for n, name in enumerate(SPELLED_QUERY):
+            self.assertNotIn(f"query-{n:02d}-secret", table_text, name)
+        self.assertIn('"progressToken": "p-1"', table_text)  # correlation keys stay readable
+
+    def test_escape_sequences_in_a_captured_method_never_reach_the_terminal(self):
+        """OSC 52 (write the clipboard), clear-screen and a C1 CSI in a method: query and
+        tail print them written out."""
+        import json
+        method = "tools/\x1b]52;c;cHduZWQ=\x07\x1b[2J\u009b31m\x7f"
+        message = json.dumps({"jsonrpc": "2.0", "id": 9, "method": method}).encode()
+        echo = EchoUpstream()
+        route = unique_name("escapes")
+        with Mcptap([{"name": route, "upstream": f"127.0.0.1:{echo.port}"}]) as tap:
+            exchange(tap.ports[route], message + b"\n", b"")
+            wait_for_rows(route, 2, timeout=15)
+            env = dict(tap.env, MCPTAP_PG_URL=tap.read_config()["sink"]["postgres"])
+            shown = subprocess.run([tap.binary, "query", "--route", route], capture_output=True,
+                                   env=env, timeout=30)
+            self.assertEqual(tap.stop(), 0)
+        echo.close()
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        for output in (shown.stdout, shown.stderr):
+            for raw in (b"\x1b", b"\x07", b"\xc2\x9b", b"\x7f"):
+                self.assertNotIn(raw, output)
+        self.assertIn(b"\\x1b]52;c;", shown.stdout)
 
 
 class UpstreamFaultTest(unittest.TestCase):
@@ -396,7 +453,7 @@ def http_message(first_line, headers, body):
     return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
-class McpHttpUpstream:
+class McpHttpUpstream(ThreadedServer):
     """A Streamable HTTP MCP server that, like real ones, answers a request in a session it
     does not know with 404 and id null (so the request can never pair), and an unknown
     method with "Method not found" and the request's id. Raw sockets, a thread per
@@ -404,19 +461,7 @@ class McpHttpUpstream:
 
     def __init__(self):
         self.sessions = set()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def serve(self, conn):
         with conn, conn.makefile("rb") as reader:
@@ -446,9 +491,6 @@ class McpHttpUpstream:
                 "content": [{"type": "text", "text": message["params"]["arguments"]["text"]}]}}
         return 200, {}, {"jsonrpc": "2.0", "id": message["id"], "error": {
             "code": -32601, "message": "Method not found"}}
-
-    def close(self):
-        self.sock.close()
 
 
 class McpHttpClient:

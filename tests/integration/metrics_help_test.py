@@ -20,7 +20,8 @@ ROUTE_FAMILIES = [
     "mcptap_filtered_messages", "mcptap_watermark_pauses", "mcptap_upstream_connect_failures",
     "mcptap_connections_rejected", "mcptap_idle_timeouts", "mcptap_accept_pauses",
     "mcptap_capture_enabled", "mcptap_bytes", "mcptap_messages", "mcptap_request_latency_seconds",
-    "mcptap_admin_stream_drops",
+    "mcptap_admin_stream_cutoffs", "mcptap_capture_budget_skipped", "mcptap_correlation_evictions",
+    "mcptap_correlation_sessions", "mcptap_correlation_bytes",
 ]
 
 

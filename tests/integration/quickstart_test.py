@@ -20,7 +20,7 @@ import urllib.request
 
 import websockets
 
-from harness import HERE, free_port, log_lines, pg_url, query_rows
+from harness import HERE, free_port, log_lines, pg_url, query_rows_at
 from http_backend import HttpBackend
 from ws_backend import Backend as WsBackend
 
@@ -84,6 +84,19 @@ async def websocket_conversation(url):
     return answers
 
 
+def own_database(shared_url, name):
+    """Creates database `name` in the test cluster; returns its URL."""
+    drop_database(shared_url, name)
+    subprocess.run(["psql", shared_url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                    f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    return shared_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(shared_url, name):
+    subprocess.run(["psql", shared_url, "-X", "-q", "-c",
+                    f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=True, capture_output=True)
+
+
 class QuickStartTest(unittest.TestCase):
     def setUp(self):
         self.blocks = readme_blocks()
@@ -97,7 +110,10 @@ class QuickStartTest(unittest.TestCase):
         self.addCleanup(self.ws_backend.__exit__)
         self.ports = {"admin": free_port(), "http_route": free_port(), "ws_route": free_port(),
                       "http_server": self.http_backend.port, "ws_server": self.ws_backend.port}
-        self.url = pg_url()
+        # A database of its own, as a reader of the README would have: its psql block shows
+        # the newest rows, which other tests writing to the shared one would push out.
+        self.url = own_database(pg_url(), f"quickstart_{os.getpid()}")
+        self.addCleanup(drop_database, pg_url(), f"quickstart_{os.getpid()}")
         binary = os.path.abspath(os.environ.get("MCPTAP_BIN") or
                                  os.path.join(HERE, "../../build/bin/mcptap"))
         self.env = dict(os.environ, HOME=self.home,
@@ -105,7 +121,7 @@ class QuickStartTest(unittest.TestCase):
         for name in ("MCPTAP_PG_URL", "MCPTAP_ADMIN_TOKEN"):  # the README sets neither
             self.env.pop(name, None)
         self.background = []
-        self.started_at = query_rows("SELECT now() AS now")[0]["now"]
+        self.started_at = query_rows_at(self.url, "SELECT now() AS now")[0]["now"]
 
     def tearDown(self):
         for process, _ in self.background:
@@ -173,10 +189,11 @@ class QuickStartTest(unittest.TestCase):
         rows = []
         deadline = time.time() + 20
         while time.time() < deadline:
-            rows = query_rows("SELECT transport, direction, kind, jsonrpc_id, method, connection_id,"
-                              " session_id, correlation_id, latency_us, meta FROM mcptap.messages"
-                              " WHERE route = $1 AND captured_at >= $2 ORDER BY id",
-                              route, self.started_at)
+            rows = query_rows_at(
+                self.url, "SELECT transport, direction, kind, jsonrpc_id, method, connection_id,"
+                " session_id, correlation_id, latency_us, meta FROM mcptap.messages"
+                " WHERE route = $1 AND captured_at >= $2 ORDER BY id",
+                route, self.started_at)
             if len(rows) >= count:
                 break
             time.sleep(0.1)

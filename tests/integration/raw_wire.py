@@ -37,14 +37,14 @@ def deflated(data):
     return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
-class EchoUpstream:
-    """Echoes every byte and half-closes after the client does; a WebSocket upgrade gets
-    SWITCH first, then the echo."""
+class ThreadedServer:
+    """A loopback TCP peer with a thread per connection; a subclass says how to `serve` one
+    (and sets what `serve` reads before calling this __init__: connections start at once)."""
+
+    backlog = 64
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=self.backlog)
         self.port = self.sock.getsockname()[1]
         threading.Thread(target=self.accept, daemon=True).start()
 
@@ -55,6 +55,19 @@ class EchoUpstream:
             except OSError:
                 return
             threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.sock.close()
+
+
+class EchoUpstream(ThreadedServer):
+    """Echoes every byte and half-closes after the client does; a WebSocket upgrade gets
+    SWITCH first, then the echo."""
+
+    backlog = 256
 
     def serve(self, conn):
         first = True
@@ -75,6 +88,3 @@ class EchoUpstream:
                     data = data[data.find(b"\r\n\r\n") + 4:]
                 first = False
                 conn.sendall(data)
-
-    def close(self):
-        self.sock.close()

@@ -5,7 +5,6 @@ every human-readable view (query, tail, diff, query --trace, status, routes, cap
 errors) must show them written out, and the --json views must escape them the JSON way
 while still parsing to the exact captured values."""
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,6 +13,7 @@ import time
 import unittest
 
 from harness import Mcptap, unique_name, wait_for_rows
+from raw_wire import ThreadedServer
 
 OSC52 = "\x1b]52;c;SGVsbG8=\x07"  # sets the clipboard to "Hello"
 CLEAR = "\x1b[2J"
@@ -28,25 +28,11 @@ METHOD = "evil/" + HOSTILE
 TOOL = "tool" + HOSTILE
 
 
-class Backend:
+class Backend(ThreadedServer):
     """NDJSON over TCP: a tools/call gets a result quoting its arguments, any other request
     an error whose message quotes the method; notifications get nothing."""
 
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def answer(conn):
+    def serve(self, conn):
         with conn, conn.makefile("rwb") as stream:
             for line in stream:
                 message = json.loads(line)

@@ -3,35 +3,20 @@
 the stdio hop finds the relay's call to the backend (same tool and arguments, another
 route, within the window) and shows what changed between the hops."""
 import json
-import socket
 import subprocess
 import sys
-import threading
 import unittest
 
 from harness import HERE, Mcptap, unique_name, wait_for_rows
+from raw_wire import ThreadedServer
 
 PYTHON = sys.executable or "/usr/bin/python3"
 
 
-class Backend:
+class Backend(ThreadedServer):
     """NDJSON over TCP: answers each tools/call with its arguments' text, upper-cased."""
 
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.answer, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def answer(conn):
+    def serve(self, conn):
         with conn, conn.makefile("rwb") as stream:
             for line in stream:
                 message = json.loads(line)

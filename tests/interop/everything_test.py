@@ -32,6 +32,8 @@ CLIENT_TIMEOUT_S = 90
 SERVER_START_TIMEOUT_S = 60  # node loads express, zod and the SDK first; slow on a busy machine
 ROWS_TIMEOUT_S = 30
 
+# mcptap query shows this many characters of a tool failure's first text.
+TOOL_ERROR_CHARS = 60
 FAILING_CALLS = {"5": "invalid_arguments", "6": "unknown_tool"}  # jsonrpc id -> client key
 PROGRESS_CALL = "4"
 JSONRPC_ERROR_CALL = "7"
@@ -267,7 +269,14 @@ class EverythingThroughMcptap:
                       and f"id={jsonrpc_id} " in line + " "]
             self.assertEqual(len(answer), 1, f"one answer line for id={jsonrpc_id}:\n{text}")
             first_text = self.client[key]["content"][0]["text"]
-            self.assertTrue(answer[0].endswith(f"tool error: {first_text}"), f"{answer[0]!r}\n{text}")
+            shown = ""
+            for c in first_text:  # on one line: line breaks and tabs read as one space
+                blank = c in "\n\r\t"
+                if not (blank and shown.endswith(" ")):
+                    shown += " " if blank else c
+            if len(shown) > TOOL_ERROR_CHARS:  # query cuts a long text, marking the cut
+                shown = shown[:TOOL_ERROR_CHARS] + "..."
+            self.assertTrue(answer[0].endswith(f"tool error: {shown}"), f"{answer[0]!r}\n{text}")
         self.assertEqual(len([line for line in lines if "tool error" in line]), len(FAILING_CALLS), text)
         rpc_error = [line for line in lines if f"id={JSONRPC_ERROR_CALL} " in line + " " and " error " in line]
         self.assertEqual(len(rpc_error), 1, text)
