@@ -7,12 +7,7 @@ root=$(pwd)
 python=/usr/bin/python3
 
 deploy/install-deps.sh
-# A build directory keeps the generator it was made with (Ninja here, Unix Makefiles from a
-# plain `cmake -S . -B build`); naming another one makes CMake stop, so only a new
-# directory gets Ninja.
-generator=(-G Ninja)
-[ -f build/CMakeCache.txt ] && generator=()
-cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+deploy/configure.sh build
 cmake --build build -j"$(nproc)" --target mcptap
 
 work=$(mktemp -d /tmp/mcptap-demo.XXXXXX)
