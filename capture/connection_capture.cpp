@@ -56,11 +56,18 @@ void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
     if (mode_ == Mode::Sniffing) sniff(bytes);
     switch (mode_) {
       case Mode::Http:
-      case Mode::AwaitingUpgrade: feed_http(direction, bytes); break;
-      case Mode::WebSocket: feed_websocket(direction, bytes); break;
-      case Mode::Ndjson: feed_ndjson(direction, bytes); break;
+      case Mode::AwaitingUpgrade:
+        feed_http(direction, bytes);
+        break;
+      case Mode::WebSocket:
+        feed_websocket(direction, bytes);
+        break;
+      case Mode::Ndjson:
+        feed_ndjson(direction, bytes);
+        break;
       case Mode::Sniffing:
-      case Mode::Off: break;
+      case Mode::Off:
+        break;
     }
   });
 }
@@ -163,8 +170,10 @@ void ConnectionCapture::start_websocket(std::optional<DeflateParams> deflate) {
   mode_ = Mode::WebSocket;
   upgrade_path_ = http_->upgrade_path();
   uint64_t cap = pipeline_.options().max_payload_bytes;
-  client_frames_ = std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{true, deflate, cap});
-  server_frames_ = std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{false, deflate, cap});
+  client_frames_ =
+      std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{true, deflate, cap});
+  server_frames_ =
+      std::make_unique<WebSocketDecoder>(WebSocketDecoder::Options{false, deflate, cap});
   request_parser_.reset();
   std::string held = std::move(held_client_bytes_);
   held_client_bytes_.clear();
@@ -177,7 +186,8 @@ void ConnectionCapture::feed_websocket(Direction direction, std::string_view byt
       direction == Direction::ClientToServer ? *client_frames_ : *server_frames_;
   // While capture is off, messages are followed for their framing only.
   WebSocketDecoder::Status status = decoder.feed(
-      bytes, [&](WebSocketMessage&& message) { submit_websocket_message(direction, std::move(message)); },
+      bytes,
+      [&](WebSocketMessage&& message) { submit_websocket_message(direction, std::move(message)); },
       pipeline_.enabled());
   if (status == WebSocketDecoder::Status::Failed) {
     stop_capture(direction, decoder.failure_reason());
@@ -203,8 +213,7 @@ void ConnectionCapture::submit_websocket_message(Direction direction, WebSocketM
 }
 
 void ConnectionCapture::feed_ndjson(Direction direction, std::string_view bytes) {
-  NdjsonDecoder& decoder =
-      direction == Direction::ClientToServer ? *client_lines_ : *server_lines_;
+  NdjsonDecoder& decoder = direction == Direction::ClientToServer ? *client_lines_ : *server_lines_;
   decoder.feed(bytes, [&](const NdjsonLine& line) { submit_ndjson_line(direction, line); });
 }
 
@@ -262,4 +271,3 @@ Transport ConnectionCapture::transport() const {
 }
 
 }  // namespace mcptap::capture
-

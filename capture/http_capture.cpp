@@ -33,7 +33,9 @@ std::string query_parameter(std::string_view target, std::string_view name) {
   return {};
 }
 
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
 
 nlohmann::json headers_object(const HttpHead& head, const Redactor& redactor) {
   nlohmann::json headers = nlohmann::json::object();
@@ -59,9 +61,9 @@ struct HttpCapture::Exchange {
   std::string target;
   std::string session_id;  // Mcp-Session-Id, or the legacy transport's ?sessionId=
   nlohmann::json request_headers;
-  bool request_is_json = false;          // a body worth capturing, still decodable
+  bool request_is_json = false;  // a body worth capturing, still decodable
   std::unique_ptr<ContentDecoder> request_decoder;
-  std::string request_body;              // decoded, at most the payload cap
+  std::string request_body;  // decoded, at most the payload cap
   int64_t request_done_at_us = 0;
 
   uint64_t head_bytes = 0;      // the request head as sent: the headers' share of the estimate
@@ -119,8 +121,12 @@ HttpCapture::HttpCapture(MessagePipeline& pipeline, std::string_view connection_
 
 HttpCapture::~HttpCapture() = default;
 
-HttpMessageParser::Listener& HttpCapture::request_listener() { return *requests_; }
-HttpMessageParser::Listener& HttpCapture::response_listener() { return *responses_; }
+HttpMessageParser::Listener& HttpCapture::request_listener() {
+  return *requests_;
+}
+HttpMessageParser::Listener& HttpCapture::response_listener() {
+  return *responses_;
+}
 
 std::string HttpCapture::session_of(const HttpHead& head) const {
   if (auto id = head.header("mcp-session-id")) return std::string(*id);
@@ -148,8 +154,8 @@ void HttpCapture::on_request_head(const HttpHead& head) {
     upgrade_path_ = pipeline_.redactor().redact_target(head.target);
   }
   std::string error;
-  exchange.request_decoder = ContentDecoder::create(
-      head.header("content-encoding").value_or(""), pipeline_.options().max_payload_bytes, &error);
+  exchange.request_decoder = ContentDecoder::create(head.header("content-encoding").value_or(""),
+                                                    pipeline_.options().max_payload_bytes, &error);
   // A coding we cannot decode (br, say) leaves the body uncaptured, not the connection.
   if (!exchange.request_decoder) {
     exchange.request_is_json = false;
@@ -161,10 +167,9 @@ void HttpCapture::on_request_head(const HttpHead& head) {
 void HttpCapture::on_request_body(std::string_view chunk) {
   if (!request_ || !request_->request_is_json || !pipeline_.enabled()) return;
   Exchange& exchange = *request_;
-  exchange.request_is_json = decode(*exchange.request_decoder, chunk, Direction::ClientToServer,
-                                    [&](std::string_view decoded) {
-                                      exchange.request_body.append(decoded);
-                                    });
+  exchange.request_is_json =
+      decode(*exchange.request_decoder, chunk, Direction::ClientToServer,
+             [&](std::string_view decoded) { exchange.request_body.append(decoded); });
 }
 
 void HttpCapture::on_request_complete() {
@@ -233,7 +238,7 @@ bool HttpCapture::on_response_head(const HttpHead& head) {
   exchange.status = head.status_code;
   exchange.response_headers = headers_object(head, pipeline_.redactor());
   std::string assigned = std::string(head.header("mcp-session-id").value_or(""));
-  exchange.response_session = !assigned.empty()            ? assigned
+  exchange.response_session = !assigned.empty()              ? assigned
                               : !exchange.session_id.empty() ? exchange.session_id
                                                              : stream_session_id_;
   if (exchange.holding) submit_held_request(exchange);
@@ -242,8 +247,8 @@ bool HttpCapture::on_response_head(const HttpHead& head) {
   }
   std::string_view type = media_type(head);
   std::string error;
-  exchange.response_decoder = ContentDecoder::create(
-      head.header("content-encoding").value_or(""), pipeline_.options().max_payload_bytes, &error);
+  exchange.response_decoder = ContentDecoder::create(head.header("content-encoding").value_or(""),
+                                                     pipeline_.options().max_payload_bytes, &error);
   if (exchange.response_decoder && starts_with_folded(type, "text/event-stream")) {
     exchange.response_body_kind = Exchange::Body::Sse;
     exchange.sse = std::make_unique<SseParser>(pipeline_.options().max_payload_bytes);
@@ -264,11 +269,11 @@ void HttpCapture::on_response_body(std::string_view chunk) {
                        [&](std::string_view decoded) { exchange.response_body.append(decoded); });
   } else {
     // An SSE stream is parsed even while capture is off, so that it stays in step.
-    decodable = decode(*exchange.response_decoder, chunk, Direction::ServerToClient,
-                       [&](std::string_view decoded) {
-                         exchange.sse->feed(decoded,
-                                            [&](const SseEvent& event) { on_sse_event(event); });
-                       });
+    decodable =
+        decode(*exchange.response_decoder, chunk, Direction::ServerToClient,
+               [&](std::string_view decoded) {
+                 exchange.sse->feed(decoded, [&](const SseEvent& event) { on_sse_event(event); });
+               });
   }
   if (!decodable) exchange.response_body_kind = Exchange::Body::None;
 }

@@ -8,7 +8,6 @@
 namespace mcptap::capture {
 namespace {
 
-
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
@@ -80,7 +79,9 @@ HttpMessageParser::Status HttpMessageParser::finish() {
   return Status::Failed;
 }
 
-void HttpMessageParser::resume_after_refused_upgrade() { llhttp_resume_after_upgrade(&parser_); }
+void HttpMessageParser::resume_after_refused_upgrade() {
+  llhttp_resume_after_upgrade(&parser_);
+}
 
 HttpMessageParser& HttpMessageParser::self(llhttp_t* parser) {
   return *static_cast<HttpMessageParser*>(parser->data);

@@ -1,24 +1,23 @@
 // HTTP/1.x message parser for one direction of a connection (llhttp underneath, no I/O).
 #pragma once
 
-#include <exception>
+#include <llhttp.h>
 
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <llhttp.h>
-
 namespace mcptap::capture {
 
 struct HttpHead {
   bool is_request = true;
-  std::string method;       // requests
-  std::string target;       // requests: the request-target as sent
-  int status_code = 0;      // responses
+  std::string method;   // requests
+  std::string target;   // requests: the request-target as sent
+  int status_code = 0;  // responses
   uint8_t http_major = 1;
   uint8_t http_minor = 1;
   std::vector<std::pair<std::string, std::string>> headers;  // in order, names as sent

@@ -45,7 +45,9 @@ constexpr std::array<bool, 256> plain_string_bytes() {
 }
 constexpr std::array<bool, 256> kPlainStringByte = plain_string_bytes();
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -75,7 +77,9 @@ void append_utf8(uint32_t code_point, std::string& out) {
 class EnvelopeScanner {
  public:
   EnvelopeScanner(std::string_view text, size_t max_depth, const Redactor& redactor)
-      : p_(text.data()), end_(text.data() + text.size()), max_depth_(max_depth),
+      : p_(text.data()),
+        end_(text.data() + text.size()),
+        max_depth_(max_depth),
         redactor_(redactor) {}
 
   std::optional<JsonRpcEnvelope> run() {
@@ -446,8 +450,7 @@ class EnvelopeScanner {
   }
 
   bool literal(std::string_view word) {
-    if (static_cast<size_t>(end_ - p_) < word.size() ||
-        std::string_view(p_, word.size()) != word) {
+    if (static_cast<size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) {
       return false;
     }
     p_ += word.size();
@@ -507,10 +510,10 @@ class EnvelopeScanner {
   json root_;
   std::vector<Frame> open_;
   Destination next_{nullptr, Slot::Drop};  // set by key(): where that member's value goes
-  json* kept_node_ = nullptr;               // the value being kept whole, if any
+  json* kept_node_ = nullptr;              // the value being kept whole, if any
   const char* kept_begin_ = nullptr;
   size_t kept_depth_ = 0;
-  std::string scratch_;  // a string with escapes, resolved
+  std::string scratch_;                // a string with escapes, resolved
   bool opened_with_contents_ = false;  // set by open(): a value follows at once
   bool needs_redaction_ = false;
 };
@@ -519,8 +522,7 @@ class EnvelopeScanner {
 
 std::optional<JsonRpcEnvelope> read_jsonrpc_envelope(std::string_view text, int max_depth,
                                                      const Redactor& redactor) {
-  return EnvelopeScanner(text, max_depth > 0 ? static_cast<size_t>(max_depth) : 0, redactor)
-      .run();
+  return EnvelopeScanner(text, max_depth > 0 ? static_cast<size_t>(max_depth) : 0, redactor).run();
 }
 
 }  // namespace mcptap::capture

@@ -43,10 +43,14 @@ void write_all(std::string_view text) {
 
 std::string_view level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::Debug: return "debug";
-    case LogLevel::Info: return "info";
-    case LogLevel::Warn: return "warn";
-    case LogLevel::Error: return "error";
+    case LogLevel::Debug:
+      return "debug";
+    case LogLevel::Info:
+      return "info";
+    case LogLevel::Warn:
+      return "warn";
+    case LogLevel::Error:
+      return "error";
   }
   return "info";
 }
@@ -70,7 +74,9 @@ int64_t monotonic_ms() {
 
 }  // namespace
 
-void set_min_log_level(LogLevel level) { min_level = static_cast<int>(level); }
+void set_min_log_level(LogLevel level) {
+  min_level = static_cast<int>(level);
+}
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
   for (LogLevel level : {LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error}) {

@@ -61,7 +61,9 @@ bool CaptureSwitch::admits(const Record& record) const {
   const Uuid& key = record.correlation_id ? *record.correlation_id : record.id;
   uint64_t bits = 0;
   for (int i = 8; i < 16; ++i) bits = bits << 8 | key.bytes[i];
-  return static_cast<double>(bits & ~(uint64_t{0xC0} << 56)) / static_cast<double>(uint64_t{1} << 62) < sample;
+  return static_cast<double>(bits & ~(uint64_t{0xC0} << 56)) /
+             static_cast<double>(uint64_t{1} << 62) <
+         sample;
 }
 
 void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& message) {
@@ -149,8 +151,8 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
     }
     return;
   }
-  Correlation c = correlator_.observe(session_id, record.direction, classified,
-                                      record.captured_at_us);
+  Correlation c =
+      correlator_.observe(session_id, record.direction, classified, record.captured_at_us);
   record.jsonrpc_id = classified.id_text;
   record.method = c.method ? c.method : classified.method;
   record.correlation_id = c.correlation_id;
@@ -177,7 +179,8 @@ void MessagePipeline::copy_request_meta(const nlohmann::json& document, nlohmann
   if (request_meta == params->end() || !request_meta->is_object()) return;
   constexpr size_t kMaxEntries = 32;
   nlohmann::json kept = nlohmann::json::object();
-  for (auto it = request_meta->begin(); it != request_meta->end() && kept.size() < kMaxEntries; ++it) {
+  for (auto it = request_meta->begin(); it != request_meta->end() && kept.size() < kMaxEntries;
+       ++it) {
     if (it.key() != "progressToken") kept[it.key()] = it.value();
   }
   if (!kept.empty()) meta["_meta"] = std::move(kept);

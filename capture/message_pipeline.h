@@ -38,9 +38,9 @@ struct CapturedMessage {
   std::string_view payload;     // at most max_payload_bytes of the message
   uint64_t size = 0;            // full size on the wire (after WebSocket decompression)
   bool truncated = false;
-  std::string_view sha256_hex;  // of the full message, when truncated
+  std::string_view sha256_hex;                     // of the full message, when truncated
   nlohmann::json meta = nlohmann::json::object();  // transport details
-  int64_t passed_at_us = 0;  // when its last byte passed; 0 means now
+  int64_t passed_at_us = 0;                        // when its last byte passed; 0 means now
 };
 
 // Counters of one route's capture, read for status and metrics (loop thread only).

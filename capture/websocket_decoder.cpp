@@ -129,12 +129,11 @@ struct WebSocketDecoder::State {
   // The data message being assembled, possibly across frames with control frames between.
   bool in_message = false;
   bool capture_new_messages = true;  // as passed to the current feed()
-  bool skipping = false;  // the message is followed for framing only (capture was off)
+  bool skipping = false;             // the message is followed for framing only (capture was off)
   WebSocketMessage message;
-  Sha256 overflow_hash;  // runs over the whole message once it outgrows the cap
+  Sha256 overflow_hash;           // runs over the whole message once it outgrows the cap
   uint64_t compressed_bytes = 0;  // of the message being assembled, before inflating
 };
-
 
 WebSocketDecoder::State::State(Options decoder_options) : options(std::move(decoder_options)) {
   if (options.deflate) {

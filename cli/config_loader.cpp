@@ -271,8 +271,8 @@ void read_routes(ObjectReader& root, std::vector<proxy::RouteConfig>& routes,
       ObjectReader::fail(path + ".name", "duplicate route name \"" + route.name + "\"");
     }
     if (route.listen.port != 0 && !listens.insert(route.listen.to_string()).second) {
-      ObjectReader::fail(path + ".listen", "another route already listens on " +
-                                               route.listen.to_string());
+      ObjectReader::fail(path + ".listen",
+                         "another route already listens on " + route.listen.to_string());
     }
     routes.push_back(std::move(route));
     budgets.push_back(budget);
@@ -460,8 +460,7 @@ proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
     port = port * 10 + static_cast<unsigned>(c - '0');
   }
   if (port > 65535) ObjectReader::fail(place, "port out of range in " + shown);
-  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host),
-                         static_cast<uint16_t>(port)};
+  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host), static_cast<uint16_t>(port)};
 }
 
 Config parse_config(std::string_view json_text) {

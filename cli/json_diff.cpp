@@ -21,7 +21,6 @@ bool plain_key(const std::string& key) {
   return true;
 }
 
-
 std::string key_path(const std::string& parent, const std::string& key) {
   if (!plain_key(key)) return parent + "[" + capture::json_text(json(key)) + "]";
   return parent.empty() ? key : parent + "." + key;

@@ -26,8 +26,9 @@ int run_app(int argc, char** argv) {
   migrate->add_option("--pg", migrate_args.pg_url, "PostgreSQL URL (default: env MCPTAP_PG_URL)");
   migrate->add_option("--config,-c", migrate_args.config_path, "take sink.postgres from this file")
       ->check(CLI::ExistingFile);
-  migrate->add_option("--days-ahead", migrate_args.partitions_ahead_days,
-                      "daily partitions to create ahead of today")
+  migrate
+      ->add_option("--days-ahead", migrate_args.partitions_ahead_days,
+                   "daily partitions to create ahead of today")
       ->check(CLI::Range(0, 60));
 
   RoutesArgs routes_args;

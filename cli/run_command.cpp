@@ -48,23 +48,24 @@ int run_command(const RunArgs& args) {
   capture::Redactor redactor(config.redact);
   SinkStatus sink_status(sink);
   proxy::ProxyServer server(config.proxy, config.capture, redactor, sink, &sink_status);
-  server.set_reload_source([path = args.config_path, &config]() -> std::optional<proxy::ProxyOptions> {
-    try {
-      Config fresh = load_config_file(path);
-      // Routes and their capture reload live; the rest is read once at start.
-      if (fresh.sink.postgres_url != config.sink.postgres_url ||
-          fresh.sink.spool_dir != config.sink.spool_dir ||
-          fresh.admin.listen.to_string() != config.admin.listen.to_string()) {
-        capture::log_warn("reload: sink and admin settings take effect at the next start");
-      }
-      fresh.proxy.admin = config.proxy.admin;
-      return fresh.proxy;
-    } catch (const ConfigError& error) {
-      capture::log_warn("reload: configuration rejected; the running one stays",
-                        {{"error", error.what()}});
-      return std::nullopt;
-    }
-  });
+  server.set_reload_source(
+      [path = args.config_path, &config]() -> std::optional<proxy::ProxyOptions> {
+        try {
+          Config fresh = load_config_file(path);
+          // Routes and their capture reload live; the rest is read once at start.
+          if (fresh.sink.postgres_url != config.sink.postgres_url ||
+              fresh.sink.spool_dir != config.sink.spool_dir ||
+              fresh.admin.listen.to_string() != config.admin.listen.to_string()) {
+            capture::log_warn("reload: sink and admin settings take effect at the next start");
+          }
+          fresh.proxy.admin = config.proxy.admin;
+          return fresh.proxy;
+        } catch (const ConfigError& error) {
+          capture::log_warn("reload: configuration rejected; the running one stays",
+                            {{"error", error.what()}});
+          return std::nullopt;
+        }
+      });
   std::string error;
   if (!server.start(&error)) {
     print_error(error);

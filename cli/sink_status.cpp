@@ -80,8 +80,8 @@ void SinkStatus::write_metrics(proxy::PrometheusWriter& writer) const {
   const Counter counters[] = {
       {"mcptap_sink_accepted_records_total", MetricType::Counter, "Records taken by the sink.",
        s.accepted_records.load()},
-      {"mcptap_sink_written_records_total", MetricType::Counter,
-       "Records committed in PostgreSQL.", s.written_records.load()},
+      {"mcptap_sink_written_records_total", MetricType::Counter, "Records committed in PostgreSQL.",
+       s.written_records.load()},
       {"mcptap_sink_dropped_records_total", MetricType::Counter,
        "Records the sink could not keep (spool or queue full, write errors).",
        s.dropped_records.load()},

@@ -39,7 +39,8 @@ std::string parse_switch(const std::string& body, capture::CaptureSwitch& out) {
     }
   }
   auto enabled = document.find("enabled");
-  if (enabled == document.end() || !enabled->is_boolean()) return "\"enabled\" must be true or false";
+  if (enabled == document.end() || !enabled->is_boolean())
+    return "\"enabled\" must be true or false";
   out.enabled = enabled->get<bool>();
   if (auto sample = document.find("sample"); sample != document.end()) {
     if (!sample->is_number() || *sample < 0 || *sample > 1) {
@@ -146,7 +147,8 @@ std::string tail_line(const capture::Record& record) {
       {"method", optional_json(record.method)},
       {"correlation_id", record.correlation_id ? nlohmann::json(record.correlation_id->to_string())
                                                : nlohmann::json(nullptr)},
-      {"latency_us", record.latency_us ? nlohmann::json(*record.latency_us) : nlohmann::json(nullptr)},
+      {"latency_us",
+       record.latency_us ? nlohmann::json(*record.latency_us) : nlohmann::json(nullptr)},
       {"payload_bytes", record.payload_bytes},
       {"truncated", record.truncated},
       {"redacted", record.redacted},
@@ -178,7 +180,9 @@ void ControlPlane::close() {
   if (admin_) admin_->close([] {});
 }
 
-uint16_t ControlPlane::port() const { return admin_ ? admin_->bound_port() : 0; }
+uint16_t ControlPlane::port() const {
+  return admin_ ? admin_->bound_port() : 0;
+}
 
 void ControlPlane::watch(ProxyRoute& route) {
   const ProxyRoute* watched = &route;
@@ -186,7 +190,9 @@ void ControlPlane::watch(ProxyRoute& route) {
       [this, watched](const capture::Record& record) { on_record(*watched, record); });
 }
 
-void ControlPlane::unwatch(ProxyRoute& route) { route.pipeline->set_record_observer(nullptr); }
+void ControlPlane::unwatch(ProxyRoute& route) {
+  route.pipeline->set_record_observer(nullptr);
+}
 
 namespace {
 
@@ -297,8 +303,8 @@ void ControlPlane::get_status(AdminResponder& responder) {
       {"draining", server_.draining()},
       {"tail_streams", std::count_if(tails_.begin(), tails_.end(),  // live `mcptap tail`s
                                      [](const TailStream& t) { return t.responder->open(); })},
-      {"sink", server_.status_source() ? server_.status_source()->status_json()
-                                       : nlohmann::json::object()},
+      {"sink",
+       server_.status_source() ? server_.status_source()->status_json() : nlohmann::json::object()},
       {"routes", std::move(routes)}};
   responder.respond(200, kJson, capture::json_text(status));
 }
@@ -460,7 +466,8 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
   };
   for (const Family& family : kFamilies) {
     writer.family(family.name, family.type, family.help);
-    for (const auto& route : routes) writer.sample({{"route", route->config.name}}, family.value(*route));
+    for (const auto& route : routes)
+      writer.sample({{"route", route->config.name}}, family.value(*route));
   }
   writer.family("mcptap_bytes_total", MetricType::Counter,
                 "Bytes forwarded, per direction; counted while capture is off too.");
@@ -478,8 +485,10 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
                 "not parsed then (mcptap_bytes_total still counts the traffic).");
   for (const auto& route : routes) {
     const capture::CaptureCounters& c = route->pipeline->counters();
-    writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}}, c.messages[0]);
-    writer.sample({{"route", route->config.name}, {"direction", "server_to_client"}}, c.messages[1]);
+    writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}},
+                  c.messages[0]);
+    writer.sample({{"route", route->config.name}, {"direction", "server_to_client"}},
+                  c.messages[1]);
   }
 }
 

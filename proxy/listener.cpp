@@ -182,11 +182,10 @@ void Listener::reject_connection() {
     ++counters_.connections_rejected;
     uint64_t suppressed = 0;
     if (reject_log_.allow(&suppressed)) {
-      capture::log_warn("connection rejected",
-                        {{"route", route_.name},
-                         {"reason", "limits.max_connections"},
-                         {"max_connections", route_.limits.max_connections},
-                         {"suppressed", suppressed}});
+      capture::log_warn("connection rejected", {{"route", route_.name},
+                                                {"reason", "limits.max_connections"},
+                                                {"max_connections", route_.limits.max_connections},
+                                                {"suppressed", suppressed}});
     }
     if (uv_tcp_close_reset(rejected, &Listener::on_tcp_closed) == 0) return;
   }

@@ -41,7 +41,9 @@ ProxyServer::~ProxyServer() {
   uv_loop_close(&loop_);
 }
 
-void ProxyServer::run_until_closed() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void ProxyServer::run_until_closed() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
 
 std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config) {
   auto route = std::make_unique<ProxyRoute>();
@@ -85,12 +87,14 @@ bool ProxyServer::start(std::string* error) {
                            {"upstream", route->config.upstream_text()},
                            {"capture", route->config.capture}});
   }
-  log_info("admin listening", {{"listen", options_.admin.listen.host + ":" +
-                                              std::to_string(control_plane_->port())}});
+  log_info("admin listening",
+           {{"listen", options_.admin.listen.host + ":" + std::to_string(control_plane_->port())}});
   return true;
 }
 
-void ProxyServer::run() { run_until_closed(); }
+void ProxyServer::run() {
+  run_until_closed();
+}
 
 void ProxyServer::on_signal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<ProxyServer*>(handle->data);
@@ -128,7 +132,8 @@ bool ProxyServer::apply(const ProxyOptions& options, std::string* error) {
   std::vector<std::string> replaced;
   for (const RouteConfig& config : options.routes) {
     ProxyRoute* current = find_route(config.name);
-    bool same_endpoints = current && current->config.listen.to_string() == config.listen.to_string() &&
+    bool same_endpoints = current &&
+                          current->config.listen.to_string() == config.listen.to_string() &&
                           current->config.upstream_text() == config.upstream_text();
     if (same_endpoints) continue;
     bool same_listen = current && current->config.listen.to_string() == config.listen.to_string();
@@ -168,8 +173,9 @@ bool ProxyServer::apply(const ProxyOptions& options, std::string* error) {
       }
       continue;
     }
-    auto it = std::find_if(added.begin(), added.end(),
-                           [&](const auto& route) { return route && route->config.name == config.name; });
+    auto it = std::find_if(added.begin(), added.end(), [&](const auto& route) {
+      return route && route->config.name == config.name;
+    });
     if (it != added.end()) {
       routes_.push_back(std::move(*it));
       continue;
@@ -257,6 +263,8 @@ uint16_t ProxyServer::bound_port(const std::string& route) const {
   return 0;
 }
 
-uint16_t ProxyServer::admin_port() const { return control_plane_->port(); }
+uint16_t ProxyServer::admin_port() const {
+  return control_plane_->port();
+}
 
 }  // namespace mcptap::proxy

@@ -1,10 +1,10 @@
 // Encoding and decoding of spool frames; explicit little-endian so a spool is portable.
 #include "sink/spool_frame.h"
-#include "sink/little_endian.h"
 
 #include <cstring>
 
 #include "sink/crc32c.h"
+#include "sink/little_endian.h"
 
 namespace mcptap::sink {
 namespace {
@@ -22,8 +22,6 @@ enum BodyFlag : uint8_t {
 constexpr uint8_t kMaxTransport = static_cast<uint8_t>(capture::Transport::Stdio);
 constexpr uint8_t kMaxDirection = static_cast<uint8_t>(capture::Direction::ServerToClient);
 constexpr uint8_t kMaxKind = static_cast<uint8_t>(capture::Kind::Invalid);
-
-
 
 void append_u64(std::string& out, uint64_t value) {
   char bytes[8];

@@ -25,11 +25,14 @@ const char* kAnswer =
     R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"Found 3 documents matching the query in the finance department."}],"isError":false}})";
 
 std::string request_bytes(const char* arguments) {
-  std::string body = std::string(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search_documents","arguments":)") +
-                     arguments + "}}";
+  std::string body =
+      std::string(
+          R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search_documents","arguments":)") +
+      arguments + "}}";
   return "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
          "Accept: application/json, text/event-stream\r\nMcp-Session-Id: bench-session\r\n"
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 std::string response_bytes() {
@@ -83,7 +86,7 @@ int main(int argc, char** argv) {
   nanoseconds_per_message(kPlainArguments, exchanges / 10);  // warm up the allocator
   const double plain = nanoseconds_per_message(kPlainArguments, exchanges);
   const double secret = nanoseconds_per_message(kSecretArguments, exchanges);
-  std::printf("capture per HTTP message: plain %.0f ns, request holding a secret %.0f ns\n",
-              plain, secret);
+  std::printf("capture per HTTP message: plain %.0f ns, request holding a secret %.0f ns\n", plain,
+              secret);
   return 0;
 }

@@ -42,10 +42,14 @@ std::array<uint8_t, 20> sha1(std::string_view text) {
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (int i = 0; i < 80; ++i) {
       uint32_t f, k;
-      if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999;
-      else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
-      else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
-      else f = b ^ c ^ d, k = 0xCA62C1D6;
+      if (i < 20)
+        f = (b & c) | (~b & d), k = 0x5A827999;
+      else if (i < 40)
+        f = b ^ c ^ d, k = 0x6ED9EBA1;
+      else if (i < 60)
+        f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+      else
+        f = b ^ c ^ d, k = 0xCA62C1D6;
       uint32_t t = rol(a, 5) + f + e + k + w[i];
       e = d, d = c, c = rol(b, 30), b = a, a = t;
     }
@@ -88,14 +92,16 @@ char read_buffer[256 * 1024];
 struct Client {
   uv_tcp_t tcp{};
   bool upgraded = false;
-  std::string request;  // handshake bytes until the blank line
+  std::string request;                   // handshake bytes until the blank line
   mcptap::bench::WsFrameScanner frames;  // payload bytes are skipped, never stored
   bool fin = false;
   uint8_t opcode = 0;
-  int pending_answers = 0;     // counted while reading one buffer, written in one batch
+  int pending_answers = 0;  // counted while reading one buffer, written in one batch
 };
 
-void on_closed(uv_handle_t* handle) { delete static_cast<Client*>(handle->data); }
+void on_closed(uv_handle_t* handle) {
+  delete static_cast<Client*>(handle->data);
+}
 
 void close_client(Client* c) {
   if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp)))
@@ -107,7 +113,9 @@ struct Write {
   std::string bytes;
 };
 
-void on_written(uv_write_t* req, int) { delete reinterpret_cast<Write*>(req); }
+void on_written(uv_write_t* req, int) {
+  delete reinterpret_cast<Write*>(req);
+}
 
 void send(Client* c, std::string bytes) {
   uv_buf_t buf = uv_buf_init(bytes.data(), static_cast<unsigned>(bytes.size()));
@@ -157,8 +165,10 @@ bool answer_handshake(Client* c) {
     while (!key.empty() && key.back() == ' ') key.pop_back();
   }
   auto digest = sha1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-  send(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Accept: " + base64(digest.data(), digest.size()) + "\r\n\r\n");
+  send(c,
+       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+       "Sec-WebSocket-Accept: " +
+           base64(digest.data(), digest.size()) + "\r\n\r\n");
   c->upgraded = true;
   std::string rest = c->request.substr(end + 4);
   c->request.clear();
@@ -212,8 +222,10 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--port") == 0) port = std::atoi(argv[i + 1]);
-    else if (std::strcmp(argv[i], "--host") == 0) host = argv[i + 1];
+    if (std::strcmp(argv[i], "--port") == 0)
+      port = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--host") == 0)
+      host = argv[i + 1];
   }
   if (port <= 0) {
     std::fprintf(stderr, "usage: proxy_bench_ws_echo --port P [--host H]\n");
@@ -236,8 +248,8 @@ int main(int argc, char** argv) {
   uv_signal_t signals[2];
   for (int i = 0; i < 2; ++i) {
     uv_signal_init(loop, &signals[i]);
-    uv_signal_start(&signals[i], [](uv_signal_t* s, int) { uv_stop(s->loop); },
-                    i == 0 ? SIGINT : SIGTERM);
+    uv_signal_start(
+        &signals[i], [](uv_signal_t* s, int) { uv_stop(s->loop); }, i == 0 ? SIGINT : SIGTERM);
   }
   uv_run(loop, UV_RUN_DEFAULT);
   return 0;

@@ -105,10 +105,10 @@ struct Run {
   uv_loop_t* loop = nullptr;
   sockaddr_in address{};
   std::vector<std::unique_ptr<Connection>> connections;
-  std::string request_frame;   // one masked kRequest frame
-  std::string big_frame;       // one masked fragment of the big message (all fragments alike)
+  std::string request_frame;  // one masked kRequest frame
+  std::string big_frame;      // one masked fragment of the big message (all fragments alike)
   LatencyHistogram histogram;
-  uint64_t messages = 0;       // answers received
+  uint64_t messages = 0;  // answers received
   uint64_t errors = 0;
   int upgraded = 0;
   int closed = 0;
@@ -126,9 +126,9 @@ struct Connection {
   uv_connect_t connect_req{};
   bool upgraded = false;
   bool closing = false;
-  std::string handshake;  // response bytes until the blank line
+  std::string handshake;                 // response bytes until the blank line
   mcptap::bench::WsFrameScanner frames;  // of the server's (unmasked) frames
-  std::vector<uint64_t> sent_at_ns;  // FIFO of send times of unanswered requests
+  std::vector<uint64_t> sent_at_ns;      // FIFO of send times of unanswered requests
   size_t sent_head = 0;
   uint64_t big_fragments_left = 0;
 };
@@ -232,7 +232,9 @@ void on_upgraded(Connection* c) {
   ++run->upgraded;
   const Options& o = run->options;
   switch (o.mode) {
-    case Mode::RoundTrip: send_request(c); break;
+    case Mode::RoundTrip:
+      send_request(c);
+      break;
     case Mode::Throughput:
       for (int i = 0; i < o.inflight; ++i) send_request(c);
       break;
@@ -266,9 +268,14 @@ void on_message(Connection* c) {
   if (run->stopping) return;
   switch (run->options.mode) {
     case Mode::RoundTrip:
-    case Mode::Throughput: send_request(c); break;
-    case Mode::Idle: break;
-    case Mode::Big: stop_run(run); break;
+    case Mode::Throughput:
+      send_request(c);
+      break;
+    case Mode::Idle:
+      break;
+    case Mode::Big:
+      stop_run(run);
+      break;
   }
 }
 
@@ -343,22 +350,36 @@ bool parse_options(int argc, char** argv, Options& o) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view key = argv[i];
     const char* value = argv[i + 1];
-    if (key == "--host") o.host = value;
-    else if (key == "--port") o.port = std::atoi(value);
-    else if (key == "--path") o.path = value;
-    else if (key == "--connections") o.connections = std::atoi(value);
-    else if (key == "--duration") o.duration_s = std::atof(value);
-    else if (key == "--inflight") o.inflight = std::atoi(value);
-    else if (key == "--hold") o.hold_s = std::atof(value);
-    else if (key == "--message-bytes") o.message_bytes = std::strtoull(value, nullptr, 10);
-    else if (key == "--chunk-bytes") o.chunk_bytes = std::strtoull(value, nullptr, 10);
+    if (key == "--host")
+      o.host = value;
+    else if (key == "--port")
+      o.port = std::atoi(value);
+    else if (key == "--path")
+      o.path = value;
+    else if (key == "--connections")
+      o.connections = std::atoi(value);
+    else if (key == "--duration")
+      o.duration_s = std::atof(value);
+    else if (key == "--inflight")
+      o.inflight = std::atoi(value);
+    else if (key == "--hold")
+      o.hold_s = std::atof(value);
+    else if (key == "--message-bytes")
+      o.message_bytes = std::strtoull(value, nullptr, 10);
+    else if (key == "--chunk-bytes")
+      o.chunk_bytes = std::strtoull(value, nullptr, 10);
     else if (key == "--mode") {
       std::string_view m = value;
-      if (m == "rtt") o.mode = Mode::RoundTrip;
-      else if (m == "throughput") o.mode = Mode::Throughput;
-      else if (m == "idle") o.mode = Mode::Idle;
-      else if (m == "big") o.mode = Mode::Big;
-      else return false;
+      if (m == "rtt")
+        o.mode = Mode::RoundTrip;
+      else if (m == "throughput")
+        o.mode = Mode::Throughput;
+      else if (m == "idle")
+        o.mode = Mode::Idle;
+      else if (m == "big")
+        o.mode = Mode::Big;
+      else
+        return false;
     } else {
       return false;
     }
@@ -369,10 +390,14 @@ bool parse_options(int argc, char** argv, Options& o) {
 
 const char* mode_name(Mode m) {
   switch (m) {
-    case Mode::RoundTrip: return "rtt";
-    case Mode::Throughput: return "throughput";
-    case Mode::Idle: return "idle";
-    case Mode::Big: return "big";
+    case Mode::RoundTrip:
+      return "rtt";
+    case Mode::Throughput:
+      return "throughput";
+    case Mode::Idle:
+      return "idle";
+    case Mode::Big:
+      return "big";
   }
   return "?";
 }
@@ -382,10 +407,11 @@ const char* mode_name(Mode m) {
 int main(int argc, char** argv) {
   Run run;
   if (!parse_options(argc, argv, run.options)) {
-    std::fprintf(stderr,
-                 "usage: ws_loadgen --port P [--host H] [--path /mcp] --mode rtt|throughput|idle|big"
-                 " [--connections N] [--duration S] [--inflight K] [--hold S]"
-                 " [--message-bytes S] [--chunk-bytes C]\n");
+    std::fprintf(
+        stderr,
+        "usage: ws_loadgen --port P [--host H] [--path /mcp] --mode rtt|throughput|idle|big"
+        " [--connections N] [--duration S] [--inflight K] [--hold S]"
+        " [--message-bytes S] [--chunk-bytes C]\n");
     return 2;
   }
   // A peer that closed while answers were on their way must not kill the process.
@@ -410,8 +436,8 @@ int main(int argc, char** argv) {
   run.deadline.data = &run;
   uv_signal_init(run.loop, &run.sigint);
   run.sigint.data = &run;
-  uv_signal_start(&run.sigint, [](uv_signal_t* s, int) { stop_run(static_cast<Run*>(s->data)); },
-                  SIGINT);
+  uv_signal_start(
+      &run.sigint, [](uv_signal_t* s, int) { stop_run(static_cast<Run*>(s->data)); }, SIGINT);
   run.start_ns = uv_hrtime();
   for (auto& c : run.connections) {
     int status = start_connection(run, c.get());
@@ -422,20 +448,21 @@ int main(int argc, char** argv) {
     }
   }
   double seconds = o.mode == Mode::Idle ? o.hold_s : o.duration_s;
-  uv_timer_start(&run.deadline, [](uv_timer_t* t) { stop_run(static_cast<Run*>(t->data)); },
-                 static_cast<uint64_t>(seconds * 1000), 0);
+  uv_timer_start(
+      &run.deadline, [](uv_timer_t* t) { stop_run(static_cast<Run*>(t->data)); },
+      static_cast<uint64_t>(seconds * 1000), 0);
   uv_run(run.loop, UV_RUN_DEFAULT);
   if (!run.stopping) run.end_ns = uv_hrtime();
   double elapsed = static_cast<double>(run.end_ns - run.start_ns) / 1e9;
-  std::printf("mode=%s connections=%d upgraded=%d messages=%llu seconds=%.2f rate=%.1f "
-              "p50_us=%llu p99_us=%llu p999_us=%llu errors=%llu",
-              mode_name(o.mode), o.connections, run.upgraded,
-              static_cast<unsigned long long>(run.messages), elapsed,
-              static_cast<double>(run.messages) / elapsed,
-              static_cast<unsigned long long>(run.histogram.percentile(0.50)),
-              static_cast<unsigned long long>(run.histogram.percentile(0.99)),
-              static_cast<unsigned long long>(run.histogram.percentile(0.999)),
-              static_cast<unsigned long long>(run.errors));
+  std::printf(
+      "mode=%s connections=%d upgraded=%d messages=%llu seconds=%.2f rate=%.1f "
+      "p50_us=%llu p99_us=%llu p999_us=%llu errors=%llu",
+      mode_name(o.mode), o.connections, run.upgraded, static_cast<unsigned long long>(run.messages),
+      elapsed, static_cast<double>(run.messages) / elapsed,
+      static_cast<unsigned long long>(run.histogram.percentile(0.50)),
+      static_cast<unsigned long long>(run.histogram.percentile(0.99)),
+      static_cast<unsigned long long>(run.histogram.percentile(0.999)),
+      static_cast<unsigned long long>(run.errors));
   if (o.mode == Mode::Big) {
     std::printf(" big_bytes_sent=%llu", static_cast<unsigned long long>(run.big_sent));
   }

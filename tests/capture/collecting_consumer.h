@@ -11,8 +11,8 @@ struct CollectingConsumer : RecordConsumer {
   std::vector<Record> records;
   bool accept = true;
   int hold_depth = 0;
-  int releases = 0;          // outermost releases: the writes a spool would make
-  int consumed_held = 0;     // records that arrived while held
+  int releases = 0;       // outermost releases: the writes a spool would make
+  int consumed_held = 0;  // records that arrived while held
   bool consume(Record&& record) override {
     if (!accept) return false;
     if (hold_depth > 0) ++consumed_held;

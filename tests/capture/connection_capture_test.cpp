@@ -2,16 +2,14 @@
 #include "capture/connection_capture.h"
 
 #include <gtest/gtest.h>
-
-#include <stdexcept>
-
-#include <cstring>
-
-#include "tests/capture/collecting_consumer.h"
 #include <zlib.h>
 
+#include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "tests/capture/collecting_consumer.h"
 
 namespace mcptap::capture {
 namespace {
@@ -35,7 +33,9 @@ std::string frame(uint8_t first_byte, std::string_view payload, bool masked) {
   return out;
 }
 
-std::string text_frame(std::string_view payload, bool masked) { return frame(0x81, payload, masked); }
+std::string text_frame(std::string_view payload, bool masked) {
+  return frame(0x81, payload, masked);
+}
 
 // permessage-deflate body of one message (raw deflate, sync flush, tail removed).
 std::string deflate_message(z_stream& stream, std::string_view text) {
@@ -192,8 +192,9 @@ struct ThrowingConsumer : CollectingConsumer {
 TEST(ConnectionCaptureFailure, AnExceptionStopsCaptureAndNeverReachesTheCaller) {
   const Redactor redactor{RedactOptions{}};
   const std::string http_request =
-      std::string("POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
-                  "Content-Length: ") +
+      std::string(
+          "POST /mcp HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+          "Content-Length: ") +
       std::to_string(std::strlen(kCall)) + "\r\n\r\n" + kCall;
   struct Case {
     const char* name;
@@ -232,7 +233,8 @@ TEST_F(ConnectionCaptureTest, RefusedUpgradeStaysHttp) {
   MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
   ConnectionCapture capture(pipeline, "c1");
   capture.on_bytes(Direction::ClientToServer, kRequest);
-  capture.on_bytes(Direction::ServerToClient, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  capture.on_bytes(Direction::ServerToClient,
+                   "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
   EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Http);
   capture.on_bytes(Direction::ClientToServer, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Http);
@@ -266,7 +268,8 @@ TEST_F(ConnectionCaptureTest, TlsHelloOnAPlainRouteIsOneInvalidRecord) {
 TEST_F(ConnectionCaptureTest, NdjsonOverTcp) {
   MessagePipeline pipeline("gates", CaptureOptions{}, redactor, consumer);
   ConnectionCapture capture(pipeline, "c1");
-  std::string client = std::string(kCall) + "\n" + R"({"jsonrpc":"2.0","method":"notifications/x"})";
+  std::string client =
+      std::string(kCall) + "\n" + R"({"jsonrpc":"2.0","method":"notifications/x"})";
   for (char c : client) capture.on_bytes(Direction::ClientToServer, std::string_view(&c, 1));
   capture.on_bytes(Direction::ServerToClient, std::string(kResult) + "\n");
   capture.on_end(Direction::ClientToServer);  // the unterminated last line still counts

@@ -3,14 +3,13 @@
 #include "capture/http_capture.h"
 
 #include <gtest/gtest.h>
-
-#include "tests/capture/collecting_consumer.h"
 #include <zlib.h>
 
 #include <string>
 #include <vector>
 
 #include "capture/connection_capture.h"
+#include "tests/capture/collecting_consumer.h"
 
 namespace mcptap::capture {
 namespace {
@@ -23,14 +22,17 @@ struct Step {
 const char* kInitialize =
     R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18"}})";
 const char* kInitialized = R"({"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18"}})";
-const char* kCall = R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":7}}})";
-const char* kProgress = R"({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":7,"progress":1}})";
+const char* kCall =
+    R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":7}}})";
+const char* kProgress =
+    R"({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":7,"progress":1}})";
 const char* kResult = R"({"jsonrpc":"2.0","id":1,"result":{"content":[]}})";
 
 std::string post(std::string_view body, std::string_view extra_headers = "") {
   return "POST /mcp HTTP/1.1\r\nHost: s\r\nContent-Type: application/json\r\nAuthorization: Bearer "
-         "hunter2\r\n" + std::string(extra_headers) + "Content-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+         "hunter2\r\n" +
+         std::string(extra_headers) + "Content-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + std::string(body);
 }
 
 std::string json_response(std::string_view body, std::string_view extra_headers = "") {
@@ -108,15 +110,18 @@ TEST(HttpCapture, StreamableHttpWithJsonAndSseAnswersAtEverySplit) {
 
 TEST(HttpCapture, LegacySseStreamTakesTheEndpointSession) {
   std::vector<Step> steps = {
-      {Direction::ClientToServer, "GET /sse HTTP/1.1\r\nHost: s\r\nAccept: text/event-stream\r\n\r\n"},
+      {Direction::ClientToServer,
+       "GET /sse HTTP/1.1\r\nHost: s\r\nAccept: text/event-stream\r\n\r\n"},
       {Direction::ServerToClient,
        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: keep-alive\r\n\r\n"
        "event: endpoint\ndata: /messages?sessionId=abc-123\n\n"
-       "event: message\ndata: " + std::string(kResult) + "\n\n"},
+       "event: message\ndata: " +
+           std::string(kResult) + "\n\n"},
   };
   for (size_t split = 0; split <= longest(steps); ++split) {
     std::vector<Record> records = run(steps, split);
-    ASSERT_EQ(records.size(), 1u) << "split " << split;  // the stream ends cut short: no invalid row
+    ASSERT_EQ(records.size(), 1u) << "split "
+                                  << split;  // the stream ends cut short: no invalid row
     EXPECT_EQ(records[0].session_id, "abc-123");
     EXPECT_EQ(records[0].transport, Transport::Sse);
     EXPECT_EQ(records[0].direction, Direction::ServerToClient);
@@ -127,8 +132,9 @@ TEST(HttpCapture, LegacyPostTakesTheQuerySession) {
   std::vector<Step> steps = {
       {Direction::ClientToServer,
        "POST /messages?sessionId=abc-123 HTTP/1.1\r\nContent-Type: application/json\r\n"
-       "Transfer-Encoding: chunked\r\n\r\n" + chunk(std::string(kCall).substr(0, 10)) +
-           chunk(std::string(kCall).substr(10)) + "0\r\n\r\n"},
+       "Transfer-Encoding: chunked\r\n\r\n" +
+           chunk(std::string(kCall).substr(0, 10)) + chunk(std::string(kCall).substr(10)) +
+           "0\r\n\r\n"},
       {Direction::ServerToClient, "HTTP/1.1 202 Accepted\r\nContent-Length: 8\r\n\r\nAccepted"},
   };
   std::vector<Record> records = run(steps, 17);
@@ -155,9 +161,10 @@ TEST(HttpCapture, GzipBodiesAreDecodedForCapture) {
   std::string body = gzip(kResult);
   std::vector<Step> steps = {
       {Direction::ClientToServer, post(kCall, "Mcp-Session-Id: s\r\n")},
-      {Direction::ServerToClient, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                  "Content-Encoding: gzip\r\nContent-Length: " +
-                                      std::to_string(body.size()) + "\r\n\r\n" + body},
+      {Direction::ServerToClient,
+       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+       "Content-Encoding: gzip\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body},
   };
   for (size_t split = 0; split <= longest(steps); split += 3) {
     std::vector<Record> records = run(steps, split);

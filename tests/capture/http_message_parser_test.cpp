@@ -116,7 +116,8 @@ TEST(HttpMessageParser, HeadResponseHasNoBody) {
   listener.no_body_next = true;
   HttpMessageParser parser(HttpMessageParser::Type::Response, listener);
   size_t consumed = 0;
-  std::string wire = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
+  std::string wire =
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
   ASSERT_EQ(parser.feed(wire, &consumed), HttpMessageParser::Status::Ok);
   EXPECT_EQ(listener.completed, 2);
   EXPECT_EQ(listener.heads[1].status_code, 204);

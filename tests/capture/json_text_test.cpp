@@ -55,7 +55,8 @@ TEST(JsonTextTest, ScalarsAreWrittenAsDumpWritesThem) {
       std::numeric_limits<double>::infinity(),
       json::binary({1, 2, 3}),
   };
-  for (const json& value : values) EXPECT_EQ(json_text(value), reference(value)) << reference(value);
+  for (const json& value : values)
+    EXPECT_EQ(json_text(value), reference(value)) << reference(value);
 }
 
 TEST(JsonTextTest, EveryStringAndKeyIsWrittenAsDumpWritesIt) {
@@ -78,7 +79,10 @@ TEST(JsonTextTest, NestedValuesAreWrittenAsDumpWritesThem) {
 }
 
 TEST(JsonTextTest, InvalidUtf8BecomesTheReplacementCharacterInsteadOfThrowing) {
-  EXPECT_EQ(json_text(json("a\xff" "b")), "\"a\xEF\xBF\xBD" "b\"");
+  EXPECT_EQ(json_text(json("a\xff"
+                           "b")),
+            "\"a\xEF\xBF\xBD"
+            "b\"");
   std::string out = "prefix:";
   append_json_text(json({{"k", "v"}}), out);
   EXPECT_EQ(out, "prefix:{\"k\":\"v\"}");

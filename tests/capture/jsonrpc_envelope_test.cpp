@@ -54,8 +54,7 @@ TEST_P(EnvelopeClassifiesLikeTheDocument, SameKindIdsReferencesAndRequestMeta) {
   JsonRpcEnvelope envelope = envelope_of(text);
   ASSERT_FALSE(envelope.needs_redaction) << text;
   const json document = json::parse(text);
-  expect_same_classification(classify_jsonrpc(envelope.document), classify_jsonrpc(document),
-                             text);
+  expect_same_classification(classify_jsonrpc(envelope.document), classify_jsonrpc(document), text);
   // params._meta is copied into the row's meta: it must be there whole.
   if (document.is_object() && document.contains("params") && document["params"].is_object() &&
       document["params"].contains("_meta")) {
@@ -80,20 +79,19 @@ INSTANTIATE_TEST_SUITE_P(
         R"({"jsonrpc":"2.0","id":3,"result":1,"error":{"code":1}})",
         R"({"jsonrpc":"2.0","id":3,"method":"x","result":[]})",
         R"({"jsonrpc":"2.0","id":{"no":1},"method":"x"})",
-        R"({"jsonrpc":"2.0","id":[1],"result":1})",
-        R"({"jsonrpc":"2.0","id":1,"method":7})",
+        R"({"jsonrpc":"2.0","id":[1],"result":1})", R"({"jsonrpc":"2.0","id":1,"method":7})",
         R"({"jsonrpc":"2.0","id":1,"method":"x","params":[1,2,3]})",
         R"({"jsonrpc":"2.0","id":1,"method":"x","params":"odd"})",
         R"({"jsonrpc":"2.0","id":1,"id":2,"method":"a","method":"b"})",
         R"({"id":1,"id":2,"method":"a","method":"b","result":1,"params":"s"})",
         R"({"id":-0,"method":"m","params":{"progressToken":1.5e-3,"n":[18446744073709551615,123456789012345678901234567890,1E+2,-1e-400]}})",
         R"({"id":"\u00e9\u4e2d","method":"caf\u00e9","params":[1]})",
-        "{\"id\":1,\"method\":\"x\",\"params\":{\"_meta\":{\"k\":\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}}}",
-        R"({"jsonrpc":"2.0","result":1})",
-        R"({"jsonrpc":"2.0"})",
+        "{\"id\":1,\"method\":\"x\",\"params\":{\"_meta\":{\"k\":"
+        "\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"}}}",
+        R"({"jsonrpc":"2.0","result":1})", R"({"jsonrpc":"2.0"})",
         R"([{"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":{"progressToken":1}}},{"jsonrpc":"2.0","method":"n"},[1],7,{"id":2,"result":{}}])",
-        R"([{"id":1,"method":"a"},{"method":"n"},[1,[2]],7,"s",{"id":2,"result":{}}])",
-        R"([])", R"([[]])", R"("text")", R"(42)", R"(null)", R"(true)", R"({})", "\n\t 1 \r\n"));
+        R"([{"id":1,"method":"a"},{"method":"n"},[1,[2]],7,"s",{"id":2,"result":{}}])", R"([])",
+        R"([[]])", R"("text")", R"(42)", R"(null)", R"(true)", R"({})", "\n\t 1 \r\n"));
 
 // Tool failures: result.isError at the result's top level, and only the boolean true.
 INSTANTIATE_TEST_SUITE_P(
@@ -162,22 +160,23 @@ TEST(JsonRpcEnvelope, KeepsNoneOfTheArgumentsOrResults) {
 }
 
 TEST(JsonRpcEnvelope, AnythingTheRedactorWouldChangeAsksForTheWholeDocument) {
-  for (const char* text : {
-           // a secret key deep in the arguments, by name and by suffix
-           R"({"id":1,"method":"tools/call","params":{"arguments":{"db":{"password":"hunter2"}}}})",
-           R"({"id":1,"method":"x","params":{"arguments":{"github_token":5}}})",
-           R"({"id":1,"method":"x","params":{"arguments":{"client_secret":"s"}}})",
-           // a secret shape in a result string, also behind an escape
-           R"({"id":1,"result":{"content":[{"type":"text","text":"use Bearer abcdefghijklmnop"}]}})",
-           R"({"id":1,"result":{"text":"use Bearer \u0061bcdefghijklmnop"}})",
-           // JSON inside a string, holding a secret key
-           R"({"id":1,"result":{"text":"{\"api_key\":\"k\"}"}})",
-           // in the kept members too
-           R"({"id":1,"method":"x","params":{"_meta":{"authorization":"x"}}})",
-           R"({"id":1,"method":"x","params":{"_meta":{"note":"sk-abcdefghijklmnopqrstu"}}})",
-           // and before text that is not JSON at all: the whole parse will say so
-           R"({"id":1,"method":"x","params":{"token":"t"}} trailing)",
-       }) {
+  for (
+      const char* text : {
+          // a secret key deep in the arguments, by name and by suffix
+          R"({"id":1,"method":"tools/call","params":{"arguments":{"db":{"password":"hunter2"}}}})",
+          R"({"id":1,"method":"x","params":{"arguments":{"github_token":5}}})",
+          R"({"id":1,"method":"x","params":{"arguments":{"client_secret":"s"}}})",
+          // a secret shape in a result string, also behind an escape
+          R"({"id":1,"result":{"content":[{"type":"text","text":"use Bearer abcdefghijklmnop"}]}})",
+          R"({"id":1,"result":{"text":"use Bearer \u0061bcdefghijklmnop"}})",
+          // JSON inside a string, holding a secret key
+          R"({"id":1,"result":{"text":"{\"api_key\":\"k\"}"}})",
+          // in the kept members too
+          R"({"id":1,"method":"x","params":{"_meta":{"authorization":"x"}}})",
+          R"({"id":1,"method":"x","params":{"_meta":{"note":"sk-abcdefghijklmnopqrstu"}}})",
+          // and before text that is not JSON at all: the whole parse will say so
+          R"({"id":1,"method":"x","params":{"token":"t"}} trailing)",
+      }) {
     JsonRpcEnvelope envelope = envelope_of(text);
     EXPECT_TRUE(envelope.needs_redaction) << text;
 
@@ -208,18 +207,42 @@ TEST(JsonRpcEnvelope, RefusesEverythingTheParserRefuses) {
   std::string deep_in_arguments = R"({"id":1,"method":"x","params":{"arguments":)";
   deep_in_arguments += std::string(200, '[') + std::string(200, ']') + "}}";
   for (const std::string& text : {
-           std::string(""), std::string("   "), std::string("{"), std::string("not json"),
-           std::string(R"({"id":1,"method":"x",)"), std::string("[1,]"),
-           std::string(R"({"a":1,})"), std::string(R"({"a" 1})"), std::string("{1:2}"),
-           std::string("tru"), std::string("nul"), std::string("01"), std::string("-"),
-           std::string("1."), std::string("1e"), std::string("+1"), std::string(".5"),
-           std::string("1e400"), std::string("-1e400"), std::string(400, '9'),
-           std::string("\"\\x\""), std::string("\"\\u12\""), std::string("\"\\udc00\""),
-           std::string("\"\\ud800\""), std::string("\"\\ud800\\u0041\""),
-           std::string("\"tab\there\""), std::string("\"\xc0\x80\""), std::string("\"\xc3\""),
-           std::string("\"\xed\xa0\x80\""), std::string("\"\xf4\x90\x80\x80\""),
-           std::string("\"\xe0\x80\xaf\""), std::string("\"\xff\""), std::string("\"open"),
-           std::string(R"({"id":1} {"id":2})"), std::string("[1] x"), deep_in_arguments,
+           std::string(""),
+           std::string("   "),
+           std::string("{"),
+           std::string("not json"),
+           std::string(R"({"id":1,"method":"x",)"),
+           std::string("[1,]"),
+           std::string(R"({"a":1,})"),
+           std::string(R"({"a" 1})"),
+           std::string("{1:2}"),
+           std::string("tru"),
+           std::string("nul"),
+           std::string("01"),
+           std::string("-"),
+           std::string("1."),
+           std::string("1e"),
+           std::string("+1"),
+           std::string(".5"),
+           std::string("1e400"),
+           std::string("-1e400"),
+           std::string(400, '9'),
+           std::string("\"\\x\""),
+           std::string("\"\\u12\""),
+           std::string("\"\\udc00\""),
+           std::string("\"\\ud800\""),
+           std::string("\"\\ud800\\u0041\""),
+           std::string("\"tab\there\""),
+           std::string("\"\xc0\x80\""),
+           std::string("\"\xc3\""),
+           std::string("\"\xed\xa0\x80\""),
+           std::string("\"\xf4\x90\x80\x80\""),
+           std::string("\"\xe0\x80\xaf\""),
+           std::string("\"\xff\""),
+           std::string("\"open"),
+           std::string(R"({"id":1} {"id":2})"),
+           std::string("[1] x"),
+           deep_in_arguments,
        }) {
     EXPECT_FALSE(read(text)) << text;
     std::string error;

@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/capture/collecting_consumer.h"
-
 #include <vector>
+
+#include "tests/capture/collecting_consumer.h"
 
 namespace mcptap::capture {
 namespace {
@@ -30,7 +30,8 @@ class MessagePipelineTest : public testing::Test {
 };
 
 TEST_F(MessagePipelineTest, RequestAndResponseArePairedWithEveryColumn) {
-  submit(Direction::ClientToServer, R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}})");
+  submit(Direction::ClientToServer,
+         R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{}})");
   submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":3,"result":{"content":[]}})");
   ASSERT_EQ(consumer.records.size(), 2u);
   const Record& request = consumer.records[0];
@@ -51,7 +52,8 @@ TEST_F(MessagePipelineTest, RequestAndResponseArePairedWithEveryColumn) {
   EXPECT_GE(*response.latency_us, 0);
   EXPECT_LT(request.id, response.id);
   EXPECT_GT(response.captured_at_us, 0);
-  EXPECT_EQ(nlohmann::json::parse(*response.payload)["result"], nlohmann::json::parse(R"({"content":[]})"));
+  EXPECT_EQ(nlohmann::json::parse(*response.payload)["result"],
+            nlohmann::json::parse(R"({"content":[]})"));
   EXPECT_EQ(meta(0)["opcode"], "text");
   EXPECT_EQ(pipeline.counters().captured, 2u);
 }
@@ -62,7 +64,8 @@ TEST_F(MessagePipelineTest, UnredactedPayloadIsTheTextAsSent) {
   const std::string sent =
       R"({"jsonrpc":"2.0", "id":1, "method":"tools/call", "params":{"n":123456789012345678901234567890}})";
   submit(Direction::ClientToServer, sent);
-  const std::string secret = R"({"jsonrpc":"2.0", "id":2, "method":"login", "params":{"password":"hunter2"}})";
+  const std::string secret =
+      R"({"jsonrpc":"2.0", "id":2, "method":"login", "params":{"password":"hunter2"}})";
   submit(Direction::ClientToServer, secret);
   ASSERT_EQ(consumer.records.size(), 2u);
   EXPECT_FALSE(consumer.records[0].redacted);
@@ -96,7 +99,7 @@ TEST_F(MessagePipelineTest, InvalidJsonCarriesTheParsersReason) {
   std::string deep = R"({"id":1,"method":"x","params":{"arguments":)";
   deep += std::string(200, '[') + std::string(200, ']') + "}}";
   const std::vector<std::string> texts = {R"({"id":1,"method":"x",)", "not json", "",
-                                          R"({"id":1} {"id":2})", "\"\xc3\"", deep};
+                                          R"({"id":1} {"id":2})",     "\"\xc3\"", deep};
   for (size_t i = 0; i < texts.size(); ++i) {
     submit(Direction::ClientToServer, texts[i]);
     std::string error;
@@ -122,8 +125,9 @@ TEST_F(MessagePipelineTest, DeepNestingIsRefusedNotOverflowed) {
 }
 
 TEST_F(MessagePipelineTest, SecretsAreRedactedBeforeTheRecordLeaves) {
-  submit(Direction::ClientToServer,
-         R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"password":"hunter2","github_token":"ghp_x","q":"ok"}}})");
+  submit(
+      Direction::ClientToServer,
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"password":"hunter2","github_token":"ghp_x","q":"ok"}}})");
   const Record& record = consumer.records[0];
   EXPECT_TRUE(record.redacted);
   EXPECT_EQ(record.payload->find("hunter2"), std::string::npos);

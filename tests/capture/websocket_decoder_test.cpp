@@ -1076,7 +1076,8 @@ TEST(WebSocketDecoderBomb, StopsFollowingAMessageThatInflatesPastTheRatio) {
   auto status = decoder.feed(frame, [&](WebSocketMessage&&) { ++messages; });
   EXPECT_EQ(status, WebSocketDecoder::Status::Failed);
   EXPECT_EQ(messages, 0);
-  EXPECT_EQ(decoder.failure_reason().rfind("decompression bomb", 0), 0u) << decoder.failure_reason();
+  EXPECT_EQ(decoder.failure_reason().rfind("decompression bomb", 0), 0u)
+      << decoder.failure_reason();
 }
 
 // ---- following messages without capturing them (capture switched off) -------------------
@@ -1109,8 +1110,8 @@ TEST(WebSocketDecoder, MessagesStartedWhileOffAreFollowedNotDelivered) {
 }
 
 TEST(WebSocketDecoder, FramingViolationsAreStillFoundWhileOff) {
-  Decoded decoded = decode_switching(
-      {{client_frame(kContinuation, "no start"), false}}, client_side());
+  Decoded decoded =
+      decode_switching({{client_frame(kContinuation, "no start"), false}}, client_side());
   EXPECT_EQ(decoded.status, Status::Failed);
   EXPECT_EQ(decoded.reason, "continuation frame without a message");
 }
@@ -1121,8 +1122,10 @@ TEST(WebSocketDecoder, SkippedCompressedMessagesKeepTheInflateWindow) {
   const std::string base = random_text(3000, 7);
   Deflater deflater(15);
   std::string skipped = client_frame(kText, deflater.compress_message(base), true, true);
-  std::string captured = client_frame(kText, deflater.compress_message("{" + base + "}"), true, true);
-  Decoded decoded = decode_switching({{skipped, false}, {captured, true}}, client_side(DeflateParams{}));
+  std::string captured =
+      client_frame(kText, deflater.compress_message("{" + base + "}"), true, true);
+  Decoded decoded =
+      decode_switching({{skipped, false}, {captured, true}}, client_side(DeflateParams{}));
   ASSERT_EQ(decoded.messages.size(), 1u) << decoded.reason;
   EXPECT_EQ(decoded.messages[0].payload, "{" + base + "}");
 }
@@ -1132,9 +1135,11 @@ TEST(WebSocketDecoder, SkippedMessagesKeepNoMemory) {
   std::string big = random_text(512 << 10, 3);
   std::string frame = client_frame(kText, big, false);
   int delivered = 0;
-  decoder.feed(frame, [&](WebSocketMessage&&) { ++delivered; }, false);
+  decoder.feed(
+      frame, [&](WebSocketMessage&&) { ++delivered; }, false);
   EXPECT_LT(decoder.buffered_bytes(), 64u);  // no more than an empty string's own
-  decoder.feed(client_frame(kContinuation, "end"), [&](WebSocketMessage&&) { ++delivered; }, false);
+  decoder.feed(
+      client_frame(kContinuation, "end"), [&](WebSocketMessage&&) { ++delivered; }, false);
   EXPECT_EQ(delivered, 0);
 }
 

@@ -27,7 +27,8 @@ void require_same(const ClassifiedMessage& a, const ClassifiedMessage& b) {
           a.progress_token == b.progress_token &&
           a.cancelled_request_id == b.cancelled_request_id && a.tool_error == b.tool_error &&
           a.invalid_reason == b.invalid_reason && a.batch_items.size() == b.batch_items.size());
-  for (size_t i = 0; i < a.batch_items.size(); ++i) require_same(a.batch_items[i], b.batch_items[i]);
+  for (size_t i = 0; i < a.batch_items.size(); ++i)
+    require_same(a.batch_items[i], b.batch_items[i]);
 }
 
 // params._meta, which the row's meta copies, is in the envelope whole.

@@ -287,8 +287,7 @@ TEST_F(PgWriterTest, ALeastPrivilegeRoleWritesAndReplays) {
   for (const std::string& grant :
        {"CREATE ROLE " + role + " LOGIN",
         "GRANT CONNECT, TEMPORARY ON DATABASE " + database + " TO " + role,
-        "GRANT USAGE ON SCHEMA mcptap TO " + role,
-        "GRANT INSERT ON mcptap.messages TO " + role,
+        "GRANT USAGE ON SCHEMA mcptap TO " + role, "GRANT INSERT ON mcptap.messages TO " + role,
         "GRANT SELECT ON mcptap.schema_migrations TO " + role}) {
     std::string error;
     ASSERT_TRUE(connection_.exec_ok(grant, &error)) << grant << ": " << error;

@@ -255,7 +255,7 @@ TEST(SpoolTest, HeldAppendsAreWrittenTogetherAtRelease) {
   ReadBack read = read_all(spool);
   ASSERT_EQ(read.records.size(), 10u);
   for (int i = 0; i < 10; ++i) expect_same(read.records[i], written[i]);
-  spool.release();  // unbalanced: ignored
+  spool.release();                             // unbalanced: ignored
   ASSERT_TRUE(spool.append(full_record(10)));  // not held: written at once
   EXPECT_EQ(read_all(spool).records.size(), 1u);
 }
