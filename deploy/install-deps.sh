@@ -12,9 +12,10 @@ packages=(
   nodejs npm
 )
 
-# `--checks`: also what CI's extra checks need (the libFuzzer harnesses and their runtime).
+# `--checks`: also what CI's extra checks need (the libFuzzer harnesses and their runtime,
+# clang-format for the formatting check).
 if [ "${1:-}" = "--checks" ]; then
-  packages+=(clang-14 libclang-rt-14-dev)
+  packages+=(clang-14 libclang-rt-14-dev clang-format-14)
 fi
 
 # The interop tests need node and npm; a machine that already has them (from another
