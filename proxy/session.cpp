@@ -173,7 +173,9 @@ void Session::fail_upstream_connect(int status) {
   resolver_.cancel();
   close_tcp(upstream_.tcp, false);  // a connect in flight ends with UV_ECANCELED
   uv_timer_start(connect_timer_, &Session::on_connect_timeout, kFailedClientGraceMs, 0);
-  int reading = uv_read_start(as_stream(client_.tcp), &Session::on_alloc, &Session::on_read_cb);
+  // A read callback of its own: the forwarding path's on_read never sees this state.
+  int reading =
+      uv_read_start(as_stream(client_.tcp), &Session::on_alloc, &Session::on_failing_read_cb);
   if (reading != 0) close_sides(&upstream_);
 }
 
@@ -195,10 +197,6 @@ void Session::start_forwarding() {
 // ---- Forwarding ------------------------------------------------------------------------
 
 void Session::on_read(Side& source, ssize_t nread, const uv_buf_t* buf) {
-  if (state_ == State::Failing) {
-    reset_client_when_heard(source, nread, buf);
-    return;
-  }
   // buf->base is null only when on_alloc had no buffer to give (nread is then UV_ENOBUFS).
   PooledBuffer* buffer = buf->base != nullptr ? PooledBuffer::from_data(buf->base) : nullptr;
   if (nread > 0) {
@@ -378,6 +376,11 @@ void Session::on_alloc(uv_handle_t* handle, size_t /*suggested_size*/, uv_buf_t*
 void Session::on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* side = static_cast<Side*>(stream->data);
   side->session->on_read(*side, nread, buf);
+}
+
+void Session::on_failing_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* side = static_cast<Side*>(stream->data);
+  side->session->reset_client_when_heard(*side, nread, buf);
 }
 
 void Session::on_write_cb(uv_write_t* req, int status) {

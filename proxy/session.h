@@ -136,6 +136,7 @@ class Session {
 
   static void on_alloc(uv_handle_t* handle, size_t suggested_size, uv_buf_t* buf);
   static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_failing_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_write_cb(uv_write_t* req, int status);
   static void on_shutdown_cb(uv_shutdown_t* req, int status);
   static void on_connect_cb(uv_connect_t* req, int status);
