@@ -5,7 +5,7 @@
 #include <exception>
 #include <string>
 
-#include "capture/log.h"
+#include "base/log.h"
 
 namespace mcptap::capture {
 namespace {
@@ -75,8 +75,8 @@ void ConnectionCapture::on_bytes(Direction direction, std::string_view bytes) {
 void ConnectionCapture::abandon(Direction direction, std::string_view what) noexcept {
   if (mode_ == Mode::Off) return;  // stopped already, and recorded
   try {
-    log_error("capture failed; the connection goes on without it",
-              {{"component", "capture"}, {"connection_id", connection_id_}, {"error", what}});
+    base::log_error("capture failed; the connection goes on without it",
+                    {{"component", "capture"}, {"connection_id", connection_id_}, {"error", what}});
     stop_capture(direction, "capture failed: " + std::string(what));
   } catch (...) {
     mode_ = Mode::Off;  // not even the failure could be recorded
@@ -86,13 +86,15 @@ void ConnectionCapture::abandon(Direction direction, std::string_view what) noex
 void ConnectionCapture::sniff(std::string_view bytes) {
   if (looks_like_http_request(bytes)) {
     mode_ = Mode::Http;
-    http_ = std::make_unique<HttpCapture>(pipeline_, connection_id_, [this](const HttpHead& head) {
-      if (mode_ == Mode::AwaitingUpgrade) on_upgrade_response(head);
-    });
-    request_parser_ = std::make_unique<HttpMessageParser>(HttpMessageParser::Type::Request,
-                                                          http_->request_listener());
-    response_parser_ = std::make_unique<HttpMessageParser>(HttpMessageParser::Type::Response,
-                                                           http_->response_listener());
+    http_ = std::make_unique<HttpCapture>(pipeline_, connection_id_,
+                                          [this](const base::HttpHead& head) {
+                                            if (mode_ == Mode::AwaitingUpgrade)
+                                              on_upgrade_response(head);
+                                          });
+    request_parser_ = std::make_unique<base::HttpMessageParser>(
+        base::HttpMessageParser::Type::Request, http_->request_listener());
+    response_parser_ = std::make_unique<base::HttpMessageParser>(
+        base::HttpMessageParser::Type::Response, http_->response_listener());
   } else if (looks_like_json(bytes)) {
     start_ndjson(Transport::Tcp);
   } else {
@@ -116,11 +118,11 @@ void ConnectionCapture::feed_http(Direction direction, std::string_view bytes) {
     held_client_bytes_.append(bytes);
     return;
   }
-  HttpMessageParser& parser =
+  base::HttpMessageParser& parser =
       direction == Direction::ClientToServer ? *request_parser_ : *response_parser_;
   size_t consumed = 0;
-  HttpMessageParser::Status status = parser.feed(bytes, &consumed);
-  if (status == HttpMessageParser::Status::Failed) {
+  base::HttpMessageParser::Status status = parser.feed(bytes, &consumed);
+  if (status == base::HttpMessageParser::Status::Failed) {
     stop_capture(direction, parser.failure_reason());
     return;
   }
@@ -128,7 +130,7 @@ void ConnectionCapture::feed_http(Direction direction, std::string_view bytes) {
     stop_capture(direction, http_->failure());
     return;
   }
-  if (status != HttpMessageParser::Status::Upgraded) return;
+  if (status != base::HttpMessageParser::Status::Upgraded) return;
   std::string_view rest = bytes.substr(consumed);
   if (direction == Direction::ClientToServer) {
     // The request asked to switch protocols; only the server's answer says whether it did.
@@ -141,7 +143,7 @@ void ConnectionCapture::feed_http(Direction direction, std::string_view bytes) {
   }
 }
 
-void ConnectionCapture::on_upgrade_response(const HttpHead& head) {
+void ConnectionCapture::on_upgrade_response(const base::HttpHead& head) {
   if (head.status_code != 101) {
     // Upgrade refused: the client goes on speaking HTTP on this connection.
     mode_ = Mode::Http;

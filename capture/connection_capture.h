@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/http_message_parser.h"
 #include "capture/http_capture.h"
-#include "capture/http_message_parser.h"
 #include "capture/message_pipeline.h"
 #include "capture/ndjson_decoder.h"
 #include "capture/stream_tap.h"
@@ -35,7 +35,7 @@ class ConnectionCapture final : public StreamTap {
  private:
   void sniff(std::string_view bytes);
   void feed_http(Direction direction, std::string_view bytes);
-  void on_upgrade_response(const HttpHead& head);
+  void on_upgrade_response(const base::HttpHead& head);
   void start_websocket(std::optional<DeflateParams> deflate);
   void feed_websocket(Direction direction, std::string_view bytes);
   void feed_ndjson(Direction direction, std::string_view bytes);
@@ -54,8 +54,8 @@ class ConnectionCapture final : public StreamTap {
 
   // HTTP: one parser per direction feeding the exchange capture.
   std::unique_ptr<HttpCapture> http_;
-  std::unique_ptr<HttpMessageParser> request_parser_;
-  std::unique_ptr<HttpMessageParser> response_parser_;
+  std::unique_ptr<base::HttpMessageParser> request_parser_;
+  std::unique_ptr<base::HttpMessageParser> response_parser_;
   std::string upgrade_path_;
   std::string held_client_bytes_;  // sent after the upgrade request, before the 101 answer
 

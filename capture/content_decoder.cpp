@@ -8,7 +8,7 @@
 #include <cassert>
 #include <vector>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 namespace {
@@ -205,7 +205,7 @@ struct ContentDecoder::State {
   uint64_t input = 0;
   uint64_t output = 0;
   uint64_t delivered = 0;
-  Sha256 hash;
+  base::Sha256 hash;
   std::string hash_hex;
   const std::string* kept = nullptr;  // hash_only_past_cap: what the caller kept
   bool hashing = true;                // the hash has seen every output byte so far

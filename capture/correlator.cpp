@@ -72,7 +72,7 @@ struct PendingRequest {
   uint32_t older = kNoSlot;
   uint32_t newer = kNoSlot;
   uint32_t next_same_key = kNoSlot;
-  Uuid correlation_id;
+  base::Uuid correlation_id;
   std::string method;
   int64_t sent_at_us = 0;
   size_t bytes = 0;  // what this request adds to its session's estimate
@@ -91,7 +91,7 @@ struct SessionState {
   uint32_t newest = kNoSlot;
   size_t pending = 0;
   PendingByKey by_key;
-  std::unordered_map<std::string, Uuid, StringHash, std::equal_to<>> progress_tokens;
+  std::unordered_map<std::string, base::Uuid, StringHash, std::equal_to<>> progress_tokens;
   size_t bytes = 0;  // estimate of all of the above, and of the session's own entry
   int64_t last_used_us = 0;
   // A reply of this session has paired: a real session, not an id made up on the wire.
@@ -226,7 +226,8 @@ class SessionTable {
                             const ClassifiedMessage& message, int64_t now_us);
   Correlation observe_notification(std::string_view session_id, Direction direction,
                                    const ClassifiedMessage& message, int64_t now_us);
-  void skip_capture(std::string_view session_id, RequestKeyView key, const Uuid& correlation_id);
+  void skip_capture(std::string_view session_id, RequestKeyView key,
+                    const base::Uuid& correlation_id);
   void expire_idle(int64_t now_us);
   void forget(std::string_view session_id);
   const CorrelatorStats& stats() const { return stats_; }
@@ -383,7 +384,7 @@ void SessionTable::enforce_byte_bound(SessionNode& current) {
 Correlation SessionTable::observe_request(std::string_view session_id, Direction direction,
                                           const ClassifiedMessage& message, int64_t now_us) {
   Correlation correlation;
-  correlation.correlation_id = Uuid::v7();
+  correlation.correlation_id = base::Uuid::v7();
   correlation.method = message.method;
   if (limits_.max_pending_per_session == 0 || limits_.max_sessions == 0 || !message.id_text) {
     return correlation;
@@ -486,7 +487,7 @@ Correlation SessionTable::observe_cancellation(std::string_view session_id, Dire
 // Requests under one key are few (one, unless a peer reuses an id while it is pending), so
 // walking them to the one with this correlation id is cheap.
 void SessionTable::skip_capture(std::string_view session_id, RequestKeyView key,
-                                const Uuid& correlation_id) {
+                                const base::Uuid& correlation_id) {
   auto found = sessions_.find(session_id);  // a lookup, not a use: no touch
   if (found == sessions_.end()) return;
   SessionState* session = &found->second;
@@ -552,7 +553,7 @@ Correlation Correlator::observe(std::string_view session_id, Direction direction
 }
 
 void Correlator::skip_capture(std::string_view session_id, Direction direction,
-                              std::string_view id_text, const Uuid& correlation_id) {
+                              std::string_view id_text, const base::Uuid& correlation_id) {
   state_->sessions.skip_capture(session_id, {direction, id_text}, correlation_id);
 }
 

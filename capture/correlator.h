@@ -9,14 +9,14 @@
 #include <string>
 #include <string_view>
 
+#include "base/uuid.h"
 #include "capture/jsonrpc.h"
 #include "capture/record.h"
-#include "capture/uuid.h"
 
 namespace mcptap::capture {
 
 struct Correlation {
-  std::optional<Uuid> correlation_id;
+  std::optional<base::Uuid> correlation_id;
   std::optional<std::string> method;  // for responses/errors: the method of the request
   std::optional<int64_t> latency_us;  // for responses/errors: time since the request passed
   // For responses/errors: their request was left out of capture (see skip_capture), so
@@ -73,7 +73,7 @@ class Correlator {
   // Remembers that the pending request `correlation_id` (sent in `direction` with this id)
   // is not captured, for its answer to follow. Nothing happens when it is not pending.
   void skip_capture(std::string_view session_id, Direction direction, std::string_view id_text,
-                    const Uuid& correlation_id);
+                    const base::Uuid& correlation_id);
 
   // Drops what a session still had pending (its connection is gone).
   void forget_session(std::string_view session_id);

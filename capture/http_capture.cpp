@@ -3,12 +3,12 @@
 
 #include <algorithm>
 
-#include "capture/ascii_case.h"
+#include "base/ascii_case.h"
 
 namespace mcptap::capture {
 namespace {
 
-std::string_view media_type(const HttpHead& head) {
+std::string_view media_type(const base::HttpHead& head) {
   std::string_view type = head.header("content-type").value_or("");
   while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
   return type;
@@ -37,10 +37,10 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-nlohmann::json headers_object(const HttpHead& head, const Redactor& redactor) {
+nlohmann::json headers_object(const base::HttpHead& head, const Redactor& redactor) {
   nlohmann::json headers = nlohmann::json::object();
   for (const auto& [name, value] : head.headers) {
-    std::string key = lowercase_ascii(name);
+    std::string key = base::lowercase_ascii(name);
     auto it = headers.find(key);
     if (it == headers.end()) {
       headers[key] = value;
@@ -86,10 +86,10 @@ struct HttpCapture::Exchange {
   std::string response_session;
 };
 
-class HttpCapture::Requests final : public HttpMessageParser::Listener {
+class HttpCapture::Requests final : public base::HttpMessageParser::Listener {
  public:
   explicit Requests(HttpCapture& owner) : owner_(owner) {}
-  bool on_head(const HttpHead& head) override {
+  bool on_head(const base::HttpHead& head) override {
     owner_.on_request_head(head);
     return false;
   }
@@ -100,10 +100,10 @@ class HttpCapture::Requests final : public HttpMessageParser::Listener {
   HttpCapture& owner_;
 };
 
-class HttpCapture::Responses final : public HttpMessageParser::Listener {
+class HttpCapture::Responses final : public base::HttpMessageParser::Listener {
  public:
   explicit Responses(HttpCapture& owner) : owner_(owner) {}
-  bool on_head(const HttpHead& head) override { return owner_.on_response_head(head); }
+  bool on_head(const base::HttpHead& head) override { return owner_.on_response_head(head); }
   void on_body(std::string_view chunk) override { owner_.on_response_body(chunk); }
   void on_message_complete() override { owner_.on_response_complete(); }
 
@@ -121,19 +121,19 @@ HttpCapture::HttpCapture(MessagePipeline& pipeline, std::string_view connection_
 
 HttpCapture::~HttpCapture() = default;
 
-HttpMessageParser::Listener& HttpCapture::request_listener() {
+base::HttpMessageParser::Listener& HttpCapture::request_listener() {
   return *requests_;
 }
-HttpMessageParser::Listener& HttpCapture::response_listener() {
+base::HttpMessageParser::Listener& HttpCapture::response_listener() {
   return *responses_;
 }
 
-std::string HttpCapture::session_of(const HttpHead& head) const {
+std::string HttpCapture::session_of(const base::HttpHead& head) const {
   if (auto id = head.header("mcp-session-id")) return std::string(*id);
   return query_parameter(head.target, "sessionId");
 }
 
-void HttpCapture::on_request_head(const HttpHead& head) {
+void HttpCapture::on_request_head(const base::HttpHead& head) {
   // Past a bound, the rest of the bytes already read are parsed but no longer captured.
   if (!failure_.empty()) {
     request_.reset();
@@ -147,7 +147,7 @@ void HttpCapture::on_request_head(const HttpHead& head) {
   exchange.request_headers = headers_object(head, pipeline_.redactor());
   for (const auto& [name, value] : head.headers) exchange.head_bytes += name.size() + value.size();
   std::string_view type = media_type(head);
-  exchange.request_is_json = type.empty() || starts_with_folded(type, "application/json");
+  exchange.request_is_json = type.empty() || base::starts_with_folded(type, "application/json");
   if (head.header_has_token("upgrade", "websocket")) {
     websocket_upgrade_requested_ = true;
     // The WebSocket path goes into every message's meta; a ?token= in it must not.
@@ -223,7 +223,7 @@ void HttpCapture::await_response(std::unique_ptr<Exchange> exchange) {
   exchanges_.push_back(std::move(exchange));
 }
 
-bool HttpCapture::on_response_head(const HttpHead& head) {
+bool HttpCapture::on_response_head(const base::HttpHead& head) {
   if (on_response_head_) on_response_head_(head);
   // Interim responses (100 Continue) precede the real answer to the same request.
   if (head.status_code >= 100 && head.status_code < 200 && head.status_code != 101) return false;
@@ -249,10 +249,10 @@ bool HttpCapture::on_response_head(const HttpHead& head) {
   std::string error;
   exchange.response_decoder = ContentDecoder::create(head.header("content-encoding").value_or(""),
                                                      pipeline_.options().max_payload_bytes, &error);
-  if (exchange.response_decoder && starts_with_folded(type, "text/event-stream")) {
+  if (exchange.response_decoder && base::starts_with_folded(type, "text/event-stream")) {
     exchange.response_body_kind = Exchange::Body::Sse;
     exchange.sse = std::make_unique<SseParser>(pipeline_.options().max_payload_bytes);
-  } else if (exchange.response_decoder && starts_with_folded(type, "application/json")) {
+  } else if (exchange.response_decoder && base::starts_with_folded(type, "application/json")) {
     exchange.response_body_kind = Exchange::Body::Json;
     exchange.response_decoder->hash_only_past_cap(&exchange.response_body);
   }

@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/http_message_parser.h"
 #include "capture/content_decoder.h"
-#include "capture/http_message_parser.h"
 #include "capture/message_pipeline.h"
 #include "capture/sse_parser.h"
 
@@ -22,14 +22,14 @@ class HttpCapture {
  public:
   // Told of every response head, before its body: the connection's owner watches for the
   // answer to a WebSocket upgrade request.
-  using ResponseHeadObserver = std::function<void(const HttpHead& head)>;
+  using ResponseHeadObserver = std::function<void(const base::HttpHead& head)>;
 
   HttpCapture(MessagePipeline& pipeline, std::string_view connection_id,
               ResponseHeadObserver on_response_head);
   ~HttpCapture();
 
-  HttpMessageParser::Listener& request_listener();
-  HttpMessageParser::Listener& response_listener();
+  base::HttpMessageParser::Listener& request_listener();
+  base::HttpMessageParser::Listener& response_listener();
 
   bool websocket_upgrade_requested() const { return websocket_upgrade_requested_; }
   const std::string& upgrade_path() const { return upgrade_path_; }
@@ -51,10 +51,10 @@ class HttpCapture {
   class Responses;
   struct Exchange;  // one request and, later, its response
 
-  void on_request_head(const HttpHead& head);
+  void on_request_head(const base::HttpHead& head);
   void on_request_body(std::string_view chunk);
   void on_request_complete();
-  bool on_response_head(const HttpHead& head);
+  bool on_response_head(const base::HttpHead& head);
   void on_response_body(std::string_view chunk);
   void on_response_complete();
   void on_sse_event(const SseEvent& event);
@@ -66,7 +66,7 @@ class HttpCapture {
               const ContentDecoder::OutputCallback& on_output);
   bool finish_decoding(ContentDecoder& decoder, Direction direction);
   nlohmann::json http_meta(const Exchange& exchange, bool response, nlohmann::json headers) const;
-  std::string session_of(const HttpHead& head) const;
+  std::string session_of(const base::HttpHead& head) const;
   void await_response(std::unique_ptr<Exchange> exchange);
 
   MessagePipeline& pipeline_;

@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 
 namespace mcptap::capture {
 namespace {
@@ -37,17 +37,17 @@ void read_references(const json& object, ClassifiedMessage& message) {
   const json* params = member(&object, "params");
   if (message.kind == Kind::Request) {
     if (const json* token = member(member(params, "_meta"), "progressToken")) {
-      message.progress_token = json_text(*token);
+      message.progress_token = base::json_text(*token);
     }
     return;
   }
   if (*message.method == kProgressMethod) {
     if (const json* token = member(params, "progressToken")) {
-      message.progress_token = json_text(*token);
+      message.progress_token = base::json_text(*token);
     }
   } else if (*message.method == kCancelledMethod) {
     if (const json* request_id = member(params, "requestId")) {
-      message.cancelled_request_id = json_text(*request_id);
+      message.cancelled_request_id = base::json_text(*request_id);
     }
   }
 }
@@ -60,7 +60,7 @@ ClassifiedMessage classify_call(const json& object, const json& method, const js
   ClassifiedMessage message;
   message.kind = id ? Kind::Request : Kind::Notification;
   message.method = method.get_ref<const json::string_t&>();
-  if (id) message.id_text = json_text(*id);
+  if (id) message.id_text = base::json_text(*id);
   read_references(object, message);
   return message;
 }
@@ -72,7 +72,7 @@ ClassifiedMessage classify_reply(const json* result, const json* error, const js
   if (!id) return invalid(result ? "result without an id" : "error without an id");
   ClassifiedMessage message;
   message.kind = result ? Kind::Response : Kind::Error;
-  message.id_text = json_text(*id);
+  message.id_text = base::json_text(*id);
   const json* is_error = member(result, "isError");
   message.tool_error = is_error && is_error->is_boolean() && is_error->get<bool>();
   return message;

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 
 namespace mcptap::capture {
 
@@ -38,7 +38,7 @@ void MessagePipeline::set_clock(int64_t (*clock)()) {
 Record MessagePipeline::make_record(std::string_view connection_id,
                                     const CapturedMessage& message) const {
   Record record;
-  record.id = Uuid::v7();
+  record.id = base::Uuid::v7();
   record.captured_at_us = message.passed_at_us ? message.passed_at_us : unix_now_us();
   record.route = route_;
   record.connection_id = connection_id;
@@ -58,7 +58,7 @@ bool CaptureSwitch::admits(const Record& record) const {
   if (sample >= 1.0) return true;
   if (sample <= 0.0) return false;
   // The random tail of a UUIDv7 is uniform: its first 8 bytes as a fraction of 2^64.
-  const Uuid& key = record.correlation_id ? *record.correlation_id : record.id;
+  const base::Uuid& key = record.correlation_id ? *record.correlation_id : record.id;
   uint64_t bits = 0;
   for (int i = 8; i < 16; ++i) bits = bits << 8 | key.bytes[i];
   return static_cast<double>(bits & ~(uint64_t{0xC0} << 56)) /
@@ -81,7 +81,7 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
   } else {
     capture_json(record, message.payload, meta, exchange);
   }
-  record.meta_json = json_text(meta);
+  record.meta_json = base::json_text(meta);
   deliver(std::move(record), exchange);
 }
 
@@ -109,7 +109,7 @@ void MessagePipeline::capture_json(Record& record, std::string_view payload, nlo
   classify_and_correlate(record, *document, record.session_id, meta, exchange);
   record.redacted = redactor_.redact_json(*document);
   copy_request_meta(*document, meta);
-  record.payload = record.redacted ? json_text(*document) : std::string(payload);
+  record.payload = record.redacted ? base::json_text(*document) : std::string(payload);
 }
 
 void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::json& document,
@@ -197,7 +197,7 @@ void MessagePipeline::submit_failure(std::string_view connection_id, std::string
   Record record = make_record(connection_id, message);
   record.kind = Kind::Invalid;
   // The reason may quote a peer's bytes.
-  record.meta_json = json_text({{"reason", reason}, {"capture", "stopped"}});
+  record.meta_json = base::json_text({{"reason", reason}, {"capture", "stopped"}});
   deliver(std::move(record), Exchange{});
 }
 
@@ -249,11 +249,11 @@ bool MessagePipeline::within_budget(const Record& record, const Exchange& exchan
   }
   if (uint64_t suppressed = 0; budget_log_.allow(&suppressed)) {
     const CaptureBudgetLimits& limits = budget_.limits();
-    log_warn("capture budget exceeded: exchanges are not captured (forwarding goes on)",
-             {{"route", route_},
-              {"skipped_total", counters_.budget_skipped},
-              {"max_messages_per_second", limits.max_messages_per_second},
-              {"max_bytes_per_second", limits.max_bytes_per_second}});
+    base::log_warn("capture budget exceeded: exchanges are not captured (forwarding goes on)",
+                   {{"route", route_},
+                    {"skipped_total", counters_.budget_skipped},
+                    {"max_messages_per_second", limits.max_messages_per_second},
+                    {"max_bytes_per_second", limits.max_bytes_per_second}});
   }
   return false;
 }

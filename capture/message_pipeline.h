@@ -8,12 +8,12 @@
 #include <string_view>
 #include <vector>
 
+#include "base/log.h"
 #include "capture/capture_budget.h"
 #include "capture/capture_rate.h"
 #include "capture/correlator.h"
 #include "capture/json_bounded.h"
 #include "capture/jsonrpc_envelope.h"
-#include "capture/log.h"
 #include "capture/record.h"
 #include "capture/redactor.h"
 
@@ -114,7 +114,7 @@ class MessagePipeline {
     };
     Role role = Role::OnItsOwn;
     // The requests of a batch (id text, correlation id), left out with it if it is.
-    std::vector<std::pair<std::string, Uuid>> batch_requests;
+    std::vector<std::pair<std::string, base::Uuid>> batch_requests;
   };
 
   Record make_record(std::string_view connection_id, const CapturedMessage& message) const;
@@ -140,7 +140,7 @@ class MessagePipeline {
   int64_t (*clock_)() = monotonic_now_us;
   CaptureBudget budget_;
   CaptureRateWindow rates_;
-  LogRateLimiter budget_log_{10000};
+  base::LogRateLimiter budget_log_{10000};
   std::function<void(const Record&)> record_observer_;
 };
 

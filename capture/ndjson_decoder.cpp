@@ -26,7 +26,7 @@ void NdjsonDecoder::append(std::string_view part) {
   if (!hashing_ && pending_.size() + part.size() > max_line_bytes_) {
     // The line outgrows the cap: from here on only its hash grows, seeded with the prefix.
     hashing_ = true;
-    overflow_hash_ = Sha256();
+    overflow_hash_ = base::Sha256();
     overflow_hash_.update(pending_);
   }
   if (hashing_) {

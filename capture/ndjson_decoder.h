@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 
@@ -34,7 +34,7 @@ class NdjsonDecoder {
   uint64_t max_line_bytes_;
   std::string pending_;  // the current line, up to max_line_bytes_
   uint64_t pending_size_ = 0;
-  Sha256 overflow_hash_;  // runs over the whole line once it outgrows the cap
+  base::Sha256 overflow_hash_;  // runs over the whole line once it outgrows the cap
   bool hashing_ = false;
 };
 

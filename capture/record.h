@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "capture/uuid.h"
+#include "base/uuid.h"
 
 namespace mcptap::capture {
 
@@ -20,7 +20,7 @@ std::string_view to_string(Kind kind);            // "request", ..., "invalid"
 Direction opposite(Direction direction);
 
 struct Record {
-  Uuid id;
+  base::Uuid id;
   int64_t captured_at_us = 0;  // Unix microseconds when the message's last byte passed
   std::string route;
   std::string connection_id;
@@ -30,7 +30,7 @@ struct Record {
   Kind kind = Kind::Invalid;
   std::optional<std::string> jsonrpc_id;  // the id as JSON text: 1 and "1" stay different
   std::optional<std::string> method;
-  std::optional<Uuid> correlation_id;
+  std::optional<base::Uuid> correlation_id;
   std::optional<int64_t> latency_us;
   std::optional<std::string> payload;  // redacted JSON text; empty when not valid JSON
   int64_t payload_bytes = 0;           // size on the wire, after WebSocket decompression

@@ -6,9 +6,9 @@
 #include <optional>
 #include <utility>
 
-#include "capture/ascii_case.h"
+#include "base/ascii_case.h"
+#include "base/json_text.h"
 #include "capture/json_bounded.h"
-#include "capture/json_text.h"
 
 namespace mcptap::capture {
 namespace {
@@ -35,7 +35,7 @@ bool is_digit(char c) {
 std::string normalize_name(std::string_view name) {
   std::string out;
   for (char c : name) {
-    if (!is_separator(c)) out.push_back(fold_ascii(c));
+    if (!is_separator(c)) out.push_back(base::fold_ascii(c));
   }
   return out;
 }
@@ -59,7 +59,7 @@ size_t match_from_end(std::string_view key, std::string_view name) {
   size_t at = key.size();
   for (size_t n = name.size(); n > 0; --n) {
     while (at > 0 && is_separator(key[at - 1])) --at;
-    if (at == 0 || fold_ascii(key[at - 1]) != name[n - 1]) return std::string_view::npos;
+    if (at == 0 || base::fold_ascii(key[at - 1]) != name[n - 1]) return std::string_view::npos;
     --at;
   }
   return at;
@@ -109,7 +109,7 @@ bool starts_with_at(std::string_view text, size_t at, std::string_view prefix) {
 
 bool starts_with_folded_at(std::string_view text, size_t at, std::string_view lower_prefix) {
   return text.size() - at >= lower_prefix.size() &&
-         equals_folded(text.substr(at, lower_prefix.size()), lower_prefix);
+         base::equals_folded(text.substr(at, lower_prefix.size()), lower_prefix);
 }
 
 // A secret found in text: [begin, end) is replaced by the marker.
@@ -307,7 +307,7 @@ struct KeyEnding {
 KeyEnding ending_of(std::string_view key) {
   const size_t size = key.size();
   auto byte = [key](size_t at) {
-    return static_cast<uint32_t>(static_cast<unsigned char>(fold_ascii(key[at])));
+    return static_cast<uint32_t>(static_cast<unsigned char>(base::fold_ascii(key[at])));
   };
   // Most keys end in three characters that are not separators.
   if (size >= 3 && !is_separator(key[size - 1]) && !is_separator(key[size - 2]) &&
@@ -443,7 +443,7 @@ bool Redactor::redact_string_value(std::string& text, int embedding_level) const
     std::optional<json> inner = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
     if (inner && inner->is_structured()) {
       if (!redact_json_at(*inner, embedding_level + 1)) return false;
-      text = json_text(*inner);
+      text = base::json_text(*inner);
       return true;
     }
   }
@@ -500,8 +500,8 @@ bool Redactor::redact_headers(nlohmann::json& headers) const {
 
 bool Redactor::redact_header_value(std::string_view name, nlohmann::json& value) const {
   // Headers that carry a URL can carry a credential in its query string.
-  bool is_url = equals_folded(name, "referer") || equals_folded(name, "location") ||
-                equals_folded(name, "content-location");
+  bool is_url = base::equals_folded(name, "referer") || base::equals_folded(name, "location") ||
+                base::equals_folded(name, "content-location");
   auto redact_one = [&](json& element) {
     if (!element.is_string()) return false;
     std::string& text = element.get_ref<std::string&>();

@@ -232,7 +232,7 @@ void SseParser::append_data(std::string_view part) {
   if (!hashing_ && data_.size() + part.size() > max_event_bytes_) {
     // The data outgrows the cap: from here on only its hash grows, seeded with the prefix.
     hashing_ = true;
-    data_hash_ = Sha256();
+    data_hash_ = base::Sha256();
     data_hash_.update(data_);
   }
   if (!hashing_) {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 
@@ -100,7 +100,7 @@ class SseParser {
   uint64_t data_size_ = 0;
   bool data_present_ = false;
   bool hashing_ = false;  // data outgrew the cap; data_hash_ runs over all of it
-  Sha256 data_hash_;
+  base::Sha256 data_hash_;
   std::string data_hash_hex_;
   std::string event_type_;
   std::string id_buffer_;  // the spec's "last event ID buffer"; survives dispatch

@@ -6,7 +6,7 @@
 #include <array>
 #include <cstring>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 namespace {
@@ -131,7 +131,7 @@ struct WebSocketDecoder::State {
   bool capture_new_messages = true;  // as passed to the current feed()
   bool skipping = false;             // the message is followed for framing only (capture was off)
   WebSocketMessage message;
-  Sha256 overflow_hash;           // runs over the whole message once it outgrows the cap
+  base::Sha256 overflow_hash;     // runs over the whole message once it outgrows the cap
   uint64_t compressed_bytes = 0;  // of the message being assembled, before inflating
 };
 
@@ -343,7 +343,7 @@ void WebSocketDecoder::State::append_message_bytes(std::string_view bytes) {
     // The message outgrows the cap: from here on only its hash grows, seeded with the prefix.
     append_captured(bytes.substr(0, static_cast<size_t>(room)));
     message.truncated = true;
-    overflow_hash = Sha256();
+    overflow_hash = base::Sha256();
     overflow_hash.update(message.payload);
     bytes.remove_prefix(static_cast<size_t>(room));
   }

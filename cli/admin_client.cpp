@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "capture/http_message_parser.h"
+#include "base/http_message_parser.h"
 #include "cli/client_commands.h"
 #include "cli/config_loader.h"
 #include "cli/terminal_text.h"
@@ -25,8 +25,8 @@ namespace mcptap::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using capture::HttpHead;
-using capture::HttpMessageParser;
+using base::HttpHead;
+using base::HttpMessageParser;
 
 // Admin responses are small; a body past this is a wrong port or a broken server, and must
 // not exhaust memory. The same bound applies to one streamed line.

@@ -2,7 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 #include "cli/admin_client.h"
 #include "cli/client_commands.h"
 #include "cli/table_format.h"
@@ -75,7 +75,7 @@ void add_capture_options(CLI::App& sub, CaptureArgs& args) {
 
 int capture_command(const CaptureArgs& args) {
   return run_client_command("capture", [&] {
-    std::string body = capture::json_text(request_body(args));
+    std::string body = base::json_text(request_body(args));
     AdminClient client = make_admin_client(args.admin);
     AdminResponse response =
         client.post_json("/routes/" + percent_encode(args.route) + "/capture", body);

@@ -381,7 +381,7 @@ void read_stdio(ObjectReader& root, StdioConfig& stdio) {
   reader.read_string("log_file", stdio.log_file);
   std::string level = "info";
   reader.read_string("log_level", level);
-  std::optional<capture::LogLevel> parsed = capture::parse_log_level(level);
+  std::optional<base::LogLevel> parsed = base::parse_log_level(level);
   if (!parsed) ObjectReader::fail("stdio.log_level", "expected debug, info, warn or error");
   stdio.log_level = *parsed;
   reader.reject_unknown_keys();

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "capture/message_pipeline.h"
 #include "capture/redactor.h"
 #include "proxy/proxy_options.h"
@@ -23,7 +23,7 @@ struct AdminConfig {
 // writes nothing there but a fatal error. `mcptap run` logs to stderr.
 struct StdioConfig {
   std::string log_file;  // appended to, created 0600; --log-file overrides it
-  capture::LogLevel log_level = capture::LogLevel::Info;
+  base::LogLevel log_level = base::LogLevel::Info;
 };
 
 struct Config {

@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 
 namespace mcptap::cli {
 namespace {
@@ -22,7 +22,7 @@ bool plain_key(const std::string& key) {
 }
 
 std::string key_path(const std::string& parent, const std::string& key) {
-  if (!plain_key(key)) return parent + "[" + capture::json_text(json(key)) + "]";
+  if (!plain_key(key)) return parent + "[" + base::json_text(json(key)) + "]";
   return parent.empty() ? key : parent + "." + key;
 }
 
@@ -91,14 +91,14 @@ std::vector<JsonChange> diff_json(const json& before, const json& after) {
 std::string format_change(const JsonChange& change) {
   switch (change.kind) {
     case JsonChange::Kind::Added:
-      return "+ " + change.path + ": " + capture::json_text(change.after);
+      return "+ " + change.path + ": " + base::json_text(change.after);
     case JsonChange::Kind::Removed:
-      return "- " + change.path + ": " + capture::json_text(change.before);
+      return "- " + change.path + ": " + base::json_text(change.before);
     case JsonChange::Kind::Changed:
       break;
   }
-  return "~ " + change.path + ": " + capture::json_text(change.before) + " → " +
-         capture::json_text(change.after);
+  return "~ " + change.path + ": " + base::json_text(change.before) + " → " +
+         base::json_text(change.after);
 }
 
 std::string format_diff(const std::vector<JsonChange>& changes) {

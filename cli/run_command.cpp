@@ -2,7 +2,7 @@
 #include <csignal>
 #include <cstdio>
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "cli/commands.h"
 #include "cli/config_loader.h"
 #include "cli/sink_status.h"
@@ -56,13 +56,13 @@ int run_command(const RunArgs& args) {
           if (fresh.sink.postgres_url != config.sink.postgres_url ||
               fresh.sink.spool_dir != config.sink.spool_dir ||
               fresh.admin.listen.to_string() != config.admin.listen.to_string()) {
-            capture::log_warn("reload: sink and admin settings take effect at the next start");
+            base::log_warn("reload: sink and admin settings take effect at the next start");
           }
           fresh.proxy.admin = config.proxy.admin;
           return fresh.proxy;
         } catch (const ConfigError& error) {
-          capture::log_warn("reload: configuration rejected; the running one stays",
-                            {{"error", error.what()}});
+          base::log_warn("reload: configuration rejected; the running one stays",
+                         {{"error", error.what()}});
           return std::nullopt;
         }
       });
@@ -77,10 +77,10 @@ int run_command(const RunArgs& args) {
   // deadline. Whatever is left stays in the spool (the sink logs how much, and where).
   bool flushed = sink.stop(std::chrono::milliseconds(config.sink.shutdown_flush_timeout_ms));
   const sink::SinkStats& stats = sink.stats();
-  capture::log_info("stopped", {{"written_records", stats.written_records.load()},
-                                {"dropped_records", stats.dropped_records.load()},
-                                {"unflushed_records", stats.queued_records.load()},
-                                {"flushed", flushed}});
+  base::log_info("stopped", {{"written_records", stats.written_records.load()},
+                             {"dropped_records", stats.dropped_records.load()},
+                             {"unflushed_records", stats.queued_records.load()},
+                             {"flushed", flushed}});
   return kExitOk;
 }
 

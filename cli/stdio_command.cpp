@@ -23,8 +23,8 @@
 #include <thread>
 #include <utility>
 
+#include "base/log.h"
 #include "capture/connection_capture.h"
-#include "capture/log.h"
 #include "capture/message_pipeline.h"
 #include "capture/redactor.h"
 #include "cli/commands.h"
@@ -182,8 +182,7 @@ uv_stream_t* StdioHop::open_std_stream(int fd, bool readable) {
   }
   ++open_handles_;
   if (status != 0) {
-    capture::log_error("stdio: cannot open descriptor",
-                       {{"fd", fd}, {"error", uv_err_name(status)}});
+    base::log_error("stdio: cannot open descriptor", {{"fd", fd}, {"error", uv_err_name(status)}});
     close_handle(handle);
     return nullptr;
   }
@@ -343,7 +342,7 @@ void StdioHop::end_output(Flow& flow) {
 void StdioHop::on_child_exit(int64_t status, int term_signal) {
   child_running_ = false;
   exit_code_ = term_signal != 0 ? 128 + term_signal : static_cast<int>(status);
-  capture::log_info("stdio: child exited", {{"exit_status", status}, {"signal", term_signal}});
+  base::log_info("stdio: child exited", {{"exit_status", status}, {"signal", term_signal}});
   // Its input has no reader any more: stop taking the host's.
   if (!to_child_.eof) on_input_end(to_child_);
   if (finished_) return;
@@ -469,7 +468,7 @@ void StdioHop::on_signal_cb(uv_signal_t* handle, int signum) {
 
 void StdioHop::on_grace_timeout(uv_timer_t* timer) {
   StdioHop& self = of(reinterpret_cast<uv_handle_t*>(timer));
-  capture::log_warn("stdio: the child's stdout stayed open after it exited; not waiting longer");
+  base::log_warn("stdio: the child's stdout stayed open after it exited; not waiting longer");
   self.finish();
 }
 
@@ -630,8 +629,8 @@ void remove_spool(const std::string& root, const std::string& dir) {
     }
   }
   if (error) {
-    capture::log_warn("stdio: cannot remove a delivered spool",
-                      {{"spool_dir", dir}, {"error", error.message()}});
+    base::log_warn("stdio: cannot remove a delivered spool",
+                   {{"spool_dir", dir}, {"error", error.message()}});
   }
 }
 
@@ -680,7 +679,7 @@ class SpoolAdopter {
   std::unique_ptr<sink::Sink> adopt_next(std::string* dir) {
     RouteLock lock(root_);
     if (!lock.held()) {
-      capture::log_warn("stdio: not adopting left spools now", {{"error", lock.error()}});
+      base::log_warn("stdio: not adopting left spools now", {{"error", lock.error()}});
       return nullptr;
     }
     std::vector<std::string> candidates;
@@ -713,8 +712,8 @@ class SpoolAdopter {
     const bool usable = stats.spool_usable.load();
     const uint64_t records = stats.spool_records.load();
     if (usable && records > 0) {
-      capture::log_info("stdio: shipping a spool another stdio process of the route left",
-                        {{"spool_dir", dir}, {"records", records}});
+      base::log_info("stdio: shipping a spool another stdio process of the route left",
+                     {{"spool_dir", dir}, {"records", records}});
       sink.start();
       std::unique_lock lock(mutex_);
       while (!out_of_time_locked() && stats.spool_records.load() > 0) {
@@ -734,13 +733,13 @@ class SpoolAdopter {
       if (lock.held()) remove_spool(root_, dir);
     }
     if (records > 0 || !usable) {
-      capture::log_line(delivered ? capture::LogLevel::Info : capture::LogLevel::Warn,
-                        delivered ? "stdio: adopted spool delivered and removed"
-                                  : "stdio: adopted spool not fully delivered; it stays for the "
-                                    "route's next stdio process",
-                        {{"spool_dir", dir},
-                         {"written_records", stats.written_records.load()},
-                         {"pending_records", stats.spool_records.load()}});
+      base::log_line(delivered ? base::LogLevel::Info : base::LogLevel::Warn,
+                     delivered ? "stdio: adopted spool delivered and removed"
+                               : "stdio: adopted spool not fully delivered; it stays for the "
+                                 "route's next stdio process",
+                     {{"spool_dir", dir},
+                      {"written_records", stats.written_records.load()},
+                      {"pending_records", stats.spool_records.load()}});
     }
   }
 
@@ -767,10 +766,10 @@ void restore_blocking(int fd) {
 bool open_stdio_log(const StdioArgs& args, const StdioConfig& stdio) {
   const bool from_flag = !args.log_file.empty();
   const std::string& path = from_flag ? args.log_file : stdio.log_file;
-  capture::set_min_log_level(stdio.log_level);
+  base::set_min_log_level(stdio.log_level);
   if (path.empty()) return true;
   std::string error;
-  if (capture::log_to_file(path, &error)) return true;
+  if (base::log_to_file(path, &error)) return true;
   print_error(std::string(from_flag ? "--log-file " : "stdio.log_file ") + path +
               ": cannot open: " + error +
               " (name a file in a directory that exists and is writable)");
@@ -805,7 +804,7 @@ void add_stdio_options(CLI::App& sub, StdioArgs& args) {
 }
 
 int stdio_command(const StdioArgs& args) {
-  capture::log_to_nowhere();  // until a log file is open: stderr is the child's
+  base::log_to_nowhere();  // until a log file is open: stderr is the child's
   Config config;
   bool capture_enabled = true;
   if (!load_stdio_config(args, &config, &capture_enabled)) return kExitUsage;
@@ -869,11 +868,11 @@ int stdio_command(const StdioArgs& args) {
     RouteLock lock(root);
     if (lock.held()) remove_spool(root, config.sink.spool_dir);  // still locked by `sink`
   }
-  capture::log_info("stdio: stopped", {{"route", args.route},
-                                       {"exit_code", exit_code},
-                                       {"written_records", stats.written_records.load()},
-                                       {"dropped_records", stats.dropped_records.load()},
-                                       {"flushed", flushed}});
+  base::log_info("stdio: stopped", {{"route", args.route},
+                                    {"exit_code", exit_code},
+                                    {"written_records", stats.written_records.load()},
+                                    {"dropped_records", stats.dropped_records.load()},
+                                    {"flushed", flushed}});
   return exit_code;
 }
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 #include "cli/terminal_text.h"
 
 namespace mcptap::cli {
@@ -302,7 +302,7 @@ std::string format_capture_state(const json& route) {
   if (methods != route.end() && methods->is_array() && !methods->empty()) {
     std::vector<std::string> names;
     for (const json& method : *methods) {
-      names.push_back(method.is_string() ? method.get<std::string>() : capture::json_text(method));
+      names.push_back(method.is_string() ? method.get<std::string>() : base::json_text(method));
     }
     state += " methods=" + join(names, ",");
   }

@@ -17,7 +17,7 @@ namespace mcptap::cli {
 // plus the kept characters, one line, and printable(printable(x)) == printable(x).
 std::string printable(std::string_view text);
 
-// JSON text (as capture::json_text writes it: valid UTF-8, C0 escaped inside strings) with
+// JSON text (as base::json_text writes it: valid UTF-8, C0 escaped inside strings) with
 // the characters JSON leaves raw but a terminal acts on escaped the JSON way: DEL as \u007f
 // and C1 controls as \u0080-\u009f (likewise any raw C0 but tab, newline and carriage
 // return, which are whitespace between tokens); a byte that is not valid UTF-8 becomes

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 #include "cli/commands.h"
 #include "cli/json_diff.h"
 #include "cli/terminal_text.h"
@@ -95,7 +95,7 @@ std::vector<TraceMessage> find_matching_calls(sink::PgConnection& db, const Trac
                " AND coalesce(payload->'params'->'arguments', '{}'::jsonb) = $5::jsonb"
                " ORDER BY abs(extract(epoch FROM captured_at - $2::timestamptz)), id LIMIT 20",
                {origin.route, origin.captured_at, std::to_string(window_seconds),
-                capture::json_text(params["name"]), capture::json_text(arguments)});
+                base::json_text(params["name"]), base::json_text(arguments)});
 }
 
 // A failed tool call is a successful JSON-RPC response: only result.isError says so.
@@ -123,7 +123,7 @@ void print_line(std::ostringstream& out, const std::string& line) {
 
 void print_payload(std::ostringstream& out, const nlohmann::json& payload,
                    const std::string& indent) {
-  out << indent << printable_json(capture::json_text(payload)) << "\n";
+  out << indent << printable_json(base::json_text(payload)) << "\n";
 }
 
 void print_call(std::ostringstream& out, const TraceCall& call, const std::string& indent) {

@@ -11,7 +11,7 @@
 #include <array>
 #include <cstring>
 
-#include "capture/ascii_case.h"
+#include "base/ascii_case.h"
 #include "proxy/constant_time.h"
 
 namespace mcptap::proxy {
@@ -73,7 +73,7 @@ std::optional<Address> parse_address(std::string_view text) {
 }
 
 std::string normalized_name(std::string_view name) {
-  std::string lower = capture::lowercase_ascii(std::string(name));
+  std::string lower = base::lowercase_ascii(std::string(name));
   if (!lower.empty() && lower.back() == '.') lower.pop_back();
   return lower;
 }
@@ -109,7 +109,7 @@ bool allowed_by_list(std::string_view name, std::string_view port,
 
 bool is_json_media_type(std::string_view content_type) {
   std::string_view media = trim(content_type.substr(0, content_type.find(';')));
-  return capture::equals_ignoring_ascii_case(media, "application/json");
+  return base::equals_ignoring_ascii_case(media, "application/json");
 }
 
 AdminRefusal refusal(int status, std::string reason, std::string message) {

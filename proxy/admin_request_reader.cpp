@@ -3,7 +3,7 @@
 
 #include <charconv>
 
-#include "capture/ascii_case.h"
+#include "base/ascii_case.h"
 
 namespace mcptap::proxy {
 namespace {
@@ -60,7 +60,7 @@ std::string too_large(size_t limit) {
 
 std::optional<std::string_view> AdminRequest::header(std::string_view name) const {
   for (const auto& [field, value] : headers) {
-    if (capture::equals_ignoring_ascii_case(field, name)) return std::string_view(value);
+    if (base::equals_ignoring_ascii_case(field, name)) return std::string_view(value);
   }
   return std::nullopt;
 }
@@ -75,7 +75,7 @@ bool split_admin_target(std::string_view target, AdminRequest* request) {
 }
 
 AdminRequestReader::AdminRequestReader(size_t max_head_bytes, size_t max_body_bytes)
-    : parser_(capture::HttpMessageParser::Type::Request, *this, max_head_bytes),
+    : parser_(base::HttpMessageParser::Type::Request, *this, max_head_bytes),
       max_body_bytes_(max_body_bytes) {}
 
 void AdminRequestReader::feed(std::string_view bytes, std::deque<ParsedAdminRequest>* out) {
@@ -83,10 +83,10 @@ void AdminRequestReader::feed(std::string_view bytes, std::deque<ParsedAdminRequ
   in_request_ = true;
   out_ = out;
   size_t consumed = 0;
-  capture::HttpMessageParser::Status status = parser_.feed(bytes, &consumed);
-  if (status == capture::HttpMessageParser::Status::Failed && !done_) {
+  base::HttpMessageParser::Status status = parser_.feed(bytes, &consumed);
+  if (status == base::HttpMessageParser::Status::Failed && !done_) {
     reject(400, parser_.failure_reason(), out);
-  } else if (status == capture::HttpMessageParser::Status::Upgraded && !done_) {
+  } else if (status == base::HttpMessageParser::Status::Upgraded && !done_) {
     done_ = true;  // no protocol switch here: answer what came, then close
     if (!out->empty()) out->back().keep_alive = false;
   }
@@ -104,7 +104,7 @@ void AdminRequestReader::reject(int status, std::string message,
   out->push_back(std::move(rejection));
 }
 
-bool AdminRequestReader::on_head(const capture::HttpHead& head) {
+bool AdminRequestReader::on_head(const base::HttpHead& head) {
   if (done_) return false;
   current_ = AdminRequest{};
   current_.method = head.method;
@@ -124,8 +124,8 @@ bool AdminRequestReader::on_head(const capture::HttpHead& head) {
   }
   // curl waits (a second) for this before sending a body.
   std::optional<std::string_view> expect = head.header("Expect");
-  expect_continue_ = head.http_minor >= 1 && expect &&
-                     capture::equals_ignoring_ascii_case(*expect, "100-continue");
+  expect_continue_ =
+      head.http_minor >= 1 && expect && base::equals_ignoring_ascii_case(*expect, "100-continue");
   return false;
 }
 

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "capture/http_message_parser.h"
+#include "base/http_message_parser.h"
 
 namespace mcptap::proxy {
 
@@ -43,7 +43,7 @@ struct ParsedAdminRequest {
   std::string reject_message;
 };
 
-class AdminRequestReader : private capture::HttpMessageParser::Listener {
+class AdminRequestReader : private base::HttpMessageParser::Listener {
  public:
   AdminRequestReader(size_t max_head_bytes, size_t max_body_bytes);
   AdminRequestReader(const AdminRequestReader&) = delete;
@@ -65,11 +65,11 @@ class AdminRequestReader : private capture::HttpMessageParser::Listener {
   bool take_expect_continue() { return std::exchange(expect_continue_, false); }
 
  private:
-  bool on_head(const capture::HttpHead& head) override;
+  bool on_head(const base::HttpHead& head) override;
   void on_body(std::string_view chunk) override;
   void on_message_complete() override;
 
-  capture::HttpMessageParser parser_;
+  base::HttpMessageParser parser_;
   size_t max_body_bytes_;
   std::deque<ParsedAdminRequest>* out_ = nullptr;  // set for the duration of feed()
   AdminRequest current_;

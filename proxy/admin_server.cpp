@@ -12,8 +12,8 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 
-#include "capture/ascii_case.h"
-#include "capture/json_text.h"
+#include "base/ascii_case.h"
+#include "base/json_text.h"
 
 namespace mcptap::proxy {
 namespace {
@@ -88,7 +88,7 @@ bool is_bodiless(int status) {
 
 std::string json_error_body(std::string_view message) {
   nlohmann::json body = {{"error", std::string(message)}};
-  return capture::json_text(body);  // the message may quote a request's bytes
+  return base::json_text(body);  // the message may quote a request's bytes
 }
 
 int resolve(const std::string& host, uint16_t port, sockaddr_storage* address) {
@@ -295,8 +295,8 @@ void AdminConnection::dispatch(ParsedAdminRequest& ready) {
   pipeline_.push_back(responder);
   if (ready.reject_status != 0) {
     ++server_.counters_.bad_requests;
-    capture::log_line(capture::LogLevel::Debug, "admin request rejected",
-                      {{"status", ready.reject_status}, {"reason", ready.reject_message}});
+    base::log_line(base::LogLevel::Debug, "admin request rejected",
+                   {{"status", ready.reject_status}, {"reason", ready.reject_message}});
     responder->respond_error(ready.reject_status, ready.reject_message);
     return;
   }
@@ -323,7 +323,7 @@ void AdminConnection::invoke_handler(const AdminRequest& request, AdminResponder
   try {
     server_.handler_(request, responder);
   } catch (const std::exception& error) {
-    capture::log_error("admin handler failed", {{"path", request.path}, {"error", error.what()}});
+    base::log_error("admin handler failed", {{"path", request.path}, {"error", error.what()}});
     if (responder.streaming()) responder.end();
     if (!responder.answered()) responder.respond_error(500, "internal error");
   }
@@ -367,8 +367,8 @@ bool AdminConnection::stream_behind(const AdminResponder& responder) const {
 void AdminConnection::cut_off(AdminResponder& responder) {
   ++server_.counters_.stream_cutoffs;
   responder.cut_off_ = true;
-  capture::log_line(capture::LogLevel::Debug, "admin stream cut off: the client fell behind",
-                    {{"queued_bytes", queued_bytes_for(responder)}});
+  base::log_line(base::LogLevel::Debug, "admin stream cut off: the client fell behind",
+                 {{"queued_bytes", queued_bytes_for(responder)}});
   close_now();
 }
 
@@ -553,8 +553,8 @@ void AdminConnection::on_timer() {
   }
   // A live stream is not idle, however long it stays quiet.
   if (!broken_ && !shutdown_done_ && any_streaming()) return restart_idle_timer();
-  capture::log_line(capture::LogLevel::Debug, "admin connection closed on timer",
-                    {{"broken", broken_}, {"lingering", shutdown_done_}});
+  base::log_line(base::LogLevel::Debug, "admin connection closed on timer",
+                 {{"broken", broken_}, {"lingering", shutdown_done_}});
   close_now();
 }
 
@@ -769,8 +769,8 @@ void AdminServer::on_connection(int status) {
   if (status != 0) {
     uint64_t suppressed = 0;
     if (accept_log_.allow(&suppressed)) {
-      capture::log_warn("admin accept failed",
-                        {{"error", uv_err_name(status)}, {"suppressed", suppressed}});
+      base::log_warn("admin accept failed",
+                     {{"error", uv_err_name(status)}, {"suppressed", suppressed}});
     }
     return;
   }
@@ -803,7 +803,7 @@ bool AdminServer::evict_one(const AdminConnection* keep) {
   if (live <= options_.max_connections) return true;
   if (victim == nullptr) return false;
   ++counters_.connections_evicted;
-  capture::log_line(capture::LogLevel::Debug, "admin connection displaced by a new one", {});
+  base::log_line(base::LogLevel::Debug, "admin connection displaced by a new one", {});
   victim->close_now();
   return true;
 }

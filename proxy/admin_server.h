@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "proxy/admin_request_reader.h"
 
 namespace mcptap::proxy {
@@ -201,7 +201,7 @@ class AdminServer {
   // Reads land here: libuv calls alloc and read back to back for one handle at a time on
   // this thread, so one buffer serves every connection without a per-read allocation.
   std::unique_ptr<char[]> read_buffer_;
-  capture::LogRateLimiter accept_log_{10000};
+  base::LogRateLimiter accept_log_{10000};
 };
 
 }  // namespace mcptap::proxy

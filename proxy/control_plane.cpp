@@ -3,8 +3,8 @@
 
 #include <time.h>
 
-#include "capture/json_text.h"
-#include "capture/log.h"
+#include "base/json_text.h"
+#include "base/log.h"
 #include "capture/message_pipeline.h"
 #include "proxy/proxy_server.h"
 
@@ -153,7 +153,7 @@ std::string tail_line(const capture::Record& record) {
       {"truncated", record.truncated},
       {"redacted", record.redacted},
       {"tool_error", record.tool_error}};
-  return capture::json_text(line) + "\n";
+  return base::json_text(line) + "\n";
 }
 
 ControlPlane::ControlPlane(ProxyServer& server, AdminOptions options)
@@ -267,11 +267,11 @@ void ControlPlane::post_capture(const AdminRequest& request, std::string_view na
     return;
   }
   route->pipeline->set_capture_switch(next);
-  capture::log_info("capture switched", {{"route", route->config.name},
-                                         {"enabled", next.enabled},
-                                         {"sample", next.sample},
-                                         {"methods", next.methods}});
-  responder.respond(200, kJson, capture::json_text(route_json(*route)));
+  base::log_info("capture switched", {{"route", route->config.name},
+                                      {"enabled", next.enabled},
+                                      {"sample", next.sample},
+                                      {"methods", next.methods}});
+  responder.respond(200, kJson, base::json_text(route_json(*route)));
 }
 
 // Readiness is about forwarding: a capture problem keeps 200 (taking a sidecar out of
@@ -290,7 +290,7 @@ void ControlPlane::get_readyz(AdminResponder& responder) {
 void ControlPlane::get_routes(AdminResponder& responder) {
   nlohmann::json routes = nlohmann::json::array();
   for (const auto& route : server_.routes()) routes.push_back(route_json(*route));
-  responder.respond(200, kJson, capture::json_text(routes));
+  responder.respond(200, kJson, base::json_text(routes));
 }
 
 void ControlPlane::get_status(AdminResponder& responder) {
@@ -306,7 +306,7 @@ void ControlPlane::get_status(AdminResponder& responder) {
       {"sink",
        server_.status_source() ? server_.status_source()->status_json() : nlohmann::json::object()},
       {"routes", std::move(routes)}};
-  responder.respond(200, kJson, capture::json_text(status));
+  responder.respond(200, kJson, base::json_text(status));
 }
 
 void ControlPlane::start_tail(const AdminRequest& request, AdminResponder& responder) {
@@ -372,7 +372,7 @@ void ControlPlane::get_metrics(AdminResponder& responder) {
     writer.histogram({{"route", key.first}, {"method", key.second}}, *histogram);
   }
   write_admin_metrics(writer);
-  if (!writer.error().empty()) capture::log_warn("metrics", {{"error", writer.error()}});
+  if (!writer.error().empty()) base::log_warn("metrics", {{"error", writer.error()}});
   responder.respond(200, PrometheusWriter::kContentType, writer.text());
 }
 

@@ -182,10 +182,10 @@ void Listener::reject_connection() {
     ++counters_.connections_rejected;
     uint64_t suppressed = 0;
     if (reject_log_.allow(&suppressed)) {
-      capture::log_warn("connection rejected", {{"route", route_.name},
-                                                {"reason", "limits.max_connections"},
-                                                {"max_connections", route_.limits.max_connections},
-                                                {"suppressed", suppressed}});
+      base::log_warn("connection rejected", {{"route", route_.name},
+                                             {"reason", "limits.max_connections"},
+                                             {"max_connections", route_.limits.max_connections},
+                                             {"suppressed", suppressed}});
     }
     if (uv_tcp_close_reset(rejected, &Listener::on_tcp_closed) == 0) return;
   }
@@ -231,10 +231,10 @@ void Listener::pause_accepting(int status) {
   ++counters_.accept_pauses;
   uint64_t suppressed = 0;
   if (accept_pause_log_.allow(&suppressed)) {
-    capture::log_warn("accept paused", {{"route", route_.name},
-                                        {"error", uv_err_name(status)},
-                                        {"retry_ms", kAcceptRetryMs},
-                                        {"suppressed", suppressed}});
+    base::log_warn("accept paused", {{"route", route_.name},
+                                     {"error", uv_err_name(status)},
+                                     {"retry_ms", kAcceptRetryMs},
+                                     {"suppressed", suppressed}});
   }
   close_listen_handle();
   uv_timer_start(retry_timer_, &Listener::on_retry_timer, kAcceptRetryMs, 0);
@@ -285,11 +285,11 @@ void Listener::on_session_closed(Session& session) {
   --counters_.connections_open;
   uint64_t suppressed = 0;
   if (session.upstream_connect_error() != 0 && connect_failure_log_.allow(&suppressed)) {
-    capture::log_warn("upstream connect failed",
-                      {{"route", route_.name},
-                       {"upstream", route_.upstream_text()},
-                       {"error", uv_err_name(session.upstream_connect_error())},
-                       {"suppressed", suppressed}});
+    base::log_warn("upstream connect failed",
+                   {{"route", route_.name},
+                    {"upstream", route_.upstream_text()},
+                    {"error", uv_err_name(session.upstream_connect_error())},
+                    {"suppressed", suppressed}});
   }
   auto found = sessions_.find(&session);
   assert(found != sessions_.end());

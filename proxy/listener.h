@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "capture/stream_tap.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/route_config.h"
@@ -111,9 +111,9 @@ class Listener : private SessionOwner {
   std::vector<std::unique_ptr<Session>> closed_sessions_;  // reaped on the next loop turn
   uint32_t id_prefix_;
   uint32_t next_id_ = 0;
-  capture::LogRateLimiter connect_failure_log_{10000};
-  capture::LogRateLimiter accept_pause_log_{10000};
-  capture::LogRateLimiter reject_log_{10000};
+  base::LogRateLimiter connect_failure_log_{10000};
+  base::LogRateLimiter accept_pause_log_{10000};
+  base::LogRateLimiter reject_log_{10000};
 };
 
 }  // namespace mcptap::proxy

@@ -4,14 +4,14 @@
 #include <cassert>
 #include <csignal>
 
+#include "base/log.h"
 #include "capture/connection_capture.h"
-#include "capture/log.h"
 #include "proxy/control_plane.h"
 
 namespace mcptap::proxy {
 
-using capture::log_info;
-using capture::log_warn;
+using base::log_info;
+using base::log_warn;
 
 ProxyServer::ProxyServer(ProxyOptions options, capture::CaptureOptions capture_options,
                          const capture::Redactor& redactor, capture::RecordConsumer& consumer,

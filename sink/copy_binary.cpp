@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 
 namespace mcptap::sink {
 namespace {
@@ -57,7 +57,7 @@ void append_optional_text(const std::optional<std::string>& text, std::string& o
   }
 }
 
-void append_uuid(const capture::Uuid& id, std::string& out) {
+void append_uuid(const base::Uuid& id, std::string& out) {
   append_big_endian(int32_t{16}, out);
   out.append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
 }
@@ -89,7 +89,7 @@ std::string meta_noting_nul_replacement(std::string_view meta_json) {
   nlohmann::json meta = nlohmann::json::parse(meta_json, nullptr, /*allow_exceptions=*/false);
   if (!meta.is_object()) return std::string(meta_json);
   meta["payload_nul_replaced"] = true;
-  return capture::json_text(meta);
+  return base::json_text(meta);
 }
 
 // Appends a jsonb value with \u0000 escapes replaced, or null for no JSON at all. Returns

@@ -9,7 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "capture/uuid.h"
+#include "base/uuid.h"
 #include "sink/pg_connection.h"
 #include "sink/record_batch.h"
 
@@ -25,7 +25,7 @@ FailureKind classify_failure(const PgFailure& failure, bool connection_ok);
 
 // A record PostgreSQL would not take; identifiers only, never the payload.
 struct Rejection {
-  capture::Uuid id;
+  base::Uuid id;
   std::string route;
   PgFailure failure;
 };

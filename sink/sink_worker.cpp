@@ -20,13 +20,13 @@ int64_t now_unix_us() {
 }
 
 // One JSON line on stderr, unless this kind of line was written in the last few seconds.
-void log_limited(capture::LogRateLimiter& limiter, capture::LogLevel level,
-                 std::string_view message, nlohmann::json fields) {
+void log_limited(base::LogRateLimiter& limiter, base::LogLevel level, std::string_view message,
+                 nlohmann::json fields) {
   uint64_t suppressed = 0;
   if (!limiter.allow(&suppressed)) return;
   fields["component"] = "sink";
   if (suppressed > 0) fields["suppressed"] = suppressed;
-  capture::log_line(level, message, fields);
+  base::log_line(level, message, fields);
 }
 
 std::string_view kind_name(FailureKind kind) {
@@ -131,7 +131,7 @@ void SinkWorker::write_in_flight() {
   }
   FailureKind kind = classify_failure(result.failure, connection_->ok());
   stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
-  log_limited(write_log_, capture::LogLevel::Warn, "writing to PostgreSQL failed; will retry",
+  log_limited(write_log_, base::LogLevel::Warn, "writing to PostgreSQL failed; will retry",
               {{"error", result.failure.message},
                {"sqlstate", result.failure.sqlstate},
                {"kind", kind_name(kind)},
@@ -167,7 +167,7 @@ void SinkWorker::settle(const WriteResult& result) {
 void SinkWorker::report_rejections(const WriteResult& result) {
   for (const Rejection& rejection : result.rejections) {
     stats_.rejected_records.fetch_add(1, std::memory_order_relaxed);
-    log_limited(reject_log_, capture::LogLevel::Warn, "PostgreSQL rejected a record; skipped",
+    log_limited(reject_log_, base::LogLevel::Warn, "PostgreSQL rejected a record; skipped",
                 {{"id", rejection.id.to_string()},
                  {"route", rejection.route},
                  {"sqlstate", rejection.failure.sqlstate},
@@ -179,7 +179,7 @@ bool SinkWorker::connect() {
   auto connection = std::make_unique<PgConnection>(options_.postgres_url);
   if (!connection->ok()) {
     stats_.postgres_up.store(false, std::memory_order_relaxed);
-    log_limited(connect_log_, capture::LogLevel::Warn, "cannot connect to PostgreSQL",
+    log_limited(connect_log_, base::LogLevel::Warn, "cannot connect to PostgreSQL",
                 {{"error", connection->error()}});
     schedule_reconnect();
     return false;
@@ -187,7 +187,7 @@ bool SinkWorker::connect() {
   connection_ = std::move(connection);
   writer_ = std::make_unique<PgWriter>(*connection_);
   stats_.postgres_up.store(true, std::memory_order_relaxed);
-  log_limited(connected_log_, capture::LogLevel::Info, "connected to PostgreSQL", {});
+  log_limited(connected_log_, base::LogLevel::Info, "connected to PostgreSQL", {});
   // Migrate once per connection, before any write: the server may be brand new.
   next_maintenance_ = Clock::now();
   maybe_maintain();
@@ -219,18 +219,18 @@ void SinkWorker::maybe_maintain() {
 void SinkWorker::maintain() {
   std::string error;
   if (!migrate(*connection_, options_.partitions_ahead_days, &error)) {
-    log_limited(maintenance_log_, capture::LogLevel::Warn, "schema migration failed",
+    log_limited(maintenance_log_, base::LogLevel::Warn, "schema migration failed",
                 {{"error", error}});
     return;
   }
   int dropped = drop_expired_partitions(*connection_, options_.retention_days, &error);
   if (dropped < 0) {
-    log_limited(maintenance_log_, capture::LogLevel::Warn, "dropping expired partitions failed",
+    log_limited(maintenance_log_, base::LogLevel::Warn, "dropping expired partitions failed",
                 {{"error", error}});
   } else if (dropped > 0) {
-    capture::log_info("dropped expired partitions", {{"component", "sink"},
-                                                     {"partitions", dropped},
-                                                     {"retention_days", options_.retention_days}});
+    base::log_info("dropped expired partitions", {{"component", "sink"},
+                                                  {"partitions", dropped},
+                                                  {"retention_days", options_.retention_days}});
   }
 }
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <mutex>
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "sink/backoff.h"
 #include "sink/pg_connection.h"
 #include "sink/pg_writer.h"
@@ -70,11 +70,11 @@ class SinkWorker {
   Clock::time_point next_connect_{};
   Clock::time_point next_maintenance_{};
   // One limiter per kind of problem, so a flood of one kind cannot hide another.
-  capture::LogRateLimiter connect_log_;
-  capture::LogRateLimiter write_log_;
-  capture::LogRateLimiter reject_log_;
-  capture::LogRateLimiter maintenance_log_;
-  capture::LogRateLimiter connected_log_;
+  base::LogRateLimiter connect_log_;
+  base::LogRateLimiter write_log_;
+  base::LogRateLimiter reject_log_;
+  base::LogRateLimiter maintenance_log_;
+  base::LogRateLimiter connected_log_;
 };
 
 }  // namespace mcptap::sink

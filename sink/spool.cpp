@@ -58,13 +58,13 @@ uint64_t file_size(int fd) {
   return ::fstat(fd, &status) == 0 ? static_cast<uint64_t>(status.st_size) : 0;
 }
 
-void log_limited(capture::LogRateLimiter& limiter, capture::LogLevel level,
-                 std::string_view message, nlohmann::json fields) {
+void log_limited(base::LogRateLimiter& limiter, base::LogLevel level, std::string_view message,
+                 nlohmann::json fields) {
   uint64_t suppressed = 0;
   if (!limiter.allow(&suppressed)) return;
   fields["component"] = "spool";
   if (suppressed > 0) fields["suppressed"] = suppressed;
-  capture::log_line(level, message, fields);
+  base::log_line(level, message, fields);
 }
 
 constexpr const char* kWritableFix =
@@ -151,8 +151,8 @@ SpoolProblem prepare_private_directory(const std::string& dir) {
   }
   if ((status.st_mode & 077) != 0 && status.st_uid == ::geteuid()) {
     ::chmod(dir.c_str(), 0700);
-    capture::log_info("spool directory was readable by other users; now 0700",
-                      {{"component", "spool"}, {"spool_dir", dir}});
+    base::log_info("spool directory was readable by other users; now 0700",
+                   {{"component", "spool"}, {"spool_dir", dir}});
   }
   return {};
 }
@@ -239,8 +239,8 @@ void Spool::open_directory() {
   bool damaged = false;
   std::optional<SpoolPosition> checkpoint = read_checkpoint(dir_, &damaged);
   if (damaged) {
-    capture::log_warn("spool checkpoint damaged; replaying every segment (rows are not duplicated)",
-                      {{"component", "spool"}, {"spool_dir", dir_}});
+    base::log_warn("spool checkpoint damaged; replaying every segment (rows are not duplicated)",
+                   {{"component", "spool"}, {"spool_dir", dir_}});
   }
   SpoolPosition start = checkpoint.value_or(SpoolPosition{segments.empty() ? 0 : segments[0], 0});
   recover(std::move(segments), start);
@@ -276,13 +276,13 @@ void Spool::recover(std::vector<uint64_t> segments, SpoolPosition checkpoint) {
   oldest_segment_ = std::min(oldest, last + 1);
   if (stats_.spool_records.load() > 0 || stats_.spool_corrupt_records.load() > 0 ||
       stats_.spool_truncated_bytes.load() > 0) {
-    capture::log_info("spool recovered; replaying what PostgreSQL may not have",
-                      {{"component", "spool"},
-                       {"spool_dir", dir_},
-                       {"records", stats_.spool_records.load()},
-                       {"bytes", stats_.spool_bytes.load()},
-                       {"corrupt_records", stats_.spool_corrupt_records.load()},
-                       {"truncated_bytes", stats_.spool_truncated_bytes.load()}});
+    base::log_info("spool recovered; replaying what PostgreSQL may not have",
+                   {{"component", "spool"},
+                    {"spool_dir", dir_},
+                    {"records", stats_.spool_records.load()},
+                    {"bytes", stats_.spool_bytes.load()},
+                    {"corrupt_records", stats_.spool_corrupt_records.load()},
+                    {"truncated_bytes", stats_.spool_truncated_bytes.load()}});
   }
   if (!open_segment(last + 1)) {
     problem_ =
@@ -468,7 +468,7 @@ bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_n
                            {"spool_disk_bytes", stats_.spool_disk_bytes.load()}};
   if (error_number != 0) fields["error"] = std::strerror(error_number);
   if (cause == SinkStats::kDegradedUnusable) fields["error"] = problem_.text();
-  log_limited(reason == &stats_.spool_full_drops ? full_log_ : error_log_, capture::LogLevel::Warn,
+  log_limited(reason == &stats_.spool_full_drops ? full_log_ : error_log_, base::LogLevel::Warn,
               message, std::move(fields));
   return false;
 }
@@ -489,7 +489,7 @@ void Spool::mark_degraded(int cause, uint64_t records) {
 // Called with mutex_ held, once a write succeeded after drops.
 void Spool::mark_healthy() {
   const int64_t since = stats_.degraded_since_unix_us.exchange(0, std::memory_order_relaxed);
-  log_limited(resumed_log_, capture::LogLevel::Info, "spool writes succeed again; capture resumed",
+  log_limited(resumed_log_, base::LogLevel::Info, "spool writes succeed again; capture resumed",
               {{"spool_dir", dir_},
                {"degraded_for_s", double(wall_now_us() - since) / 1e6},
                {"dropped_records", stats_.degraded_drops.load(std::memory_order_relaxed)}});
@@ -636,7 +636,7 @@ size_t Spool::read_available(size_t max_rows, RecordBatch* batch, std::deque<Spo
         ++taken;
       } else if (step.step == SegmentScanner::Step::ReadError) {
         read_error = true;
-        log_limited(read_log_, capture::LogLevel::Warn, "reading the spool failed; will retry",
+        log_limited(read_log_, base::LogLevel::Warn, "reading the spool failed; will retry",
                     {{"spool_dir", dir_},
                      {"segment", read_position_.seq},
                      {"error", std::strerror(errno)}});
@@ -712,7 +712,7 @@ void Spool::write_checkpoint_now() {
     checkpointed_ = committed_;
     next_checkpoint_ = Clock::now() + std::chrono::milliseconds(options_.fsync_interval_ms);
   } else {
-    log_limited(read_log_, capture::LogLevel::Warn, "writing the spool checkpoint failed",
+    log_limited(read_log_, base::LogLevel::Warn, "writing the spool checkpoint failed",
                 {{"spool_dir", dir_}, {"error", error}});
   }
   // Deleted even when the checkpoint could not be written (a full disk): an older
@@ -736,12 +736,12 @@ void Spool::finish() {
   write_checkpoint_now();
   const uint64_t pending = stats_.spool_records.load();
   if (pending == 0) return;
-  capture::log_warn("records not yet in PostgreSQL stay in the spool for the next start",
-                    {{"component", "spool"},
-                     {"spool_dir", dir_},
-                     {"records", pending},
-                     {"bytes", stats_.spool_bytes.load()},
-                     {"postgres_up", stats_.postgres_up.load()}});
+  base::log_warn("records not yet in PostgreSQL stay in the spool for the next start",
+                 {{"component", "spool"},
+                  {"spool_dir", dir_},
+                  {"records", pending},
+                  {"bytes", stats_.spool_bytes.load()},
+                  {"postgres_up", stats_.postgres_up.load()}});
 }
 
 }  // namespace mcptap::sink

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "capture/record.h"
 #include "sink/record_batch.h"
 #include "sink/sink_options.h"
@@ -149,9 +149,9 @@ class Spool {
   int hold_depth_ = 0;
   std::string held_;  // whole frames gathered while held, not yet written
   uint64_t held_records_ = 0;
-  capture::LogRateLimiter full_log_;
-  capture::LogRateLimiter error_log_;
-  capture::LogRateLimiter resumed_log_;
+  base::LogRateLimiter full_log_;
+  base::LogRateLimiter error_log_;
+  base::LogRateLimiter resumed_log_;
   std::chrono::steady_clock::time_point next_roll_attempt_{};
 
   // Reader state: sink thread only.
@@ -166,7 +166,7 @@ class Spool {
   SpoolPosition committed_;
   SpoolPosition checkpointed_;
   std::chrono::steady_clock::time_point next_checkpoint_{};
-  capture::LogRateLimiter read_log_;
+  base::LogRateLimiter read_log_;
 
   // Flusher.
   std::mutex flusher_mutex_;

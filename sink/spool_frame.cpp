@@ -83,7 +83,7 @@ class BodyReader {
     const uint8_t* p = take(1);
     return p ? *p : 0;
   }
-  bool uuid(capture::Uuid* out) {
+  bool uuid(base::Uuid* out) {
     const uint8_t* p = take(16);
     if (p) std::memcpy(out->bytes.data(), p, 16);
     return p != nullptr;

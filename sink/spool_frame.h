@@ -28,7 +28,7 @@ struct FrameHeader {
   uint8_t format = kFrameFormat;
   uint32_t body_bytes = 0;
   uint32_t body_crc = 0;
-  capture::Uuid id;
+  base::Uuid id;
 };
 
 // Encodes the record's body into *body (replacing its contents) and the matching header

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "sink/copy_binary.h"
 #include "sink/schema.h"
 #include "sink/sink.h"
@@ -45,7 +45,7 @@ capture::Record make_record(int n) {
     return lorem.substr(0, 860);
   }();
   capture::Record record;
-  record.id = capture::Uuid::v7();
+  record.id = base::Uuid::v7();
   record.captured_at_us = now_us();
   record.route = "bench";
   record.connection_id = "bench-conn-" + std::to_string(n % 16);
@@ -55,7 +55,7 @@ capture::Record make_record(int n) {
   record.kind = capture::Kind::Request;
   record.jsonrpc_id = std::to_string(n);
   record.method = "tools/call";
-  record.correlation_id = capture::Uuid::v7();
+  record.correlation_id = base::Uuid::v7();
   record.payload = R"({"jsonrpc":"2.0","id":)" + std::to_string(n) +
                    R"(,"method":"tools/call","params":{"name":"search","arguments":{"text":")" +
                    text + R"("}}})";
@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
                  "pg_cluster.py [--rows N] [--outage-s S] [--input-rate R] [--work-dir DIR]\n");
     return 2;
   }
-  capture::set_min_log_level(capture::LogLevel::Error);
+  base::set_min_log_level(base::LogLevel::Error);
   std::filesystem::create_directories(args.work_dir);
   for (const std::string& url : {args.url, args.raw_url}) {
     sink::PgConnection connection(url);

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 namespace {
@@ -55,7 +55,7 @@ std::string compress(std::string_view input, int window_bits) {
 }
 
 std::string sha256_hex(std::string_view bytes) {
-  Sha256 hash;
+  base::Sha256 hash;
   hash.update(bytes);
   return hash.finish_hex();
 }

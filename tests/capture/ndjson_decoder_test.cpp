@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 namespace {
@@ -48,7 +48,7 @@ TEST(NdjsonDecoder, LinesAtEveryChunkSize) {
 TEST(NdjsonDecoder, LongLineIsCutAndHashed) {
   std::string big = "{\"data\":\"" + std::string(10000, 'x') + "\"}";
   std::string wire = big + "\n{\"id\":9}\n";
-  Sha256 expected;
+  base::Sha256 expected;
   expected.update(big);
   std::string expected_hex = expected.finish_hex();
   for (size_t chunk : {1u, 7u, 100u, 4096u, 20000u}) {

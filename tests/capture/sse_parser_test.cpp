@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 namespace {
@@ -115,7 +115,7 @@ Event with_type(Event event, std::string type) {
 }
 
 std::string sha256_hex(std::string_view bytes) {
-  Sha256 hash;
+  base::Sha256 hash;
   hash.update(bytes);
   return hash.finish_hex();
 }

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 namespace mcptap::capture {
 namespace {
@@ -34,7 +34,7 @@ std::string bytes(std::initializer_list<int> values) {
 }
 
 std::string sha256_of(std::string_view data) {
-  Sha256 hasher;
+  base::Sha256 hasher;
   hasher.update(data);
   return hasher.finish_hex();
 }
@@ -845,7 +845,7 @@ TEST(WebSocketDecoder, HugeMaskedMessageKeepsMemoryUnderTheCap) {
   FrameSpec spec{kBinary, "", true, false, false, false, key, -1};
   ASSERT_EQ(decoder.feed(frame_header(spec, kMessageBytes), collect), Status::Ok);
   ChunkSource source(kChunk);
-  Sha256 expected;
+  base::Sha256 expected;
   std::string expected_prefix, masked;
   for (uint64_t offset = 0, number = 0; offset < kMessageBytes; offset += kChunk, ++number) {
     size_t size = static_cast<size_t>(std::min<uint64_t>(kChunk, kMessageBytes - offset));
@@ -882,7 +882,7 @@ TEST(WebSocketDecoder, HugeCompressedMessageKeepsMemoryUnderTheCap) {
 
   ChunkSource source(kChunk);
   Deflater deflater(15, false, 1);
-  Sha256 expected;
+  base::Sha256 expected;
   std::string expected_prefix;
   uint64_t wire_bytes = 0;
   uint32_t frames = 0;

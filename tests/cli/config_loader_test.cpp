@@ -328,11 +328,11 @@ TEST(ConfigLoader, StdioLogFileAndLevel) {
   const std::string routes = R"("routes":[{"name":"a","listen":":1","upstream":"b:1"}])";
   Config defaults = parse_config("{" + routes + "}");
   EXPECT_EQ(defaults.stdio.log_file, "");
-  EXPECT_EQ(defaults.stdio.log_level, capture::LogLevel::Info);
+  EXPECT_EQ(defaults.stdio.log_level, base::LogLevel::Info);
   Config set = parse_config(
       "{" + routes + R"(,"stdio":{"log_file":"/var/log/mcptap/hop.log","log_level":"warn"}})");
   EXPECT_EQ(set.stdio.log_file, "/var/log/mcptap/hop.log");
-  EXPECT_EQ(set.stdio.log_level, capture::LogLevel::Warn);
+  EXPECT_EQ(set.stdio.log_level, base::LogLevel::Warn);
   EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"log_level":"verbose"}})"),
             "stdio.log_level: expected debug, info, warn or error");
   EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"log_file":7}})"),

@@ -2,13 +2,13 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "capture/http_message_parser.h"
+#include "base/http_message_parser.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
-using mcptap::capture::HttpHead;
-using mcptap::capture::HttpMessageParser;
+using mcptap::base::HttpHead;
+using mcptap::base::HttpMessageParser;
 
 // Touches what the parser hands out so ASan sees any dangling view.
 class TouchingListener : public HttpMessageParser::Listener {

@@ -2,14 +2,14 @@
 // and checks the envelope against them: nothing the parser refuses is accepted, the same
 // classification (tool failures included) and params._meta, and redaction asked for
 // whenever the whole document has a secret (and perhaps more often: a secret under a key
-// that a later duplicate replaces); and json_text against dump().
+// that a later duplicate replaces); and base::json_text against dump().
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
+#include "base/json_text.h"
 #include "capture/json_bounded.h"
-#include "capture/json_text.h"
 #include "capture/jsonrpc.h"
 #include "capture/jsonrpc_envelope.h"
 #include "capture/redactor.h"
@@ -62,8 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       require_same_request_meta(envelope->document, *document);
     }
   }
-  // json_text writes what dump() writes, fast path or not.
-  require(json_text(*document) ==
+  // base::json_text writes what dump() writes, fast path or not.
+  require(base::json_text(*document) ==
           document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
 }

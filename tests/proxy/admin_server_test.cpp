@@ -12,7 +12,7 @@
 #include <optional>
 #include <thread>
 
-#include "capture/http_message_parser.h"
+#include "base/http_message_parser.h"
 #include "proxy/constant_time.h"
 #include "proxy_test_support.h"
 
@@ -25,14 +25,14 @@ using testing::Ending;
 // ---- A blocking HTTP client for the client thread ----------------------------------------
 
 struct Response {
-  capture::HttpHead head;
+  base::HttpHead head;
   std::string body;
   std::string header(std::string_view name) const {
     return std::string(head.header(name).value_or(""));
   }
 };
 
-class HttpClient : private capture::HttpMessageParser::Listener {
+class HttpClient : private base::HttpMessageParser::Listener {
  public:
   // receive_buffer > 0 shrinks the socket's receive buffer (set before connect, so that the
   // advertised window is small too): a client that stops reading then fills up quickly.
@@ -99,14 +99,14 @@ class HttpClient : private capture::HttpMessageParser::Listener {
     raw_.append(buffer, static_cast<size_t>(got));
     size_t consumed = 0;
     if (parser_.feed(std::string_view(buffer, static_cast<size_t>(got)), &consumed) !=
-        capture::HttpMessageParser::Status::Ok) {
+        base::HttpMessageParser::Status::Ok) {
       failed_ = true;
       return false;
     }
     return true;
   }
 
-  bool on_head(const capture::HttpHead& head) override {
+  bool on_head(const base::HttpHead& head) override {
     current_ = Response{head, ""};
     head_seen_ = true;
     if (head.status_code < 200 || head_responses_ == 0) return false;
@@ -124,7 +124,7 @@ class HttpClient : private capture::HttpMessageParser::Listener {
   }
 
   int fd_ = -1;
-  capture::HttpMessageParser parser_{capture::HttpMessageParser::Type::Response, *this};
+  base::HttpMessageParser parser_{base::HttpMessageParser::Type::Response, *this};
   std::deque<Response> complete_;
   Response current_;
   std::string raw_;

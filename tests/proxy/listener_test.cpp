@@ -17,7 +17,7 @@
 #define MCPTAP_UNDER_VALGRIND() 0
 #endif
 
-#include "capture/log.h"
+#include "base/log.h"
 #include "proxy_test_support.h"
 
 namespace mcptap::proxy {
@@ -280,8 +280,8 @@ class DescriptorExhaustion {
 // Raises the log level to Error for its lifetime (Info, the default, again afterwards).
 class QuietLog {
  public:
-  QuietLog() { capture::set_min_log_level(capture::LogLevel::Error); }
-  ~QuietLog() { capture::set_min_log_level(capture::LogLevel::Info); }
+  QuietLog() { base::set_min_log_level(base::LogLevel::Error); }
+  ~QuietLog() { base::set_min_log_level(base::LogLevel::Info); }
 };
 
 // Accept fails with EMFILE: the listener backs off instead of spinning, keeps the port (the

@@ -79,8 +79,8 @@ TEST(SinkCopyBinaryTest, RowHasSeventeenFieldsWithNullsForMissingValues) {
 
 TEST(SinkCopyBinaryTest, FixedWidthFieldsAreBigEndian) {
   capture::Record record;
-  record.id = *capture::Uuid::parse("01890a5d-ac96-774b-bcce-b302099a8057");
-  record.correlation_id = *capture::Uuid::parse("00000000-0000-7000-8000-0000000000ff");
+  record.id = *base::Uuid::parse("01890a5d-ac96-774b-bcce-b302099a8057");
+  record.correlation_id = *base::Uuid::parse("00000000-0000-7000-8000-0000000000ff");
   record.captured_at_us = 946'684'800'000'000 + 0x0102;  // 258 us after 2000-01-01
   record.latency_us = 0x0102030405;
   record.payload = R"({"a":1})";

@@ -45,7 +45,7 @@ constexpr int64_t kMicrosPerDay = int64_t{86'400} * 1'000'000;
 inline capture::Record make_record(const std::string& route, int sequence,
                                    int64_t captured_at_us = now_unix_us()) {
   capture::Record record;
-  record.id = capture::Uuid::v7();
+  record.id = base::Uuid::v7();
   record.captured_at_us = captured_at_us;
   record.route = route;
   record.connection_id = route + "-conn";

@@ -52,7 +52,7 @@ TEST_F(PgWriterTest, EveryColumnRoundTrips) {
   full.kind = capture::Kind::Response;
   full.jsonrpc_id = "1";
   full.method = "tools/call";
-  full.correlation_id = capture::Uuid::v7();
+  full.correlation_id = base::Uuid::v7();
   full.latency_us = 1'234'567'890'123;
   // Escaped tabs and newlines inside a string, raw ones as whitespace between tokens.
   full.payload = "{\"text\":\"tab\\there\\nnewline \\\\ back\\r\\n ünï ✓ 😀\",\t\"raw\":\r\n1}";

@@ -14,7 +14,7 @@ using Clock = std::chrono::steady_clock;
 
 capture::Record record_with(int producer, int sequence) {
   capture::Record record;
-  record.id = capture::Uuid::v7();
+  record.id = base::Uuid::v7();
   record.captured_at_us = 1'000'000 + sequence;
   record.route = "route-" + std::to_string(producer);
   record.jsonrpc_id = std::to_string(sequence);

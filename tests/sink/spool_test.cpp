@@ -45,7 +45,7 @@ class TempDir {
 
 capture::Record full_record(int sequence, size_t payload_size = 40) {
   capture::Record record;
-  record.id = capture::Uuid::v7();
+  record.id = base::Uuid::v7();
   record.captured_at_us = 1'717'171'717'000'000 + sequence;
   record.route = "route-" + std::to_string(sequence % 3);
   record.connection_id = "conn\t" + std::to_string(sequence);
@@ -55,7 +55,7 @@ capture::Record full_record(int sequence, size_t payload_size = 40) {
   record.kind = capture::Kind::Response;
   record.jsonrpc_id = "\"" + std::to_string(sequence) + "\"";
   record.method = "tools/call";
-  record.correlation_id = capture::Uuid::v7();
+  record.correlation_id = base::Uuid::v7();
   record.latency_us = -5 + sequence;
   record.payload = R"({"jsonrpc":"2.0","id":")" + std::to_string(sequence) + R"(","result":")" +
                    std::string(payload_size, 'x') + "\"}";
@@ -68,7 +68,7 @@ capture::Record full_record(int sequence, size_t payload_size = 40) {
 
 capture::Record sparse_record(int sequence) {
   capture::Record record;
-  record.id = capture::Uuid::v7();
+  record.id = base::Uuid::v7();
   record.captured_at_us = -1'000 - sequence;  // before 1970: signed values survive
   record.route = "";
   record.transport = capture::Transport::Stdio;

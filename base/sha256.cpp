@@ -1,10 +1,10 @@
 // Streaming SHA-256 (FIPS 180-4 section 6.2), block by block, with no heap use.
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 #include <algorithm>
 #include <cstring>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 namespace {
 
 constexpr std::array<uint32_t, 64> kRoundConstants = {
@@ -124,4 +124,4 @@ std::string Sha256::finish_hex() {
   return hex;
 }
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

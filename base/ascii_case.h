@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 
 inline char fold_ascii(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -44,4 +44,4 @@ inline bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
   return true;
 }
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

@@ -1,5 +1,5 @@
 // Tests for capture/sha256: the FIPS 180-2 / NIST example vectors, padding edges, streaming.
-#include "capture/sha256.h"
+#include "base/sha256.h"
 
 #include <gtest/gtest.h>
 
@@ -9,14 +9,14 @@ namespace mcptap::capture {
 namespace {
 
 std::string sha256_hex(std::string_view bytes) {
-  Sha256 hasher;
+  base::Sha256 hasher;
   hasher.update(bytes);
   return hasher.finish_hex();
 }
 
 // Feeds bytes in chunks of chunk_size, so block boundaries fall inside update calls.
 std::string sha256_hex_in_chunks(std::string_view bytes, size_t chunk_size) {
-  Sha256 hasher;
+  base::Sha256 hasher;
   for (size_t at = 0; at < bytes.size(); at += chunk_size)
     hasher.update(bytes.substr(at, chunk_size));
   return hasher.finish_hex();
@@ -71,7 +71,7 @@ TEST(Sha256, PaddingEdges) {
 }
 
 TEST(Sha256, FinishResetsForTheNextInput) {
-  Sha256 hasher;
+  base::Sha256 hasher;
   hasher.update("some earlier message");
   hasher.finish_hex();
   hasher.update("abc");
@@ -80,7 +80,7 @@ TEST(Sha256, FinishResetsForTheNextInput) {
 }
 
 TEST(Sha256, RawDigestMatchesHex) {
-  Sha256 hasher;
+  base::Sha256 hasher;
   hasher.update("abc");
   std::array<uint8_t, 32> digest = hasher.finish();
   EXPECT_EQ(digest[0], 0xba);

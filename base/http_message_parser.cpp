@@ -1,11 +1,11 @@
 // HTTP/1.x parsing with llhttp: heads collected, bodies streamed, upgrades reported.
-#include "capture/http_message_parser.h"
+#include "base/http_message_parser.h"
 
 #include <utility>
 
-#include "capture/ascii_case.h"
+#include "base/ascii_case.h"
 
-namespace mcptap::capture {
+namespace mcptap::base {
 namespace {
 
 std::string_view trim(std::string_view text) {
@@ -186,4 +186,4 @@ int HttpMessageParser::on_message_complete(llhttp_t* parser) {
   });
 }
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 
 class Sha256 {
  public:
@@ -24,4 +24,4 @@ class Sha256 {
   uint64_t total_bytes_ = 0;
 };
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

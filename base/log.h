@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 
 enum class LogLevel { Debug, Info, Warn, Error };
 
@@ -51,4 +51,4 @@ void log_to_nowhere();
 // (the system's reason), when it cannot be opened; the destination is then unchanged.
 bool log_to_file(const std::string& path, std::string* error);
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

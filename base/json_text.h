@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 
 // Compact JSON text, the same as nlohmann's dump() with invalid UTF-8 replaced: a string
 // that is not valid UTF-8 (bytes quoted from a peer, a request, a server message) has its
@@ -16,4 +16,4 @@ std::string json_text(const nlohmann::json& value);
 // The same text, appended to `out`.
 void append_json_text(const nlohmann::json& value, std::string& out);
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

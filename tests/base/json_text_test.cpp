@@ -1,6 +1,6 @@
 // Tests for capture/json_text.cpp: the text is dump()'s, byte for byte, whatever the value;
 // invalid UTF-8 is replaced instead of throwing.
-#include "capture/json_text.h"
+#include "base/json_text.h"
 
 #include <gtest/gtest.h>
 
@@ -56,14 +56,14 @@ TEST(JsonTextTest, ScalarsAreWrittenAsDumpWritesThem) {
       json::binary({1, 2, 3}),
   };
   for (const json& value : values)
-    EXPECT_EQ(json_text(value), reference(value)) << reference(value);
+    EXPECT_EQ(base::json_text(value), reference(value)) << reference(value);
 }
 
 TEST(JsonTextTest, EveryStringAndKeyIsWrittenAsDumpWritesIt) {
   for (const std::string& text : tricky_strings()) {
-    EXPECT_EQ(json_text(json(text)), reference(json(text))) << text;
+    EXPECT_EQ(base::json_text(json(text)), reference(json(text))) << text;
     json object = {{text, text}, {"k", 1}};
-    EXPECT_EQ(json_text(object), reference(object)) << text;
+    EXPECT_EQ(base::json_text(object), reference(object)) << text;
   }
 }
 
@@ -73,18 +73,18 @@ TEST(JsonTextTest, NestedValuesAreWrittenAsDumpWritesThem) {
       "batch":[{"id":1},{"id":"two","nested":[[],{},[null,true,1.5]]}],
       "_meta":{"progressToken":"t-1","weird key \"quoted\"":"v\u00e9"}})");
   meta["bytes"] = "not utf-8 \xff";
-  EXPECT_EQ(json_text(meta), reference(meta));
-  EXPECT_EQ(json_text(json::array()), "[]");
-  EXPECT_EQ(json_text(json::object()), "{}");
+  EXPECT_EQ(base::json_text(meta), reference(meta));
+  EXPECT_EQ(base::json_text(json::array()), "[]");
+  EXPECT_EQ(base::json_text(json::object()), "{}");
 }
 
 TEST(JsonTextTest, InvalidUtf8BecomesTheReplacementCharacterInsteadOfThrowing) {
-  EXPECT_EQ(json_text(json("a\xff"
-                           "b")),
+  EXPECT_EQ(base::json_text(json("a\xff"
+                                 "b")),
             "\"a\xEF\xBF\xBD"
             "b\"");
   std::string out = "prefix:";
-  append_json_text(json({{"k", "v"}}), out);
+  base::append_json_text(json({{"k", "v"}}), out);
   EXPECT_EQ(out, "prefix:{\"k\":\"v\"}");
 }
 

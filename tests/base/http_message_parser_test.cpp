@@ -1,5 +1,5 @@
 // Tests for capture/http_message_parser: heads, bodies, upgrades, at every split point.
-#include "capture/http_message_parser.h"
+#include "base/http_message_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -9,13 +9,13 @@
 namespace mcptap::capture {
 namespace {
 
-struct Collected : HttpMessageParser::Listener {
-  std::vector<HttpHead> heads;
+struct Collected : base::HttpMessageParser::Listener {
+  std::vector<base::HttpHead> heads;
   std::vector<std::string> bodies;
   int completed = 0;
   bool no_body_next = false;
 
-  bool on_head(const HttpHead& head) override {
+  bool on_head(const base::HttpHead& head) override {
     heads.push_back(head);
     bodies.emplace_back();
     return no_body_next;
@@ -26,11 +26,11 @@ struct Collected : HttpMessageParser::Listener {
 
 // Feeds `wire` in two pieces split at `split`, returning the status of the last call and
 // where the new protocol starts (absolute offset) for upgrades.
-HttpMessageParser::Status feed_split(HttpMessageParser& parser, const std::string& wire,
-                                     size_t split, size_t* upgrade_offset) {
+base::HttpMessageParser::Status feed_split(base::HttpMessageParser& parser, const std::string& wire,
+                                           size_t split, size_t* upgrade_offset) {
   size_t consumed = 0;
   auto status = parser.feed(std::string_view(wire).substr(0, split), &consumed);
-  if (status != HttpMessageParser::Status::Ok) {
+  if (status != base::HttpMessageParser::Status::Ok) {
     *upgrade_offset = consumed;
     return status;
   }
@@ -53,13 +53,13 @@ TEST(HttpMessageParser, UpgradeRequestAtEverySplit) {
   const std::string wire = kUpgradeRequest + frame_bytes;
   for (size_t split = 0; split <= wire.size(); ++split) {
     Collected listener;
-    HttpMessageParser parser(HttpMessageParser::Type::Request, listener);
+    base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener);
     size_t offset = 0;
     auto status = feed_split(parser, wire, split, &offset);
-    ASSERT_EQ(status, HttpMessageParser::Status::Upgraded) << "split " << split;
+    ASSERT_EQ(status, base::HttpMessageParser::Status::Upgraded) << "split " << split;
     EXPECT_EQ(offset, kUpgradeRequest.size()) << "split " << split;
     ASSERT_EQ(listener.heads.size(), 1u);
-    const HttpHead& head = listener.heads[0];
+    const base::HttpHead& head = listener.heads[0];
     EXPECT_EQ(head.method, "GET");
     EXPECT_EQ(head.target, "/mcp");
     EXPECT_TRUE(head.header_has_token("connection", "upgrade"));
@@ -73,9 +73,9 @@ TEST(HttpMessageParser, SwitchingProtocolsResponse) {
   const std::string wire = kSwitchingResponse + "\x81\x03{}\n";
   for (size_t split = 0; split <= wire.size(); ++split) {
     Collected listener;
-    HttpMessageParser parser(HttpMessageParser::Type::Response, listener);
+    base::HttpMessageParser parser(base::HttpMessageParser::Type::Response, listener);
     size_t offset = 0;
-    ASSERT_EQ(feed_split(parser, wire, split, &offset), HttpMessageParser::Status::Upgraded);
+    ASSERT_EQ(feed_split(parser, wire, split, &offset), base::HttpMessageParser::Status::Upgraded);
     EXPECT_EQ(offset, kSwitchingResponse.size());
     ASSERT_EQ(listener.heads.size(), 1u);
     EXPECT_EQ(listener.heads[0].status_code, 101);
@@ -90,9 +90,9 @@ TEST(HttpMessageParser, ChunkedAndContentLengthBodiesOnKeepAlive) {
       "5;ext=1\r\n{\"a\":\r\n3\r\n12}\r\n0\r\n\r\n";
   for (size_t split = 0; split <= wire.size(); ++split) {
     Collected listener;
-    HttpMessageParser parser(HttpMessageParser::Type::Request, listener);
+    base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener);
     size_t offset = 0;
-    ASSERT_EQ(feed_split(parser, wire, split, &offset), HttpMessageParser::Status::Ok);
+    ASSERT_EQ(feed_split(parser, wire, split, &offset), base::HttpMessageParser::Status::Ok);
     ASSERT_EQ(listener.completed, 2) << "split " << split;
     EXPECT_EQ(listener.bodies[0], "{\"jsonrpc\":\"2.0\"}");
     EXPECT_EQ(listener.bodies[1], "{\"a\":12}");
@@ -101,12 +101,12 @@ TEST(HttpMessageParser, ChunkedAndContentLengthBodiesOnKeepAlive) {
 
 TEST(HttpMessageParser, RefusedUpgradeGoesOnAsHttp) {
   Collected listener;
-  HttpMessageParser parser(HttpMessageParser::Type::Request, listener);
+  base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener);
   size_t consumed = 0;
-  ASSERT_EQ(parser.feed(kUpgradeRequest, &consumed), HttpMessageParser::Status::Upgraded);
+  ASSERT_EQ(parser.feed(kUpgradeRequest, &consumed), base::HttpMessageParser::Status::Upgraded);
   parser.resume_after_refused_upgrade();
   std::string next = "GET /again HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(parser.feed(next, &consumed), HttpMessageParser::Status::Ok);
+  ASSERT_EQ(parser.feed(next, &consumed), base::HttpMessageParser::Status::Ok);
   ASSERT_EQ(listener.heads.size(), 2u);
   EXPECT_EQ(listener.heads[1].target, "/again");
 }
@@ -114,42 +114,43 @@ TEST(HttpMessageParser, RefusedUpgradeGoesOnAsHttp) {
 TEST(HttpMessageParser, HeadResponseHasNoBody) {
   Collected listener;
   listener.no_body_next = true;
-  HttpMessageParser parser(HttpMessageParser::Type::Response, listener);
+  base::HttpMessageParser parser(base::HttpMessageParser::Type::Response, listener);
   size_t consumed = 0;
   std::string wire =
       "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n";
-  ASSERT_EQ(parser.feed(wire, &consumed), HttpMessageParser::Status::Ok);
+  ASSERT_EQ(parser.feed(wire, &consumed), base::HttpMessageParser::Status::Ok);
   EXPECT_EQ(listener.completed, 2);
   EXPECT_EQ(listener.heads[1].status_code, 204);
 }
 
 TEST(HttpMessageParser, GarbageFailsWithAReason) {
   Collected listener;
-  HttpMessageParser parser(HttpMessageParser::Type::Request, listener);
+  base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener);
   size_t consumed = 0;
   EXPECT_EQ(parser.feed("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", &consumed),
-            HttpMessageParser::Status::Failed);
+            base::HttpMessageParser::Status::Failed);
   EXPECT_NE(parser.failure_reason().find("http:"), std::string::npos);
-  EXPECT_EQ(parser.feed("GET / HTTP/1.1\r\n\r\n", &consumed), HttpMessageParser::Status::Failed);
+  EXPECT_EQ(parser.feed("GET / HTTP/1.1\r\n\r\n", &consumed),
+            base::HttpMessageParser::Status::Failed);
 }
 
 TEST(HttpMessageParser, OversizedHeadFails) {
   Collected listener;
-  HttpMessageParser parser(HttpMessageParser::Type::Request, listener, 1024);
+  base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener, 1024);
   std::string wire = "GET / HTTP/1.1\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n";
   size_t consumed = 0;
-  EXPECT_EQ(parser.feed(wire, &consumed), HttpMessageParser::Status::Failed);
+  EXPECT_EQ(parser.feed(wire, &consumed), base::HttpMessageParser::Status::Failed);
   EXPECT_NE(parser.failure_reason().find("larger than 1024"), std::string::npos);
   EXPECT_TRUE(listener.heads.empty());
 }
 
 TEST(HttpMessageParser, ConflictingLengthsFail) {
   Collected listener;
-  HttpMessageParser parser(HttpMessageParser::Type::Request, listener);
+  base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener);
   size_t consumed = 0;
   std::string wire =
       "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-  EXPECT_EQ(parser.feed(wire, &consumed), HttpMessageParser::Status::Failed);
+  EXPECT_EQ(parser.feed(wire, &consumed), base::HttpMessageParser::Status::Failed);
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 
 struct HttpHead {
   bool is_request = true;
@@ -89,4 +89,4 @@ class HttpMessageParser {
   std::exception_ptr listener_failure_;  // thrown inside a callback, rethrown by feed/finish
 };
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 
 struct Uuid {
   std::array<uint8_t, 16> bytes{};
@@ -25,4 +25,4 @@ struct Uuid {
   auto operator<=>(const Uuid&) const = default;
 };
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

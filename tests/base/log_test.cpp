@@ -1,6 +1,6 @@
 // Tests for capture/log: destinations (stderr, a private append-only file, nowhere), levels
 // and the rate limiter, each read back from the descriptor the lines went to.
-#include "capture/log.h"
+#include "base/log.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -39,8 +39,8 @@ class Log : public ::testing::Test {
     dir_ = pattern;
   }
   void TearDown() override {
-    log_to_stderr();
-    set_min_log_level(LogLevel::Info);
+    base::log_to_stderr();
+    base::set_min_log_level(base::LogLevel::Info);
     std::filesystem::remove_all(dir_);
   }
 
@@ -65,11 +65,11 @@ TEST_F(Log, FileIsCreatedPrivateWhateverTheUmask) {
   const std::string path = dir_ + "/mcptap.log";
   mode_t old_mask = ::umask(0);
   std::string error;
-  bool opened = log_to_file(path, &error);
+  bool opened = base::log_to_file(path, &error);
   ::umask(old_mask);
   ASSERT_TRUE(opened) << error;
-  log_info("first", {{"route", "r1"}, {"count", 2}});
-  log_warn("second");
+  base::log_info("first", {{"route", "r1"}, {"count", 2}});
+  base::log_warn("second");
   struct stat info;
   ASSERT_EQ(::stat(path.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0600u);
@@ -86,8 +86,8 @@ TEST_F(Log, FileLinesNeverReachStderr) {
   const std::string path = dir_ + "/mcptap.log";
   std::string error;
   std::string seen = stderr_of([&] {
-    ASSERT_TRUE(log_to_file(path, &error)) << error;
-    log_error("to the file");
+    ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+    base::log_error("to the file");
   });
   EXPECT_EQ(seen, "");
   EXPECT_EQ(json_lines(read_file(path)).size(), 1u);
@@ -100,8 +100,8 @@ TEST_F(Log, FileIsAppendedToNeverTruncated) {
     earlier << "{\"msg\":\"an earlier run\"}\n";
   }
   std::string error;
-  ASSERT_TRUE(log_to_file(path, &error)) << error;
-  log_info("this run");
+  ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+  base::log_info("this run");
   std::vector<nlohmann::json> lines = json_lines(read_file(path));
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0]["msg"], "an earlier run");
@@ -111,8 +111,8 @@ TEST_F(Log, FileIsAppendedToNeverTruncated) {
 TEST_F(Log, AFileThatCannotBeOpenedSaysWhyAndKeepsTheDestination) {
   std::string error;
   std::string seen = stderr_of([&] {
-    EXPECT_FALSE(log_to_file(dir_ + "/no/such/dir/mcptap.log", &error));
-    log_info("still on stderr");
+    EXPECT_FALSE(base::log_to_file(dir_ + "/no/such/dir/mcptap.log", &error));
+    base::log_info("still on stderr");
   });
   EXPECT_EQ(error, "No such file or directory");
   ASSERT_EQ(json_lines(seen).size(), 1u);
@@ -121,10 +121,10 @@ TEST_F(Log, AFileThatCannotBeOpenedSaysWhyAndKeepsTheDestination) {
 
 TEST_F(Log, NowhereWritesNothingAndStderrComesBack) {
   std::string seen = stderr_of([] {
-    log_to_nowhere();
-    log_error("dropped");
-    log_to_stderr();
-    log_error("kept");
+    base::log_to_nowhere();
+    base::log_error("dropped");
+    base::log_to_stderr();
+    base::log_error("kept");
   });
   std::vector<nlohmann::json> lines = json_lines(seen);
   ASSERT_EQ(lines.size(), 1u);
@@ -134,11 +134,11 @@ TEST_F(Log, NowhereWritesNothingAndStderrComesBack) {
 TEST_F(Log, LevelsBelowTheMinimumAreLeftOut) {
   const std::string path = dir_ + "/mcptap.log";
   std::string error;
-  ASSERT_TRUE(log_to_file(path, &error)) << error;
-  set_min_log_level(LogLevel::Warn);
-  log_info("left out");
-  log_line(LogLevel::Debug, "left out too");
-  log_warn("kept");
+  ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+  base::set_min_log_level(base::LogLevel::Warn);
+  base::log_info("left out");
+  base::log_line(base::LogLevel::Debug, "left out too");
+  base::log_warn("kept");
   std::vector<nlohmann::json> lines = json_lines(read_file(path));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["msg"], "kept");
@@ -147,11 +147,11 @@ TEST_F(Log, LevelsBelowTheMinimumAreLeftOut) {
 TEST_F(Log, RateLimitedLinesReachTheFileOncePerInterval) {
   const std::string path = dir_ + "/mcptap.log";
   std::string error;
-  ASSERT_TRUE(log_to_file(path, &error)) << error;
-  LogRateLimiter limiter(200);
+  ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+  base::LogRateLimiter limiter(200);
   auto attempt = [&] {
     uint64_t suppressed = 0;
-    if (limiter.allow(&suppressed)) log_warn("recurring", {{"suppressed", suppressed}});
+    if (limiter.allow(&suppressed)) base::log_warn("recurring", {{"suppressed", suppressed}});
   };
   for (int i = 0; i < 5; ++i) attempt();
   ::usleep(250 * 1000);
@@ -163,12 +163,12 @@ TEST_F(Log, RateLimitedLinesReachTheFileOncePerInterval) {
 }
 
 TEST_F(Log, ParsesLevelNames) {
-  EXPECT_EQ(parse_log_level("debug"), LogLevel::Debug);
-  EXPECT_EQ(parse_log_level("info"), LogLevel::Info);
-  EXPECT_EQ(parse_log_level("warn"), LogLevel::Warn);
-  EXPECT_EQ(parse_log_level("error"), LogLevel::Error);
-  EXPECT_EQ(parse_log_level("warning"), std::nullopt);
-  EXPECT_EQ(parse_log_level("INFO"), std::nullopt);
+  EXPECT_EQ(base::parse_log_level("debug"), base::LogLevel::Debug);
+  EXPECT_EQ(base::parse_log_level("info"), base::LogLevel::Info);
+  EXPECT_EQ(base::parse_log_level("warn"), base::LogLevel::Warn);
+  EXPECT_EQ(base::parse_log_level("error"), base::LogLevel::Error);
+  EXPECT_EQ(base::parse_log_level("warning"), std::nullopt);
+  EXPECT_EQ(base::parse_log_level("INFO"), std::nullopt);
 }
 
 }  // namespace

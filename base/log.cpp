@@ -1,5 +1,5 @@
 // JSON-lines logging to stderr, to a file, or nowhere.
-#include "capture/log.h"
+#include "base/log.h"
 
 #include <fcntl.h>
 #include <time.h>
@@ -11,9 +11,9 @@
 #include <cstring>
 #include <mutex>
 
-#include "capture/json_text.h"
+#include "base/json_text.h"
 
-namespace mcptap::capture {
+namespace mcptap::base {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::Info)};
@@ -137,4 +137,4 @@ bool LogRateLimiter::allow(uint64_t* suppressed) {
   return true;
 }
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

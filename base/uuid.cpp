@@ -1,11 +1,11 @@
 // UUIDv7 generation and formatting.
-#include "capture/uuid.h"
+#include "base/uuid.h"
 
 #include <chrono>
 #include <mutex>
 #include <random>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 namespace {
 
 // One generator for the process: ids stay unique and ordered across threads.
@@ -102,4 +102,4 @@ int64_t Uuid::unix_ms() const {
   return ms;
 }
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base

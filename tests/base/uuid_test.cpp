@@ -1,5 +1,5 @@
 // Tests for UUIDv7 generation, parsing and formatting (capture/uuid.cpp).
-#include "capture/uuid.h"
+#include "base/uuid.h"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@ int64_t now_ms() {
 
 TEST(Uuid, VersionAndVariantBits) {
   for (int i = 0; i < 1'000; ++i) {
-    Uuid id = Uuid::v7();
+    base::Uuid id = base::Uuid::v7();
     EXPECT_EQ(id.bytes[6] >> 4, 0x7) << id.to_string();
     EXPECT_EQ(id.bytes[8] >> 6, 0b10) << id.to_string();
     std::string text = id.to_string();
@@ -29,9 +29,9 @@ TEST(Uuid, VersionAndVariantBits) {
 }
 
 TEST(Uuid, TenThousandIdsStrictlyIncreasingAndUnique) {
-  std::vector<Uuid> ids;
+  std::vector<base::Uuid> ids;
   ids.reserve(10'000);
-  for (int i = 0; i < 10'000; ++i) ids.push_back(Uuid::v7());
+  for (int i = 0; i < 10'000; ++i) ids.push_back(base::Uuid::v7());
   std::set<std::string> texts;
   for (size_t i = 0; i < ids.size(); ++i) {
     texts.insert(ids[i].to_string());
@@ -47,15 +47,15 @@ TEST(Uuid, TenThousandIdsStrictlyIncreasingAndUnique) {
 TEST(Uuid, UniqueAcrossThreads) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 5'000;
-  std::vector<std::vector<Uuid>> made(kThreads);
+  std::vector<std::vector<base::Uuid>> made(kThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&made, t] {
-      for (int i = 0; i < kPerThread; ++i) made[t].push_back(Uuid::v7());
+      for (int i = 0; i < kPerThread; ++i) made[t].push_back(base::Uuid::v7());
     });
   }
   for (std::thread& thread : threads) thread.join();
-  std::set<Uuid> all;
+  std::set<base::Uuid> all;
   for (const auto& ids : made) {
     for (size_t i = 1; i < ids.size(); ++i) EXPECT_LT(ids[i - 1], ids[i]);
     all.insert(ids.begin(), ids.end());
@@ -65,7 +65,7 @@ TEST(Uuid, UniqueAcrossThreads) {
 
 TEST(Uuid, TimestampIsTheCurrentTime) {
   int64_t before = now_ms();
-  Uuid id = Uuid::v7();
+  base::Uuid id = base::Uuid::v7();
   int64_t after = now_ms();
   // An earlier test may have borrowed a few milliseconds from the counter, never many.
   EXPECT_GE(id.unix_ms(), before);
@@ -75,21 +75,21 @@ TEST(Uuid, TimestampIsTheCurrentTime) {
 TEST(Uuid, UnixMsRoundTripThroughV7At) {
   // Slightly ahead of the clock, so the generator's monotonic state cannot clamp it.
   int64_t ms = now_ms() + 20;
-  Uuid id = Uuid::v7_at(ms);
+  base::Uuid id = base::Uuid::v7_at(ms);
   EXPECT_EQ(id.unix_ms(), ms);
   EXPECT_EQ(id.bytes[6] >> 4, 0x7);
-  EXPECT_EQ(Uuid::parse(id.to_string())->unix_ms(), ms);
+  EXPECT_EQ(base::Uuid::parse(id.to_string())->unix_ms(), ms);
 }
 
 TEST(Uuid, ClockSteppingBackKeepsOrder) {
-  Uuid later = Uuid::v7_at(now_ms() + 30);
-  Uuid earlier = Uuid::v7_at(now_ms() - 60'000);
+  base::Uuid later = base::Uuid::v7_at(now_ms() + 30);
+  base::Uuid earlier = base::Uuid::v7_at(now_ms() - 60'000);
   EXPECT_LT(later, earlier);
 }
 
 TEST(Uuid, RfcExampleParsesAndReadsItsTimestamp) {
   // RFC 9562 appendix A.6: UUIDv7 for 2022-02-22 19:22:22 UTC.
-  auto id = Uuid::parse("017F22E2-79B0-7CC3-98C4-DC0C0C07398F");
+  auto id = base::Uuid::parse("017F22E2-79B0-7CC3-98C4-DC0C0C07398F");
   ASSERT_TRUE(id);
   EXPECT_EQ(id->unix_ms(), 1'645'557'742'000);
   EXPECT_EQ(id->bytes[0], 0x01);
@@ -99,20 +99,20 @@ TEST(Uuid, RfcExampleParsesAndReadsItsTimestamp) {
 
 TEST(Uuid, ToStringParseRoundTrip) {
   for (int i = 0; i < 100; ++i) {
-    Uuid id = Uuid::v7();
+    base::Uuid id = base::Uuid::v7();
     std::string text = id.to_string();
     ASSERT_EQ(text.size(), 36u);
     EXPECT_EQ(text[8], '-');
     EXPECT_EQ(text[13], '-');
     EXPECT_EQ(text[18], '-');
     EXPECT_EQ(text[23], '-');
-    auto parsed = Uuid::parse(text);
+    auto parsed = base::Uuid::parse(text);
     ASSERT_TRUE(parsed) << text;
     EXPECT_EQ(*parsed, id);
   }
-  Uuid zero;
+  base::Uuid zero;
   EXPECT_EQ(zero.to_string(), "00000000-0000-0000-0000-000000000000");
-  EXPECT_EQ(Uuid::parse(zero.to_string()), zero);
+  EXPECT_EQ(base::Uuid::parse(zero.to_string()), zero);
 }
 
 TEST(Uuid, ParseRejectsBadInput) {
@@ -128,7 +128,7 @@ TEST(Uuid, ParseRejectsBadInput) {
            "{017f22e2-79b0-7cc3-98c4-dc0c0c0739}",     // braces
            "017f22e2-79b0-7cc3-98c4-dc0c0c07398\xff",  // high byte
        }) {
-    EXPECT_FALSE(Uuid::parse(text)) << text;
+    EXPECT_FALSE(base::Uuid::parse(text)) << text;
   }
 }
 

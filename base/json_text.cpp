@@ -1,11 +1,11 @@
 // A compact JSON writer over nlohmann values with a fast path for plain ASCII strings; what
 // that path does not cover (other strings, floats, binary) is written by dump() itself, so
 // the text is byte for byte dump()'s (json_text_test and the JSON-RPC fuzzer hold it so).
-#include "capture/json_text.h"
+#include "base/json_text.h"
 
 #include <charconv>
 
-namespace mcptap::capture {
+namespace mcptap::base {
 namespace {
 
 using nlohmann::json;
@@ -97,4 +97,4 @@ std::string json_text(const json& value) {
   return out;
 }
 
-}  // namespace mcptap::capture
+}  // namespace mcptap::base
