@@ -4,17 +4,10 @@
 #include <utility>
 
 #include "base/ascii_case.h"
+#include "base/text.h"
 
 namespace mcptap::base {
-namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::optional<std::string_view> HttpHead::header(std::string_view name) const {
   for (const auto& [field, value] : headers) {

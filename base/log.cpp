@@ -11,6 +11,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "base/clock.h"
 #include "base/json_text.h"
 
 namespace mcptap::base {
@@ -64,12 +65,6 @@ std::string utc_timestamp() {
   size_t length = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
   snprintf(text + length, sizeof text - length, ".%03ldZ", now.tv_nsec / 1000000);
   return text;
-}
-
-int64_t monotonic_ms() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
 }
 
 }  // namespace
@@ -126,7 +121,7 @@ void log_line(LogLevel level, std::string_view message, const nlohmann::json& fi
 }
 
 bool LogRateLimiter::allow(uint64_t* suppressed) {
-  int64_t now = monotonic_ms();
+  int64_t now = monotonic_now_us() / 1000;
   if (last_ms_ >= 0 && now - last_ms_ < interval_ms_) {
     ++held_back_;
     return false;
@@ -135,6 +130,18 @@ bool LogRateLimiter::allow(uint64_t* suppressed) {
   *suppressed = held_back_;
   held_back_ = 0;
   return true;
+}
+
+void log_limited(LogRateLimiter& limiter, LogLevel level, std::string_view message,
+                 nlohmann::json fields) noexcept {
+  uint64_t suppressed = 0;
+  if (!limiter.allow(&suppressed)) return;
+  try {
+    if (suppressed > 0) fields["suppressed"] = suppressed;
+  } catch (...) {
+    // The count is a courtesy; the line is still worth writing without it.
+  }
+  log_line(level, message, fields);
 }
 
 }  // namespace mcptap::base

@@ -38,6 +38,11 @@ class LogRateLimiter {
   uint64_t held_back_ = 0;
 };
 
+// Writes the line if `limiter` allows one now, adding how many were held back since
+// ("suppressed"): for conditions that can recur on every record or every retry.
+void log_limited(LogRateLimiter& limiter, LogLevel level, std::string_view message,
+                 nlohmann::json fields = {}) noexcept;
+
 void set_min_log_level(LogLevel level);
 // "debug", "info", "warn" or "error"; nullopt for anything else.
 std::optional<LogLevel> parse_log_level(std::string_view name);

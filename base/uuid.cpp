@@ -5,6 +5,8 @@
 #include <mutex>
 #include <random>
 
+#include "base/text.h"
+
 namespace mcptap::base {
 namespace {
 
@@ -19,13 +21,6 @@ struct V7State {
 V7State& state() {
   static V7State instance;
   return instance;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace

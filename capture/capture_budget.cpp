@@ -7,12 +7,6 @@
 
 namespace mcptap::capture {
 
-int64_t monotonic_now_us() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
-}
-
 TokenBucket::TokenBucket(double per_second, int64_t now_us)
     : rate_(std::max(per_second, 0.0)), tokens_(rate_), refilled_at_us_(now_us) {}
 

@@ -7,7 +7,6 @@ namespace mcptap::capture {
 
 // Microseconds on a clock that never steps back (budgets and rates must not jump when the
 // wall clock is set).
-int64_t monotonic_now_us();
 
 // How much of a route's traffic may be captured per second; 0 means no limit.
 struct CaptureBudgetLimits {

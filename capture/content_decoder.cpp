@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/sha256.h"
+#include "base/text.h"
 
 namespace mcptap::capture {
 namespace {
@@ -24,13 +25,6 @@ constexpr int kZlibWindowBits = 15;
 constexpr int kRawDeflateWindowBits = -15;
 constexpr std::string_view kBombError = "decompression bomb";
 
-std::string_view trim(std::string_view text) {
-  const size_t first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const size_t last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
-
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
   auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
@@ -44,7 +38,7 @@ bool parse_codings(std::string_view header, std::vector<Coding>& decode_order, s
   std::vector<Coding> applied;
   while (true) {
     const size_t comma = header.find(',');
-    const std::string_view name = trim(header.substr(0, comma));
+    const std::string_view name = base::trim(header.substr(0, comma));
     if (equals_ignoring_case(name, "gzip") || equals_ignoring_case(name, "x-gzip")) {
       applied.push_back(Coding::kGzip);
     } else if (equals_ignoring_case(name, "deflate")) {

@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "base/ascii_case.h"
+#include "base/clock.h"
+#include "base/query_string.h"
 
 namespace mcptap::capture {
 namespace {
@@ -12,25 +14,6 @@ std::string_view media_type(const base::HttpHead& head) {
   std::string_view type = head.header("content-type").value_or("");
   while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
   return type;
-}
-
-// The value of one query parameter of a request-target, undecoded (session ids are
-// URL-safe tokens in every server we know of).
-std::string query_parameter(std::string_view target, std::string_view name) {
-  size_t query = target.find('?');
-  if (query == std::string_view::npos) return {};
-  std::string_view rest = target.substr(query + 1);
-  while (!rest.empty()) {
-    size_t amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
-      return std::string(pair.substr(eq + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return {};
 }
 
 std::string_view path_of(std::string_view target) {
@@ -130,7 +113,7 @@ base::HttpMessageParser::Listener& HttpCapture::response_listener() {
 
 std::string HttpCapture::session_of(const base::HttpHead& head) const {
   if (auto id = head.header("mcp-session-id")) return std::string(*id);
-  return query_parameter(head.target, "sessionId");
+  return base::query_parameter(head.target, "sessionId");
 }
 
 void HttpCapture::on_request_head(const base::HttpHead& head) {
@@ -175,7 +158,7 @@ void HttpCapture::on_request_body(std::string_view chunk) {
 void HttpCapture::on_request_complete() {
   if (!request_) return;
   Exchange& exchange = *request_;
-  exchange.request_done_at_us = unix_now_us();
+  exchange.request_done_at_us = base::unix_now_us();
   ContentDecoder* decoder = exchange.request_decoder.get();
   if (exchange.request_is_json && decoder->total_input() > 0 &&
       finish_decoding(*decoder, Direction::ClientToServer)) {
@@ -297,7 +280,7 @@ void HttpCapture::on_sse_event(const SseEvent& event) {
   Exchange& exchange = *response_;
   if (event.event_type == "endpoint") {
     // Legacy HTTP+SSE: the stream announces where to POST, and so the session's id.
-    std::string id = query_parameter(event.data, "sessionId");
+    std::string id = base::query_parameter(event.data, "sessionId");
     if (!id.empty()) stream_session_id_ = exchange.response_session = id;
     return;
   }

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/text.h"
 #include "capture/json_bounded.h"
 
 namespace mcptap::capture {
@@ -47,13 +48,6 @@ constexpr std::array<bool, 256> kPlainStringByte = plain_string_bytes();
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 void append_utf8(uint32_t code_point, std::string& out) {
@@ -360,7 +354,7 @@ class EnvelopeScanner {
     if (end_ - at < 4) return -1;
     int value = 0;
     for (int i = 0; i < 4; ++i) {
-      int digit = hex_value(at[i]);
+      int digit = base::hex_value(at[i]);
       if (digit < 0) return -1;
       value = value << 4 | digit;
     }

@@ -5,15 +5,10 @@
 
 #include <algorithm>
 
+#include "base/clock.h"
 #include "base/json_text.h"
 
 namespace mcptap::capture {
-
-int64_t unix_now_us() {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000;
-}
 
 MessagePipeline::MessagePipeline(std::string route, CaptureOptions options,
                                  const Redactor& redactor, RecordConsumer& consumer)
@@ -39,7 +34,7 @@ Record MessagePipeline::make_record(std::string_view connection_id,
                                     const CapturedMessage& message) const {
   Record record;
   record.id = base::Uuid::v7();
-  record.captured_at_us = message.passed_at_us ? message.passed_at_us : unix_now_us();
+  record.captured_at_us = message.passed_at_us ? message.passed_at_us : base::unix_now_us();
   record.route = route_;
   record.connection_id = connection_id;
   record.session_id = message.session_id.empty() ? connection_id : message.session_id;

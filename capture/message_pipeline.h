@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "capture/capture_budget.h"
 #include "capture/capture_rate.h"
@@ -137,14 +138,12 @@ class MessagePipeline {
   Correlator correlator_;
   CaptureCounters counters_;
   CaptureSwitch switch_;
-  int64_t (*clock_)() = monotonic_now_us;
+  int64_t (*clock_)() = base::monotonic_now_us;
   CaptureBudget budget_;
   CaptureRateWindow rates_;
   base::LogRateLimiter budget_log_{10000};
   std::function<void(const Record&)> record_observer_;
 };
-
-int64_t unix_now_us();
 
 // The records one chunk of bytes completes are stored with one write, before the chunk is
 // forwarded (the scope ends inside the tap's on_bytes).

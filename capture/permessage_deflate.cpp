@@ -9,17 +9,12 @@
 #include <cstring>
 #include <vector>
 
+#include "base/text.h"
+
 namespace mcptap::capture {
 namespace {
 
 constexpr std::string_view kExtensionName = "permessage-deflate";
-
-std::string_view trim(std::string_view text) {
-  size_t first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  size_t last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -78,8 +73,8 @@ struct Parameter {
 
 Parameter split_parameter(std::string_view text) {
   size_t equals = text.find('=');
-  if (equals == std::string_view::npos) return {trim(text), std::nullopt};
-  return {trim(text.substr(0, equals)), unquote(trim(text.substr(equals + 1)))};
+  if (equals == std::string_view::npos) return {base::trim(text), std::nullopt};
+  return {base::trim(text.substr(0, equals)), unquote(base::trim(text.substr(equals + 1)))};
 }
 
 // Applies one parameter of the permessage-deflate element; returns an error text or "".
@@ -129,13 +124,13 @@ std::optional<DeflateParams> parse_permessage_deflate(std::string_view extension
   std::optional<DeflateParams> agreed;
   for (std::string_view element : split_outside_quotes(extensions_header, ',')) {
     std::vector<std::string_view> fields = split_outside_quotes(element, ';');
-    if (!equals_ignoring_case(trim(fields.front()), kExtensionName)) continue;
+    if (!equals_ignoring_case(base::trim(fields.front()), kExtensionName)) continue;
     // A server accepts one offer; two acceptances leave the stream's format ambiguous.
     if (agreed) return fail(error, "permessage-deflate accepted more than once");
     DeflateParams params;
     std::vector<std::string_view> seen;
     for (size_t i = 1; i < fields.size(); ++i) {
-      if (trim(fields[i]).empty()) continue;
+      if (base::trim(fields[i]).empty()) continue;
       std::string problem = apply_parameter(split_parameter(fields[i]), params, seen);
       if (!problem.empty()) return fail(error, std::move(problem));
     }

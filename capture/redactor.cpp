@@ -8,6 +8,7 @@
 
 #include "base/ascii_case.h"
 #include "base/json_text.h"
+#include "base/text.h"
 #include "capture/json_bounded.h"
 
 namespace mcptap::capture {
@@ -268,21 +269,14 @@ bool looks_like_json(std::string_view text) {
   return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // "%74oken" -> "token". A '%' not followed by two hex digits stays as it is, as servers
 // leave it.
 std::string percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
-    int high = i + 2 < text.size() && text[i] == '%' ? hex_digit(text[i + 1]) : -1;
-    int low = high >= 0 ? hex_digit(text[i + 2]) : -1;
+    int high = i + 2 < text.size() && text[i] == '%' ? base::hex_value(text[i + 1]) : -1;
+    int low = high >= 0 ? base::hex_value(text[i + 2]) : -1;
     if (low < 0) {
       out.push_back(text[i]);
       continue;

@@ -3,7 +3,7 @@
 
 #include <time.h>
 
-#include "capture/message_pipeline.h"
+#include "base/clock.h"
 
 namespace mcptap::cli {
 
@@ -13,7 +13,7 @@ double SinkStatus::lag_seconds() const {
   // How long the oldest record still waiting has waited: zero when nothing waits.
   int64_t oldest = sink_.stats().oldest_queued_unix_us.load();
   if (oldest <= 0 || sink_.stats().queued_records.load() == 0) return 0;
-  return static_cast<double>(capture::unix_now_us() - oldest) / 1e6;
+  return static_cast<double>(base::unix_now_us() - oldest) / 1e6;
 }
 
 namespace {

@@ -12,18 +12,13 @@
 #include <cstring>
 
 #include "base/ascii_case.h"
+#include "base/text.h"
 #include "proxy/constant_time.h"
 
 namespace mcptap::proxy {
 namespace {
 
 using Address = std::array<unsigned char, 16>;  // IPv4 as IPv4-mapped IPv6
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 bool all_digits(std::string_view text) {
   if (text.empty() || text.size() > 5) return false;
@@ -35,7 +30,7 @@ bool all_digits(std::string_view text) {
 
 // "name", "name:port", "[v6]" or "[v6]:port" into the name (no brackets) and the port text.
 bool split_host(std::string_view value, std::string_view* name, std::string_view* port) {
-  value = trim(value);
+  value = base::trim(value);
   *port = {};
   if (!value.empty() && value.front() == '[') {
     size_t close = value.find(']');
@@ -108,7 +103,7 @@ bool allowed_by_list(std::string_view name, std::string_view port,
 }
 
 bool is_json_media_type(std::string_view content_type) {
-  std::string_view media = trim(content_type.substr(0, content_type.find(';')));
+  std::string_view media = base::trim(content_type.substr(0, content_type.find(';')));
   return base::equals_ignoring_ascii_case(media, "application/json");
 }
 

@@ -4,53 +4,10 @@
 #include <charconv>
 
 #include "base/ascii_case.h"
+#include "base/query_string.h"
 
 namespace mcptap::proxy {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded decoding: "%XX" escapes and '+' for a space.
-bool percent_decode(std::string_view text, std::string* out) {
-  out->clear();
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '+') {
-      *out += ' ';
-    } else if (text[i] != '%') {
-      *out += text[i];
-    } else {
-      int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
-      int low = high >= 0 ? hex_value(text[i + 2]) : -1;
-      if (low < 0) return false;
-      *out += static_cast<char>(high * 16 + low);
-      i += 2;
-    }
-  }
-  return true;
-}
-
-bool parse_query(std::string_view query, std::map<std::string, std::string>* out) {
-  std::string name;
-  std::string value;
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view raw_value = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    if (!percent_decode(pair.substr(0, eq), &name) || !percent_decode(raw_value, &value)) {
-      return false;
-    }
-    out->emplace(name, value);  // emplace keeps the first of a repeated name
-  }
-  return true;
-}
 
 std::string too_large(size_t limit) {
   return "request body larger than " + std::to_string(limit) + " bytes";
@@ -69,9 +26,11 @@ bool split_admin_target(std::string_view target, AdminRequest* request) {
   size_t end = target.find_first_of("?#");
   request->path = std::string(target.substr(0, end));
   if (end == std::string_view::npos || target[end] == '#') return true;
-  std::string_view query = target.substr(end + 1);
-  query = query.substr(0, query.find('#'));
-  return parse_query(query, &request->query);
+  std::optional<std::map<std::string, std::string>> query =
+      base::parse_query(base::query_of(target));
+  if (!query) return false;
+  request->query = std::move(*query);
+  return true;
 }
 
 AdminRequestReader::AdminRequestReader(size_t max_head_bytes, size_t max_body_bytes)

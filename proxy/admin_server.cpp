@@ -14,20 +14,13 @@
 
 #include "base/ascii_case.h"
 #include "base/json_text.h"
+#include "base/uv_handles.h"
 
 namespace mcptap::proxy {
 namespace {
 
 constexpr size_t kReadBufferBytes = 64u << 10;
 constexpr int kBacklog = 64;
-
-uv_stream_t* as_stream(uv_tcp_t* tcp) {
-  return reinterpret_cast<uv_stream_t*>(tcp);
-}
-template <typename Handle>
-uv_handle_t* as_handle(Handle* handle) {
-  return reinterpret_cast<uv_handle_t*>(handle);
-}
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -238,7 +231,7 @@ bool AdminConnection::start(uv_stream_t* listener) {
   tcp_.data = timer_.data = shutdown_req_.data = this;
   open_handles_ = 2;
   last_active_ = uv_now(server_.loop_);
-  if (uv_accept(listener, as_stream(&tcp_)) != 0) {
+  if (uv_accept(listener, base::as_stream(&tcp_)) != 0) {
     close_now();
     return false;
   }
@@ -257,8 +250,8 @@ void AdminConnection::close_now() {
   if (closing_) return;
   closing_ = true;
   stop_parsing();
-  uv_close(as_handle(&tcp_), &AdminConnection::on_close_cb);
-  uv_close(as_handle(&timer_), &AdminConnection::on_close_cb);
+  uv_close(base::as_handle(&tcp_), &AdminConnection::on_close_cb);
+  uv_close(base::as_handle(&timer_), &AdminConnection::on_close_cb);
   recount_stream_bytes();  // closing: this connection's stream output no longer counts
   ready_.clear();
   // Moved out first: a responder's on_closed may call back into the server.
@@ -417,10 +410,10 @@ void AdminConnection::update_read_state() {
   // how a client hanging up is seen).
   bool want = !parsing_ || (ready_.empty() && has_room());
   if (want && !reading_) {
-    reading_ = uv_read_start(as_stream(&tcp_), &AdminConnection::on_alloc_cb,
+    reading_ = uv_read_start(base::as_stream(&tcp_), &AdminConnection::on_alloc_cb,
                              &AdminConnection::on_read_cb) == 0;
   } else if (!want && reading_) {
-    uv_read_stop(as_stream(&tcp_));
+    uv_read_stop(base::as_stream(&tcp_));
     reading_ = false;
   }
 }
@@ -488,7 +481,8 @@ void AdminConnection::write(std::string bytes) {
   if (closing_ || broken_ || bytes.empty()) return;
   auto* request = new WriteRequest{{}, std::move(bytes), this};
   uv_buf_t buf = uv_buf_init(request->bytes.data(), static_cast<unsigned>(request->bytes.size()));
-  if (uv_write(&request->req, as_stream(&tcp_), &buf, 1, &AdminConnection::on_write_cb) != 0) {
+  if (uv_write(&request->req, base::as_stream(&tcp_), &buf, 1, &AdminConnection::on_write_cb) !=
+      0) {
     delete request;
     fail_soon();
   }
@@ -501,7 +495,7 @@ void AdminConnection::fail_soon() {
   if (broken_ || closing_) return;
   broken_ = true;
   stop_parsing();
-  if (reading_) uv_read_stop(as_stream(&tcp_));
+  if (reading_) uv_read_stop(base::as_stream(&tcp_));
   reading_ = false;
   uv_timer_start(&timer_, &AdminConnection::on_timer_cb, 0, 0);
 }
@@ -519,7 +513,7 @@ void AdminConnection::on_write_done(WriteRequest* request, int status) {
 void AdminConnection::begin_final_shutdown() {
   if (shutting_down_ || closing_ || broken_) return;
   shutting_down_ = true;
-  if (uv_shutdown(&shutdown_req_, as_stream(&tcp_), &AdminConnection::on_shutdown_cb) != 0) {
+  if (uv_shutdown(&shutdown_req_, base::as_stream(&tcp_), &AdminConnection::on_shutdown_cb) != 0) {
     fail_soon();
   }
 }
@@ -739,7 +733,7 @@ bool AdminServer::start(const std::string& host, uint16_t port, std::string* err
   assert(listen_ == nullptr && !closing_);
   int status = bind_and_listen(host, port);
   if (status == 0) return true;
-  if (listen_ != nullptr) uv_close(as_handle(listen_), &AdminServer::on_listen_closed);
+  if (listen_ != nullptr) uv_close(base::as_handle(listen_), &AdminServer::on_listen_closed);
   if (error != nullptr) {
     *error = "admin: cannot listen on " + host_port_text(host, port) + ": " + uv_strerror(status);
   }
@@ -755,7 +749,8 @@ int AdminServer::bind_and_listen(const std::string& host, uint16_t port) {
   listen_->data = this;
   status = uv_tcp_bind(listen_, reinterpret_cast<const sockaddr*>(&address), 0);
   // libuv reports EADDRINUSE from uv_listen rather than uv_tcp_bind.
-  if (status == 0) status = uv_listen(as_stream(listen_), kBacklog, &AdminServer::on_connection_cb);
+  if (status == 0)
+    status = uv_listen(base::as_stream(listen_), kBacklog, &AdminServer::on_connection_cb);
   if (status != 0) return status;
   sockaddr_storage bound;
   int length = sizeof(bound);
@@ -777,7 +772,8 @@ void AdminServer::on_connection(int status) {
   auto connection = std::make_unique<AdminConnection>(*this);
   AdminConnection* raw = connection.get();
   connections_.emplace(raw, std::move(connection));
-  if (!raw->start(as_stream(listen_))) return;  // closing; comes back via on_connection_closed
+  if (!raw->start(base::as_stream(listen_)))
+    return;  // closing; comes back via on_connection_closed
   // Over the limit the oldest connection without a complete request gives way, so that idle
   // or dribbling clients cannot lock out a probe. Only when every other connection streams
   // is the new one closed at once: that costs one loop turn, where leaving it queued would
@@ -817,8 +813,8 @@ void AdminServer::close(std::function<void()> on_closed) {
   if (closing_) return;
   closing_ = true;
   on_closed_ = std::move(on_closed);
-  if (listen_ != nullptr && !uv_is_closing(as_handle(listen_))) {
-    uv_close(as_handle(listen_), &AdminServer::on_listen_closed);
+  if (listen_ != nullptr && !uv_is_closing(base::as_handle(listen_))) {
+    uv_close(base::as_handle(listen_), &AdminServer::on_listen_closed);
   }
   // close_now() leaves the map alone (entries go in the close callbacks), so this is safe.
   for (const auto& [raw, connection] : connections_) raw->close_now();

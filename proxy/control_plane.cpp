@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/json_text.h"
 #include "base/log.h"
 #include "capture/message_pipeline.h"
@@ -160,7 +161,7 @@ ControlPlane::ControlPlane(ProxyServer& server, AdminOptions options)
     : server_(server),
       options_(std::move(options)),
       access_{options_.token, options_.listen.host, options_.allowed_hosts},
-      started_at_us_(capture::unix_now_us()) {
+      started_at_us_(base::unix_now_us()) {
   for (std::string_view reason : kAdminRefusalReasons) refusals_[std::string(reason)] = 0;
 }
 
@@ -298,7 +299,7 @@ void ControlPlane::get_status(AdminResponder& responder) {
   for (const auto& route : server_.routes()) routes.push_back(route_json(*route));
   nlohmann::json status = {
       {"version", MCPTAP_VERSION_STRING},
-      {"uptime_s", static_cast<double>(capture::unix_now_us() - started_at_us_) / 1e6},
+      {"uptime_s", static_cast<double>(base::unix_now_us() - started_at_us_) / 1e6},
       {"ready", server_.ready()},
       {"draining", server_.draining()},
       {"tail_streams", std::count_if(tails_.begin(), tails_.end(),  // live `mcptap tail`s

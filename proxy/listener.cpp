@@ -13,6 +13,7 @@
 #include <random>
 #include <utility>
 
+#include "base/uv_handles.h"
 #include "proxy/upstream_resolver.h"
 
 namespace mcptap::proxy {
@@ -24,14 +25,6 @@ std::string HostPort::to_string() const {
 }
 
 namespace {
-
-uv_stream_t* as_stream(uv_tcp_t* tcp) {
-  return reinterpret_cast<uv_stream_t*>(tcp);
-}
-template <typename Handle>
-uv_handle_t* as_handle(Handle* handle) {
-  return reinterpret_cast<uv_handle_t*>(handle);
-}
 
 // Errors accept(2) reports for one pending connection that died before it was taken; the
 // next accept moves on to the next connection, so there is nothing to back off from.
@@ -104,10 +97,11 @@ int Listener::bind_and_listen(const sockaddr_storage& address) {
   open_listen_handle();
   int status = uv_tcp_bind(listen_, reinterpret_cast<const sockaddr*>(&address), 0);
   // libuv reports EADDRINUSE from uv_listen rather than uv_tcp_bind.
-  if (status == 0) status = uv_listen(as_stream(listen_), kBacklog, &Listener::on_connection_cb);
+  if (status == 0)
+    status = uv_listen(base::as_stream(listen_), kBacklog, &Listener::on_connection_cb);
   if (status != 0) return status;
   uv_os_fd_t fd = -1;
-  status = uv_fileno(as_handle(listen_), &fd);
+  status = uv_fileno(base::as_handle(listen_), &fd);
   if (status != 0) return status;
   keeper_fd_ = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   return keeper_fd_ < 0 ? -errno : 0;
@@ -168,7 +162,7 @@ void Listener::accept_session() {
   ++counters_.connections_total;
   ++counters_.connections_open;
   // A failed accept leaves the session closing; it comes back through on_session_closed.
-  raw->accept(as_stream(listen_));
+  raw->accept(base::as_stream(listen_));
 }
 
 // Taken off the backlog and reset at once: the client learns now that the route is full,
@@ -178,7 +172,7 @@ void Listener::reject_connection() {
   uv_tcp_init(loop_, rejected);
   rejected->data = this;
   ++open_handles_;
-  if (uv_accept(as_stream(listen_), as_stream(rejected)) == 0) {
+  if (uv_accept(base::as_stream(listen_), base::as_stream(rejected)) == 0) {
     ++counters_.connections_rejected;
     uint64_t suppressed = 0;
     if (reject_log_.allow(&suppressed)) {
@@ -189,7 +183,7 @@ void Listener::reject_connection() {
     }
     if (uv_tcp_close_reset(rejected, &Listener::on_tcp_closed) == 0) return;
   }
-  uv_close(as_handle(rejected), &Listener::on_tcp_closed);
+  uv_close(base::as_handle(rejected), &Listener::on_tcp_closed);
 }
 
 void Listener::set_limits(const RouteLimits& limits) {
@@ -253,7 +247,8 @@ int Listener::listen_on_keeper() {
   open_listen_handle();
   int status = uv_tcp_open(listen_, fd);
   if (status != 0) ::close(fd);  // not adopted by the handle
-  if (status == 0) status = uv_listen(as_stream(listen_), kBacklog, &Listener::on_connection_cb);
+  if (status == 0)
+    status = uv_listen(base::as_stream(listen_), kBacklog, &Listener::on_connection_cb);
   if (status != 0) close_listen_handle();
   return status;
 }
@@ -311,10 +306,10 @@ void Listener::close(std::function<void()> on_closed) {
   stop_accepting();
   close_all_sessions();
   if (retry_timer_ != nullptr) {
-    uv_close(as_handle(std::exchange(retry_timer_, nullptr)), &Listener::on_timer_closed);
+    uv_close(base::as_handle(std::exchange(retry_timer_, nullptr)), &Listener::on_timer_closed);
   }
   if (idle_timer_ != nullptr) {
-    uv_close(as_handle(std::exchange(idle_timer_, nullptr)), &Listener::on_timer_closed);
+    uv_close(base::as_handle(std::exchange(idle_timer_, nullptr)), &Listener::on_timer_closed);
   }
   maybe_finish_close();
 }
@@ -323,7 +318,7 @@ void Listener::close(std::function<void()> on_closed) {
 void Listener::maybe_finish_close() {
   if (!closing_ || !sessions_.empty() || !closed_sessions_.empty()) return;
   if (reaper_ != nullptr) {
-    uv_close(as_handle(std::exchange(reaper_, nullptr)), &Listener::on_idle_closed);
+    uv_close(base::as_handle(std::exchange(reaper_, nullptr)), &Listener::on_idle_closed);
   }
   if (open_handles_ > 0) return;
   std::function<void()> on_closed = std::move(on_closed_);
@@ -333,7 +328,7 @@ void Listener::maybe_finish_close() {
 
 void Listener::close_listen_handle() {
   if (listen_ == nullptr) return;
-  uv_close(as_handle(std::exchange(listen_, nullptr)), &Listener::on_tcp_closed);
+  uv_close(base::as_handle(std::exchange(listen_, nullptr)), &Listener::on_tcp_closed);
 }
 
 void Listener::close_keeper() {

@@ -7,19 +7,11 @@
 #include <type_traits>
 #include <utility>
 
+#include "base/uv_handles.h"
+
 namespace mcptap::proxy {
 
 namespace {
-
-uv_stream_t* as_stream(uv_tcp_t* tcp) {
-  return reinterpret_cast<uv_stream_t*>(tcp);
-}
-uv_handle_t* as_handle(uv_tcp_t* tcp) {
-  return reinterpret_cast<uv_handle_t*>(tcp);
-}
-uv_handle_t* as_handle(uv_timer_t* timer) {
-  return reinterpret_cast<uv_handle_t*>(timer);
-}
 
 // uv_write_cb hands back the request; the buffer it forwards is the block around it.
 PooledBuffer* buffer_of(uv_write_t* req) {
@@ -57,7 +49,7 @@ int Session::accept(uv_stream_t* server) {
   assert(state_ == State::Connecting && client_.tcp == nullptr);
   last_activity_ms_ = uv_now(loop_);
   init_tcp(client_);
-  int status = uv_accept(server, as_stream(client_.tcp));
+  int status = uv_accept(server, base::as_stream(client_.tcp));
   if (status != 0) {
     close_sides(nullptr);
     return status;
@@ -175,7 +167,7 @@ void Session::fail_upstream_connect(int status) {
   uv_timer_start(connect_timer_, &Session::on_connect_timeout, kFailedClientGraceMs, 0);
   // A read callback of its own: the forwarding path's on_read never sees this state.
   int reading =
-      uv_read_start(as_stream(client_.tcp), &Session::on_alloc, &Session::on_failing_read_cb);
+      uv_read_start(base::as_stream(client_.tcp), &Session::on_alloc, &Session::on_failing_read_cb);
   if (reading != 0) close_sides(&upstream_);
 }
 
@@ -226,7 +218,7 @@ void Session::forward(Side& source, PooledBuffer* buffer, size_t length) {
   // the write request and the buffer pinned until its callback.
   if (destination.queued_bytes == 0) {
     uv_buf_t bytes = uv_buf_init(buffer->data(), static_cast<unsigned>(length));
-    int status = uv_try_write(as_stream(destination.tcp), &bytes, 1);
+    int status = uv_try_write(base::as_stream(destination.tcp), &bytes, 1);
     if (status < 0 && status != UV_EAGAIN) {
       pool_.release(buffer);
       close_sides(&destination);
@@ -245,8 +237,8 @@ void Session::queue_write(Side& destination, PooledBuffer* buffer, size_t offset
   uv_buf_t rest =
       uv_buf_init(buffer->data() + offset, static_cast<unsigned>(buffer->length - offset));
   buffer->write_req.data = &destination;
-  int status =
-      uv_write(&buffer->write_req, as_stream(destination.tcp), &rest, 1, &Session::on_write_cb);
+  int status = uv_write(&buffer->write_req, base::as_stream(destination.tcp), &rest, 1,
+                        &Session::on_write_cb);
   if (status != 0) {
     pool_.release(buffer);  // never queued: the callback will not run
     close_sides(&destination);
@@ -278,7 +270,7 @@ void Session::update_reading(Side& source) {
   size_t queued = other(source).queued_bytes;
   if (!source.paused && queued > limits_.high_watermark_bytes) {
     source.paused = true;
-    uv_read_stop(as_stream(source.tcp));
+    uv_read_stop(base::as_stream(source.tcp));
     ++counters_.watermark_pauses;
     ++route_counters_.watermark_pauses;
   } else if (source.paused && queued <= limits_.low_watermark_bytes) {
@@ -289,7 +281,7 @@ void Session::update_reading(Side& source) {
 
 void Session::start_reading(Side& side) {
   assert(!side.eof && !side.paused);
-  int status = uv_read_start(as_stream(side.tcp), &Session::on_alloc, &Session::on_read_cb);
+  int status = uv_read_start(base::as_stream(side.tcp), &Session::on_alloc, &Session::on_read_cb);
   if (status != 0) close_sides(&side);
 }
 
@@ -300,8 +292,8 @@ void Session::on_source_eof(Side& source) {
   if (tap_) tap_->on_end(source.sends);
   Side& destination = other(source);
   destination.shutdown_req.data = &destination;
-  int status =
-      uv_shutdown(&destination.shutdown_req, as_stream(destination.tcp), &Session::on_shutdown_cb);
+  int status = uv_shutdown(&destination.shutdown_req, base::as_stream(destination.tcp),
+                           &Session::on_shutdown_cb);
   if (status != 0) close_sides(&destination);
 }
 
@@ -344,12 +336,12 @@ void Session::close_tcp(uv_tcp_t*& tcp, bool reset) {
   uv_tcp_t* handle = std::exchange(tcp, nullptr);
   // uv_tcp_close_reset refuses a handle with a shutdown pending; a plain close then.
   if (reset && uv_tcp_close_reset(handle, &Session::on_tcp_closed) == 0) return;
-  uv_close(as_handle(handle), &Session::on_tcp_closed);
+  uv_close(base::as_handle(handle), &Session::on_tcp_closed);
 }
 
 void Session::close_connect_timer() {
   if (connect_timer_ == nullptr) return;
-  uv_close(as_handle(std::exchange(connect_timer_, nullptr)), &Session::on_timer_closed);
+  uv_close(base::as_handle(std::exchange(connect_timer_, nullptr)), &Session::on_timer_closed);
 }
 
 // Runs in a close callback. The owner is told last: nothing here touches `this` after it.

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
+
 namespace mcptap::sink {
 namespace {
 
@@ -64,11 +66,6 @@ bool succeeded(const PgResult& result) {
   if (!result) return false;
   ExecStatusType status = PQresultStatus(result.get());
   return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
-}
-
-int64_t now_unix_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 std::chrono::year_month_day civil_day(int64_t utc_day) {
@@ -213,7 +210,7 @@ bool list_partitions(PgConnection& connection, std::vector<std::string>* names,
 bool migrate_reporting(PgConnection& connection, int days_ahead, PgFailure* failure) {
   LockedTransaction transaction(connection);
   if (!transaction.begin(failure) || !upgrade_schema(connection, failure)) return false;
-  int64_t today = utc_day_of(now_unix_us());
+  int64_t today = utc_day_of(base::unix_now_us());
   for (int64_t day = today; day <= today + days_ahead; ++day) {
     if (!connection.run_ok(create_partition_sql(day), failure)) return false;
   }
@@ -222,7 +219,7 @@ bool migrate_reporting(PgConnection& connection, int days_ahead, PgFailure* fail
 
 int drop_expired_reporting(PgConnection& connection, int retention_days, PgFailure* failure) {
   // A day is expired once its last instant is older than the retention window.
-  int64_t first_kept_day = utc_day_of(now_unix_us()) - retention_days;
+  int64_t first_kept_day = utc_day_of(base::unix_now_us()) - retention_days;
   LockedTransaction transaction(connection);
   std::vector<std::string> names;
   if (!transaction.begin(failure) || !list_partitions(connection, &names, failure)) return -1;

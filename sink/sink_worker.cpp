@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "base/clock.h"
 #include "sink/schema.h"
 
 namespace mcptap::sink {
@@ -14,19 +15,10 @@ constexpr int64_t kLogIntervalMs = 5000;
 constexpr auto kMaintenanceInterval = std::chrono::hours(1);
 constexpr size_t kBacklogBatchFactor = 10;
 
-int64_t now_unix_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-// One JSON line on stderr, unless this kind of line was written in the last few seconds.
-void log_limited(base::LogRateLimiter& limiter, base::LogLevel level, std::string_view message,
-                 nlohmann::json fields) {
-  uint64_t suppressed = 0;
-  if (!limiter.allow(&suppressed)) return;
+void log_sink(base::LogRateLimiter& limiter, base::LogLevel level, std::string_view message,
+              nlohmann::json fields) {
   fields["component"] = "sink";
-  if (suppressed > 0) fields["suppressed"] = suppressed;
-  base::log_line(level, message, fields);
+  base::log_limited(limiter, level, message, std::move(fields));
 }
 
 std::string_view kind_name(FailureKind kind) {
@@ -131,11 +123,11 @@ void SinkWorker::write_in_flight() {
   }
   FailureKind kind = classify_failure(result.failure, connection_->ok());
   stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
-  log_limited(write_log_, base::LogLevel::Warn, "writing to PostgreSQL failed; will retry",
-              {{"error", result.failure.message},
-               {"sqlstate", result.failure.sqlstate},
-               {"kind", kind_name(kind)},
-               {"pending_records", stats_.spool_records.load()}});
+  log_sink(write_log_, base::LogLevel::Warn, "writing to PostgreSQL failed; will retry",
+           {{"error", result.failure.message},
+            {"sqlstate", result.failure.sqlstate},
+            {"kind", kind_name(kind)},
+            {"pending_records", stats_.spool_records.load()}});
   // A fresh connection also re-runs migrate, which repairs a dropped table or partition.
   disconnect();
   schedule_reconnect();
@@ -158,7 +150,7 @@ void SinkWorker::settle(const WriteResult& result) {
     spool_.commit(through, result.records_done, settled_bytes);
   }
   if (result.transactions > 0) {
-    stats_.last_commit_unix_us.store(now_unix_us(), std::memory_order_relaxed);
+    stats_.last_commit_unix_us.store(base::unix_now_us(), std::memory_order_relaxed);
   }
   if (!result.needs_retry) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
   publish_backlog();
@@ -167,11 +159,11 @@ void SinkWorker::settle(const WriteResult& result) {
 void SinkWorker::report_rejections(const WriteResult& result) {
   for (const Rejection& rejection : result.rejections) {
     stats_.rejected_records.fetch_add(1, std::memory_order_relaxed);
-    log_limited(reject_log_, base::LogLevel::Warn, "PostgreSQL rejected a record; skipped",
-                {{"id", rejection.id.to_string()},
-                 {"route", rejection.route},
-                 {"sqlstate", rejection.failure.sqlstate},
-                 {"error", rejection.failure.message}});
+    log_sink(reject_log_, base::LogLevel::Warn, "PostgreSQL rejected a record; skipped",
+             {{"id", rejection.id.to_string()},
+              {"route", rejection.route},
+              {"sqlstate", rejection.failure.sqlstate},
+              {"error", rejection.failure.message}});
   }
 }
 
@@ -179,15 +171,15 @@ bool SinkWorker::connect() {
   auto connection = std::make_unique<PgConnection>(options_.postgres_url);
   if (!connection->ok()) {
     stats_.postgres_up.store(false, std::memory_order_relaxed);
-    log_limited(connect_log_, base::LogLevel::Warn, "cannot connect to PostgreSQL",
-                {{"error", connection->error()}});
+    log_sink(connect_log_, base::LogLevel::Warn, "cannot connect to PostgreSQL",
+             {{"error", connection->error()}});
     schedule_reconnect();
     return false;
   }
   connection_ = std::move(connection);
   writer_ = std::make_unique<PgWriter>(*connection_);
   stats_.postgres_up.store(true, std::memory_order_relaxed);
-  log_limited(connected_log_, base::LogLevel::Info, "connected to PostgreSQL", {});
+  log_sink(connected_log_, base::LogLevel::Info, "connected to PostgreSQL", {});
   // Migrate once per connection, before any write: the server may be brand new.
   next_maintenance_ = Clock::now();
   maybe_maintain();
@@ -219,14 +211,13 @@ void SinkWorker::maybe_maintain() {
 void SinkWorker::maintain() {
   std::string error;
   if (!migrate(*connection_, options_.partitions_ahead_days, &error)) {
-    log_limited(maintenance_log_, base::LogLevel::Warn, "schema migration failed",
-                {{"error", error}});
+    log_sink(maintenance_log_, base::LogLevel::Warn, "schema migration failed", {{"error", error}});
     return;
   }
   int dropped = drop_expired_partitions(*connection_, options_.retention_days, &error);
   if (dropped < 0) {
-    log_limited(maintenance_log_, base::LogLevel::Warn, "dropping expired partitions failed",
-                {{"error", error}});
+    log_sink(maintenance_log_, base::LogLevel::Warn, "dropping expired partitions failed",
+             {{"error", error}});
   } else if (dropped > 0) {
     base::log_info("dropped expired partitions", {{"component", "sink"},
                                                   {"partitions", dropped},

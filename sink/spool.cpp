@@ -58,13 +58,10 @@ uint64_t file_size(int fd) {
   return ::fstat(fd, &status) == 0 ? static_cast<uint64_t>(status.st_size) : 0;
 }
 
-void log_limited(base::LogRateLimiter& limiter, base::LogLevel level, std::string_view message,
-                 nlohmann::json fields) {
-  uint64_t suppressed = 0;
-  if (!limiter.allow(&suppressed)) return;
+void log_spool(base::LogRateLimiter& limiter, base::LogLevel level, std::string_view message,
+               nlohmann::json fields) {
   fields["component"] = "spool";
-  if (suppressed > 0) fields["suppressed"] = suppressed;
-  base::log_line(level, message, fields);
+  base::log_limited(limiter, level, message, std::move(fields));
 }
 
 constexpr const char* kWritableFix =
@@ -468,8 +465,8 @@ bool Spool::drop(std::atomic<uint64_t>* reason, const char* message, int error_n
                            {"spool_disk_bytes", stats_.spool_disk_bytes.load()}};
   if (error_number != 0) fields["error"] = std::strerror(error_number);
   if (cause == SinkStats::kDegradedUnusable) fields["error"] = problem_.text();
-  log_limited(reason == &stats_.spool_full_drops ? full_log_ : error_log_, base::LogLevel::Warn,
-              message, std::move(fields));
+  log_spool(reason == &stats_.spool_full_drops ? full_log_ : error_log_, base::LogLevel::Warn,
+            message, std::move(fields));
   return false;
 }
 
@@ -489,10 +486,10 @@ void Spool::mark_degraded(int cause, uint64_t records) {
 // Called with mutex_ held, once a write succeeded after drops.
 void Spool::mark_healthy() {
   const int64_t since = stats_.degraded_since_unix_us.exchange(0, std::memory_order_relaxed);
-  log_limited(resumed_log_, base::LogLevel::Info, "spool writes succeed again; capture resumed",
-              {{"spool_dir", dir_},
-               {"degraded_for_s", double(wall_now_us() - since) / 1e6},
-               {"dropped_records", stats_.degraded_drops.load(std::memory_order_relaxed)}});
+  log_spool(resumed_log_, base::LogLevel::Info, "spool writes succeed again; capture resumed",
+            {{"spool_dir", dir_},
+             {"degraded_for_s", double(wall_now_us() - since) / 1e6},
+             {"dropped_records", stats_.degraded_drops.load(std::memory_order_relaxed)}});
 }
 
 // One pwrite of whole frames into the page cache. A partial write is cut off again, so the
@@ -636,10 +633,10 @@ size_t Spool::read_available(size_t max_rows, RecordBatch* batch, std::deque<Spo
         ++taken;
       } else if (step.step == SegmentScanner::Step::ReadError) {
         read_error = true;
-        log_limited(read_log_, base::LogLevel::Warn, "reading the spool failed; will retry",
-                    {{"spool_dir", dir_},
-                     {"segment", read_position_.seq},
-                     {"error", std::strerror(errno)}});
+        log_spool(read_log_, base::LogLevel::Warn, "reading the spool failed; will retry",
+                  {{"spool_dir", dir_},
+                   {"segment", read_position_.seq},
+                   {"error", std::strerror(errno)}});
       } else if (read_position_.seq > recovered_through_) {
         // Damage in a segment written since start (recovery counted the older ones).
         stats_.spool_corrupt_records.fetch_add(1, std::memory_order_relaxed);
@@ -712,8 +709,8 @@ void Spool::write_checkpoint_now() {
     checkpointed_ = committed_;
     next_checkpoint_ = Clock::now() + std::chrono::milliseconds(options_.fsync_interval_ms);
   } else {
-    log_limited(read_log_, base::LogLevel::Warn, "writing the spool checkpoint failed",
-                {{"spool_dir", dir_}, {"error", error}});
+    log_spool(read_log_, base::LogLevel::Warn, "writing the spool checkpoint failed",
+              {{"spool_dir", dir_}, {"error", error}});
   }
   // Deleted even when the checkpoint could not be written (a full disk): an older
   // checkpoint pointing into a deleted segment only makes the next start skip to the
