@@ -154,7 +154,7 @@ inline constexpr const char* kToolErrorSql =
     "COALESCE(kind = 'response' AND (meta @> '{\"tool_error\": true}'"
     " OR payload->'result'->'isError' = 'true'::jsonb), false)";
 
-// One row of mcptap.messages. Optional columns are nullopt when NULL.
+// One row of mcptap.messages, typed for the timeline. Optional columns are nullopt when NULL.
 struct MessageRow {
   std::string id;
   std::string captured_at;  // UTC, "2026-11-23T10:00:00.123456Z"
@@ -174,8 +174,9 @@ struct MessageRow {
   std::optional<std::string> error_summary;    // errors: "-32601 Method not found"
   bool tool_error = false;                     // a response whose result.isError is true
   std::optional<std::string> tool_error_text;  // its first text content, when it has one
-  std::optional<std::string> payload;          // JSON text; fetched only with_payloads
-  std::optional<std::string> meta;             // JSON text; fetched only with_payloads
+  // Every column as read back (sink/record_columns.h), in table order; payload and meta are
+  // null unless fetched with_payloads.
+  std::vector<std::optional<std::string>> columns;
 };
 
 // Runs the filtered SELECT (every value a parameter). Payloads and meta are fetched only

@@ -27,14 +27,14 @@ struct StoredMessage {
 };
 
 StoredMessage load_message(sink::PgConnection& connection, const std::string& id) {
-  std::string error;
-  sink::PgResult result =
-      connection.exec(std::string("SELECT payload::text, truncated, ") + kToolErrorSql +
-                          " FROM mcptap.messages WHERE id = $1::uuid LIMIT 1",
-                      {id}, &error);
-  if (!error.empty() || !result) {
+  auto fetched = connection.run(std::string("SELECT payload::text, truncated, ") + kToolErrorSql +
+                                    " FROM mcptap.messages WHERE id = $1::uuid LIMIT 1",
+                                {id}, sink::ErrorText::Full);
+  if (!fetched) {
+    const std::string& error = fetched.error().message;
     throw CommandError("query failed: " + error.substr(0, error.find('\n')), kExitFailure);
   }
+  const sink::PgResult& result = *fetched;
   if (PQntuples(result.get()) == 0) throw CommandError("no message with id " + id, kExitFailure);
   if (PQgetisnull(result.get(), 0, 0)) {
     bool truncated = std::string(PQgetvalue(result.get(), 0, 1)) == "t";

@@ -32,9 +32,8 @@ int migrate_command(const MigrateArgs& args) {
     print_error("migrate: cannot connect: " + connection.error());
     return kExitFailure;
   }
-  std::string error;
-  if (!sink::migrate(connection, args.partitions_ahead_days, &error)) {
-    print_error("migrate: " + error);
+  if (base::Status migrated = sink::migrate(connection, args.partitions_ahead_days); !migrated) {
+    print_error("migrate: " + sink::describe(migrated.error()));
     return kExitFailure;
   }
   std::printf("schema mcptap is up to date\n");

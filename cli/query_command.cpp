@@ -12,6 +12,7 @@
 #include "cli/terminal_text.h"
 #include "cli/trace.h"
 #include "sink/pg_connection.h"
+#include "sink/record_columns.h"
 
 namespace mcptap::cli {
 namespace {
@@ -23,16 +24,12 @@ constexpr const char* kToolErrorTextSql =
     " END) WITH ORDINALITY AS content(item, position)"
     " WHERE item->>'type' = 'text' ORDER BY position LIMIT 1)";
 
-// The columns of a MessageRow, in its order. Times are read as UTC text so the output does
-// not depend on the session's TimeZone.
-std::string row_columns() {
-  return std::string(
-             "id::text,"
-             " to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-             " route, connection_id, session_id, transport, direction, kind, jsonrpc_id, method,"
-             " correlation_id::text, latency_us, payload_bytes, truncated, redacted,"
-             " CASE WHEN kind = 'error' THEN NULLIF(concat_ws(' ', payload->'error'->>'code',"
-             " payload->'error'->>'message'), '') END, ") +
+// Every column of the table (sink/record_columns.h), then what the timeline derives from
+// a row: an error's code and message, whether it is a tool failure, and that failure's text.
+std::string row_columns(bool with_payloads) {
+  return sink::record_select_list(with_payloads) +
+         ", CASE WHEN kind = 'error' THEN NULLIF(concat_ws(' ', payload->'error'->>'code',"
+         " payload->'error'->>'message'), '') END, " +
          kToolErrorSql + ", CASE WHEN " + kToolErrorSql + " THEN " + kToolErrorTextSql + " END";
 }
 
@@ -46,34 +43,32 @@ std::optional<std::string> optional_text(const PGresult* result, int row, int co
   return std::string(PQgetvalue(result, row, column));
 }
 
-std::string text(const PGresult* result, int row, int column) {
-  return PQgetvalue(result, row, column);
-}
-
-MessageRow read_row(const PGresult* result, int row, bool with_payloads) {
+MessageRow read_row(const PGresult* result, int row) {
   MessageRow message;
-  message.id = text(result, row, 0);
-  message.captured_at = text(result, row, 1);
-  message.route = text(result, row, 2);
-  message.connection_id = text(result, row, 3);
-  message.session_id = text(result, row, 4);
-  message.transport = text(result, row, 5);
-  message.direction = text(result, row, 6);
-  message.kind = text(result, row, 7);
-  message.jsonrpc_id = optional_text(result, row, 8);
-  message.method = optional_text(result, row, 9);
-  message.correlation_id = optional_text(result, row, 10);
-  if (auto latency = optional_text(result, row, 11)) message.latency_us = std::stoll(*latency);
-  message.payload_bytes = std::stoll(text(result, row, 12));
-  message.truncated = text(result, row, 13) == "t";
-  message.redacted = text(result, row, 14) == "t";
-  message.error_summary = optional_text(result, row, 15);
-  message.tool_error = text(result, row, 16) == "t";
-  message.tool_error_text = optional_text(result, row, 17);
-  if (with_payloads) {
-    message.payload = optional_text(result, row, 18);
-    message.meta = optional_text(result, row, 19);
-  }
+  message.columns = sink::read_column_texts(result, row);
+  auto column = [&](std::string_view name) -> const std::optional<std::string>& {
+    return message.columns[sink::column_index(name)];
+  };
+  auto text = [&](std::string_view name) { return column(name).value_or(""); };
+  message.id = text("id");
+  message.captured_at = text("captured_at");
+  message.route = text("route");
+  message.connection_id = text("connection_id");
+  message.session_id = text("session_id");
+  message.transport = text("transport");
+  message.direction = text("direction");
+  message.kind = text("kind");
+  message.jsonrpc_id = column("jsonrpc_id");
+  message.method = column("method");
+  message.correlation_id = column("correlation_id");
+  if (auto latency = column("latency_us")) message.latency_us = std::stoll(*latency);
+  message.payload_bytes = std::stoll(text("payload_bytes"));
+  message.truncated = text("truncated") == "t";
+  message.redacted = text("redacted") == "t";
+  const int derived = static_cast<int>(sink::kRecordColumnCount);
+  message.error_summary = optional_text(result, row, derived);
+  message.tool_error = optional_text(result, row, derived + 1) == "t";
+  message.tool_error_text = optional_text(result, row, derived + 2);
   return message;
 }
 
@@ -125,9 +120,8 @@ std::string select_sql(const MessageFilter& filter, bool with_payloads, Conditio
          " WHERE e.correlation_id = m.correlation_id"
          " AND (e.captured_at, e.id) < (m.captured_at, m.id) AND " +
          matching + "))" + " ORDER BY m.captured_at DESC, m.id DESC LIMIT " + limit +
-         "::bigint) SELECT " + row_columns() +
-         (with_payloads ? ", payload::text, meta::text" : ", NULL, NULL") +
-         " FROM mcptap.messages WHERE " + matching +
+         "::bigint) SELECT " + row_columns(with_payloads) + " FROM mcptap.messages WHERE " +
+         matching +
          " AND (id IN (SELECT id FROM starts)"
          " OR correlation_id IN (SELECT correlation_id FROM starts))"
          " ORDER BY captured_at, id";
@@ -214,40 +208,6 @@ void add_timeline_row(TextTable& table, const MessageRow& row, bool under_reques
   table.add_row({time, row.route, direction_arrow(row.direction), row.kind,
                  row.method.value_or("-"), row.jsonrpc_id ? "id=" + *row.jsonrpc_id : "", latency,
                  detail_of(row)});
-}
-
-nlohmann::ordered_json json_or_null(const std::optional<std::string>& value) {
-  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json();
-}
-
-// Stored JSON text back into a value; jsonb always holds valid JSON, but a string beats a
-// crash if it ever does not.
-nlohmann::ordered_json stored_json(const std::optional<std::string>& value) {
-  if (!value) return nullptr;
-  nlohmann::ordered_json parsed = nlohmann::ordered_json::parse(*value, nullptr, false);
-  return parsed.is_discarded() ? nlohmann::ordered_json(*value) : parsed;
-}
-
-nlohmann::ordered_json row_as_json(const MessageRow& row) {
-  nlohmann::ordered_json object;
-  object["id"] = row.id;
-  object["captured_at"] = row.captured_at;
-  object["route"] = row.route;
-  object["connection_id"] = row.connection_id;
-  object["session_id"] = row.session_id;
-  object["transport"] = row.transport;
-  object["direction"] = row.direction;
-  object["kind"] = row.kind;
-  object["jsonrpc_id"] = json_or_null(row.jsonrpc_id);
-  object["method"] = json_or_null(row.method);
-  object["correlation_id"] = json_or_null(row.correlation_id);
-  object["latency_us"] = row.latency_us ? nlohmann::ordered_json(*row.latency_us) : nullptr;
-  object["payload"] = stored_json(row.payload);
-  object["payload_bytes"] = row.payload_bytes;
-  object["truncated"] = row.truncated;
-  object["redacted"] = row.redacted;
-  object["meta"] = stored_json(row.meta);
-  return object;
 }
 
 // libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...");
@@ -359,15 +319,13 @@ std::vector<MessageRow> fetch_messages(sink::PgConnection& connection, const Mes
                                        bool with_payloads) {
   Conditions conditions;
   std::string sql = select_sql(filter, with_payloads, conditions);
-  std::string error;
-  sink::PgResult result = connection.exec(sql, conditions.params(), &error);
-  if (!error.empty() || !result) {
-    throw CommandError("query failed: " + first_line(error), kExitFailure);
-  }
+  auto result = connection.run(sql, conditions.params(), sink::ErrorText::Full);
+  if (!result)
+    throw CommandError("query failed: " + first_line(result.error().message), kExitFailure);
   std::vector<MessageRow> rows;
-  int count = PQntuples(result.get());
+  int count = PQntuples(result->get());
   rows.reserve(static_cast<size_t>(count));
-  for (int row = 0; row < count; ++row) rows.push_back(read_row(result.get(), row, with_payloads));
+  for (int row = 0; row < count; ++row) rows.push_back(read_row(result->get(), row));
   return rows;
 }
 
@@ -396,7 +354,8 @@ std::string format_timeline(const std::vector<MessageRow>& rows) {
 std::string format_json_lines(const std::vector<MessageRow>& rows) {
   std::string text;
   for (const MessageRow& row : rows) {
-    text += row_as_json(row).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    text += sink::record_json(row.columns)
+                .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     text += '\n';
   }
   return text;

@@ -11,14 +11,19 @@
 #include "cli/json_diff.h"
 #include "cli/terminal_text.h"
 #include "sink/pg_connection.h"
+#include "sink/record_columns.h"
 
 namespace mcptap::cli {
 namespace {
 
-constexpr const char* kColumns =
-    "SELECT id::text, captured_at::text, extract(epoch FROM captured_at)::float8, route, transport,"
-    " kind, coalesce(method, ''), correlation_id::text, latency_us, payload::text"
-    " FROM mcptap.messages ";
+// Every column (sink/record_columns.h), then captured_at as the server prints it (shown, and
+// sent back as a timestamptz parameter) and as seconds, for offsets between hops.
+const std::string& select_columns() {
+  static const std::string sql = "SELECT " + sink::record_select_list() +
+                                 ", captured_at::text, extract(epoch FROM captured_at)::float8"
+                                 " FROM mcptap.messages ";
+  return sql;
+}
 
 class TraceError : public std::runtime_error {
  public:
@@ -26,27 +31,36 @@ class TraceError : public std::runtime_error {
   int exit_code;
 };
 
+TraceMessage read_message(const PGresult* result, int row) {
+  sink::ColumnTexts columns = sink::read_column_texts(result, row);
+  auto column = [&](std::string_view name) -> const std::optional<std::string>& {
+    return columns[sink::column_index(name)];
+  };
+  auto text = [&](std::string_view name) { return column(name).value_or(""); };
+  const int derived = static_cast<int>(sink::kRecordColumnCount);
+  TraceMessage message;
+  message.id = text("id");
+  message.captured_at = PQgetvalue(result, row, derived);
+  message.epoch_seconds = std::strtod(PQgetvalue(result, row, derived + 1), nullptr);
+  message.route = text("route");
+  message.transport = text("transport");
+  message.kind = text("kind");
+  message.method = text("method");
+  message.correlation_id = column("correlation_id");
+  if (auto latency = column("latency_us"))
+    message.latency_us = std::strtoll(latency->c_str(), nullptr, 10);
+  if (auto payload = column("payload"))
+    message.payload = nlohmann::json::parse(*payload, nullptr, false);
+  return message;
+}
+
 std::vector<TraceMessage> fetch(sink::PgConnection& db, const std::string& where,
                                 const std::vector<std::string>& params) {
-  std::string error;
-  sink::PgResult result = db.exec(kColumns + where, params, &error);
-  if (!error.empty()) throw TraceError("query failed: " + error, kExitFailure);
+  auto result = db.run(select_columns() + where, params, sink::ErrorText::Full);
+  if (!result) throw TraceError("query failed: " + result.error().message, kExitFailure);
   std::vector<TraceMessage> rows;
-  for (int row = 0; row < PQntuples(result.get()); ++row) {
-    auto text = [&](int column) { return std::string(PQgetvalue(result.get(), row, column)); };
-    auto null = [&](int column) { return PQgetisnull(result.get(), row, column) != 0; };
-    TraceMessage message;
-    message.id = text(0);
-    message.captured_at = text(1);
-    message.epoch_seconds = std::strtod(text(2).c_str(), nullptr);
-    message.route = text(3);
-    message.transport = text(4);
-    message.kind = text(5);
-    message.method = text(6);
-    if (!null(7)) message.correlation_id = text(7);
-    if (!null(8)) message.latency_us = std::strtoll(text(8).c_str(), nullptr, 10);
-    if (!null(9)) message.payload = nlohmann::json::parse(text(9), nullptr, false);
-    rows.push_back(std::move(message));
+  for (int row = 0; row < PQntuples(result->get()); ++row) {
+    rows.push_back(read_message(result->get(), row));
   }
   return rows;
 }
@@ -144,6 +158,8 @@ void print_diff(std::ostringstream& out, const std::vector<JsonChange>& changes,
   for (const JsonChange& change : changes) print_line(out, indent + format_change(change));
 }
 
+// The columns a trace shows, named as in the table; keys in the order trace --json has
+// always printed them.
 nlohmann::ordered_json message_json(const TraceMessage& message) {
   nlohmann::ordered_json out = {{"id", message.id},          {"captured_at", message.captured_at},
                                 {"route", message.route},    {"transport", message.transport},

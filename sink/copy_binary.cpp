@@ -9,12 +9,12 @@
 #include <type_traits>
 
 #include "base/json_text.h"
+#include "sink/record_columns.h"
 
 namespace mcptap::sink {
 namespace {
 
 constexpr std::string_view kSignature{"PGCOPY\n\377\r\n\0", 11};
-constexpr int16_t kFieldCount = 17;  // the names in kCopyColumns
 constexpr int32_t kNullLength = -1;
 // A length the server refuses as "invalid field size" (a data error for this record alone),
 // for a value past what one field can hold; the stream stays well formed up to it.
@@ -34,42 +34,6 @@ void append_big_endian(Integer value, std::string& out) {
     bytes[i] = static_cast<char>(bits >> (8 * (sizeof(Integer) - 1 - i)));
   }
   out.append(bytes.data(), bytes.size());
-}
-
-void append_null(std::string& out) {
-  append_big_endian(kNullLength, out);
-}
-
-void append_text(std::string_view text, std::string& out) {
-  if (text.size() > size_t(std::numeric_limits<int32_t>::max())) {
-    append_big_endian(kUnsendableLength, out);
-    return;
-  }
-  append_big_endian(static_cast<int32_t>(text.size()), out);
-  out.append(text);
-}
-
-void append_optional_text(const std::optional<std::string>& text, std::string& out) {
-  if (text) {
-    append_text(*text, out);
-  } else {
-    append_null(out);
-  }
-}
-
-void append_uuid(const base::Uuid& id, std::string& out) {
-  append_big_endian(int32_t{16}, out);
-  out.append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
-}
-
-void append_int8(int64_t value, std::string& out) {
-  append_big_endian(int32_t{8}, out);
-  append_big_endian(value, out);
-}
-
-void append_bool(bool value, std::string& out) {
-  append_big_endian(int32_t{1}, out);
-  out.push_back(value ? 1 : 0);
 }
 
 // A jsonb field: the format's version byte, then the JSON text.
@@ -96,29 +60,12 @@ std::string meta_noting_nul_replacement(std::string_view meta_json) {
 // whether anything was replaced.
 bool append_jsonb(std::string_view json, std::string& out) {
   if (json.empty()) {
-    append_null(out);
+    append_copy_null(out);
     return false;
   }
   std::optional<std::string> replaced = replace_nul_escapes(json);
   append_jsonb_text(replaced ? std::string_view(*replaced) : json, out);
   return replaced.has_value();
-}
-
-void append_payload_bytes(int64_t payload_bytes, std::string& out) {
-  // The column is an integer; a size past its range is clamped rather than rejected.
-  append_big_endian(int32_t{4}, out);
-  append_big_endian(static_cast<int32_t>(
-                        std::clamp<int64_t>(payload_bytes, 0, std::numeric_limits<int32_t>::max())),
-                    out);
-}
-
-void append_meta(std::string_view meta_json, bool payload_nul_replaced, std::string& out) {
-  if (meta_json.empty()) meta_json = "{}";
-  if (!payload_nul_replaced) {
-    append_jsonb(meta_json, out);
-    return;
-  }
-  append_jsonb(meta_noting_nul_replacement(meta_json), out);
 }
 
 }  // namespace
@@ -164,33 +111,85 @@ std::optional<std::string> replace_nul_escapes(std::string_view json) {
 }
 
 void append_copy_row(const capture::Record& record, std::string& out) {
-  append_big_endian(kFieldCount, out);
-  append_uuid(record.id, out);
-  append_int8(postgres_timestamp_us(record.captured_at_us), out);
-  for (std::string_view text :
-       {std::string_view(record.route), std::string_view(record.connection_id),
-        std::string_view(record.session_id), to_string(record.transport),
-        to_string(record.direction), to_string(record.kind)}) {
-    append_text(text, out);
+  append_big_endian(static_cast<int16_t>(kRecordColumnCount), out);
+  CopyRowState state;
+  for (const RecordColumn& column : record_columns()) column.append_copy(record, state, out);
+}
+
+void append_copy_null(std::string& out) {
+  append_big_endian(kNullLength, out);
+}
+
+void append_copy_text(std::string_view text, std::string& out) {
+  if (text.size() > size_t(std::numeric_limits<int32_t>::max())) {
+    append_big_endian(kUnsendableLength, out);
+    return;
   }
-  append_optional_text(record.jsonrpc_id, out);
-  append_optional_text(record.method, out);
-  if (record.correlation_id) {
-    append_uuid(*record.correlation_id, out);
+  append_big_endian(static_cast<int32_t>(text.size()), out);
+  out.append(text);
+}
+
+void append_copy_nullable_text(const std::optional<std::string>& text, std::string& out) {
+  if (text) {
+    append_copy_text(*text, out);
   } else {
-    append_null(out);
+    append_copy_null(out);
   }
-  if (record.latency_us) {
-    append_int8(*record.latency_us, out);
+}
+
+void append_copy_uuid(const base::Uuid& id, std::string& out) {
+  append_big_endian(int32_t{16}, out);
+  out.append(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size());
+}
+
+void append_copy_nullable_uuid(const std::optional<base::Uuid>& id, std::string& out) {
+  if (id) {
+    append_copy_uuid(*id, out);
   } else {
-    append_null(out);
+    append_copy_null(out);
   }
-  std::string_view payload = record.payload ? std::string_view(*record.payload) : "";
-  bool payload_nul_replaced = append_jsonb(payload, out);
-  append_payload_bytes(record.payload_bytes, out);
-  append_bool(record.truncated, out);
-  append_bool(record.redacted, out);
-  append_meta(record.meta_json, payload_nul_replaced, out);
+}
+
+void append_copy_int8(int64_t value, std::string& out) {
+  append_big_endian(int32_t{8}, out);
+  append_big_endian(value, out);
+}
+
+void append_copy_nullable_int8(const std::optional<int64_t>& value, std::string& out) {
+  if (value) {
+    append_copy_int8(*value, out);
+  } else {
+    append_copy_null(out);
+  }
+}
+
+void append_copy_int4_clamped(int64_t value, std::string& out) {
+  append_big_endian(int32_t{4}, out);
+  append_big_endian(
+      static_cast<int32_t>(std::clamp<int64_t>(value, 0, std::numeric_limits<int32_t>::max())),
+      out);
+}
+
+void append_copy_bool(bool value, std::string& out) {
+  append_big_endian(int32_t{1}, out);
+  out.push_back(value ? 1 : 0);
+}
+
+void append_copy_timestamp(int64_t unix_us, std::string& out) {
+  append_copy_int8(postgres_timestamp_us(unix_us), out);
+}
+
+bool append_copy_payload(const std::optional<std::string>& payload, std::string& out) {
+  return append_jsonb(payload ? std::string_view(*payload) : std::string_view(), out);
+}
+
+void append_copy_meta(std::string_view meta_json, bool payload_nul_replaced, std::string& out) {
+  if (meta_json.empty()) meta_json = "{}";
+  if (!payload_nul_replaced) {
+    append_jsonb(meta_json, out);
+    return;
+  }
+  append_jsonb(meta_noting_nul_replacement(meta_json), out);
 }
 
 }  // namespace mcptap::sink

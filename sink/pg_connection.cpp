@@ -28,13 +28,21 @@ bool succeeded(const PGresult* result) {
   return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
 }
 
-PgFailure failure_of(const PGresult* result) {
+base::Error failure_of(const PGresult* result, ErrorText text = ErrorText::Primary) {
   const char* sqlstate = PQresultErrorField(result, PG_DIAG_SQLSTATE);
   const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
-  return {sqlstate ? sqlstate : "", primary ? primary : one_line(PQresultErrorMessage(result))};
+  std::string message = text == ErrorText::Primary && primary
+                            ? std::string(primary)
+                            : one_line(PQresultErrorMessage(result));
+  return base::fail(std::move(message), sqlstate ? sqlstate : "");
 }
 
 }  // namespace
+
+std::string describe(const base::Error& error) {
+  if (error.code.empty()) return error.message;
+  return error.message + " (SQLSTATE " + error.code + ")";
+}
 
 PgConnection::PgConnection(const std::string& url) {
   // Entries before dbname are defaults the URL may override; the ones after it are forced:
@@ -56,84 +64,49 @@ std::string PgConnection::error() const {
   return one_line(PQerrorMessage(connection_.get()));
 }
 
-PgFailure PgConnection::libpq_failure() const {
-  return {"", error()};
+base::Error PgConnection::libpq_failure() const {
+  return base::fail(error());
 }
 
-PgResult PgConnection::exec(const std::string& sql, const std::vector<std::string>& params,
-                            std::string* error) {
+base::Result<PgResult> PgConnection::run(const std::string& sql,
+                                         const std::vector<std::string>& params, ErrorText text) {
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const std::string& param : params) values.push_back(param.c_str());
   PgResult result(PQexecParams(connection_.get(), sql.c_str(), static_cast<int>(values.size()),
                                nullptr, values.data(), nullptr, nullptr, 0));
-  if (!result) {
-    if (error) *error = this->error();
-  } else if (!succeeded(result.get())) {
-    if (error) *error = one_line(PQresultErrorMessage(result.get()));
-  }
+  if (!result) return libpq_failure();
+  if (!succeeded(result.get())) return failure_of(result.get(), text);
   return result;
 }
 
-bool PgConnection::exec_ok(const std::string& sql, std::string* error) {
-  PgResult result = exec(sql, {}, error);
-  return result && succeeded(result.get());
-}
-
-PgResult PgConnection::run(const std::string& sql, const std::vector<std::string>& params,
-                           PgFailure* failure) {
-  PgResult result = exec(sql, params, nullptr);
-  if (!result) {
-    *failure = libpq_failure();
-  } else if (!succeeded(result.get())) {
-    *failure = failure_of(result.get());
-  }
-  return result;
-}
-
-bool PgConnection::run_ok(const std::string& sql, PgFailure* failure) {
-  PgResult result = run(sql, {}, failure);
-  return result && succeeded(result.get());
-}
-
-bool PgConnection::copy_begin(const std::string& copy_sql, PgFailure* failure) {
+base::Status PgConnection::copy_begin(const std::string& copy_sql) {
   PgResult result(PQexec(connection_.get(), copy_sql.c_str()));
-  if (!result) {
-    *failure = libpq_failure();
-    return false;
-  }
-  if (PQresultStatus(result.get()) != PGRES_COPY_IN) {
-    *failure = failure_of(result.get());
-    return false;
-  }
-  return true;
+  if (!result) return libpq_failure();
+  if (PQresultStatus(result.get()) != PGRES_COPY_IN) return failure_of(result.get());
+  return {};
 }
 
-bool PgConnection::copy_send(std::string_view data, PgFailure* failure) {
+base::Status PgConnection::copy_send(std::string_view data) {
   // PQputCopyData takes an int length; a huge piece goes in slices.
   constexpr size_t kMaxSlice = size_t{1} << 30;
   while (!data.empty()) {
     std::string_view slice = data.substr(0, kMaxSlice);
     if (PQputCopyData(connection_.get(), slice.data(), static_cast<int>(slice.size())) != 1) {
-      *failure = libpq_failure();
-      return false;
+      return libpq_failure();
     }
     data.remove_prefix(slice.size());
   }
-  return true;
+  return {};
 }
 
-bool PgConnection::copy_end(PgFailure* failure) {
-  if (PQputCopyEnd(connection_.get(), nullptr) != 1) {
-    *failure = libpq_failure();
-    return false;
-  }
+base::Status PgConnection::copy_end() {
+  if (PQputCopyEnd(connection_.get(), nullptr) != 1) return libpq_failure();
   // The COPY's own result, then a null result; keep the first failure seen.
-  bool accepted = true;
+  base::Status accepted;
   while (PgResult result{PQgetResult(connection_.get())}) {
     if (accepted && PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-      *failure = failure_of(result.get());
-      accepted = false;
+      accepted = failure_of(result.get());
     }
   }
   return accepted;

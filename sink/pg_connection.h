@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/result.h"
+
 namespace mcptap::sink {
 
 struct PgResultDeleter {
@@ -15,13 +17,19 @@ struct PgResultDeleter {
 };
 using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 
-// Why a statement failed. sqlstate is empty when libpq itself gave up (the connection
-// dropped, say). message is PostgreSQL's primary message only: the DETAIL and CONTEXT
-// lines can quote the input, and captured payloads must never reach a log.
-struct PgFailure {
-  std::string sqlstate;
-  std::string message;
-};
+// A failed statement is a base::Error whose code is the SQLSTATE; the code is empty when
+// libpq itself gave up (the connection dropped, say), which is how callers tell a lost
+// connection from bad data.
+//
+// How much of the server's error text the message carries. Primary is PostgreSQL's primary
+// message only: the DETAIL and CONTEXT lines can quote the input, and captured payloads
+// must never reach a log. Full is the whole report on one line ("ERROR:  ... LINE 1: ..."),
+// for a person at the command line who wrote nothing captured into the statement.
+enum class ErrorText { Primary, Full };
+
+// The error as one line for a person or a log: the message, then "(SQLSTATE 42501)" when
+// the server gave one.
+std::string describe(const base::Error& error);
 
 class PgConnection {
  public:
@@ -32,24 +40,19 @@ class PgConnection {
   std::string error() const;
   PGconn* raw() const { return connection_.get(); }
 
-  // Runs a statement with text parameters. Returns the result; *error set unless it
-  // succeeded (PGRES_COMMAND_OK or PGRES_TUPLES_OK).
-  PgResult exec(const std::string& sql, const std::vector<std::string>& params, std::string* error);
-  bool exec_ok(const std::string& sql, std::string* error);
-
-  // The same as exec, reporting the SQLSTATE so callers can tell a lost connection from
-  // bad data.
-  PgResult run(const std::string& sql, const std::vector<std::string>& params, PgFailure* failure);
-  bool run_ok(const std::string& sql, PgFailure* failure);
+  // Runs a statement with text parameters. The result when it succeeded (PGRES_COMMAND_OK
+  // or PGRES_TUPLES_OK), else why not.
+  base::Result<PgResult> run(const std::string& sql, const std::vector<std::string>& params = {},
+                             ErrorText text = ErrorText::Primary);
 
   // COPY ... FROM STDIN: begin with the COPY statement, send the data in any number of
   // pieces, then end, which reports whether the server accepted all of it.
-  bool copy_begin(const std::string& copy_sql, PgFailure* failure);
-  bool copy_send(std::string_view data, PgFailure* failure);
-  bool copy_end(PgFailure* failure);
+  base::Status copy_begin(const std::string& copy_sql);
+  base::Status copy_send(std::string_view data);
+  base::Status copy_end();
 
  private:
-  PgFailure libpq_failure() const;
+  base::Error libpq_failure() const;
 
   struct ConnDeleter {
     void operator()(PGconn* connection) const { PQfinish(connection); }

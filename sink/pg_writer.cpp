@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "sink/copy_binary.h"
+#include "sink/record_columns.h"
 #include "sink/schema.h"
 
 namespace mcptap::sink {
@@ -15,28 +16,18 @@ namespace {
 // or role default) that COMMIT could still be lost to a server crash. "on" also covers
 // a configured synchronous standby.
 const std::string kDurableCommits = "SET synchronous_commit TO on";
-// Staged rows vanish at commit or rollback, so every batch starts from an empty table.
-// The columns are spelled out rather than copied with LIKE mcptap.messages, which needs
-// SELECT on the table: the writer role gets INSERT only. They match schema.cpp's table
-// (PgWriterTest.StagingColumnsMatchTheTable keeps them so).
-const std::string kCreateStaging =
-    "CREATE TEMP TABLE IF NOT EXISTS mcptap_staging ("
-    "id uuid NOT NULL, captured_at timestamptz NOT NULL, route text NOT NULL,"
-    " connection_id text NOT NULL, session_id text NOT NULL, transport text NOT NULL,"
-    " direction text NOT NULL, kind text NOT NULL, jsonrpc_id text, method text,"
-    " correlation_id uuid, latency_us bigint, payload jsonb, payload_bytes integer NOT NULL,"
-    " truncated boolean NOT NULL, redacted boolean NOT NULL, meta jsonb NOT NULL"
-    ") ON COMMIT DELETE ROWS";
+// The staging table (record_columns.h) spells its columns out rather than copying them with
+// LIKE mcptap.messages, which needs SELECT on the table: the writer role gets INSERT only.
 const std::string kCopyIntoStaging =
-    "COPY pg_temp.mcptap_staging (" + std::string(kCopyColumns) + ") FROM STDIN (FORMAT binary)";
+    "COPY pg_temp.mcptap_staging (" + copy_column_list() + ") FROM STDIN (FORMAT binary)";
 // The fast path: rows go straight in. The primary key (id, captured_at) refuses the whole
 // COPY if one row is there already, and nothing of it commits; the batch is then written
 // through staging, where ON CONFLICT makes a replay of committed records a no-op.
 const std::string kCopyIntoMessages =
-    "COPY mcptap.messages (" + std::string(kCopyColumns) + ") FROM STDIN (FORMAT binary)";
+    "COPY mcptap.messages (" + copy_column_list() + ") FROM STDIN (FORMAT binary)";
 constexpr std::string_view kUniqueViolation = "23505";
-const std::string kInsertFromStaging = "INSERT INTO mcptap.messages (" + std::string(kCopyColumns) +
-                                       ") SELECT " + std::string(kCopyColumns) +
+const std::string kInsertFromStaging = "INSERT INTO mcptap.messages (" + copy_column_list() +
+                                       ") SELECT " + copy_column_list() +
                                        " FROM pg_temp.mcptap_staging ON CONFLICT DO NOTHING";
 
 // Rows are streamed to the server in pieces of about this size.
@@ -48,8 +39,8 @@ bool starts_with(const std::string& text, std::string_view prefix) {
 
 }  // namespace
 
-FailureKind classify_failure(const PgFailure& failure, bool connection_ok) {
-  const std::string& state = failure.sqlstate;
+FailureKind classify_failure(const base::Error& failure, bool connection_ok) {
+  const std::string& state = failure.code;
   if (!connection_ok || state.empty()) return FailureKind::Connection;
   // 08: connection exception; 57P0x: the server is shutting down or restarting;
   // 53: insufficient resources (too many connections, disk full) — all pass with time.
@@ -77,17 +68,18 @@ WriteResult PgWriter::write(const RecordBatch& batch) {
 bool PgWriter::write_isolating(const RecordBatch& batch, size_t begin, size_t end,
                                WriteResult* result) {
   if (end - begin == 1) return write_single(batch, begin, result);
-  uint64_t inserted = 0;
-  switch (attempt(batch, begin, end, &inserted, &result->failure)) {
-    case Attempt::Committed:
-      result->inserted += inserted;
+  Attempt tried = attempt(batch, begin, end);
+  switch (tried.outcome) {
+    case Outcome::Committed:
+      result->inserted += tried.inserted;
       result->transactions += 1;
       result->records_done = end;
       return true;
-    case Attempt::Retry:
+    case Outcome::Retry:
       result->needs_retry = true;
+      result->failure = std::move(tried.failure);
       return false;
-    case Attempt::DataError:
+    case Outcome::DataError:
       break;
   }
   size_t middle = begin + (end - begin) / 2;
@@ -96,110 +88,125 @@ bool PgWriter::write_isolating(const RecordBatch& batch, size_t begin, size_t en
 }
 
 bool PgWriter::write_single(const RecordBatch& batch, size_t index, WriteResult* result) {
-  uint64_t inserted = 0;
-  PgFailure failure;
-  Attempt outcome = attempt(batch, index, index + 1, &inserted, &failure);
+  Attempt tried = attempt(batch, index, index + 1);
   // A check violation can mean the day's partition was dropped under us (retention racing
   // a replay of old records); the cache was cleared, so one more try recreates it.
-  if (outcome == Attempt::DataError && failure.sqlstate == "23514") {
-    outcome = attempt(batch, index, index + 1, &inserted, &failure);
+  if (tried.outcome == Outcome::DataError && tried.failure.code == "23514") {
+    tried = attempt(batch, index, index + 1);
   }
-  switch (outcome) {
-    case Attempt::Committed:
-      result->inserted += inserted;
+  switch (tried.outcome) {
+    case Outcome::Committed:
+      result->inserted += tried.inserted;
       result->transactions += 1;
       break;
-    case Attempt::DataError:
-      result->rejections.push_back({batch[index].id, batch[index].route, failure});
+    case Outcome::DataError:
+      result->rejections.push_back({batch[index].id, batch[index].route, tried.failure});
       break;
-    case Attempt::Retry:
+    case Outcome::Retry:
       result->needs_retry = true;
-      result->failure = failure;
+      result->failure = std::move(tried.failure);
       return false;
   }
   result->records_done = index + 1;
   return true;
 }
 
-PgWriter::Attempt PgWriter::attempt(const RecordBatch& batch, size_t begin, size_t end,
-                                    uint64_t* inserted, PgFailure* failure) {
-  if (!prepare_staging(failure) || !ensure_partitions(batch, begin, end, failure)) {
-    return classified(*failure);
+PgWriter::Attempt PgWriter::attempt(const RecordBatch& batch, size_t begin, size_t end) {
+  if (base::Status ready = prepare_staging(); !ready) return failed(ready.error());
+  if (base::Status ready = ensure_partitions(batch, begin, end); !ready) {
+    return failed(ready.error());
   }
-  Attempt outcome = attempt_via(Path::Direct, batch, begin, end, inserted, failure);
-  if (outcome == Attempt::DataError && failure->sqlstate == kUniqueViolation) {
-    outcome = attempt_via(Path::Staging, batch, begin, end, inserted, failure);
+  Attempt tried = attempt_via(Path::Direct, batch, begin, end);
+  if (tried.outcome == Outcome::DataError && tried.failure.code == kUniqueViolation) {
+    tried = attempt_via(Path::Staging, batch, begin, end);
   }
-  return outcome;
+  return tried;
 }
 
 // One transaction: COPY, for staging the INSERT, COMMIT; rolled back on any failure.
 PgWriter::Attempt PgWriter::attempt_via(Path path, const RecordBatch& batch, size_t begin,
-                                        size_t end, uint64_t* inserted, PgFailure* failure) {
-  if (!connection_.run_ok("BEGIN", failure)) return classified(*failure);
+                                        size_t end) {
+  if (auto began = connection_.run("BEGIN"); !began) return failed(began.error());
   const bool direct = path == Path::Direct;
-  bool written =
-      copy_rows(direct ? kCopyIntoMessages : kCopyIntoStaging, batch, begin, end, failure);
-  if (written && direct) *inserted = end - begin;
-  if (written && !direct) written = insert_from_staging(inserted, failure);
-  if (written && connection_.run_ok("COMMIT", failure)) return Attempt::Committed;
-  Attempt outcome = classified(*failure);
-  if (connection_.ok()) {
-    PgFailure ignored;
-    connection_.run_ok("ROLLBACK", &ignored);
+  Attempt tried;
+  base::Status written =
+      copy_rows(direct ? kCopyIntoMessages : kCopyIntoStaging, batch, begin, end);
+  if (written && direct) tried.inserted = end - begin;
+  if (written && !direct) {
+    base::Result<uint64_t> inserted = insert_from_staging();
+    if (inserted) {
+      tried.inserted = *inserted;
+    } else {
+      written = inserted.error();
+    }
   }
-  return outcome;
+  if (written) {
+    auto committed = connection_.run("COMMIT");
+    if (committed) return tried;
+    written = committed.error();
+  }
+  tried = failed(written.error());
+  if (connection_.ok()) (void)connection_.run("ROLLBACK");
+  return tried;
 }
 
-PgWriter::Attempt PgWriter::classified(const PgFailure& failure) {
-  if (classify_failure(failure, connection_.ok()) != FailureKind::Data) return Attempt::Retry;
+PgWriter::Attempt PgWriter::failed(base::Error failure) {
+  Attempt tried;
+  tried.failure = std::move(failure);
+  if (classify_failure(tried.failure, connection_.ok()) != FailureKind::Data) {
+    tried.outcome = Outcome::Retry;
+    return tried;
+  }
   // The failure may come from a partition that vanished; ask again next time.
   days_with_partition_.clear();
-  return Attempt::DataError;
+  tried.outcome = Outcome::DataError;
+  return tried;
 }
 
-bool PgWriter::prepare_staging(PgFailure* failure) {
-  if (staging_ready_) return true;
-  staging_ready_ =
-      connection_.run_ok(kDurableCommits, failure) && connection_.run_ok(kCreateStaging, failure);
-  return staging_ready_;
+base::Status PgWriter::prepare_staging() {
+  if (staging_ready_) return {};
+  if (auto durable = connection_.run(kDurableCommits); !durable) return durable.error();
+  if (auto staging = connection_.run(staging_table_ddl()); !staging) return staging.error();
+  staging_ready_ = true;
+  return {};
 }
 
-bool PgWriter::ensure_partitions(const RecordBatch& batch, size_t begin, size_t end,
-                                 PgFailure* failure) {
+base::Status PgWriter::ensure_partitions(const RecordBatch& batch, size_t begin, size_t end) {
   for (size_t i = begin; i < end; ++i) {
     int64_t day = utc_day_of(batch[i].captured_at_us);
     if (days_with_partition_.count(day)) continue;
-    if (!ensure_partition_for(connection_, batch[i].captured_at_us, failure)) return false;
+    if (base::Status made = ensure_partition_for(connection_, batch[i].captured_at_us); !made) {
+      return made;
+    }
     days_with_partition_.insert(day);
   }
-  return true;
+  return {};
 }
 
-bool PgWriter::copy_rows(const std::string& copy_sql, const RecordBatch& batch, size_t begin,
-                         size_t end, PgFailure* failure) {
-  if (!connection_.copy_begin(copy_sql, failure)) return false;
+base::Status PgWriter::copy_rows(const std::string& copy_sql, const RecordBatch& batch,
+                                 size_t begin, size_t end) {
+  if (base::Status began = connection_.copy_begin(copy_sql); !began) return began;
   copy_buffer_.clear();
   append_copy_header(copy_buffer_);
   for (size_t i = begin; i < end; ++i) {
     append_copy_row(batch[i], copy_buffer_);
     if (copy_buffer_.size() >= kCopyChunkBytes) {
-      if (!connection_.copy_send(copy_buffer_, failure)) return false;
+      if (base::Status sent = connection_.copy_send(copy_buffer_); !sent) return sent;
       copy_buffer_.clear();
     }
   }
   append_copy_trailer(copy_buffer_);
-  bool sent = connection_.copy_send(copy_buffer_, failure);
+  base::Status sent = connection_.copy_send(copy_buffer_);
   // A big batch must not pin its buffer for the life of the connection.
   if (copy_buffer_.capacity() > 4 * kCopyChunkBytes) std::string().swap(copy_buffer_);
-  return sent && connection_.copy_end(failure);
+  if (!sent) return sent;
+  return connection_.copy_end();
 }
 
-bool PgWriter::insert_from_staging(uint64_t* inserted, PgFailure* failure) {
-  PgResult result = connection_.run(kInsertFromStaging, {}, failure);
-  if (!result || PQresultStatus(result.get()) != PGRES_COMMAND_OK) return false;
-  *inserted = std::strtoull(PQcmdTuples(result.get()), nullptr, 10);
-  return true;
+base::Result<uint64_t> PgWriter::insert_from_staging() {
+  auto result = connection_.run(kInsertFromStaging);
+  if (!result) return result.error();
+  return std::strtoull(PQcmdTuples(result->get()), nullptr, 10);
 }
 
 }  // namespace mcptap::sink

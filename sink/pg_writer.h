@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/result.h"
 #include "base/uuid.h"
 #include "sink/pg_connection.h"
 #include "sink/record_batch.h"
@@ -21,13 +22,14 @@ enum class FailureKind {
   Data,        // PostgreSQL refused a value (SQLSTATE class 22/23, 54000): isolate the record
   Server,      // anything else (missing table, permissions): reconnect, re-migrate, retry
 };
-FailureKind classify_failure(const PgFailure& failure, bool connection_ok);
+// failure.code is the SQLSTATE; empty when libpq gave up on the connection.
+FailureKind classify_failure(const base::Error& failure, bool connection_ok);
 
 // A record PostgreSQL would not take; identifiers only, never the payload.
 struct Rejection {
   base::Uuid id;
   std::string route;
-  PgFailure failure;
+  base::Error failure;
 };
 
 struct WriteResult {
@@ -38,7 +40,7 @@ struct WriteResult {
   uint64_t transactions = 0;  // transactions committed (more than one when isolating)
   std::vector<Rejection> rejections;
   bool needs_retry = false;  // stopped early: reconnect, back off, retry the rest
-  PgFailure failure;         // why, when needs_retry
+  base::Error failure;       // why, when needs_retry
 };
 
 class PgWriter {
@@ -52,21 +54,25 @@ class PgWriter {
   WriteResult write(const RecordBatch& batch);
 
  private:
-  enum class Attempt { Committed, DataError, Retry };
+  enum class Outcome { Committed, DataError, Retry };
   enum class Path { Direct, Staging };
+  // What one transaction over [begin, end) came to: rows inserted, or why not.
+  struct Attempt {
+    Outcome outcome = Outcome::Committed;
+    uint64_t inserted = 0;
+    base::Error failure;
+  };
 
   bool write_isolating(const RecordBatch& batch, size_t begin, size_t end, WriteResult* result);
   bool write_single(const RecordBatch& batch, size_t index, WriteResult* result);
-  Attempt attempt(const RecordBatch& batch, size_t begin, size_t end, uint64_t* inserted,
-                  PgFailure* failure);
-  Attempt attempt_via(Path path, const RecordBatch& batch, size_t begin, size_t end,
-                      uint64_t* inserted, PgFailure* failure);
-  Attempt classified(const PgFailure& failure);
-  bool prepare_staging(PgFailure* failure);
-  bool ensure_partitions(const RecordBatch& batch, size_t begin, size_t end, PgFailure* failure);
-  bool copy_rows(const std::string& copy_sql, const RecordBatch& batch, size_t begin, size_t end,
-                 PgFailure* failure);
-  bool insert_from_staging(uint64_t* inserted, PgFailure* failure);
+  Attempt attempt(const RecordBatch& batch, size_t begin, size_t end);
+  Attempt attempt_via(Path path, const RecordBatch& batch, size_t begin, size_t end);
+  Attempt failed(base::Error failure);
+  base::Status prepare_staging();
+  base::Status ensure_partitions(const RecordBatch& batch, size_t begin, size_t end);
+  base::Status copy_rows(const std::string& copy_sql, const RecordBatch& batch, size_t begin,
+                         size_t end);
+  base::Result<uint64_t> insert_from_staging();
 
   PgConnection& connection_;
   bool staging_ready_ = false;  // the session is set up: durable commits, staging table

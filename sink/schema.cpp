@@ -1,6 +1,7 @@
 // The mcptap schema: versioned migrations, daily range partitions and their retention.
 #include "sink/schema.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "sink/record_columns.h"
 
 namespace mcptap::sink {
 namespace {
@@ -20,36 +22,17 @@ constexpr std::string_view kSchemaLockKey = "7882267417981747201";
 
 constexpr int64_t kMicrosPerDay = int64_t{86'400} * 1'000'000;
 
-struct Migration {
+// What a schema version runs besides adding its columns of mcptap.messages, which come from
+// sink/record_columns.h. Append-only: a released version never changes.
+struct SchemaChange {
   int version;
   std::vector<std::string_view> statements;
 };
 
-// Append-only: a released version never changes; later versions add entries here.
-const std::vector<Migration>& migrations() {
-  static const std::vector<Migration> all = {
+const std::vector<SchemaChange>& schema_changes() {
+  static const std::vector<SchemaChange> all = {
       {1,
        {
-           R"(CREATE TABLE IF NOT EXISTS mcptap.messages (
-                id uuid NOT NULL,
-                captured_at timestamptz NOT NULL,
-                route text NOT NULL,
-                connection_id text NOT NULL,
-                session_id text NOT NULL,
-                transport text NOT NULL,
-                direction text NOT NULL,
-                kind text NOT NULL,
-                jsonrpc_id text,
-                method text,
-                correlation_id uuid,
-                latency_us bigint,
-                payload jsonb,
-                payload_bytes integer NOT NULL,
-                truncated boolean NOT NULL DEFAULT false,
-                redacted boolean NOT NULL DEFAULT false,
-                meta jsonb NOT NULL DEFAULT '{}'::jsonb,
-                PRIMARY KEY (id, captured_at)
-              ) PARTITION BY RANGE (captured_at))",
            // BRIN suits an append-mostly time column: tiny, and time-range scans prune.
            "CREATE INDEX IF NOT EXISTS messages_captured_at_brin"
            " ON mcptap.messages USING brin (captured_at)",
@@ -62,10 +45,20 @@ const std::vector<Migration>& migrations() {
   return all;
 }
 
-bool succeeded(const PgResult& result) {
-  if (!result) return false;
-  ExecStatusType status = PQresultStatus(result.get());
-  return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+// Everything one version runs: its columns first (an index may name them), then the rest.
+std::vector<std::string> migration_statements(int version) {
+  std::vector<std::string> statements = column_ddl(version);
+  for (const SchemaChange& change : schema_changes()) {
+    if (change.version != version) continue;
+    statements.insert(statements.end(), change.statements.begin(), change.statements.end());
+  }
+  return statements;
+}
+
+// Success, or the failure of a statement whose rows do not matter.
+base::Status as_status(const base::Result<PgResult>& result) {
+  if (!result) return result.error();
+  return {};
 }
 
 std::chrono::year_month_day civil_day(int64_t utc_day) {
@@ -115,21 +108,21 @@ class LockedTransaction {
  public:
   explicit LockedTransaction(PgConnection& connection) : connection_(connection) {}
   ~LockedTransaction() {
-    PgFailure ignored;
-    if (open_ && !committed_ && connection_.ok()) connection_.run_ok("ROLLBACK", &ignored);
+    if (open_ && !committed_ && connection_.ok()) (void)connection_.run("ROLLBACK");
   }
   LockedTransaction(const LockedTransaction&) = delete;
   LockedTransaction& operator=(const LockedTransaction&) = delete;
 
-  bool begin(PgFailure* failure) {
-    if (!connection_.run_ok("BEGIN", failure)) return false;
+  base::Status begin() {
+    if (auto began = connection_.run("BEGIN"); !began) return began.error();
     open_ = true;
-    return succeeded(connection_.run("SELECT pg_advisory_xact_lock($1::bigint)",
-                                     {std::string(kSchemaLockKey)}, failure));
+    return as_status(
+        connection_.run("SELECT pg_advisory_xact_lock($1::bigint)", {std::string(kSchemaLockKey)}));
   }
-  bool commit(PgFailure* failure) {
-    committed_ = connection_.run_ok("COMMIT", failure);
-    return committed_;
+  base::Status commit() {
+    base::Status committed = as_status(connection_.run("COMMIT"));
+    committed_ = committed.ok();
+    return committed;
   }
 
  private:
@@ -138,113 +131,78 @@ class LockedTransaction {
   bool committed_ = false;
 };
 
-bool create_bookkeeping(PgConnection& connection, PgFailure* failure) {
-  return connection.run_ok("CREATE SCHEMA IF NOT EXISTS mcptap", failure) &&
-         connection.run_ok(
-             "CREATE TABLE IF NOT EXISTS mcptap.schema_migrations ("
-             " version integer PRIMARY KEY,"
-             " applied_at timestamptz NOT NULL DEFAULT now())",
-             failure);
+base::Status create_bookkeeping(PgConnection& connection) {
+  if (auto created = connection.run("CREATE SCHEMA IF NOT EXISTS mcptap"); !created) {
+    return created.error();
+  }
+  return as_status(
+      connection.run("CREATE TABLE IF NOT EXISTS mcptap.schema_migrations ("
+                     " version integer PRIMARY KEY,"
+                     " applied_at timestamptz NOT NULL DEFAULT now())"));
 }
 
-// The highest applied version; 0 for a database without the schema. -1 on failure.
-int applied_version(PgConnection& connection, PgFailure* failure) {
+// The highest applied version; 0 for a database without the schema.
+base::Result<int> applied_version(PgConnection& connection) {
   // Two statements: a query naming a missing table fails at parse time, CASE or not.
-  PgResult exists =
-      connection.run("SELECT to_regclass($1) IS NOT NULL", {"mcptap.schema_migrations"}, failure);
-  if (!succeeded(exists)) return -1;
-  if (PQgetvalue(exists.get(), 0, 0)[0] != 't') return 0;
-  PgResult result =
-      connection.run("SELECT coalesce(max(version), 0) FROM mcptap.schema_migrations", {}, failure);
-  if (!succeeded(result)) return -1;
-  return std::atoi(PQgetvalue(result.get(), 0, 0));
+  auto exists = connection.run("SELECT to_regclass($1) IS NOT NULL", {"mcptap.schema_migrations"});
+  if (!exists) return exists.error();
+  if (PQgetvalue(exists->get(), 0, 0)[0] != 't') return 0;
+  auto result = connection.run("SELECT coalesce(max(version), 0) FROM mcptap.schema_migrations");
+  if (!result) return result.error();
+  return std::atoi(PQgetvalue(result->get(), 0, 0));
 }
 
-bool apply_migration(PgConnection& connection, const Migration& migration, PgFailure* failure) {
-  for (std::string_view statement : migration.statements) {
-    if (!connection.run_ok(std::string(statement), failure)) {
-      failure->message = "migration " + std::to_string(migration.version) + ": " + failure->message;
-      return false;
+base::Status apply_migration(PgConnection& connection, int version) {
+  for (const std::string& statement : migration_statements(version)) {
+    if (auto applied = connection.run(statement); !applied) {
+      base::Error error = applied.error();
+      error.message = "migration " + std::to_string(version) + ": " + error.message;
+      return error;
     }
   }
-  return succeeded(connection.run("INSERT INTO mcptap.schema_migrations (version) VALUES ($1)",
-                                  {std::to_string(migration.version)}, failure));
+  return as_status(connection.run("INSERT INTO mcptap.schema_migrations (version) VALUES ($1)",
+                                  {std::to_string(version)}));
 }
 
-bool upgrade_schema(PgConnection& connection, PgFailure* failure) {
-  int applied = applied_version(connection, failure);
-  if (applied < 0) return false;
+base::Status upgrade_schema(PgConnection& connection) {
+  base::Result<int> applied = applied_version(connection);
+  if (!applied) return applied.error();
   // Up to date: touch nothing, so a role without CREATE on the database still gets here.
-  if (applied >= latest_schema_version()) return true;
-  if (!create_bookkeeping(connection, failure)) return false;
-  for (const Migration& migration : migrations()) {
-    if (migration.version > applied && !apply_migration(connection, migration, failure)) {
-      return false;
-    }
+  if (*applied >= latest_schema_version()) return {};
+  if (base::Status created = create_bookkeeping(connection); !created) return created;
+  for (int version = *applied + 1; version <= latest_schema_version(); ++version) {
+    if (base::Status migrated = apply_migration(connection, version); !migrated) return migrated;
   }
-  return true;
+  return {};
 }
 
-bool partition_exists(PgConnection& connection, int64_t utc_day, bool* exists, PgFailure* failure) {
-  PgResult result = connection.run("SELECT to_regclass($1) IS NOT NULL",
-                                   {"mcptap." + partition_name_for_day(utc_day)}, failure);
-  if (!succeeded(result)) return false;
-  *exists = PQgetvalue(result.get(), 0, 0)[0] == 't';
-  return true;
+base::Result<bool> partition_exists(PgConnection& connection, int64_t utc_day) {
+  auto result = connection.run("SELECT to_regclass($1) IS NOT NULL",
+                               {"mcptap." + partition_name_for_day(utc_day)});
+  if (!result) return result.error();
+  return PQgetvalue(result->get(), 0, 0)[0] == 't';
 }
 
 // Names of the current partitions of mcptap.messages.
-bool list_partitions(PgConnection& connection, std::vector<std::string>* names,
-                     PgFailure* failure) {
-  PgResult result = connection.run(
+base::Result<std::vector<std::string>> list_partitions(PgConnection& connection) {
+  auto result = connection.run(
       "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
       " WHERE i.inhparent = to_regclass($1)",
-      {"mcptap.messages"}, failure);
-  if (!succeeded(result)) return false;
-  for (int row = 0; row < PQntuples(result.get()); ++row) {
-    names->emplace_back(PQgetvalue(result.get(), row, 0));
-  }
-  return true;
-}
-
-bool migrate_reporting(PgConnection& connection, int days_ahead, PgFailure* failure) {
-  LockedTransaction transaction(connection);
-  if (!transaction.begin(failure) || !upgrade_schema(connection, failure)) return false;
-  int64_t today = utc_day_of(base::unix_now_us());
-  for (int64_t day = today; day <= today + days_ahead; ++day) {
-    if (!connection.run_ok(create_partition_sql(day), failure)) return false;
-  }
-  return transaction.commit(failure);
-}
-
-int drop_expired_reporting(PgConnection& connection, int retention_days, PgFailure* failure) {
-  // A day is expired once its last instant is older than the retention window.
-  int64_t first_kept_day = utc_day_of(base::unix_now_us()) - retention_days;
-  LockedTransaction transaction(connection);
+      {"mcptap.messages"});
+  if (!result) return result.error();
   std::vector<std::string> names;
-  if (!transaction.begin(failure) || !list_partitions(connection, &names, failure)) return -1;
-  int dropped = 0;
-  for (const std::string& name : names) {
-    std::optional<int64_t> day = day_of_partition_name(name);
-    if (!day || *day >= first_kept_day) continue;
-    // The name matched messages_YYYYMMDD above, so it is safe to splice in.
-    if (!connection.run_ok("DROP TABLE IF EXISTS mcptap." + name, failure)) return -1;
-    ++dropped;
+  for (int row = 0; row < PQntuples(result->get()); ++row) {
+    names.emplace_back(PQgetvalue(result->get(), row, 0));
   }
-  return transaction.commit(failure) ? dropped : -1;
-}
-
-// Keeps the old string-error interface for the CLI: the message, with the SQLSTATE.
-void describe(const PgFailure& failure, std::string* error) {
-  if (!error) return;
-  *error = failure.message;
-  if (!failure.sqlstate.empty()) *error += " (SQLSTATE " + failure.sqlstate + ")";
+  return names;
 }
 
 }  // namespace
 
 int latest_schema_version() {
-  return migrations().back().version;
+  int latest = latest_column_version();
+  for (const SchemaChange& change : schema_changes()) latest = std::max(latest, change.version);
+  return latest;
 }
 
 int64_t utc_day_of(int64_t unix_us) {
@@ -265,40 +223,51 @@ bool partition_day_supported(int64_t utc_day) {
   return year >= 1 && year <= 9999;
 }
 
-bool migrate(PgConnection& connection, int days_ahead, std::string* error) {
-  PgFailure failure;
-  if (migrate_reporting(connection, days_ahead, &failure)) return true;
-  describe(failure, error);
-  return false;
+base::Status migrate(PgConnection& connection, int days_ahead) {
+  LockedTransaction transaction(connection);
+  if (base::Status began = transaction.begin(); !began) return began;
+  if (base::Status upgraded = upgrade_schema(connection); !upgraded) return upgraded;
+  int64_t today = utc_day_of(base::unix_now_us());
+  for (int64_t day = today; day <= today + days_ahead; ++day) {
+    if (auto created = connection.run(create_partition_sql(day)); !created) return created.error();
+  }
+  return transaction.commit();
 }
 
-bool ensure_partition_for(PgConnection& connection, int64_t unix_us, PgFailure* failure) {
+base::Status ensure_partition_for(PgConnection& connection, int64_t unix_us) {
   int64_t day = utc_day_of(unix_us);
   if (!partition_day_supported(day)) {
-    *failure = {"22008", "captured_at is outside the years 1 to 9999"};
-    return false;
+    return base::fail("captured_at is outside the years 1 to 9999", "22008");
   }
-  bool exists = false;
   // The common case needs no lock: the partition is there already.
-  if (!partition_exists(connection, day, &exists, failure)) return false;
-  if (exists) return true;
+  base::Result<bool> exists = partition_exists(connection, day);
+  if (!exists) return exists.error();
+  if (*exists) return {};
   LockedTransaction transaction(connection);
-  return transaction.begin(failure) && connection.run_ok(create_partition_sql(day), failure) &&
-         transaction.commit(failure);
+  if (base::Status began = transaction.begin(); !began) return began;
+  if (auto created = connection.run(create_partition_sql(day)); !created) return created.error();
+  return transaction.commit();
 }
 
-bool ensure_partition_for(PgConnection& connection, int64_t unix_us, std::string* error) {
-  PgFailure failure;
-  if (ensure_partition_for(connection, unix_us, &failure)) return true;
-  describe(failure, error);
-  return false;
-}
-
-int drop_expired_partitions(PgConnection& connection, int retention_days, std::string* error) {
+base::Result<int> drop_expired_partitions(PgConnection& connection, int retention_days) {
   if (retention_days < 1) return 0;
-  PgFailure failure;
-  int dropped = drop_expired_reporting(connection, retention_days, &failure);
-  if (dropped < 0) describe(failure, error);
+  // A day is expired once its last instant is older than the retention window.
+  int64_t first_kept_day = utc_day_of(base::unix_now_us()) - retention_days;
+  LockedTransaction transaction(connection);
+  if (base::Status began = transaction.begin(); !began) return began.error();
+  auto names = list_partitions(connection);
+  if (!names) return names.error();
+  int dropped = 0;
+  for (const std::string& name : *names) {
+    std::optional<int64_t> day = day_of_partition_name(name);
+    if (!day || *day >= first_kept_day) continue;
+    // The name matched messages_YYYYMMDD above, so it is safe to splice in.
+    if (auto gone = connection.run("DROP TABLE IF EXISTS mcptap." + name); !gone) {
+      return gone.error();
+    }
+    ++dropped;
+  }
+  if (base::Status committed = transaction.commit(); !committed) return committed.error();
   return dropped;
 }
 

@@ -4,22 +4,24 @@
 #include <cstdint>
 #include <string>
 
+#include "base/result.h"
 #include "sink/pg_connection.h"
 
 namespace mcptap::sink {
 
 // Creates or upgrades schema mcptap (idempotent, safe to run concurrently: it takes an
-// advisory lock), and makes sure partitions exist from today to days_ahead days ahead.
-bool migrate(PgConnection& connection, int days_ahead, std::string* error);
+// advisory lock), and makes sure partitions exist from today to days_ahead days ahead. The
+// columns of mcptap.messages come from sink/record_columns.h.
+base::Status migrate(PgConnection& connection, int days_ahead);
 
-// Makes sure the partition holding the day of unix_us exists. The PgFailure form tells a
-// lost connection from a refused value (a day outside the years 1..9999 is SQLSTATE 22008).
-bool ensure_partition_for(PgConnection& connection, int64_t unix_us, std::string* error);
-bool ensure_partition_for(PgConnection& connection, int64_t unix_us, PgFailure* failure);
+// Makes sure the partition holding the day of unix_us exists. The error's code is the
+// SQLSTATE, which tells a lost connection (none) from a refused value (a day outside the
+// years 1..9999 is 22008).
+base::Status ensure_partition_for(PgConnection& connection, int64_t unix_us);
 
-// Drops whole partitions whose day ended more than retention_days ago. Returns the number
-// dropped, or -1 with *error set. retention_days < 1 keeps everything (returns 0).
-int drop_expired_partitions(PgConnection& connection, int retention_days, std::string* error);
+// Drops whole partitions whose day ended more than retention_days ago; returns how many.
+// retention_days < 1 keeps everything (returns 0).
+base::Result<int> drop_expired_partitions(PgConnection& connection, int retention_days);
 
 // The newest schema version migrate() installs (rows of mcptap.schema_migrations).
 int latest_schema_version();

@@ -125,7 +125,7 @@ void SinkWorker::write_in_flight() {
   stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
   log_sink(write_log_, base::LogLevel::Warn, "writing to PostgreSQL failed; will retry",
            {{"error", result.failure.message},
-            {"sqlstate", result.failure.sqlstate},
+            {"sqlstate", result.failure.code},
             {"kind", kind_name(kind)},
             {"pending_records", stats_.spool_records.load()}});
   // A fresh connection also re-runs migrate, which repairs a dropped table or partition.
@@ -162,7 +162,7 @@ void SinkWorker::report_rejections(const WriteResult& result) {
     log_sink(reject_log_, base::LogLevel::Warn, "PostgreSQL rejected a record; skipped",
              {{"id", rejection.id.to_string()},
               {"route", rejection.route},
-              {"sqlstate", rejection.failure.sqlstate},
+              {"sqlstate", rejection.failure.code},
               {"error", rejection.failure.message}});
   }
 }
@@ -209,18 +209,18 @@ void SinkWorker::maybe_maintain() {
 // Creates or upgrades the schema and the partitions ahead, and applies retention. A failure
 // is logged, not fatal: a role that may only insert still ships into an existing schema.
 void SinkWorker::maintain() {
-  std::string error;
-  if (!migrate(*connection_, options_.partitions_ahead_days, &error)) {
-    log_sink(maintenance_log_, base::LogLevel::Warn, "schema migration failed", {{"error", error}});
+  if (base::Status migrated = migrate(*connection_, options_.partitions_ahead_days); !migrated) {
+    log_sink(maintenance_log_, base::LogLevel::Warn, "schema migration failed",
+             {{"error", describe(migrated.error())}});
     return;
   }
-  int dropped = drop_expired_partitions(*connection_, options_.retention_days, &error);
-  if (dropped < 0) {
+  base::Result<int> dropped = drop_expired_partitions(*connection_, options_.retention_days);
+  if (!dropped) {
     log_sink(maintenance_log_, base::LogLevel::Warn, "dropping expired partitions failed",
-             {{"error", error}});
-  } else if (dropped > 0) {
+             {{"error", describe(dropped.error())}});
+  } else if (*dropped > 0) {
     base::log_info("dropped expired partitions", {{"component", "sink"},
-                                                  {"partitions", dropped},
+                                                  {"partitions", *dropped},
                                                   {"retention_days", options_.retention_days}});
   }
 }

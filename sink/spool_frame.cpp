@@ -5,9 +5,17 @@
 
 #include "sink/crc32c.h"
 #include "sink/little_endian.h"
+#include "sink/record_columns.h"
 
 namespace mcptap::sink {
 namespace {
+
+// A body holds every column of mcptap.messages but id, which is in the header. A column added
+// to record_columns.h needs a place here too, under a new kFrameFormat whose decoder still
+// reads format 1 bodies: records spooled before an upgrade are delivered after it. Then
+// raise this count; RecordColumnsTest.EveryColumnSurvivesTheSpoolFrame checks the values.
+static_assert(kRecordColumnCount == 17,
+              "a new column of mcptap.messages needs a place in the spool frame");
 
 enum BodyFlag : uint8_t {
   kHasJsonrpcId = 1 << 0,

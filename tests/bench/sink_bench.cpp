@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "sink/copy_binary.h"
+#include "sink/record_columns.h"
 #include "sink/schema.h"
 #include "sink/sink.h"
 
@@ -125,7 +126,7 @@ double raw_copy_rows_per_second(const Args& args, const std::vector<capture::Rec
     out << tuples;
   }
   const std::string command = "psql -X -q '" + args.raw_url + "' -c \"\\copy mcptap.messages (" +
-                              std::string(sink::kCopyColumns) + ") FROM '" + file +
+                              sink::copy_column_list() + ") FROM '" + file +
                               "' WITH (FORMAT binary)\"";
   Clock::time_point start = Clock::now();
   if (!run(command)) std::fprintf(stderr, "psql \\copy failed\n");
@@ -213,10 +214,10 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(args.work_dir);
   for (const std::string& url : {args.url, args.raw_url}) {
     sink::PgConnection connection(url);
-    std::string error;
-    if (!connection.ok() || !sink::migrate(connection, 3, &error)) {
+    base::Status migrated = connection.ok() ? sink::migrate(connection, 3) : base::Status();
+    if (!connection.ok() || !migrated) {
       std::fprintf(stderr, "cannot prepare %s: %s %s\n", url.c_str(), connection.error().c_str(),
-                   error.c_str());
+                   migrated ? "" : sink::describe(migrated.error()).c_str());
       return 1;
     }
   }

@@ -8,6 +8,7 @@
 #include "cli/client_commands.h"
 #include "cli/trace.h"
 #include "sink/pg_connection.h"
+#include "sink/record_columns.h"
 #include "sink/schema.h"
 
 namespace mcptap::cli {
@@ -49,24 +50,23 @@ class QueryCommandTest : public ::testing::Test {
                               << ": run through ctest (fixture postgres)";
     connection_ = std::make_unique<sink::PgConnection>(url);
     ASSERT_TRUE(connection_->ok()) << connection_->error();
-    std::string error;
-    ASSERT_TRUE(sink::migrate(*connection_, 3, &error)) << error;
+    base::Status migrated = sink::migrate(*connection_, 3);
+    ASSERT_TRUE(migrated) << sink::describe(migrated.error());
     // Rows a few days old need the partitions of those days.
     auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
     for (int days_ago = 1; days_ago <= 3; ++days_ago) {
-      ASSERT_TRUE(sink::ensure_partition_for(*connection_,
-                                             now_us - days_ago * 86400 * kMicrosPerSecond, &error))
-          << error;
+      base::Status made =
+          sink::ensure_partition_for(*connection_, now_us - days_ago * 86400 * kMicrosPerSecond);
+      ASSERT_TRUE(made) << sink::describe(made.error());
     }
     route_ = unique_route("query_test");
   }
 
   // Inserts one row and returns its id.
   std::string insert(const Message& message) {
-    std::string error;
-    sink::PgResult result = connection_->exec(
+    auto result = connection_->run(
         "INSERT INTO mcptap.messages (id, captured_at, route, connection_id, session_id,"
         " transport, direction, kind, jsonrpc_id, method, correlation_id, latency_us, payload,"
         " payload_bytes, meta)"
@@ -77,16 +77,15 @@ class QueryCommandTest : public ::testing::Test {
         {std::to_string(message.seconds_ago), route_, message.session, message.direction,
          message.kind, message.jsonrpc_id, message.method, message.correlation_id,
          message.latency_us, message.payload, std::to_string(message.payload.size()), message.meta},
-        &error);
-    EXPECT_TRUE(error.empty()) << error;
-    return result && PQntuples(result.get()) == 1 ? PQgetvalue(result.get(), 0, 0) : "";
+        sink::ErrorText::Full);
+    EXPECT_TRUE(result) << result.error().message;
+    return result && PQntuples(result->get()) == 1 ? PQgetvalue(result->get(), 0, 0) : "";
   }
 
   std::string new_uuid() {
-    std::string error;
-    sink::PgResult result = connection_->exec("SELECT gen_random_uuid()::text", {}, &error);
-    EXPECT_TRUE(error.empty()) << error;
-    return PQgetvalue(result.get(), 0, 0);
+    auto result = connection_->run("SELECT gen_random_uuid()::text");
+    EXPECT_TRUE(result) << result.error().message;
+    return result ? PQgetvalue(result->get(), 0, 0) : "";
   }
 
   // A request at seconds_ago and its reply one second later.
@@ -345,12 +344,13 @@ TEST_F(QueryCommandTest, JsonLinesCarryEveryColumn) {
   std::vector<std::string> lines = lines_of(format_json_lines(rows));
   ASSERT_EQ(lines.size(), 2u);
   nlohmann::json response = nlohmann::json::parse(lines[1]);
-  for (const char* column :
-       {"id", "captured_at", "route", "connection_id", "session_id", "transport", "direction",
-        "kind", "jsonrpc_id", "method", "correlation_id", "latency_us", "payload", "payload_bytes",
-        "truncated", "redacted", "meta"}) {
-    EXPECT_TRUE(response.contains(column)) << column;
-  }
+  // Every column of the table, in its order.
+  nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(lines[1]);
+  std::vector<std::string> keys;
+  for (auto it = ordered.begin(); it != ordered.end(); ++it) keys.push_back(it.key());
+  std::vector<std::string> columns;
+  for (const sink::RecordColumn& column : sink::record_columns()) columns.emplace_back(column.name);
+  EXPECT_EQ(keys, columns);
   EXPECT_EQ(response["jsonrpc_id"], "\"a\"");
   EXPECT_EQ(response["latency_us"], 12345);
   EXPECT_EQ(response["payload"]["result"], nlohmann::json::object());
@@ -427,6 +427,24 @@ TEST(QueryPieces, ATracedToolFailureSaysSo) {
   EXPECT_FALSE(contains(lines[1], "tool error")) << lines[1];
   trace.origin.reply->payload = nlohmann::json::parse(R"({"result":{"isError":"yes"}})");
   EXPECT_FALSE(contains(format_trace(trace), "tool error"));
+}
+
+// The trace shows some of a row's columns, under the table's names.
+TEST(QueryPieces, ATracedMessageShowsColumnsOfTheTable) {
+  Trace trace;
+  trace.origin.reply = TraceMessage{};
+  nlohmann::ordered_json json = trace_as_json(trace);
+  for (const char* side : {"request", "reply"}) {
+    const nlohmann::ordered_json& message = json["origin"][side];
+    ASSERT_TRUE(message.is_object()) << side;
+    for (auto it = message.begin(); it != message.end(); ++it) {
+      bool is_column = false;
+      for (const sink::RecordColumn& column : sink::record_columns()) {
+        is_column = is_column || column.name == it.key();
+      }
+      EXPECT_TRUE(is_column) << it.key() << " is not a column of mcptap.messages";
+    }
+  }
 }
 
 TEST(QueryPieces, DurationsParse) {

@@ -74,14 +74,14 @@ inline PgConnection connect_or_fail() {
 // The first column of every row, as text ("<null>" for null).
 inline std::vector<std::string> column(PgConnection& connection, const std::string& sql,
                                        const std::vector<std::string>& params = {}) {
-  std::string error;
-  PgResult result = connection.exec(sql, params, &error);
-  EXPECT_TRUE(result && PQresultStatus(result.get()) == PGRES_TUPLES_OK) << sql << ": " << error;
+  auto result = connection.run(sql, params);
+  EXPECT_TRUE(result && PQresultStatus(result->get()) == PGRES_TUPLES_OK)
+      << sql << ": " << (result ? "" : result.error().message);
   std::vector<std::string> values;
-  if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) return values;
-  for (int row = 0; row < PQntuples(result.get()); ++row) {
-    values.emplace_back(PQgetisnull(result.get(), row, 0) ? "<null>"
-                                                          : PQgetvalue(result.get(), row, 0));
+  if (!result || PQresultStatus(result->get()) != PGRES_TUPLES_OK) return values;
+  for (int row = 0; row < PQntuples(result->get()); ++row) {
+    values.emplace_back(PQgetisnull(result->get(), row, 0) ? "<null>"
+                                                           : PQgetvalue(result->get(), row, 0));
   }
   return values;
 }

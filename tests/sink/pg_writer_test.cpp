@@ -22,9 +22,9 @@ using testing::unique_name;
 class PgWriterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string error;
     ASSERT_TRUE(connection_.ok());
-    ASSERT_TRUE(migrate(connection_, 3, &error)) << error;
+    base::Status migrated = migrate(connection_, 3);
+    ASSERT_TRUE(migrated) << describe(migrated.error());
   }
 
   // One column of the row with this id, as text.
@@ -106,8 +106,7 @@ TEST_F(PgWriterTest, EveryColumnRoundTrips) {
 // The spool forgets a batch once COMMIT returns, so that COMMIT must be durable even where
 // the server or role turned synchronous_commit off.
 TEST_F(PgWriterTest, CommitsAreDurableWhateverTheSessionDefault) {
-  std::string error;
-  ASSERT_TRUE(connection_.exec_ok("SET synchronous_commit TO off", &error)) << error;
+  ASSERT_TRUE(connection_.run("SET synchronous_commit TO off"));
   PgWriter writer(connection_);
   WriteResult result = writer.write(batch_of(3));
   ASSERT_FALSE(result.needs_retry) << result.failure.message;
@@ -152,7 +151,7 @@ TEST_F(PgWriterTest, ABadRecordIsRejectedAloneAndTheOthersCommit) {
   ASSERT_EQ(result.rejections.size(), 1u);
   EXPECT_EQ(result.rejections[0].id, batch[23].id);
   EXPECT_EQ(result.rejections[0].route, route_);
-  EXPECT_EQ(result.rejections[0].failure.sqlstate, "22P02");
+  EXPECT_EQ(result.rejections[0].failure.code, "22P02");
   // The log line must not carry the payload.
   EXPECT_EQ(result.rejections[0].failure.message.find("oops"), std::string::npos);
   EXPECT_EQ(count_rows(connection_, route_), 36);
@@ -186,7 +185,7 @@ TEST_F(PgWriterTest, TextThatIsNotUtf8IsRejectedAlone) {
   ASSERT_FALSE(result.needs_retry) << result.failure.message;
   ASSERT_EQ(result.rejections.size(), 3u);
   EXPECT_EQ(result.rejections[0].id, batch[2].id);
-  EXPECT_EQ(result.rejections[0].failure.sqlstate, "22021");
+  EXPECT_EQ(result.rejections[0].failure.code, "22021");
   EXPECT_EQ(result.rejections[1].id, batch[5].id);
   EXPECT_EQ(result.rejections[2].id, batch[7].id);
   EXPECT_EQ(result.inserted, 6u);
@@ -251,7 +250,7 @@ TEST_F(PgWriterTest, ALostConnectionAsksForARetryAndTheRetryWritesEverything) {
   EXPECT_TRUE(result.needs_retry);
   EXPECT_EQ(result.records_done, 0u);
   EXPECT_EQ(classify_failure(result.failure, victim.ok()), FailureKind::Connection)
-      << result.failure.sqlstate << " " << result.failure.message;
+      << result.failure.code << " " << result.failure.message;
 
   PgConnection fresh = connect_or_fail();
   PgWriter retry_writer(fresh);
@@ -289,8 +288,8 @@ TEST_F(PgWriterTest, ALeastPrivilegeRoleWritesAndReplays) {
         "GRANT CONNECT, TEMPORARY ON DATABASE " + database + " TO " + role,
         "GRANT USAGE ON SCHEMA mcptap TO " + role, "GRANT INSERT ON mcptap.messages TO " + role,
         "GRANT SELECT ON mcptap.schema_migrations TO " + role}) {
-    std::string error;
-    ASSERT_TRUE(connection_.exec_ok(grant, &error)) << grant << ": " << error;
+    auto granted = connection_.run(grant);
+    ASSERT_TRUE(granted) << grant << ": " << granted.error().message;
   }
   {
     PgConnection writer_connection("host=127.0.0.1 port=" + port + " dbname=" + database +
@@ -307,30 +306,32 @@ TEST_F(PgWriterTest, ALeastPrivilegeRoleWritesAndReplays) {
     EXPECT_EQ(replay.inserted, 0u);
     EXPECT_EQ(count_rows(connection_, route_), 20);
 
-    std::string error;
-    EXPECT_FALSE(writer_connection.exec_ok("SELECT count(*) FROM mcptap.messages", &error));
-    EXPECT_NE(error.find("permission denied"), std::string::npos) << error;
-    EXPECT_FALSE(writer_connection.exec_ok("CREATE TABLE mcptap.intruder (x int)", &error));
-    EXPECT_NE(error.find("permission denied"), std::string::npos) << error;
-    EXPECT_FALSE(writer_connection.exec_ok("DELETE FROM mcptap.messages", &error));
+    for (const char* refused :
+         {"SELECT count(*) FROM mcptap.messages", "CREATE TABLE mcptap.intruder (x int)",
+          "DELETE FROM mcptap.messages"}) {
+      auto outcome = writer_connection.run(refused);
+      ASSERT_FALSE(outcome) << refused;
+      EXPECT_EQ(outcome.error().code, "42501") << refused << ": " << outcome.error().message;
+    }
   }
-  std::string error;
-  ASSERT_TRUE(connection_.exec_ok("DROP OWNED BY " + role, &error)) << error;
-  ASSERT_TRUE(connection_.exec_ok("DROP ROLE " + role, &error)) << error;
+  for (const std::string& cleanup : {"DROP OWNED BY " + role, "DROP ROLE " + role}) {
+    auto done = connection_.run(cleanup);
+    ASSERT_TRUE(done) << cleanup << ": " << done.error().message;
+  }
 }
 
 TEST(PgWriterClassifyTest, SqlstatesMapToWhatTheSinkDoes) {
-  EXPECT_EQ(classify_failure({"", "server closed the connection"}, true), FailureKind::Connection);
-  EXPECT_EQ(classify_failure({"22P02", "bad json"}, false), FailureKind::Connection);
-  EXPECT_EQ(classify_failure({"08006", ""}, true), FailureKind::Connection);
-  EXPECT_EQ(classify_failure({"57P01", ""}, true), FailureKind::Connection);
-  EXPECT_EQ(classify_failure({"53300", ""}, true), FailureKind::Connection);
-  EXPECT_EQ(classify_failure({"22P02", ""}, true), FailureKind::Data);
-  EXPECT_EQ(classify_failure({"22021", ""}, true), FailureKind::Data);
-  EXPECT_EQ(classify_failure({"23514", ""}, true), FailureKind::Data);
-  EXPECT_EQ(classify_failure({"54000", ""}, true), FailureKind::Data);
-  EXPECT_EQ(classify_failure({"42P01", ""}, true), FailureKind::Server);
-  EXPECT_EQ(classify_failure({"42501", ""}, true), FailureKind::Server);
+  EXPECT_EQ(classify_failure({"server closed the connection", ""}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"bad json", "22P02"}, false), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"", "08006"}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"", "57P01"}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"", "53300"}, true), FailureKind::Connection);
+  EXPECT_EQ(classify_failure({"", "22P02"}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"", "22021"}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"", "23514"}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"", "54000"}, true), FailureKind::Data);
+  EXPECT_EQ(classify_failure({"", "42P01"}, true), FailureKind::Server);
+  EXPECT_EQ(classify_failure({"", "42501"}, true), FailureKind::Server);
 }
 
 }  // namespace

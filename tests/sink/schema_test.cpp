@@ -21,9 +21,9 @@ using testing::scalar;
 class SchemaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string error;
     ASSERT_TRUE(connection_.ok());
-    ASSERT_TRUE(migrate(connection_, 3, &error)) << error;
+    base::Status migrated = migrate(connection_, 3);
+    ASSERT_TRUE(migrated) << describe(migrated.error());
   }
 
   bool partition_exists(int64_t utc_day) {
@@ -36,9 +36,10 @@ class SchemaTest : public ::testing::Test {
 };
 
 TEST_F(SchemaTest, MigrateTwiceIsIdempotent) {
-  std::string error;
-  ASSERT_TRUE(migrate(connection_, 3, &error)) << error;
-  ASSERT_TRUE(migrate(connection_, 3, &error)) << error;
+  for (int round = 0; round < 2; ++round) {
+    base::Status migrated = migrate(connection_, 3);
+    ASSERT_TRUE(migrated) << describe(migrated.error());
+  }
   EXPECT_EQ(column(connection_, "SELECT version::text FROM mcptap.schema_migrations ORDER BY 1"),
             std::vector<std::string>{std::to_string(latest_schema_version())});
   EXPECT_EQ(scalar(connection_,
@@ -55,7 +56,10 @@ TEST_F(SchemaTest, ConcurrentMigrationsAllSucceed) {
   for (int i = 0; i < kMigrators; ++i) {
     migrators.emplace_back([&, i] {
       PgConnection own(testing::test_pg_url());
-      succeeded[i] = own.ok() && migrate(own, 5, &errors[i]);
+      if (!own.ok()) return;
+      base::Status migrated = migrate(own, 5);
+      succeeded[i] = migrated.ok();
+      if (!migrated) errors[i] = describe(migrated.error());
     });
   }
   for (std::thread& migrator : migrators) migrator.join();
@@ -167,28 +171,29 @@ TEST_F(SchemaTest, IndexesAreBrinOnTimeAndTwoBtreesWithoutGin) {
 
 TEST_F(SchemaTest, EnsurePartitionForAnOldDayCreatesIt) {
   const int64_t five_days_ago = now_unix_us() - 5 * kMicrosPerDay;
-  std::string error;
-  ASSERT_TRUE(ensure_partition_for(connection_, five_days_ago, &error)) << error;
+  base::Status made = ensure_partition_for(connection_, five_days_ago);
+  ASSERT_TRUE(made) << describe(made.error());
   EXPECT_TRUE(partition_exists(utc_day_of(five_days_ago)));
   // And again: nothing to do.
-  ASSERT_TRUE(ensure_partition_for(connection_, five_days_ago, &error)) << error;
+  made = ensure_partition_for(connection_, five_days_ago);
+  ASSERT_TRUE(made) << describe(made.error());
 }
 
 TEST_F(SchemaTest, EnsurePartitionRefusesADayPastYear9999) {
-  PgFailure failure;
   const int64_t year_10000 = int64_t{253'402'300'800} * 1'000'000;
-  EXPECT_FALSE(ensure_partition_for(connection_, year_10000, &failure));
-  EXPECT_EQ(failure.sqlstate, "22008");
+  base::Status made = ensure_partition_for(connection_, year_10000);
+  ASSERT_FALSE(made);
+  EXPECT_EQ(made.error().code, "22008");
 }
 
 TEST_F(SchemaTest, DropExpiredPartitionsDropsOldDaysAndKeepsRecentOnes) {
   const int64_t now = now_unix_us();
-  std::string error;
   for (int days_ago : {10, 8, 7, 2}) {
-    ASSERT_TRUE(ensure_partition_for(connection_, now - days_ago * kMicrosPerDay, &error)) << error;
+    base::Status made = ensure_partition_for(connection_, now - days_ago * kMicrosPerDay);
+    ASSERT_TRUE(made) << describe(made.error());
   }
-  int dropped = drop_expired_partitions(connection_, 7, &error);
-  ASSERT_GE(dropped, 0) << error;
+  base::Result<int> dropped = drop_expired_partitions(connection_, 7);
+  ASSERT_TRUE(dropped) << describe(dropped.error());
   EXPECT_FALSE(partition_exists(today_ - 10));
   EXPECT_FALSE(partition_exists(today_ - 8));
   // Day -7 still has instants within the last 7 days.
@@ -199,9 +204,10 @@ TEST_F(SchemaTest, DropExpiredPartitionsDropsOldDaysAndKeepsRecentOnes) {
 }
 
 TEST_F(SchemaTest, RetentionBelowOneDayKeepsEverything) {
-  std::string error;
-  ASSERT_TRUE(ensure_partition_for(connection_, now_unix_us() - 2 * kMicrosPerDay, &error));
-  EXPECT_EQ(drop_expired_partitions(connection_, 0, &error), 0);
+  ASSERT_TRUE(ensure_partition_for(connection_, now_unix_us() - 2 * kMicrosPerDay));
+  base::Result<int> dropped = drop_expired_partitions(connection_, 0);
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(*dropped, 0);
   EXPECT_TRUE(partition_exists(today_ - 2));
 }
 
@@ -218,9 +224,10 @@ TEST(SchemaNamesTest, MigrateReportsAFailedConnection) {
                        "/none");
   EXPECT_FALSE(nowhere.ok());
   EXPECT_FALSE(nowhere.error().empty());
-  std::string error;
-  EXPECT_FALSE(migrate(nowhere, 3, &error));
-  EXPECT_FALSE(error.empty());
+  base::Status migrated = migrate(nowhere, 3);
+  ASSERT_FALSE(migrated);
+  EXPECT_FALSE(migrated.error().message.empty());
+  EXPECT_TRUE(migrated.error().code.empty()) << "a lost connection has no SQLSTATE";
 }
 
 }  // namespace
