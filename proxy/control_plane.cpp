@@ -29,10 +29,12 @@ nlohmann::json optional_json(const std::optional<std::string>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
-// Parses {"enabled": bool, "sample": 0..1, "methods": [..]} into a switch; the error names the key at fault.
+// Parses {"enabled": bool, "sample": 0..1, "methods": [..]} into a switch; the error names the key
+// at fault.
 base::Status parse_switch(const std::string& body, capture::CaptureSwitch& out) {
   nlohmann::json document = nlohmann::json::parse(body, nullptr, false);
-  if (document.is_discarded() || !document.is_object()) return base::fail("body must be a JSON object");
+  if (document.is_discarded() || !document.is_object())
+    return base::fail("body must be a JSON object");
   for (auto it = document.begin(); it != document.end(); ++it) {
     if (it.key() != "enabled" && it.key() != "sample" && it.key() != "methods") {
       return base::fail("unknown key \"" + it.key() + "\"");
@@ -488,10 +490,8 @@ void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
                 "not parsed then (mcptap_bytes_total still counts the traffic).");
   for (const RouteState& route : routes) {
     const capture::CaptureCounters& c = route.capture.counters();
-    writer.sample({{"route", route.config.name}, {"direction", "client_to_server"}},
-                  c.messages[0]);
-    writer.sample({{"route", route.config.name}, {"direction", "server_to_client"}},
-                  c.messages[1]);
+    writer.sample({{"route", route.config.name}, {"direction", "client_to_server"}}, c.messages[0]);
+    writer.sample({{"route", route.config.name}, {"direction", "server_to_client"}}, c.messages[1]);
   }
 }
 

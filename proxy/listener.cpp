@@ -13,8 +13,8 @@
 #include <random>
 #include <utility>
 
-#include "base/uv_handles.h"
 #include "base/resolver.h"
+#include "base/uv_handles.h"
 
 namespace mcptap::proxy {
 

@@ -17,7 +17,7 @@ namespace mcptap::proxy {
 // reload may replace the route).
 struct RouteState {
   const RouteConfig& config;
-  const RouteCounters& traffic;              // forwarding: connections, bytes, watermarks
+  const RouteCounters& traffic;             // forwarding: connections, bytes, watermarks
   const capture::MessagePipeline& capture;  // capture: switch, budget, counters, rates
 };
 

@@ -47,7 +47,8 @@ TEST(HostPortTest, ParsesHostPortBracketsAndAllInterfaces) {
 
 TEST(HostPortTest, ErrorsNameTheMistake) {
   EXPECT_EQ(error_of("9001"), "expected \"host:port\", got \"9001\"");
-  EXPECT_EQ(error_of("::1:9001"), "an IPv6 address needs brackets: \"[::1]:9001\", got \"::1:9001\"");
+  EXPECT_EQ(error_of("::1:9001"),
+            "an IPv6 address needs brackets: \"[::1]:9001\", got \"::1:9001\"");
   EXPECT_EQ(error_of("h:"), "expected a port number 0-65535, got \"h:\"");
   EXPECT_EQ(error_of("h:123456"), "expected a port number 0-65535, got \"h:123456\"");
   EXPECT_EQ(error_of("h:80a"), "expected a port number, got \"h:80a\"");

@@ -140,8 +140,9 @@ TEST_F(ProxyServerTest, FailedTakeOverIsReportedAndKeepsTheRunningRoute) {
 
   ASSERT_TRUE(result.has_value()) << "only IP literals: apply finishes at once";
   ASSERT_FALSE(*result);
-  EXPECT_EQ(result->error().message, "route a: cannot take over the socket listening on "
-                                     "127.0.0.1:0: too many open files");
+  EXPECT_EQ(result->error().message,
+            "route a: cannot take over the socket listening on "
+            "127.0.0.1:0: too many open files");
   EXPECT_EQ(server_->find_route("a")->config.upstream.port, first);
   EXPECT_EQ(echo_through(port, "kept"), "kept");
   EXPECT_EQ(upstreams_[1]->accepted(), 0u);
@@ -212,8 +213,8 @@ TEST_F(ProxyServerTest, ListenNamesAreResolvedWhileTheLoopServes) {
 TEST_F(ProxyServerTest, UnresolvableListenNameRejectsTheApply) {
   uint16_t upstream = start_upstream();
   ASSERT_TRUE(apply(options({route("a", {"127.0.0.1", 0}, upstream)})));
-  base::Status applied = apply(options({route("a", {"127.0.0.1", 0}, upstream),
-                                        route("b", {"no-such-host.invalid", 0}, upstream)}));
+  base::Status applied = apply(options(
+      {route("a", {"127.0.0.1", 0}, upstream), route("b", {"no-such-host.invalid", 0}, upstream)}));
   ASSERT_FALSE(applied);
   EXPECT_EQ(applied.error().message.rfind(
                 "route b: cannot resolve the listen host \"no-such-host.invalid\": ", 0),

@@ -61,8 +61,8 @@ class RunningProxyTest : public ::testing::Test {
 
   // A server with no route yet (its loop hosts the upstreams), then its routes applied.
   void create_server() {
-    server_ = std::make_unique<ProxyServer>(options({}), capture::CaptureOptions{}, redactor_,
-                                            consumer_);
+    server_ =
+        std::make_unique<ProxyServer>(options({}), capture::CaptureOptions{}, redactor_, consumer_);
     base::Status started = server_->start();
     ASSERT_TRUE(started) << started.error().message;
   }
