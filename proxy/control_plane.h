@@ -54,7 +54,6 @@ class ControlPlane {
   void start_tail(const AdminRequest& request, AdminResponder& responder);
   void on_record(const std::string& route, const capture::Record& record);
   LatencyHistogram& histogram_for(const std::string& route, const std::string& method);
-  void write_route_metrics(PrometheusWriter& writer) const;
   void write_admin_metrics(PrometheusWriter& writer) const;
 
   RouteView& routes_;
