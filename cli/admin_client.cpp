@@ -1,7 +1,6 @@
 // Client of the admin API: where it listens, its bearer token, blocking HTTP/1.1 exchanges.
 #include "cli/admin_client.h"
 
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include <utility>
 
 #include "base/http_message_parser.h"
+#include "base/resolver.h"
 #include "cli/client_commands.h"
 #include "cli/config_loader.h"
 #include "cli/terminal_text.h"
@@ -62,38 +62,34 @@ bool wait_for(int fd, short events, int timeout_ms) {
   return ::poll(&entry, 1, timeout_ms) > 0;
 }
 
-// A non-blocking connect bounded by the deadline; "" when connected, else why not.
-std::string try_connect(const Socket& socket, const addrinfo& address, Clock::time_point deadline) {
-  if (::connect(socket.fd(), address.ai_addr, address.ai_addrlen) == 0) return "";
-  if (errno != EINPROGRESS) return std::strerror(errno);
-  if (!wait_for(socket.fd(), POLLOUT, remaining_ms(deadline))) return "timed out";
+// A non-blocking connect bounded by the deadline; the error is why it did not connect.
+base::Status try_connect(const Socket& socket, const sockaddr_storage& address,
+                         Clock::time_point deadline) {
+  socklen_t length = address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::connect(socket.fd(), reinterpret_cast<const sockaddr*>(&address), length) == 0) return {};
+  if (errno != EINPROGRESS) return base::fail(std::strerror(errno));
+  if (!wait_for(socket.fd(), POLLOUT, remaining_ms(deadline))) return base::fail("timed out");
   int error = 0;
-  socklen_t length = sizeof error;
-  ::getsockopt(socket.fd(), SOL_SOCKET, SO_ERROR, &error, &length);
-  return error == 0 ? "" : std::strerror(error);
+  socklen_t error_length = sizeof error;
+  ::getsockopt(socket.fd(), SOL_SOCKET, SO_ERROR, &error, &error_length);
+  if (error != 0) return base::fail(std::strerror(error));
+  return {};
 }
 
-Socket connect_to(const proxy::HostPort& address, Clock::time_point deadline) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  std::string port = std::to_string(address.port);
-  if (int status = ::getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found)) {
-    throw AdminError("cannot resolve the admin API host \"" + address.host +
-                     "\": " + ::gai_strerror(status));
-  }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+Socket connect_to(const base::HostPort& address, Clock::time_point deadline) {
+  base::Result<std::vector<sockaddr_storage>> addresses =
+      base::resolve_blocking(address, "the admin API host");
+  if (!addresses) throw AdminError(addresses.error().message);
   std::string reason = "no address";
-  for (addrinfo* candidate = found; candidate; candidate = candidate->ai_next) {
-    Socket socket(
-        ::socket(candidate->ai_family, candidate->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  for (const sockaddr_storage& candidate : *addresses) {
+    Socket socket(::socket(candidate.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (socket.fd() < 0) {
       reason = std::strerror(errno);
       continue;
     }
-    reason = try_connect(socket, *candidate, deadline);
-    if (reason.empty()) return socket;
+    base::Status connected = try_connect(socket, candidate, deadline);
+    if (connected) return socket;
+    reason = connected.error().message;
   }
   throw AdminError("cannot connect to the admin API at " + address.to_string() + ": " + reason +
                    " (is mcptap running?)");

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/route_config.h"
+#include "base/host_port.h"
 
 namespace mcptap::cli {
 
@@ -20,7 +20,7 @@ class AdminError : public std::runtime_error {
 };
 
 struct AdminEndpoint {
-  proxy::HostPort address{"127.0.0.1", 9901};
+  base::HostPort address{"127.0.0.1", 9901};
   std::string token_env = "MCPTAP_ADMIN_TOKEN";  // named in messages about the token
   std::string bearer_token;                      // empty: no Authorization header
 };

@@ -1,7 +1,6 @@
 // Configuration loading: every key checked, unknown keys named, defaults kept.
 #include "cli/config_loader.h"
 
-#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -104,7 +103,7 @@ class ObjectReader {
     }
   }
 
-  void read_host_port(const std::string& key, proxy::HostPort& out) {
+  void read_host_port(const std::string& key, base::HostPort& out) {
     if (const json* value = find(key)) {
       if (!value->is_string()) fail(path_of(key), "expected a string \"host:port\"");
       out = parse_host_port(value->get<std::string>(), path_of(key));
@@ -225,7 +224,7 @@ proxy::RouteConfig read_route(const json& value, const std::string& path,
   if (const json* upstream = reader.require("upstream")) {
     route.upstream_original_dst = upstream->is_string() && *upstream == "original_dst";
     if (route.upstream_original_dst) {
-      route.upstream = proxy::HostPort{"original_dst", 0};  // shown as such in logs and /routes
+      route.upstream = base::HostPort{"original_dst", 0};  // shown as such in logs and /routes
     } else {
       reader.read_host_port("upstream", route.upstream);
       if (route.upstream.host.empty()) ObjectReader::fail(path + ".upstream", "needs a host");
@@ -393,74 +392,12 @@ std::string_view key_of(std::string_view where) {
   return dot == std::string_view::npos ? where : where.substr(dot + 1);
 }
 
-// A URL where host:port belongs ("http://127.0.0.1:3101/mcp"): say so, and name the
-// host:port it points at, with the scheme's port when it has none. Credentials in it are
-// not repeated.
-std::string url_instead(std::string_view url, std::string_view where) {
-  size_t scheme_end = url.find("://");
-  std::string scheme(url.substr(0, scheme_end));
-  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::string_view authority = url.substr(scheme_end + 3);
-  authority = authority.substr(0, authority.find_first_of("/?#"));
-  std::string shown(url);
-  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    authority = authority.substr(at + 1);
-    shown = scheme + "://" + std::string(authority) + "/...";
-  }
-  std::string message =
-      "\"" + shown + "\" is a URL; " + std::string(key_of(where)) + " is host:port";
-  bool bracketed = !authority.empty() && authority.front() == '[';
-  size_t host_end = bracketed ? authority.find(']') : authority.find(':');
-  if (authority.empty() || host_end == 0 || (bracketed && host_end == std::string_view::npos)) {
-    return message;
-  }
-  std::string host_port(authority);
-  bool has_port = bracketed ? host_end + 1 < authority.size() : host_end != std::string_view::npos;
-  if (!has_port) {
-    if (scheme == "http" || scheme == "ws") {
-      host_port += ":80";
-    } else if (scheme == "https" || scheme == "wss") {
-      host_port += ":443";
-    } else {
-      return message;
-    }
-  }
-  return message + " - did you mean \"" + host_port + "\"?";
-}
-
 }  // namespace
 
-proxy::HostPort parse_host_port(std::string_view text, std::string_view where) {
-  std::string place(where);
-  if (text.find("://") != std::string_view::npos)
-    ObjectReader::fail(place, url_instead(text, where));
-  std::string shown = "\"" + std::string(text) + "\"";
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) {
-    ObjectReader::fail(place, "expected \"host:port\", got " + shown);
-  }
-  std::string_view host = text.substr(0, colon);
-  std::string_view port_text = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    ObjectReader::fail(place, "an IPv6 address needs brackets: \"[::1]:9001\", got " + shown);
-  }
-  if (size_t slash = port_text.find('/'); slash != std::string_view::npos && slash > 0) {
-    ObjectReader::fail(place, shown + " has a path; " + std::string(key_of(where)) +
-                                  " is host:port - did you mean \"" +
-                                  std::string(text.substr(0, colon + 1 + slash)) + "\"?");
-  }
-  unsigned port = 0;
-  if (port_text.empty() || port_text.size() > 5) {
-    ObjectReader::fail(place, "expected a port number 0-65535, got " + shown);
-  }
-  for (char c : port_text) {
-    if (c < '0' || c > '9') ObjectReader::fail(place, "expected a port number, got " + shown);
-    port = port * 10 + static_cast<unsigned>(c - '0');
-  }
-  if (port > 65535) ObjectReader::fail(place, "port out of range in " + shown);
-  return proxy::HostPort{host.empty() ? "0.0.0.0" : std::string(host), static_cast<uint16_t>(port)};
+base::HostPort parse_host_port(std::string_view text, std::string_view where) {
+  base::Result<base::HostPort> parsed = base::parse_host_port(text, key_of(where));
+  if (!parsed) ObjectReader::fail(std::string(where), parsed.error().message);
+  return std::move(parsed).value();
 }
 
 Config parse_config(std::string_view json_text) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/host_port.h"
 #include "base/log.h"
 #include "capture/message_pipeline.h"
 #include "capture/redactor.h"
@@ -14,7 +15,7 @@
 namespace mcptap::cli {
 
 struct AdminConfig {
-  proxy::HostPort listen{"127.0.0.1", 9901};
+  base::HostPort listen{"127.0.0.1", 9901};
   std::string token_env = "MCPTAP_ADMIN_TOKEN";
   std::vector<std::string> allowed_hosts;  // Host values accepted besides loopback/listen ones
 };
@@ -48,6 +49,6 @@ Config parse_config(std::string_view json_text);
 Config load_config_file(const std::string& path);
 
 // "host:port", "[v6]:port" or ":port" (all interfaces). Throws ConfigError naming `where`.
-proxy::HostPort parse_host_port(std::string_view text, std::string_view where);
+base::HostPort parse_host_port(std::string_view text, std::string_view where);
 
 }  // namespace mcptap::cli

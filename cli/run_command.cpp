@@ -55,7 +55,7 @@ int run_command(const RunArgs& args) {
           // Routes and their capture reload live; the rest is read once at start.
           if (fresh.sink.postgres_url != config.sink.postgres_url ||
               fresh.sink.spool_dir != config.sink.spool_dir ||
-              fresh.admin.listen.to_string() != config.admin.listen.to_string()) {
+              fresh.admin.listen != config.admin.listen) {
             base::log_warn("reload: sink and admin settings take effect at the next start");
           }
           fresh.proxy.admin = config.proxy.admin;
@@ -66,9 +66,8 @@ int run_command(const RunArgs& args) {
           return std::nullopt;
         }
       });
-  std::string error;
-  if (!server.start(&error)) {
-    print_error(error);
+  if (base::Status started = server.start(); !started) {
+    print_error(started.error().message);
     sink.stop(std::chrono::milliseconds(0));
     return kExitFailure;
   }

@@ -7,7 +7,7 @@
 #include "base/json_text.h"
 #include "base/log.h"
 #include "capture/message_pipeline.h"
-#include "proxy/proxy_server.h"
+#include "proxy/route_metrics.h"
 
 namespace mcptap::proxy {
 namespace {
@@ -30,34 +30,36 @@ nlohmann::json optional_json(const std::optional<std::string>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
-// Parses {"enabled": bool, "sample": 0..1, "methods": [..]} into a switch; "" when valid.
-std::string parse_switch(const std::string& body, capture::CaptureSwitch& out) {
+// Parses {"enabled": bool, "sample": 0..1, "methods": [..]} into a switch; the error names the key
+// at fault.
+base::Status parse_switch(const std::string& body, capture::CaptureSwitch& out) {
   nlohmann::json document = nlohmann::json::parse(body, nullptr, false);
-  if (document.is_discarded() || !document.is_object()) return "body must be a JSON object";
+  if (document.is_discarded() || !document.is_object())
+    return base::fail("body must be a JSON object");
   for (auto it = document.begin(); it != document.end(); ++it) {
     if (it.key() != "enabled" && it.key() != "sample" && it.key() != "methods") {
-      return "unknown key \"" + it.key() + "\"";
+      return base::fail("unknown key \"" + it.key() + "\"");
     }
   }
   auto enabled = document.find("enabled");
   if (enabled == document.end() || !enabled->is_boolean())
-    return "\"enabled\" must be true or false";
+    return base::fail("\"enabled\" must be true or false");
   out.enabled = enabled->get<bool>();
   if (auto sample = document.find("sample"); sample != document.end()) {
     if (!sample->is_number() || *sample < 0 || *sample > 1) {
-      return "\"sample\" must be a number from 0 to 1";
+      return base::fail("\"sample\" must be a number from 0 to 1");
     }
     out.sample = sample->get<double>();
   }
   if (auto methods = document.find("methods"); methods != document.end()) {
-    if (!methods->is_array()) return "\"methods\" must be an array of strings";
+    if (!methods->is_array()) return base::fail("\"methods\" must be an array of strings");
     out.methods.clear();
     for (const auto& method : *methods) {
-      if (!method.is_string()) return "\"methods\" must be an array of strings";
+      if (!method.is_string()) return base::fail("\"methods\" must be an array of strings");
       out.methods.push_back(method.get<std::string>());
     }
   }
-  return "";
+  return {};
 }
 
 // The route's captured volume now and what it comes to in a day; GB are 10^9 bytes.
@@ -71,43 +73,12 @@ nlohmann::json capture_rate_json(const capture::MessagePipeline& pipeline) {
           {"gb_per_day", rates.bytes_per_second * kSecondsPerDay / 1e9}};
 }
 
-// Correlation state is fed from the wire (session ids, ids, methods, progress tokens): its
-// size and what its bounds made it forget are visible here.
-void write_correlation_metrics(PrometheusWriter& writer,
-                               const std::vector<std::unique_ptr<ProxyRoute>>& routes) {
-  writer.family("mcptap_correlation_evictions_total", MetricType::Counter,
-                "Pending requests forgotten before their answer came, which is then recorded "
-                "unpaired: reason pending (capture.max_pending_requests_per_session), sessions "
-                "(capture.max_sessions), bytes (capture.max_correlation_bytes), idle "
-                "(capture.session_idle_timeout_s). Not counted while capture is off.");
-  for (const auto& route : routes) {
-    const capture::CorrelatorStats& stats = route->pipeline->correlation_stats();
-    for (size_t reason = 0; reason < capture::kEvictionReasons; ++reason) {
-      writer.sample({{"route", route->config.name},
-                     {"reason", capture::to_string(static_cast<capture::Eviction>(reason))}},
-                    stats.evicted[reason]);
-    }
-  }
-  writer.family("mcptap_correlation_sessions", MetricType::Gauge,
-                "Sessions in the correlation state: those with a request awaiting its answer, "
-                "and answered ones kept until they idle out. Not counted while capture is off.");
-  for (const auto& route : routes) {
-    writer.sample({{"route", route->config.name}}, route->pipeline->correlation_stats().sessions);
-  }
-  writer.family("mcptap_correlation_bytes", MetricType::Gauge,
-                "Estimated memory of the correlation state, bounded by "
-                "capture.max_correlation_bytes. Not counted while capture is off.");
-  for (const auto& route : routes) {
-    writer.sample({{"route", route->config.name}}, route->pipeline->correlation_stats().bytes);
-  }
-}
-
 }  // namespace
 
-nlohmann::json route_json(const ProxyRoute& route) {
-  const RouteCounters& traffic = route.listener->counters();
-  const capture::CaptureCounters& capture = route.pipeline->counters();
-  const capture::CaptureSwitch& capture_switch = route.pipeline->capture_switch();
+nlohmann::json route_json(const RouteState& route) {
+  const RouteCounters& traffic = route.traffic;
+  const capture::CaptureCounters& capture = route.capture.counters();
+  const capture::CaptureSwitch& capture_switch = route.capture.capture_switch();
   return {{"name", route.config.name},
           {"listen", route.config.listen.to_string()},
           {"upstream", route.config.upstream_text()},
@@ -125,9 +96,9 @@ nlohmann::json route_json(const ProxyRoute& route) {
           {"messages_filtered", capture.filtered},
           {"capture_budget_skipped", capture.budget_skipped},
           {"capture_budget",
-           {{"max_messages_per_second", route.pipeline->budget().max_messages_per_second},
-            {"max_bytes_per_second", route.pipeline->budget().max_bytes_per_second}}},
-          {"capture_rate", capture_rate_json(*route.pipeline)},
+           {{"max_messages_per_second", route.capture.budget().max_messages_per_second},
+            {"max_bytes_per_second", route.capture.budget().max_bytes_per_second}}},
+          {"capture_rate", capture_rate_json(route.capture)},
           {"watermark_pauses", traffic.watermark_pauses},
           {"upstream_connect_failures", traffic.upstream_connect_failures},
           {"connections_rejected", traffic.connections_rejected},
@@ -157,9 +128,11 @@ std::string tail_line(const capture::Record& record) {
   return base::json_text(line) + "\n";
 }
 
-ControlPlane::ControlPlane(ProxyServer& server, AdminOptions options)
-    : server_(server),
+ControlPlane::ControlPlane(RouteView& routes, AdminOptions options,
+                           const StatusSource* status_source)
+    : routes_(routes),
       options_(std::move(options)),
+      status_source_(status_source),
       access_{options_.token, options_.listen.host, options_.allowed_hosts},
       started_at_us_(base::unix_now_us()) {
   for (std::string_view reason : kAdminRefusalReasons) refusals_[std::string(reason)] = 0;
@@ -167,12 +140,14 @@ ControlPlane::ControlPlane(ProxyServer& server, AdminOptions options)
 
 ControlPlane::~ControlPlane() = default;
 
-bool ControlPlane::start(uv_loop_t* loop, std::string* error) {
+base::Status ControlPlane::start(uv_loop_t* loop) {
   admin_ = std::make_unique<AdminServer>(
       loop, [this](const AdminRequest& request, AdminResponder& responder) {
         handle(request, responder);
       });
-  return admin_->start(options_.listen.host, options_.listen.port, error);
+  std::string error;
+  if (!admin_->start(options_.listen.host, options_.listen.port, &error)) return base::fail(error);
+  return {};
 }
 
 void ControlPlane::close() {
@@ -185,14 +160,13 @@ uint16_t ControlPlane::port() const {
   return admin_ ? admin_->bound_port() : 0;
 }
 
-void ControlPlane::watch(ProxyRoute& route) {
-  const ProxyRoute* watched = &route;
-  route.pipeline->set_record_observer(
-      [this, watched](const capture::Record& record) { on_record(*watched, record); });
+void ControlPlane::watch(const std::string& route, capture::MessagePipeline& pipeline) {
+  pipeline.set_record_observer(
+      [this, route](const capture::Record& record) { on_record(route, record); });
 }
 
-void ControlPlane::unwatch(ProxyRoute& route) {
-  route.pipeline->set_record_observer(nullptr);
+void ControlPlane::unwatch(capture::MessagePipeline& pipeline) {
+  pipeline.set_record_observer(nullptr);
 }
 
 namespace {
@@ -255,19 +229,22 @@ void ControlPlane::route_request(const AdminRequest& request, AdminResponder& re
 
 void ControlPlane::post_capture(const AdminRequest& request, std::string_view name,
                                 AdminResponder& responder) {
-  ProxyRoute* route = server_.find_route(name);
+  std::optional<RouteState> route = routes_.find_route(name);
   if (!route) {
     responder.respond_error(404, "no route named \"" + std::string(name) + "\"");
     return;
   }
-  capture::CaptureSwitch next = route->pipeline->capture_switch();
+  capture::CaptureSwitch next = route->capture.capture_switch();
   next.sample = 1.0;
   next.methods.clear();
-  if (std::string problem = parse_switch(request.body, next); !problem.empty()) {
-    responder.respond_error(400, problem);
+  if (base::Status parsed = parse_switch(request.body, next); !parsed) {
+    responder.respond_error(400, parsed.error().message);
     return;
   }
-  route->pipeline->set_capture_switch(next);
+  if (base::Status switched = routes_.set_capture(name, next); !switched) {
+    responder.respond_error(404, switched.error().message);
+    return;
+  }
   base::log_info("capture switched", {{"route", route->config.name},
                                       {"enabled", next.enabled},
                                       {"sample", next.sample},
@@ -278,34 +255,32 @@ void ControlPlane::post_capture(const AdminRequest& request, std::string_view na
 // Readiness is about forwarding: a capture problem keeps 200 (taking a sidecar out of
 // service would stop the traffic it only records), but the body says capture is degraded.
 void ControlPlane::get_readyz(AdminResponder& responder) {
-  if (!server_.ready()) {
+  if (!routes_.ready()) {
     responder.respond(503, "text/plain", "not ready\n");
     return;
   }
-  const StatusSource* source = server_.status_source();
-  std::string degraded = source ? source->capture_degraded() : std::string();
+  std::string degraded = status_source_ ? status_source_->capture_degraded() : std::string();
   responder.respond(200, "text/plain",
                     degraded.empty() ? "ready\n" : "ready\ncapture: degraded (" + degraded + ")\n");
 }
 
 void ControlPlane::get_routes(AdminResponder& responder) {
   nlohmann::json routes = nlohmann::json::array();
-  for (const auto& route : server_.routes()) routes.push_back(route_json(*route));
+  for (const RouteState& route : routes_.routes()) routes.push_back(route_json(route));
   responder.respond(200, kJson, base::json_text(routes));
 }
 
 void ControlPlane::get_status(AdminResponder& responder) {
   nlohmann::json routes = nlohmann::json::array();
-  for (const auto& route : server_.routes()) routes.push_back(route_json(*route));
+  for (const RouteState& route : routes_.routes()) routes.push_back(route_json(route));
   nlohmann::json status = {
       {"version", MCPTAP_VERSION_STRING},
       {"uptime_s", static_cast<double>(base::unix_now_us() - started_at_us_) / 1e6},
-      {"ready", server_.ready()},
-      {"draining", server_.draining()},
+      {"ready", routes_.ready()},
+      {"draining", routes_.draining()},
       {"tail_streams", std::count_if(tails_.begin(), tails_.end(),  // live `mcptap tail`s
                                      [](const TailStream& t) { return t.responder->open(); })},
-      {"sink",
-       server_.status_source() ? server_.status_source()->status_json() : nlohmann::json::object()},
+      {"sink", status_source_ ? status_source_->status_json() : nlohmann::json::object()},
       {"routes", std::move(routes)}};
   responder.respond(200, kJson, base::json_text(status));
 }
@@ -314,7 +289,7 @@ void ControlPlane::start_tail(const AdminRequest& request, AdminResponder& respo
   TailStream tail;
   if (auto it = request.query.find("route"); it != request.query.end()) tail.route = it->second;
   if (auto it = request.query.find("method"); it != request.query.end()) tail.method = it->second;
-  if (!tail.route.empty() && !server_.find_route(tail.route)) {
+  if (!tail.route.empty() && !routes_.find_route(tail.route)) {
     responder.respond_error(404, "no route named \"" + tail.route + "\"");
     return;
   }
@@ -326,9 +301,9 @@ void ControlPlane::start_tail(const AdminRequest& request, AdminResponder& respo
   tails_.push_back(std::move(tail));
 }
 
-void ControlPlane::on_record(const ProxyRoute& route, const capture::Record& record) {
+void ControlPlane::on_record(const std::string& route, const capture::Record& record) {
   if (record.latency_us && record.method) {
-    histogram_for(route.config.name, *record.method)
+    histogram_for(route, *record.method)
         .observe_microseconds(static_cast<uint64_t>(std::max<int64_t>(*record.latency_us, 0)));
   }
   if (tails_.empty()) return;
@@ -364,8 +339,8 @@ LatencyHistogram& ControlPlane::histogram_for(const std::string& route, const st
 
 void ControlPlane::get_metrics(AdminResponder& responder) {
   PrometheusWriter writer;
-  write_route_metrics(writer);
-  if (server_.status_source()) server_.status_source()->write_metrics(writer);
+  write_route_metrics(writer, routes_.routes());
+  if (status_source_) status_source_->write_metrics(writer);
   writer.family("mcptap_request_latency_seconds", MetricType::Histogram,
                 "Time from a request's last byte to its response's last byte, for captured "
                 "exchanges only: nothing is observed while capture is off.");
@@ -373,7 +348,7 @@ void ControlPlane::get_metrics(AdminResponder& responder) {
     writer.histogram({{"route", key.first}, {"method", key.second}}, *histogram);
   }
   write_admin_metrics(writer);
-  if (!writer.error().empty()) base::log_warn("metrics", {{"error", writer.error()}});
+  if (!writer.status()) base::log_warn("metrics", {{"error", writer.status().error().message}});
   responder.respond(200, PrometheusWriter::kContentType, writer.text());
 }
 
@@ -403,94 +378,6 @@ void ControlPlane::write_admin_metrics(PrometheusWriter& writer) const {
   writer.sample({{"reason", "too_many_streams"}}, counters.streams_refused);
   writer.sample({{"reason", "behind_stream"}}, counters.refused_behind_stream);
   writer.sample({{"reason", "request_timeout"}}, counters.request_timeouts);
-}
-
-void ControlPlane::write_route_metrics(PrometheusWriter& writer) const {
-  const auto& routes = server_.routes();
-  using Getter = uint64_t (*)(const ProxyRoute&);
-  struct Family {
-    const char* name;
-    MetricType type;
-    const char* help;
-    Getter value;
-  };
-  static const Family kFamilies[] = {
-      {"mcptap_connections_open", MetricType::Gauge,
-       "Client connections open now; counted while capture is off too.",
-       [](const ProxyRoute& r) { return r.listener->counters().connections_open; }},
-      {"mcptap_connections_total", MetricType::Counter,
-       "Client connections accepted; counted while capture is off too.",
-       [](const ProxyRoute& r) { return r.listener->counters().connections_total; }},
-      {"mcptap_captured_messages_total", MetricType::Counter,
-       "Records handed to the sink. Not counted while capture is off.",
-       [](const ProxyRoute& r) { return r.pipeline->counters().captured; }},
-      {"mcptap_dropped_messages_total", MetricType::Counter,
-       "Records the sink refused (spool or queue full). Not counted while capture is off.",
-       [](const ProxyRoute& r) { return r.pipeline->counters().dropped; }},
-      {"mcptap_redacted_messages_total", MetricType::Counter,
-       "Records with a value redacted. Not counted while capture is off.",
-       [](const ProxyRoute& r) { return r.pipeline->counters().redacted; }},
-      {"mcptap_invalid_messages_total", MetricType::Counter,
-       "Records of kind invalid. Not counted while capture is off.",
-       [](const ProxyRoute& r) { return r.pipeline->counters().invalid; }},
-      {"mcptap_filtered_messages_total", MetricType::Counter,
-       "Messages left out by the sample rate or method filter while capture is on. Not "
-       "counted while capture is off.",
-       [](const ProxyRoute& r) { return r.pipeline->counters().filtered; }},
-      {"mcptap_capture_budget_skipped_total", MetricType::Counter,
-       "Exchanges (a request with its answer) and lone messages left out of capture by the "
-       "route's capture budget (max_messages_per_second, max_bytes_per_second). Not counted "
-       "while capture is off.",
-       [](const ProxyRoute& r) { return r.pipeline->counters().budget_skipped; }},
-      {"mcptap_watermark_pauses_total", MetricType::Counter,
-       "Reads paused because the other side's write queue passed the high watermark; "
-       "counted while capture is off too.",
-       [](const ProxyRoute& r) { return r.listener->counters().watermark_pauses; }},
-      {"mcptap_upstream_connect_failures_total", MetricType::Counter,
-       "Upstream connects refused, unresolvable or timed out; counted while capture is off too.",
-       [](const ProxyRoute& r) { return r.listener->counters().upstream_connect_failures; }},
-      {"mcptap_connections_rejected_total", MetricType::Counter,
-       "Connections reset on accept because limits.max_connections were open; counted while "
-       "capture is off too.",
-       [](const ProxyRoute& r) { return r.listener->counters().connections_rejected; }},
-      {"mcptap_idle_timeouts_total", MetricType::Counter,
-       "Connections closed after limits.idle_timeout_s without a byte; counted while capture "
-       "is off too.",
-       [](const ProxyRoute& r) { return r.listener->counters().idle_timeouts; }},
-      {"mcptap_accept_pauses_total", MetricType::Counter,
-       "Times accepting paused because the process ran out of descriptors; counted while "
-       "capture is off too.",
-       [](const ProxyRoute& r) { return r.listener->counters().accept_pauses; }},
-      {"mcptap_capture_enabled", MetricType::Gauge,
-       "1 while the route captures (sampled or filtered too), 0 while capture is off.",
-       [](const ProxyRoute& r) { return uint64_t{r.pipeline->enabled()}; }},
-  };
-  for (const Family& family : kFamilies) {
-    writer.family(family.name, family.type, family.help);
-    for (const auto& route : routes)
-      writer.sample({{"route", route->config.name}}, family.value(*route));
-  }
-  writer.family("mcptap_bytes_total", MetricType::Counter,
-                "Bytes forwarded, per direction; counted while capture is off too.");
-  for (const auto& route : routes) {
-    const RouteCounters& c = route->listener->counters();
-    writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}},
-                  c.bytes_client_to_server);
-    writer.sample({{"route", route->config.name}, {"direction", "server_to_client"}},
-                  c.bytes_server_to_client);
-  }
-  write_correlation_metrics(writer, routes);
-  writer.family("mcptap_messages_total", MetricType::Counter,
-                "JSON-RPC messages seen while capture is on, before the sample rate "
-                "and method filter. Not counted while capture is off: messages are "
-                "not parsed then (mcptap_bytes_total still counts the traffic).");
-  for (const auto& route : routes) {
-    const capture::CaptureCounters& c = route->pipeline->counters();
-    writer.sample({{"route", route->config.name}, {"direction", "client_to_server"}},
-                  c.messages[0]);
-    writer.sample({{"route", route->config.name}, {"direction", "server_to_client"}},
-                  c.messages[1]);
-  }
 }
 
 }  // namespace mcptap::proxy

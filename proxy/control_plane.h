@@ -7,29 +7,33 @@
 #include <string>
 #include <vector>
 
+#include "base/result.h"
+#include "capture/message_pipeline.h"
 #include "capture/record.h"
 #include "proxy/admin_access.h"
 #include "proxy/admin_server.h"
 #include "proxy/prometheus.h"
 #include "proxy/proxy_options.h"
+#include "proxy/route_view.h"
+#include "proxy/status_source.h"
 
 namespace mcptap::proxy {
 
-class ProxyServer;
-struct ProxyRoute;
-
+// Loop thread only. Reads the routes through `routes` (the proxy server) and the sink's
+// state through `status_source` (may be null); both outlive it.
 class ControlPlane {
  public:
-  ControlPlane(ProxyServer& server, AdminOptions options);
+  ControlPlane(RouteView& routes, AdminOptions options, const StatusSource* status_source);
   ~ControlPlane();
 
-  bool start(uv_loop_t* loop, std::string* error);
+  // Listens on options.listen; the error is one line naming the address.
+  base::Status start(uv_loop_t* loop);
   void close();
   uint16_t port() const;
 
-  // Starts or stops observing a route's captured records (metrics, tail).
-  void watch(ProxyRoute& route);
-  void unwatch(ProxyRoute& route);
+  // Starts or stops observing a route's captured records (latency metrics, tail).
+  void watch(const std::string& route, capture::MessagePipeline& pipeline);
+  void unwatch(capture::MessagePipeline& pipeline);
 
  private:
   struct TailStream {
@@ -48,13 +52,13 @@ class ControlPlane {
   void get_metrics(AdminResponder& responder);
   void post_capture(const AdminRequest& request, std::string_view route, AdminResponder& responder);
   void start_tail(const AdminRequest& request, AdminResponder& responder);
-  void on_record(const ProxyRoute& route, const capture::Record& record);
+  void on_record(const std::string& route, const capture::Record& record);
   LatencyHistogram& histogram_for(const std::string& route, const std::string& method);
-  void write_route_metrics(PrometheusWriter& writer) const;
   void write_admin_metrics(PrometheusWriter& writer) const;
 
-  ProxyServer& server_;
+  RouteView& routes_;
   AdminOptions options_;
+  const StatusSource* status_source_;
   AdminAccessPolicy access_;
   std::map<std::string, uint64_t> refusals_;  // by AdminRefusal::reason
   std::unique_ptr<AdminServer> admin_;
@@ -66,7 +70,7 @@ class ControlPlane {
   int64_t started_at_us_;
 };
 
-nlohmann::json route_json(const ProxyRoute& route);
+nlohmann::json route_json(const RouteState& route);
 std::string tail_line(const capture::Record& record);
 
 }  // namespace mcptap::proxy

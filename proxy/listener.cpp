@@ -13,16 +13,10 @@
 #include <random>
 #include <utility>
 
+#include "base/resolver.h"
 #include "base/uv_handles.h"
-#include "proxy/upstream_resolver.h"
 
 namespace mcptap::proxy {
-
-std::string HostPort::to_string() const {
-  bool ipv6_literal = host.find(':') != std::string::npos;
-  std::string port_text = std::to_string(port);
-  return ipv6_literal ? "[" + host + "]:" + port_text : host + ":" + port_text;
-}
 
 namespace {
 
@@ -72,7 +66,7 @@ Listener::~Listener() {
   close_keeper();
 }
 
-bool Listener::start(std::string* error) {
+void Listener::open_timers() {
   assert(retry_timer_ == nullptr && !closing_);
   retry_timer_ = new uv_timer_t;
   uv_timer_init(loop_, retry_timer_);
@@ -82,15 +76,50 @@ bool Listener::start(std::string* error) {
   uv_idle_init(loop_, reaper_);
   retry_timer_->data = idle_timer_->data = reaper_->data = this;
   open_handles_ += 3;
+}
 
-  sockaddr_storage address;
-  int status = resolve_blocking(loop_, route_.listen, &address);
-  if (status == 0) status = bind_and_listen(address);
-  if (status != 0) return fail_start(error, status);
+base::Status Listener::start() {
+  base::Result<std::vector<sockaddr_storage>> addresses =
+      base::resolve_blocking(route_.listen, "the listen host");
+  if (!addresses) {
+    return base::fail("route " + route_.name + ": " + addresses.error().message,
+                      addresses.error().code);
+  }
+  return start_at(addresses->front());
+}
+
+base::Status Listener::start_at(const sockaddr_storage& address) {
+  open_timers();
+  int status = bind_and_listen(address);
+  if (status != 0) return fail_start(status);
+  return finish_start();
+}
+
+base::Status Listener::adopt(int listening_fd) {
+  open_timers();
+  keeper_fd_ = listening_fd;
+  int status = listen_on_keeper();
+  if (status != 0) return fail_start(status);
+  return finish_start();
+}
+
+base::Status Listener::finish_start() {
   bound_port_ = read_bound_port();
   accepting_ = true;
   schedule_idle_sweep();
-  return true;
+  return {};
+}
+
+base::Result<int> Listener::duplicate_socket() const {
+  auto failed = [this](int status) {
+    return base::fail("route " + route_.name + ": cannot take over the socket listening on " +
+                          route_.listen.to_string() + ": " + uv_strerror(status),
+                      uv_err_name(status));
+  };
+  if (keeper_fd_ < 0) return failed(UV_EBADF);
+  int fd = fcntl(keeper_fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return failed(-errno);
+  return fd;
 }
 
 int Listener::bind_and_listen(const sockaddr_storage& address) {
@@ -125,14 +154,12 @@ uint16_t Listener::read_bound_port() const {
   return ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
 }
 
-bool Listener::fail_start(std::string* error, int status) {
+base::Status Listener::fail_start(int status) {
   close_listen_handle();
   close_keeper();
-  if (error != nullptr) {
-    *error = "route " + route_.name + ": cannot listen on " + route_.listen.to_string() + ": " +
-             uv_strerror(status);
-  }
-  return false;
+  return base::fail("route " + route_.name + ": cannot listen on " + route_.listen.to_string() +
+                        ": " + uv_strerror(status),
+                    uv_err_name(status));
 }
 
 // ---- Accepting -------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/result.h"
 #include "capture/stream_tap.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/route_config.h"
@@ -36,9 +37,19 @@ class Listener : private SessionOwner {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // Binds and listens. On failure *error is one line such as
-  // "route gates: cannot listen on 0.0.0.0:9001: address already in use".
-  bool start(std::string* error);
+  // Binds and listens on the route's listen address, resolving a name there and then:
+  // for start-up, where waiting for DNS is acceptable. On failure the error is one line
+  // such as "route gates: cannot listen on 0.0.0.0:9001: address already in use".
+  base::Status start();
+  // Binds and listens on an address already resolved (the listen host's), without DNS.
+  base::Status start_at(const sockaddr_storage& address);
+  // Listens on a socket another listener of the same address holds (see
+  // duplicate_socket()), so a route can be replaced without giving its port up: no client
+  // is refused meanwhile and nothing else can take the port. Owns `listening_fd` from now on.
+  base::Status adopt(int listening_fd);
+  // A new descriptor for this listener's bound socket, for adopt(); fails once accepting
+  // stopped, or when the process is out of descriptors.
+  base::Result<int> duplicate_socket() const;
   // Closes the listening socket (new connections are refused); open sessions carry on.
   // The first step of a graceful drain. Idempotent.
   void stop_accepting();
@@ -59,7 +70,9 @@ class Listener : private SessionOwner {
   const RouteConfig& route() const { return route_; }
 
  private:
-  bool fail_start(std::string* error, int status);
+  void open_timers();
+  base::Status fail_start(int status);
+  base::Status finish_start();
   int bind_and_listen(const sockaddr_storage& address);
   void open_listen_handle();
   uint16_t read_bound_port() const;

@@ -238,7 +238,7 @@ void PrometheusWriter::write_line(std::string_view suffix, const Labels& labels,
 }
 
 void PrometheusWriter::fail(std::string message) {
-  if (error_.empty()) error_ = std::move(message);
+  if (status_) status_ = base::fail(std::move(message));
 }
 
 }  // namespace mcptap::proxy

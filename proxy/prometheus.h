@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.h"
+
 namespace mcptap::proxy {
 
 enum class MetricType { Counter, Gauge, Histogram };
@@ -54,7 +56,7 @@ class LatencyHistogram {
 // a family's samples must follow it without another family in between (the format needs
 // them grouped). Misuse (a bad name, a repeated family, a sample of the wrong kind, a
 // negative counter) never yields invalid output: the offending line is left out and
-// error() says what happened, so /metrics stays scrapeable.
+// status() says what happened, so /metrics stays scrapeable.
 class PrometheusWriter {
  public:
   static constexpr std::string_view kContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -84,8 +86,8 @@ class PrometheusWriter {
 
   const std::string& text() const { return out_; }
   std::string take() { return std::move(out_); }
-  // Empty while every call was valid; else the first problem, for a log line.
-  const std::string& error() const { return error_; }
+  // Fine while every call was valid; else the first problem, for a log line.
+  const base::Status& status() const { return status_; }
 
  private:
   template <std::integral T>
@@ -100,7 +102,7 @@ class PrometheusWriter {
   void fail(std::string message);
 
   std::string out_;
-  std::string error_;
+  base::Status status_;
   std::string name_;  // the current family; empty when none (or it was rejected)
   MetricType type_ = MetricType::Gauge;
   std::unordered_set<std::string> families_;

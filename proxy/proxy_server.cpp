@@ -1,4 +1,5 @@
-// Start-up, signals, configuration reload and graceful drain of the proxy loop.
+// Start-up, signals and graceful drain of the proxy loop, and the routes as the control
+// plane sees them. Applying a new configuration is in proxy_server_apply.cpp.
 #include "proxy/proxy_server.h"
 
 #include <cassert>
@@ -25,7 +26,7 @@ ProxyServer::ProxyServer(ProxyOptions options, capture::CaptureOptions capture_o
   assert(status == 0);
   (void)status;
   buffers_ = std::make_unique<BufferPool>(options_.flow.read_buffer_bytes);
-  control_plane_ = std::make_unique<ControlPlane>(*this, options_.admin);
+  control_plane_ = std::make_unique<ControlPlane>(*this, options_.admin, status_source_);
 }
 
 ProxyServer::~ProxyServer() {
@@ -52,7 +53,7 @@ std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config) {
                                                                redactor_, consumer_);
   route->pipeline->set_enabled(config.capture);
   route->pipeline->set_budget(config.limits.capture_budget);
-  control_plane_->watch(*route);
+  control_plane_->watch(config.name, *route->pipeline);
   capture::MessagePipeline* pipeline = route->pipeline.get();
   // Every connection gets a tap, even while capture is off, so that switching capture on
   // applies to messages that start afterwards on connections already open.
@@ -65,12 +66,13 @@ std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config) {
   return route;
 }
 
-bool ProxyServer::start(std::string* error) {
+base::Status ProxyServer::start() {
   for (const RouteConfig& config : options_.routes) {
     routes_.push_back(make_route(config));
-    if (!routes_.back()->listener->start(error)) return false;  // the destructor cleans up
+    // On failure the destructor closes what was opened.
+    if (base::Status listening = routes_.back()->listener->start(); !listening) return listening;
   }
-  if (!control_plane_->start(&loop_, error)) return false;
+  if (base::Status listening = control_plane_->start(&loop_); !listening) return listening;
   own_handles_open_ = true;
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
@@ -89,7 +91,7 @@ bool ProxyServer::start(std::string* error) {
   }
   log_info("admin listening",
            {{"listen", options_.admin.listen.host + ":" + std::to_string(control_plane_->port())}});
-  return true;
+  return {};
 }
 
 void ProxyServer::run() {
@@ -114,91 +116,19 @@ void ProxyServer::on_signal(uv_signal_t* handle, int signum) {
   self->request_shutdown();
 }
 
+// The new configuration is read here (a small local file); its listen names are resolved
+// off the loop by apply.
 void ProxyServer::reload() {
   if (!reload_source_ || draining_) return;
   std::optional<ProxyOptions> fresh = reload_source_();
   if (!fresh) return;  // the source said why; the running configuration stays
-  std::string error;
-  if (!apply(*fresh, &error)) {
-    log_warn("reload rejected; the running configuration stays", {{"error", error}});
-    return;
-  }
-  log_info("configuration reloaded", {{"routes", routes_.size()}});
-}
-
-bool ProxyServer::apply(const ProxyOptions& options, std::string* error) {
-  // Bind what is new first: a route that cannot listen rejects the whole reload.
-  std::vector<std::unique_ptr<ProxyRoute>> added;
-  std::vector<std::string> replaced;
-  for (const RouteConfig& config : options.routes) {
-    ProxyRoute* current = find_route(config.name);
-    bool same_endpoints = current &&
-                          current->config.listen.to_string() == config.listen.to_string() &&
-                          current->config.upstream_text() == config.upstream_text();
-    if (same_endpoints) continue;
-    bool same_listen = current && current->config.listen.to_string() == config.listen.to_string();
-    if (same_listen) {
-      replaced.push_back(config.name);  // must give up its port before the new one binds
-      continue;
+  apply(std::move(*fresh), [this](base::Status applied) {
+    if (!applied) {
+      log_warn("reload rejected; the running configuration stays",
+               {{"error", applied.error().message}});
+      return;
     }
-    added.push_back(make_route(config));
-    if (!added.back()->listener->start(error)) {
-      for (auto& route : added) retire_route(std::move(route));
-      return false;
-    }
-    if (current) replaced.push_back(config.name);
-  }
-  // Retire routes that are gone or replaced; keep the others' connections untouched.
-  for (size_t i = 0; i < routes_.size();) {
-    const std::string& name = routes_[i]->config.name;
-    bool kept = false;
-    for (const RouteConfig& config : options.routes) kept = kept || config.name == name;
-    bool is_replaced = std::find(replaced.begin(), replaced.end(), name) != replaced.end();
-    if (kept && !is_replaced) {
-      ++i;
-      continue;
-    }
-    retire_route(std::move(routes_[i]));
-    routes_.erase(routes_.begin() + static_cast<long>(i));
-  }
-  for (const RouteConfig& config : options.routes) {
-    if (find_route(config.name)) {
-      ProxyRoute* route = find_route(config.name);
-      route->config.capture = config.capture;
-      route->pipeline->set_enabled(config.capture);
-      if (!(route->config.limits == config.limits)) {
-        route->config.limits = config.limits;
-        route->listener->set_limits(config.limits);
-        route->pipeline->set_budget(config.limits.capture_budget);
-      }
-      continue;
-    }
-    auto it = std::find_if(added.begin(), added.end(), [&](const auto& route) {
-      return route && route->config.name == config.name;
-    });
-    if (it != added.end()) {
-      routes_.push_back(std::move(*it));
-      continue;
-    }
-    routes_.push_back(make_route(config));  // same listen address as the route it replaces
-    if (!routes_.back()->listener->start(error)) {
-      log_warn("route could not be restarted", {{"route", config.name}, {"error", *error}});
-      retire_route(std::move(routes_.back()));
-      routes_.pop_back();
-    }
-  }
-  options_.routes = options.routes;
-  return true;
-}
-
-void ProxyServer::retire_route(std::unique_ptr<ProxyRoute> route) {
-  ProxyRoute* raw = route.get();
-  control_plane_->unwatch(*raw);
-  retiring_.push_back(std::move(route));
-  raw->listener->close([this, raw] {
-    auto it = std::find_if(retiring_.begin(), retiring_.end(),
-                           [raw](const auto& entry) { return entry.get() == raw; });
-    if (it != retiring_.end()) retiring_.erase(it);
+    log_info("configuration reloaded", {{"routes", routes_.size()}});
   });
 }
 
@@ -234,6 +164,7 @@ void ProxyServer::finish_drain() {
   if (finishing_) return;
   finishing_ = true;
   ready_ = false;
+  cancel_pending_apply("the proxy is shutting down");
   for (const auto& route : routes_) route->listener->close([] {});
   control_plane_->close();
   close_own_handles();
@@ -249,18 +180,38 @@ void ProxyServer::close_own_handles() {
   }
 }
 
-ProxyRoute* ProxyServer::find_route(std::string_view name) {
+ProxyRoute* ProxyServer::running_route(std::string_view name) const {
   for (const auto& route : routes_) {
     if (route->config.name == name) return route.get();
   }
   return nullptr;
 }
 
-uint16_t ProxyServer::bound_port(const std::string& route) const {
-  for (const auto& entry : routes_) {
-    if (entry->config.name == route) return entry->listener->bound_port();
+std::vector<RouteState> ProxyServer::routes() const {
+  std::vector<RouteState> states;
+  states.reserve(routes_.size());
+  for (const auto& route : routes_) {
+    states.push_back({route->config, route->listener->counters(), *route->pipeline});
   }
-  return 0;
+  return states;
+}
+
+std::optional<RouteState> ProxyServer::find_route(std::string_view name) const {
+  const ProxyRoute* route = running_route(name);
+  if (!route) return std::nullopt;
+  return RouteState{route->config, route->listener->counters(), *route->pipeline};
+}
+
+base::Status ProxyServer::set_capture(std::string_view name, const capture::CaptureSwitch& next) {
+  ProxyRoute* route = running_route(name);
+  if (!route) return base::fail("no route named \"" + std::string(name) + "\"");
+  route->pipeline->set_capture_switch(next);
+  return {};
+}
+
+uint16_t ProxyServer::bound_port(const std::string& route) const {
+  const ProxyRoute* entry = running_route(route);
+  return entry ? entry->listener->bound_port() : 0;
 }
 
 uint16_t ProxyServer::admin_port() const {

@@ -5,16 +5,20 @@
 #include <uv.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "base/resolver.h"
+#include "base/result.h"
 #include "capture/message_pipeline.h"
 #include "capture/redactor.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/listener.h"
 #include "proxy/proxy_options.h"
+#include "proxy/route_view.h"
 #include "proxy/status_source.h"
 
 namespace mcptap::proxy {
@@ -28,43 +32,71 @@ struct ProxyRoute {
   std::unique_ptr<Listener> listener;
 };
 
-class ProxyServer {
+// Loop thread only, apart from construction and destruction.
+class ProxyServer : public RouteView {
  public:
   // Reads the configuration again for SIGHUP; nullopt (after logging why) keeps the old one.
   using ReloadSource = std::function<std::optional<ProxyOptions>()>;
+  using ApplyDone = std::function<void(base::Status)>;
 
   ProxyServer(ProxyOptions options, capture::CaptureOptions capture_options,
               const capture::Redactor& redactor, capture::RecordConsumer& consumer,
               const StatusSource* status_source = nullptr);
-  ~ProxyServer();
+  ~ProxyServer() override;
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
   void set_reload_source(ReloadSource source) { reload_source_ = std::move(source); }
 
-  // Binds every route's listener and the admin endpoint. On failure *error names what
-  // could not bind, and nothing stays bound.
-  bool start(std::string* error);
+  // Binds every route's listener and the admin endpoint (resolving listen names blocking,
+  // as start-up may). The error names what could not bind; nothing stays bound then.
+  base::Status start();
   // Runs the loop until a drain after SIGTERM/SIGINT (or request_shutdown) has finished.
   void run();
   // Stops accepting; open connections get drain_timeout_ms to finish, then are closed.
   void request_shutdown();
   // Applies a new configuration: routes added, removed or changed; the open connections
-  // of unchanged routes are not touched. Returns false (and changes nothing) when a new
-  // listener cannot bind.
-  bool apply(const ProxyOptions& options, std::string* error);
+  // of unchanged routes are not touched, a route whose upstream changed keeps its socket.
+  // New listen host names are resolved on the thread pool first, so the loop never waits
+  // for DNS. All or nothing: when a name cannot be resolved or a listener cannot listen,
+  // `done` gets that error and the running routes stay as they were. `done` runs on the
+  // loop thread, possibly before apply returns; a newer apply supersedes one still
+  // resolving (whose `done` then says so).
+  void apply(ProxyOptions options, ApplyDone done);
 
-  bool ready() const { return ready_; }
-  bool draining() const { return draining_; }
   uv_loop_t* loop() { return &loop_; }
-  const std::vector<std::unique_ptr<ProxyRoute>>& routes() const { return routes_; }
-  ProxyRoute* find_route(std::string_view name);
   uint16_t bound_port(const std::string& route) const;
   uint16_t admin_port() const;
-  const StatusSource* status_source() const { return status_source_; }
+
+  // RouteView: what the control plane reads and switches.
+  std::vector<RouteState> routes() const override;
+  std::optional<RouteState> find_route(std::string_view name) const override;
+  bool ready() const override { return ready_; }
+  bool draining() const override { return draining_; }
+  base::Status set_capture(std::string_view route, const capture::CaptureSwitch& next) override;
 
  private:
+  // An apply waiting for the thread pool to resolve its new listen names.
+  struct PendingApply {
+    ProxyOptions options;
+    ApplyDone done;
+    std::map<std::string, std::unique_ptr<base::Resolver>> lookups;  // by route name
+    size_t answered = 0;
+    std::map<std::string, sockaddr_storage> resolved;  // by route name
+    std::optional<base::Error> failure;                // the first lookup that failed
+  };
+
   std::unique_ptr<ProxyRoute> make_route(const RouteConfig& config);
+  ProxyRoute* running_route(std::string_view name) const;
+  bool needs_new_address(const RouteConfig& config) const;
+  void on_listen_resolved(const std::string& route, int status);
+  void finish_pending_apply();
+  void cancel_pending_apply(const std::string& why);
+  base::Status apply_resolved(const ProxyOptions& options,
+                              const std::map<std::string, sockaddr_storage>& resolved);
+  base::Result<std::unique_ptr<ProxyRoute>> start_replacement(
+      const RouteConfig& config, const std::map<std::string, sockaddr_storage>& resolved);
+  void install(const ProxyOptions& options, std::vector<std::unique_ptr<ProxyRoute>> fresh);
   void retire_route(std::unique_ptr<ProxyRoute> route);
   void reload();
   static void on_signal(uv_signal_t* handle, int signum);
@@ -86,6 +118,7 @@ class ProxyServer {
   // Routes removed by a reload whose connections are still finishing.
   std::vector<std::unique_ptr<ProxyRoute>> retiring_;
   std::unique_ptr<ControlPlane> control_plane_;
+  std::unique_ptr<PendingApply> pending_apply_;  // an apply waiting for its listen names
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   uv_signal_t sighup_;

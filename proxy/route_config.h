@@ -4,15 +4,13 @@
 #include <cstdint>
 #include <string>
 
+#include "base/host_port.h"
 #include "capture/capture_budget.h"
 
 namespace mcptap::proxy {
 
-struct HostPort {
-  std::string host;  // a name (resolved per connection) or an IPv4/IPv6 literal
-  uint16_t port = 0;
-  std::string to_string() const;  // "host:port", brackets around IPv6 literals
-};
+// A listen address or an upstream: an upstream name is resolved per connection.
+using base::HostPort;
 
 // Admission and lifetime limits of one route's connections; 0 means no limit.
 struct RouteLimits {

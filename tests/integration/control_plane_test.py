@@ -69,18 +69,33 @@ def rpc_texts(rows, kind):
 
 
 class ControlPlaneTest(unittest.TestCase):
+    """Each test runs its own mcptap with a route of its own, so none depends on another
+    having run first; the echo backend is stateless and shared."""
+
     @classmethod
     def setUpClass(cls):
-        cls.route = unique_name("cp")
         cls.backend = Backend().__enter__()
-        cls.tap = Mcptap([{"name": cls.route, "upstream": f"127.0.0.1:{cls.backend.port}"}],
-                         env={"MCPTAP_ADMIN_TOKEN": TOKEN}).start()
-        cls.url = f"ws://127.0.0.1:{cls.tap.ports[cls.route]}/mcp"
 
     @classmethod
     def tearDownClass(cls):
-        cls.tap.close()
         cls.backend.__exit__()
+
+    def setUp(self):
+        self.route = unique_name("cp")
+        self.tap = Mcptap([{"name": self.route, "upstream": f"127.0.0.1:{self.backend.port}"}],
+                          env={"MCPTAP_ADMIN_TOKEN": TOKEN}).start()
+        self.addCleanup(self.tap.close)
+        self.url = f"ws://127.0.0.1:{self.tap.ports[self.route]}/mcp"
+
+    def send_traffic(self, texts):
+        """Calls through the route on one connection; returns once PostgreSQL holds every
+        request and response (so the sink is up and the counters include them)."""
+        async def scenario():
+            async with websockets.connect(self.url) as ws:
+                self.assertEqual(await send_calls(ws, texts), texts)
+
+        self.run_async(scenario())
+        wait_for_rows(self.route, 2 * len(texts), timeout=30)
 
     def run_async(self, coroutine):
         loop = asyncio.new_event_loop()
@@ -141,6 +156,7 @@ class ControlPlaneTest(unittest.TestCase):
             self.assertEqual((status, body["error"]), (400, reason), bad)
 
     def test_4_metrics_parse_as_prometheus_text(self):
+        self.send_traffic([f"metered-{i}" for i in range(20)])
         status, text = admin_get(self.tap.admin_port, "/metrics")
         self.assertEqual(status, 200)
         families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -278,8 +294,7 @@ class ControlPlaneTest(unittest.TestCase):
                     if s.labels.get("route") == self.route)
 
     def test_7_query_and_diff(self):
-        # The tail streams lines before the sink commits them: the last test's rows may
-        # still be on their way to PostgreSQL.
+        self.send_traffic(["queried-1", "queried-2"])
         captured = self.captured_messages()
         self.assertEqual(len(wait_for_rows(self.route, captured, timeout=30)), captured)
         env = dict(os.environ, MCPTAP_PG_URL=pg_url())

@@ -35,20 +35,15 @@ class ListenerTest : public testing::ProxyTest {
   }
 };
 
-TEST(HostPortTest, ToStringBracketsIpv6Literals) {
-  EXPECT_EQ((HostPort{"0.0.0.0", 9001}.to_string()), "0.0.0.0:9001");
-  EXPECT_EQ((HostPort{"::1", 80}.to_string()), "[::1]:80");
-  EXPECT_EQ((HostPort{"mcp.internal", 8080}.to_string()), "mcp.internal:8080");
-}
-
 TEST_F(ListenerTest, BindFailureIsOneClearLine) {
   uint16_t taken = start_server(TestServer::Mode::Echo);
   RouteConfig route = testing::test_route("gates", {"127.0.0.1", taken}, {"127.0.0.1", 1});
   Listener listener(&loop_, route, {}, pool_, nullptr);
-  std::string error;
-  EXPECT_FALSE(listener.start(&error));
-  EXPECT_EQ(error, "route gates: cannot listen on 127.0.0.1:" + std::to_string(taken) +
-                       ": address already in use");
+  base::Status started = listener.start();
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().message, "route gates: cannot listen on 127.0.0.1:" +
+                                         std::to_string(taken) + ": address already in use");
+  EXPECT_EQ(started.error().code, "EADDRINUSE");
   bool closed = false;
   listener.close([&] { closed = true; });
   EXPECT_TRUE(run_until([&] { return closed; }));
@@ -384,8 +379,8 @@ TEST_F(ListenerTest, ConnectionIdsAreUniqueAcrossListeners) {
   uint16_t first = start_proxy({"127.0.0.1", upstream}, {}, no_capture).bound_port();
   Listener second(&loop_, testing::test_route("second", {"127.0.0.1", 0}, {"127.0.0.1", upstream}),
                   {}, pool_, no_capture);
-  std::string error;
-  ASSERT_TRUE(second.start(&error)) << error;
+  base::Status started = second.start();
+  ASSERT_TRUE(started) << started.error().message;
   uint16_t second_port = second.bound_port();
   ASSERT_TRUE(run_with_client([&] {
     for (int i = 0; i < 10; ++i) {

@@ -159,7 +159,7 @@ TEST(PrometheusWriterTest, CountersAndGaugesWithLabels) {
       "mcptap_lag_seconds{q=\"x\"} -1.5",
   };
   EXPECT_EQ(lines_of(writer.text()), expected);
-  EXPECT_EQ(writer.error(), "");
+  EXPECT_TRUE(writer.status()) << writer.status().error().message;
   EXPECT_EQ(validate_exposition(writer.text()), "");
   EXPECT_EQ(validate_with_prometheus_client(writer.text(),
                                             "mcptap_messages:counter:2 mcptap_spool_bytes:gauge:1 "
@@ -296,7 +296,8 @@ TEST(PrometheusWriterTest, MisuseIsReportedAndLeftOut) {
   PrometheusWriter writer;
   EXPECT_FALSE(writer.family("mcptap_requests", MetricType::Counter, "no _total"));
   writer.sample({}, 1);  // belongs to the rejected family: dropped
-  EXPECT_EQ(writer.error(), "counter \"mcptap_requests\" does not end in _total");
+  ASSERT_FALSE(writer.status());
+  EXPECT_EQ(writer.status().error().message, "counter \"mcptap_requests\" does not end in _total");
   EXPECT_FALSE(writer.family("9bad", MetricType::Gauge, "h"));
   EXPECT_FALSE(writer.family("bad-name", MetricType::Gauge, "h"));
   ASSERT_TRUE(writer.family("mcptap_ok_total", MetricType::Counter, "h"));
@@ -363,7 +364,7 @@ TEST(PrometheusWriterTest, FullDocumentIsValid) {
   writer.family("mcptap_response_latency_seconds", MetricType::Histogram, "Latency.");
   writer.histogram({{"route", "a"}}, fast);
   writer.histogram({{"route", "b"}}, slow);
-  EXPECT_EQ(writer.error(), "");
+  EXPECT_TRUE(writer.status()) << writer.status().error().message;
   EXPECT_EQ(validate_exposition(writer.text()), "");
   EXPECT_EQ(validate_with_prometheus_client(
                 writer.text(),
@@ -416,7 +417,7 @@ TEST(PrometheusWriterTest, WorstCaseLatencyFamilyIsBoundedAndQuick) {
   }
   double elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  ASSERT_EQ(writer.error(), "");
+  ASSERT_TRUE(writer.status()) << writer.status().error().message;
   const size_t header =
       writer.text().find("_bucket") - std::string("mcptap_request_latency_seconds").size();
   const size_t bound = 65 * (2921 + 19 * route.size());

@@ -399,8 +399,8 @@ class ProxyTest : public LoopTest {
     RouteConfig route = test_route("test", std::move(listen), std::move(upstream));
     route.limits = route_limits;
     listener_ = std::make_unique<Listener>(&loop_, route, limits_, pool_, std::move(taps));
-    std::string error;
-    EXPECT_TRUE(listener_->start(&error)) << error;
+    base::Status started = listener_->start();
+    EXPECT_TRUE(started) << started.error().message;
     return *listener_;
   }
 

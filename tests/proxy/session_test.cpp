@@ -27,8 +27,8 @@ class SessionTest : public testing::ProxyTest {
     RouteConfig route = testing::test_route("transparent", {"127.0.0.1", 0}, {});
     route.upstream_original_dst = true;
     listener_ = std::make_unique<Listener>(&loop_, route, limits_, pool_, nullptr);
-    std::string error;
-    EXPECT_TRUE(listener_->start(&error)) << error;
+    base::Status started = listener_->start();
+    EXPECT_TRUE(started) << started.error().message;
     return *listener_;
   }
 };

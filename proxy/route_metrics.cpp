@@ -1,0 +1,126 @@
+// The per-route families of GET /metrics: traffic, capture and correlation counters.
+#include "proxy/route_metrics.h"
+
+#include "capture/message_pipeline.h"
+
+namespace mcptap::proxy {
+namespace {
+
+// Correlation state is fed from the wire (session ids, ids, methods, progress tokens): its
+// size and what its bounds made it forget are visible here.
+void write_correlation_metrics(PrometheusWriter& writer, const std::vector<RouteState>& routes) {
+  writer.family("mcptap_correlation_evictions_total", MetricType::Counter,
+                "Pending requests forgotten before their answer came, which is then recorded "
+                "unpaired: reason pending (capture.max_pending_requests_per_session), sessions "
+                "(capture.max_sessions), bytes (capture.max_correlation_bytes), idle "
+                "(capture.session_idle_timeout_s). Not counted while capture is off.");
+  for (const RouteState& route : routes) {
+    const capture::CorrelatorStats& stats = route.capture.correlation_stats();
+    for (size_t reason = 0; reason < capture::kEvictionReasons; ++reason) {
+      writer.sample({{"route", route.config.name},
+                     {"reason", capture::to_string(static_cast<capture::Eviction>(reason))}},
+                    stats.evicted[reason]);
+    }
+  }
+  writer.family("mcptap_correlation_sessions", MetricType::Gauge,
+                "Sessions in the correlation state: those with a request awaiting its answer, "
+                "and answered ones kept until they idle out. Not counted while capture is off.");
+  for (const RouteState& route : routes) {
+    writer.sample({{"route", route.config.name}}, route.capture.correlation_stats().sessions);
+  }
+  writer.family("mcptap_correlation_bytes", MetricType::Gauge,
+                "Estimated memory of the correlation state, bounded by "
+                "capture.max_correlation_bytes. Not counted while capture is off.");
+  for (const RouteState& route : routes) {
+    writer.sample({{"route", route.config.name}}, route.capture.correlation_stats().bytes);
+  }
+}
+
+}  // namespace
+
+void write_route_metrics(PrometheusWriter& writer, const std::vector<RouteState>& routes) {
+  using Getter = uint64_t (*)(const RouteState&);
+  struct Family {
+    const char* name;
+    MetricType type;
+    const char* help;
+    Getter value;
+  };
+  static const Family kFamilies[] = {
+      {"mcptap_connections_open", MetricType::Gauge,
+       "Client connections open now; counted while capture is off too.",
+       [](const RouteState& r) { return r.traffic.connections_open; }},
+      {"mcptap_connections_total", MetricType::Counter,
+       "Client connections accepted; counted while capture is off too.",
+       [](const RouteState& r) { return r.traffic.connections_total; }},
+      {"mcptap_captured_messages_total", MetricType::Counter,
+       "Records handed to the sink. Not counted while capture is off.",
+       [](const RouteState& r) { return r.capture.counters().captured; }},
+      {"mcptap_dropped_messages_total", MetricType::Counter,
+       "Records the sink refused (spool or queue full). Not counted while capture is off.",
+       [](const RouteState& r) { return r.capture.counters().dropped; }},
+      {"mcptap_redacted_messages_total", MetricType::Counter,
+       "Records with a value redacted. Not counted while capture is off.",
+       [](const RouteState& r) { return r.capture.counters().redacted; }},
+      {"mcptap_invalid_messages_total", MetricType::Counter,
+       "Records of kind invalid. Not counted while capture is off.",
+       [](const RouteState& r) { return r.capture.counters().invalid; }},
+      {"mcptap_filtered_messages_total", MetricType::Counter,
+       "Messages left out by the sample rate or method filter while capture is on. Not "
+       "counted while capture is off.",
+       [](const RouteState& r) { return r.capture.counters().filtered; }},
+      {"mcptap_capture_budget_skipped_total", MetricType::Counter,
+       "Exchanges (a request with its answer) and lone messages left out of capture by the "
+       "route's capture budget (max_messages_per_second, max_bytes_per_second). Not counted "
+       "while capture is off.",
+       [](const RouteState& r) { return r.capture.counters().budget_skipped; }},
+      {"mcptap_watermark_pauses_total", MetricType::Counter,
+       "Reads paused because the other side's write queue passed the high watermark; "
+       "counted while capture is off too.",
+       [](const RouteState& r) { return r.traffic.watermark_pauses; }},
+      {"mcptap_upstream_connect_failures_total", MetricType::Counter,
+       "Upstream connects refused, unresolvable or timed out; counted while capture is off too.",
+       [](const RouteState& r) { return r.traffic.upstream_connect_failures; }},
+      {"mcptap_connections_rejected_total", MetricType::Counter,
+       "Connections reset on accept because limits.max_connections were open; counted while "
+       "capture is off too.",
+       [](const RouteState& r) { return r.traffic.connections_rejected; }},
+      {"mcptap_idle_timeouts_total", MetricType::Counter,
+       "Connections closed after limits.idle_timeout_s without a byte; counted while capture "
+       "is off too.",
+       [](const RouteState& r) { return r.traffic.idle_timeouts; }},
+      {"mcptap_accept_pauses_total", MetricType::Counter,
+       "Times accepting paused because the process ran out of descriptors; counted while "
+       "capture is off too.",
+       [](const RouteState& r) { return r.traffic.accept_pauses; }},
+      {"mcptap_capture_enabled", MetricType::Gauge,
+       "1 while the route captures (sampled or filtered too), 0 while capture is off.",
+       [](const RouteState& r) { return uint64_t{r.capture.enabled()}; }},
+  };
+  for (const Family& family : kFamilies) {
+    writer.family(family.name, family.type, family.help);
+    for (const RouteState& route : routes)
+      writer.sample({{"route", route.config.name}}, family.value(route));
+  }
+  writer.family("mcptap_bytes_total", MetricType::Counter,
+                "Bytes forwarded, per direction; counted while capture is off too.");
+  for (const RouteState& route : routes) {
+    const RouteCounters& c = route.traffic;
+    writer.sample({{"route", route.config.name}, {"direction", "client_to_server"}},
+                  c.bytes_client_to_server);
+    writer.sample({{"route", route.config.name}, {"direction", "server_to_client"}},
+                  c.bytes_server_to_client);
+  }
+  write_correlation_metrics(writer, routes);
+  writer.family("mcptap_messages_total", MetricType::Counter,
+                "JSON-RPC messages seen while capture is on, before the sample rate "
+                "and method filter. Not counted while capture is off: messages are "
+                "not parsed then (mcptap_bytes_total still counts the traffic).");
+  for (const RouteState& route : routes) {
+    const capture::CaptureCounters& c = route.capture.counters();
+    writer.sample({{"route", route.config.name}, {"direction", "client_to_server"}}, c.messages[0]);
+    writer.sample({{"route", route.config.name}, {"direction", "server_to_client"}}, c.messages[1]);
+  }
+}
+
+}  // namespace mcptap::proxy
