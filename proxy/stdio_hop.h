@@ -46,6 +46,8 @@ class StdioHop : private ForwardingSide::Owner {
   base::Status start(const std::vector<std::string>& command);
   // The child's exit status; 128 + N when it died of signal N; 127 when it never ran.
   int exit_code() const { return exit_code_; }
+  // Reads stopped because the other end's write queue passed the high watermark.
+  uint64_t watermark_pauses() const { return to_child_.side.pauses() + to_host_.side.pauses(); }
 
  private:
   // One direction: bytes read from the source, tapped, then written by `side`.
