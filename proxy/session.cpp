@@ -2,25 +2,18 @@
 #include "proxy/session.h"
 
 #include <cassert>
-#include <cstddef>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 
 #include "base/uv_handles.h"
 
 namespace mcptap::proxy {
 
-namespace {
-
-// uv_write_cb hands back the request; the buffer it forwards is the block around it.
-PooledBuffer* buffer_of(uv_write_t* req) {
-  static_assert(std::is_standard_layout_v<PooledBuffer>);
-  static_assert(offsetof(PooledBuffer, write_req) == 0);
-  return reinterpret_cast<PooledBuffer*>(req);
-}
-
-}  // namespace
+Session::Side::Side(Session& owner, capture::Direction direction, const FlowLimits& limits,
+                    BufferPool& pool)
+    : session(&owner),
+      sends(direction),
+      into(owner, Watermarks{limits.high_watermark_bytes, limits.low_watermark_bytes}, &pool) {}
 
 Session::Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits,
                  BufferPool& pool, RouteCounters& route_counters, SessionOwner& owner,
@@ -33,11 +26,9 @@ Session::Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& li
       owner_(owner),
       connection_id_(std::move(connection_id)),
       tap_(std::move(tap)),
+      client_(*this, capture::Direction::ClientToServer, limits, pool),
+      upstream_(*this, capture::Direction::ServerToClient, limits, pool),
       resolver_(loop) {
-  assert(limits_.low_watermark_bytes <= limits_.high_watermark_bytes);
-  client_.session = upstream_.session = this;
-  client_.sends = capture::Direction::ClientToServer;
-  upstream_.sends = capture::Direction::ServerToClient;
   connect_req_.data = this;
 }
 
@@ -182,6 +173,11 @@ void Session::start_forwarding() {
   state_ = State::Forwarding;
   close_connect_timer();
   uv_tcp_nodelay(upstream_.tcp, 1);
+  for (Side* side : {&client_, &upstream_}) {
+    side->into.set_output(base::as_stream(side->tcp));
+    side->into.set_source(base::as_stream(other(*side).tcp), &Session::on_alloc,
+                          &Session::on_read_cb);
+  }
   start_reading(client_);
   if (state_ == State::Forwarding) start_reading(upstream_);
 }
@@ -211,84 +207,50 @@ void Session::forward(Side& source, PooledBuffer* buffer, size_t length) {
   last_activity_ms_ = uv_now(loop_);  // the loop's cached time: no clock read per read
   count_bytes(source.sends, length);
   if (tap_) tap_->on_bytes(source.sends, std::string_view(buffer->data(), length));
-  buffer->length = length;
   Side& destination = other(source);
-  size_t written = 0;
-  // Nothing queued ahead: try the socket directly, which usually takes it all and spares
-  // the write request and the buffer pinned until its callback.
-  if (destination.queued_bytes == 0) {
-    uv_buf_t bytes = uv_buf_init(buffer->data(), static_cast<unsigned>(length));
-    int status = uv_try_write(base::as_stream(destination.tcp), &bytes, 1);
-    if (status < 0 && status != UV_EAGAIN) {
-      pool_.release(buffer);
-      close_sides(&destination);
-      return;
-    }
-    written = status > 0 ? static_cast<size_t>(status) : 0;
-  }
-  if (written == length) {
-    pool_.release(buffer);
-    return;
-  }
-  queue_write(destination, buffer, written);
-}
-
-void Session::queue_write(Side& destination, PooledBuffer* buffer, size_t offset) {
-  uv_buf_t rest =
-      uv_buf_init(buffer->data() + offset, static_cast<unsigned>(buffer->length - offset));
-  buffer->write_req.data = &destination;
-  int status = uv_write(&buffer->write_req, base::as_stream(destination.tcp), &rest, 1,
-                        &Session::on_write_cb);
-  if (status != 0) {
-    pool_.release(buffer);  // never queued: the callback will not run
+  if (destination.into.write(buffer, length) != 0) {
     close_sides(&destination);
     return;
   }
-  // Counted in pool memory, not payload: a 10-byte read still pins a whole buffer, and
-  // memory is what the watermark must bound.
-  destination.queued_bytes += pool_.buffer_bytes();
-  update_reading(other(destination));
+  update_reading(destination);
 }
 
-void Session::on_write_done(Side& destination, PooledBuffer* buffer, int status) {
-  assert(destination.queued_bytes >= pool_.buffer_bytes());
-  destination.queued_bytes -= pool_.buffer_bytes();
-  pool_.release(buffer);
+void Session::on_written(ForwardingSide& into, int status) {
+  Side& destination = &into == &client_.into ? client_ : upstream_;
   if (state_ != State::Forwarding) return;  // UV_ECANCELED while closing
   if (status != 0) {
     close_sides(&destination);
     return;
   }
-  update_reading(other(destination));
+  update_reading(destination);
 }
 
-// Stops reading `source` while its destination's queue is above the high watermark and
-// resumes once it drained to the low one (the gap keeps it from flapping; "at or below"
-// so that a low watermark of 0 still resumes on an empty queue).
-void Session::update_reading(Side& source) {
-  if (source.eof) return;  // nothing left to read from it
-  size_t queued = other(source).queued_bytes;
-  if (!source.paused && queued > limits_.high_watermark_bytes) {
-    source.paused = true;
-    uv_read_stop(base::as_stream(source.tcp));
-    ++counters_.watermark_pauses;
-    ++route_counters_.watermark_pauses;
-  } else if (source.paused && queued <= limits_.low_watermark_bytes) {
-    source.paused = false;
-    start_reading(source);
+// The destination's queue decides whether its source is read (see ForwardingSide).
+void Session::update_reading(Side& destination) {
+  switch (destination.into.update_reading()) {
+    case ForwardingSide::Reading::Paused:
+      ++counters_.watermark_pauses;
+      ++route_counters_.watermark_pauses;
+      break;
+    case ForwardingSide::Reading::Failed:
+      close_sides(&other(destination));
+      break;
+    case ForwardingSide::Reading::Unchanged:
+    case ForwardingSide::Reading::Resumed:
+      break;
   }
 }
 
 void Session::start_reading(Side& side) {
-  assert(!side.eof && !side.paused);
-  int status = uv_read_start(base::as_stream(side.tcp), &Session::on_alloc, &Session::on_read_cb);
-  if (status != 0) close_sides(&side);
+  assert(!side.eof);
+  if (other(side).into.start_reading() != 0) close_sides(&side);
 }
 
 // Half-close: the other side gets our FIN once the bytes already queued to it are written,
 // and keeps sending its own bytes until it ends too.
 void Session::on_source_eof(Side& source) {
   source.eof = true;
+  other(source).into.source_ended();
   if (tap_) tap_->on_end(source.sends);
   Side& destination = other(source);
   destination.shutdown_req.data = &destination;
@@ -327,6 +289,8 @@ void Session::close_sides(Side* failed) {
   state_ = State::Closing;
   resolver_.cancel();
   close_connect_timer();
+  client_.into.detach();
+  upstream_.into.detach();
   close_tcp(client_.tcp, failed != nullptr && failed != &client_);
   close_tcp(upstream_.tcp, failed != nullptr && failed != &upstream_);
 }
@@ -373,11 +337,6 @@ void Session::on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 void Session::on_failing_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* side = static_cast<Side*>(stream->data);
   side->session->reset_client_when_heard(*side, nread, buf);
-}
-
-void Session::on_write_cb(uv_write_t* req, int status) {
-  auto* destination = static_cast<Side*>(req->data);
-  destination->session->on_write_done(*destination, buffer_of(req), status);
 }
 
 void Session::on_shutdown_cb(uv_shutdown_t* req, int status) {

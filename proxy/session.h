@@ -10,6 +10,7 @@
 #include "capture/record.h"
 #include "capture/stream_tap.h"
 #include "proxy/buffer_pool.h"
+#include "proxy/forwarding_side.h"
 #include "proxy/route_config.h"
 #include "proxy/upstream_resolver.h"
 
@@ -55,7 +56,7 @@ class SessionOwner {
 // Lifetime: close() (or the connection ending) closes every handle; each handle's memory is
 // freed in its own close callback; when the last one is closed the owner is told. Only then
 // may the Session be destroyed, and only from outside its callbacks.
-class Session {
+class Session : private ForwardingSide::Owner {
  public:
   // Failing: the upstream could not be reached; the client is reset once it has sent its
   // first bytes, or after kFailedClientGraceMs if it sends none.
@@ -70,7 +71,7 @@ class Session {
   Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits, BufferPool& pool,
           RouteCounters& route_counters, SessionOwner& owner, std::string connection_id,
           std::unique_ptr<capture::StreamTap> tap);
-  ~Session();
+  ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -91,14 +92,15 @@ class Session {
 
  private:
   // One socket with the state of the bytes flowing out of it and into it. Its tcp handle's
-  // data points here, and so do its requests', so a callback finds both the session and the
-  // side even after the handle was detached for closing.
+  // data points here, so a callback finds both the session and the side even after the
+  // handle was detached for closing.
   struct Side {
-    Session* session = nullptr;
+    Side(Session& owner, capture::Direction direction, const FlowLimits& limits, BufferPool& pool);
+    Session* session;
     uv_tcp_t* tcp = nullptr;
-    capture::Direction sends = capture::Direction::ClientToServer;  // its bytes' direction
-    size_t queued_bytes = 0;  // pool memory held by writes queued to this side
-    bool paused = false;      // reads stopped: the other side's queue is above high
+    capture::Direction sends;  // its bytes' direction
+    // The bytes written into this socket; its queue throttles the other side's reading.
+    ForwardingSide into;
     bool eof = false;         // it sent FIN; nothing more will be read from it
     bool write_shut = false;  // our FIN to it went out
     uv_shutdown_t shutdown_req;
@@ -117,12 +119,11 @@ class Session {
   // Forwarding.
   void on_read(Side& source, ssize_t nread, const uv_buf_t* buf);
   void forward(Side& source, PooledBuffer* buffer, size_t length);
-  void queue_write(Side& destination, PooledBuffer* buffer, size_t offset);
-  void on_write_done(Side& destination, PooledBuffer* buffer, int status);
+  void on_written(ForwardingSide& into, int status) override;
   void on_source_eof(Side& source);
   void on_shutdown_done(Side& destination, int status);
   void start_reading(Side& side);
-  void update_reading(Side& source);
+  void update_reading(Side& destination);
 
   // Closing.
   void close_sides(Side* failed);
@@ -137,7 +138,6 @@ class Session {
   static void on_alloc(uv_handle_t* handle, size_t suggested_size, uv_buf_t* buf);
   static void on_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_failing_read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_write_cb(uv_write_t* req, int status);
   static void on_shutdown_cb(uv_shutdown_t* req, int status);
   static void on_connect_cb(uv_connect_t* req, int status);
   static void on_connect_timeout(uv_timer_t* timer);

@@ -16,6 +16,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/clock.h"
+#include "sink/spool_directory.h"
+
 namespace mcptap::sink {
 namespace {
 
@@ -64,129 +67,11 @@ void log_spool(base::LogRateLimiter& limiter, base::LogLevel level, std::string_
   base::log_limited(limiter, level, message, std::move(fields));
 }
 
-constexpr const char* kWritableFix =
-    "run as a user that can write there, or set sink.spool_dir to a writable directory";
-constexpr const char* kSpaceFix = "free space there, or set sink.spool_dir to another filesystem";
 // Enough room for a few records: a nearly full disk that cannot take even this much would
 // only drop every capture.
 constexpr off_t kStartProbeBytes = 64 * 1024;
 
-SpoolProblem creation_problem(int error_number, const std::string& component,
-                              const std::string& dir) {
-  switch (error_number) {
-    case EACCES:
-    case EPERM:
-      return {"permission denied creating it", kWritableFix};
-    case EEXIST:
-    case ENOTDIR:
-      return {component == dir ? "not a directory" : component + " is not a directory",
-              "set sink.spool_dir to a directory"};
-    case EROFS:
-      return {"read-only file system", kWritableFix};
-    case ENOSPC:
-    case EDQUOT:
-      return {"no space left on device creating it", kSpaceFix};
-    default:
-      return {std::string("cannot create it: ") + std::strerror(error_number), kWritableFix};
-  }
-}
-
-// mkdir -p with 0700 for every directory it creates, whatever the umask.
-SpoolProblem make_directories(const std::string& dir) {
-  for (size_t slash = dir.find('/', 1);; slash = dir.find('/', slash + 1)) {
-    const std::string component = dir.substr(0, slash);
-    struct stat status {};
-    if (::mkdir(component.c_str(), 0700) == 0) {
-      ::chmod(component.c_str(), 0700);
-    } else if (errno != EEXIST) {
-      return creation_problem(errno, component, dir);
-    } else if (slash != std::string::npos && ::stat(component.c_str(), &status) == 0 &&
-               !S_ISDIR(status.st_mode)) {
-      return creation_problem(ENOTDIR, component, dir);  // names the part that is a file
-    }
-    if (slash == std::string::npos) return {};
-  }
-}
-
-// Ours and wider than `mode`: narrowed (files written by an older mcptap were 0644).
-void tighten(int fd, mode_t mode) {
-  struct stat status {};
-  if (::fstat(fd, &status) == 0 && status.st_uid == ::geteuid() &&
-      (status.st_mode & 07777) != mode) {
-    ::fchmod(fd, mode);
-  }
-}
-
-// The pid a lock's holder wrote in it, when that process still runs; 0 otherwise.
-pid_t lock_holder(int fd) {
-  char text[32] = {};
-  if (::pread(fd, text, sizeof text - 1, 0) <= 0) return 0;
-  const long pid = std::strtol(text, nullptr, 10);
-  if (pid <= 0 || (::kill(pid_t(pid), 0) != 0 && errno != EPERM)) return 0;
-  return pid_t(pid);
-}
-
-int64_t wall_now_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
-
-SpoolProblem prepare_private_directory(const std::string& dir) {
-  if (dir.empty()) return {"empty path", "set sink.spool_dir to a directory"};
-  if (SpoolProblem problem = make_directories(dir); !problem.empty()) return problem;
-  struct stat status {};
-  if (::stat(dir.c_str(), &status) != 0) return creation_problem(errno, dir, dir);
-  if (!S_ISDIR(status.st_mode)) return {"not a directory", "set sink.spool_dir to a directory"};
-  if (status.st_mode & (S_IWGRP | S_IWOTH)) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "0%o", unsigned(status.st_mode & 07777));
-    return {std::string("writable by group or others (mode ") + mode +
-                "), so another user could read or replace captured data",
-            "chmod 700 it, or set sink.spool_dir to a directory only mcptap's user can write"};
-  }
-  if ((status.st_mode & 077) != 0 && status.st_uid == ::geteuid()) {
-    ::chmod(dir.c_str(), 0700);
-    base::log_info("spool directory was readable by other users; now 0700",
-                   {{"component", "spool"}, {"spool_dir", dir}});
-  }
-  return {};
-}
-
-int open_lock_file(const std::string& path, SpoolProblem* problem) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    const int error_number = errno;
-    *problem = error_number == EACCES || error_number == EPERM
-                   ? SpoolProblem{"permission denied writing in it", kWritableFix}
-                   : SpoolProblem{
-                         std::string("cannot create its lock file: ") + std::strerror(error_number),
-                         kWritableFix};
-    return -1;
-  }
-  tighten(fd, 0600);
-  int status;
-  do status = ::flock(fd, LOCK_EX | LOCK_NB);
-  while (status != 0 && errno == EINTR);
-  if (status != 0) {
-    const int error_number = errno;
-    if (error_number == EWOULDBLOCK) {
-      const pid_t holder = lock_holder(fd);
-      *problem = {"locked by another mcptap process" +
-                      (holder > 0 ? " (pid " + std::to_string(holder) + ")" : std::string()),
-                  "stop that process, or give this one a sink.spool_dir of its own", true};
-    } else {
-      *problem = {std::string("cannot lock it: ") + std::strerror(error_number), kWritableFix};
-    }
-    ::close(fd);
-    return -1;
-  }
-  // Names the holder for the next process that finds the lock taken.
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
-  return fd;
-}
 
 Spool::Spool(const SinkOptions& options, SinkStats& stats)
     : options_(options),
@@ -223,11 +108,11 @@ void Spool::open_directory() {
   problem_ = prepare_private_directory(dir_);
   if (!problem_.empty()) return;
   // A second process on the same spool would interleave segments; the lock says so at once.
-  lock_fd_ = open_lock_file(dir_ + "/lock", &problem_);
+  lock_fd_ = open_lock_file(dir_ + "/" + std::string(kSpoolLockFileName), &problem_);
   if (lock_fd_ < 0) return;
   tighten_files();
   std::error_code error;
-  std::filesystem::remove(dir_ + "/" + std::string(kCheckpointFileName) + ".tmp", error);
+  std::filesystem::remove(dir_ + "/" + std::string(kCheckpointTempFileName), error);
   std::vector<uint64_t> segments;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
     if (auto seq = segment_seq_of(entry.path().filename().string())) segments.push_back(*seq);
@@ -284,9 +169,9 @@ void Spool::recover(std::vector<uint64_t> segments, SpoolPosition checkpoint) {
   if (!open_segment(last + 1)) {
     problem_ =
         is_disk_full(errno)
-            ? SpoolProblem{"no space left on device creating a spool segment", kSpaceFix}
+            ? SpoolProblem{"no space left on device creating a spool segment", kSpoolSpaceFix}
             : SpoolProblem{std::string("cannot create a spool segment: ") + std::strerror(errno),
-                           kWritableFix};
+                           kSpoolWritableFix};
     return;
   }
   usable_ = probe_free_space();
@@ -299,12 +184,12 @@ bool Spool::probe_free_space() {
   const int error_number = ::posix_fallocate(segment_fd_, 0, probe);
   (void)::ftruncate(segment_fd_, 0);
   if (error_number == 0) return true;
-  problem_ =
-      is_disk_full(error_number)
-          ? SpoolProblem{"no space left on device (cannot preallocate a spool segment)", kSpaceFix}
-          : SpoolProblem{
-                std::string("cannot preallocate a spool segment: ") + std::strerror(error_number),
-                kWritableFix};
+  problem_ = is_disk_full(error_number)
+                 ? SpoolProblem{"no space left on device (cannot preallocate a spool segment)",
+                                kSpoolSpaceFix}
+                 : SpoolProblem{std::string("cannot preallocate a spool segment: ") +
+                                    std::strerror(error_number),
+                                kSpoolWritableFix};
   ::close(segment_fd_);
   segment_fd_ = -1;
   ::unlink((dir_ + "/" + segment_file_name(write_seq_)).c_str());
@@ -353,7 +238,7 @@ bool Spool::open_segment(uint64_t seq) {
   // remains of a failed earlier attempt.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
-  tighten(fd, 0600);  // a leftover of an older mcptap keeps its mode through O_TRUNC
+  tighten_file_mode(fd, 0600);  // a leftover of an older mcptap keeps its mode through O_TRUNC
   if (segment_fd_ >= 0) retired_fds_.push_back(segment_fd_);
   segment_fd_ = fd;
   write_seq_ = seq;
@@ -476,7 +361,7 @@ void Spool::mark_degraded(int cause, uint64_t records) {
   if (stats_.degraded_since_unix_us.load(std::memory_order_relaxed) == 0) {
     stats_.degraded_drops.store(0, std::memory_order_relaxed);
     stats_.degraded_cause.store(cause == EAGAIN ? EIO : cause, std::memory_order_relaxed);
-    stats_.degraded_since_unix_us.store(wall_now_us(), std::memory_order_relaxed);
+    stats_.degraded_since_unix_us.store(base::unix_now_us(), std::memory_order_relaxed);
   } else if (cause != EAGAIN) {
     stats_.degraded_cause.store(cause, std::memory_order_relaxed);
   }
@@ -488,7 +373,7 @@ void Spool::mark_healthy() {
   const int64_t since = stats_.degraded_since_unix_us.exchange(0, std::memory_order_relaxed);
   log_spool(resumed_log_, base::LogLevel::Info, "spool writes succeed again; capture resumed",
             {{"spool_dir", dir_},
-             {"degraded_for_s", double(wall_now_us() - since) / 1e6},
+             {"degraded_for_s", double(base::unix_now_us() - since) / 1e6},
              {"dropped_records", stats_.degraded_drops.load(std::memory_order_relaxed)}});
 }
 

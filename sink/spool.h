@@ -17,6 +17,7 @@
 #include "sink/record_batch.h"
 #include "sink/sink_options.h"
 #include "sink/sink_stats.h"
+#include "sink/spool_directory.h"
 #include "sink/spool_segment.h"
 
 namespace mcptap::sink {
@@ -26,26 +27,6 @@ struct SpoolMark {
   SpoolPosition end;
   uint64_t frame_bytes = 0;
 };
-
-// Why a spool directory cannot be used, worded for the one line a start-up error prints:
-// "<dir>: <reason> (<fix>)". Empty when the directory is fine.
-struct SpoolProblem {
-  std::string reason;   // e.g. "permission denied creating it"
-  std::string fix;      // e.g. "run as a user that can write there, or set sink.spool_dir ..."
-  bool locked = false;  // another process holds the lock (the one case worth retrying)
-  bool empty() const { return reason.empty(); }
-  std::string text() const { return reason + " (" + fix + ")"; }
-};
-
-// Files holding captured data are private to the service user, as PostgreSQL insists for
-// its data directory. Creates `dir` and any missing parent as 0700 whatever the umask; an
-// existing directory must not be writable by group or others (another user could plant
-// or swap files in it), and one of ours is tightened to 0700.
-SpoolProblem prepare_private_directory(const std::string& dir);
-// Opens (creating it 0600) a lock file in a directory prepared as above, tightens an older
-// one to 0600, and takes its flock without blocking. Returns the descriptor, or -1 with
-// *problem saying why (a holder is named by the pid it wrote in the file).
-int open_lock_file(const std::string& path, SpoolProblem* problem);
 
 // One writer (the loop thread: append never blocks on I/O beyond one pwrite into the page
 // cache, never fsyncs, never throws) and one reader (the sink thread). A flusher thread

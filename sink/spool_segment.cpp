@@ -12,6 +12,7 @@
 
 #include "sink/crc32c.h"
 #include "sink/little_endian.h"
+#include "sink/spool_directory.h"
 
 namespace mcptap::sink {
 namespace {
@@ -74,7 +75,7 @@ bool write_checkpoint(const std::string& dir, SpoolPosition position, std::strin
   put_u64(bytes + 12, position.offset);
   put_u32(bytes + 20, crc32c_extend(0, bytes, 20));
   const std::string path = dir + "/" + std::string(kCheckpointFileName);
-  const std::string temporary = path + ".tmp";
+  const std::string temporary = dir + "/" + std::string(kCheckpointTempFileName);
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     *error = errno_text("open checkpoint.tmp");
