@@ -2,56 +2,23 @@
 #include "capture/content_decoder.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <string>
 #include <vector>
 
 #include "base/sha256.h"
+#include "tests/support/deflate.h"
 
 namespace mcptap::capture {
 namespace {
 
-constexpr int kGzipBits = 31;
-constexpr int kZlibBits = 15;
-constexpr int kRawBits = -15;
+using test_support::kGzipBits;
+using test_support::kRawBits;
+using test_support::kZlibBits;
 
-// Compresses input with zlib's deflate, framed by window_bits (gzip, zlib or raw). The
-// input is fed in slices so that a large body of zeros need not exist in memory.
-class Compressor {
- public:
-  explicit Compressor(int window_bits, int level = Z_BEST_COMPRESSION) {
-    EXPECT_EQ(deflateInit2(&stream_, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  }
-  ~Compressor() { deflateEnd(&stream_); }
-  void add(std::string_view input) { run(input, Z_NO_FLUSH); }
-  std::string finish() {
-    run({}, Z_FINISH);
-    return std::move(output_);
-  }
-
- private:
-  void run(std::string_view input, int flush) {
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
-    stream_.avail_in = static_cast<uInt>(input.size());
-    char buffer[16384];
-    int result;
-    do {
-      stream_.next_out = reinterpret_cast<Bytef*>(buffer);
-      stream_.avail_out = sizeof(buffer);
-      result = deflate(&stream_, flush);
-      ASSERT_NE(result, Z_STREAM_ERROR);
-      output_.append(buffer, sizeof(buffer) - stream_.avail_out);
-    } while (stream_.avail_out == 0 || (flush == Z_FINISH && result != Z_STREAM_END));
-  }
-  z_stream stream_{};
-  std::string output_;
-};
-
+// Compresses input framed by window_bits (gzip, zlib or raw), at the highest level.
 std::string compress(std::string_view input, int window_bits) {
-  Compressor compressor(window_bits);
-  compressor.add(input);
-  return compressor.finish();
+  return test_support::deflate_all(input, window_bits, Z_BEST_COMPRESSION);
 }
 
 std::string sha256_hex(std::string_view bytes) {
@@ -270,10 +237,13 @@ TEST(ContentDecoder, OutputPastTheCapIsCountedAndHashed) {
 
 // 100 MiB of zeros, gzip-compressed (about 100 KB), built without holding the zeros.
 std::string zero_bomb(uint64_t zero_bytes) {
-  Compressor compressor(kGzipBits);
+  test_support::Deflater deflater(kGzipBits, Z_BEST_COMPRESSION);
   const std::string zeros(1 << 20, '\0');
-  for (uint64_t done = 0; done < zero_bytes; done += zeros.size()) compressor.add(zeros);
-  return compressor.finish();
+  std::string bomb;
+  for (uint64_t done = 0; done < zero_bytes; done += zeros.size()) {
+    bomb += deflater.compress(zeros, Z_NO_FLUSH);
+  }
+  return bomb + deflater.finish();
 }
 
 TEST(ContentDecoder, GzipBombStaysBounded) {

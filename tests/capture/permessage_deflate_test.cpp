@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/deflate.h"
+
 namespace mcptap::capture {
 namespace {
 
@@ -113,39 +115,8 @@ std::string bytes(std::initializer_list<int> values) {
   return out;
 }
 
-// Raw DEFLATE as a permessage-deflate sender makes it: sync flush, 00 00 ff ff removed.
-class Deflater {
- public:
-  explicit Deflater(int window_bits, bool no_context_takeover = false)
-      : no_context_takeover_(no_context_takeover) {
-    EXPECT_EQ(deflateInit2(&stream_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -window_bits, 8,
-                           Z_DEFAULT_STRATEGY),
-              Z_OK);
-  }
-  ~Deflater() { deflateEnd(&stream_); }
-
-  std::string compress_message(std::string_view text) {
-    std::string out;
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    stream_.avail_in = static_cast<uInt>(text.size());
-    do {
-      size_t used = out.size();
-      out.resize(used + 64 + text.size() / 2);
-      stream_.next_out = reinterpret_cast<Bytef*>(out.data() + used);
-      stream_.avail_out = static_cast<uInt>(out.size() - used);
-      EXPECT_EQ(deflate(&stream_, Z_SYNC_FLUSH), Z_OK);
-      out.resize(out.size() - stream_.avail_out);
-    } while (stream_.avail_out == 0);
-    EXPECT_EQ(out.substr(out.size() - 4), bytes({0x00, 0x00, 0xff, 0xff}));
-    out.resize(out.size() - 4);
-    if (no_context_takeover_) deflateReset(&stream_);
-    return out;
-  }
-
- private:
-  z_stream stream_{};
-  bool no_context_takeover_;
-};
+// Raw DEFLATE as a permessage-deflate sender makes it (tests/support/deflate.h).
+using Deflater = test_support::MessageDeflater;
 
 struct Inflated {
   bool ok = true;
