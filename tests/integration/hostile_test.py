@@ -16,7 +16,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import Mcptap, query_rows, route_rows, unique_name, wait_for_port, wait_for_rows
+from harness import (Mcptap, query_rows, recv_at_least, route_rows, unique_name, wait_for_port,
+                     wait_for_rows)
 from raw_wire import SWITCH, UPGRADE, EchoUpstream, ThreadedServer, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
@@ -57,12 +58,7 @@ def exchange(port, first, after):
         s.sendall(first)
         if after:
             # Wait for the 101 so the proxy sees the upgrade answered before the frames.
-            got = b""
-            while len(got) < len(SWITCH):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
+            got = recv_at_least(s, len(SWITCH))
             s.sendall(after)
         else:
             got = b""
@@ -1004,7 +1000,7 @@ class AdminAttacks(unittest.TestCase):
                      extra={"admin": {"allowed_hosts": ["mcptap.test"]}})
         tap.env = env
         config = tap.read_config()
-        config["admin"]["listen"] = f"0.0.0.0:{tap.admin_port}"
+        config["admin"]["listen"] = "0.0.0.0:0"
         tap.write_config(config)
         with tap:
             wait_for_port(tap.admin_port)
