@@ -16,7 +16,7 @@ import unittest
 
 import websockets
 
-from harness import HERE, Mcptap, log_lines, query_rows_at, unique_name
+from harness import HERE, Mcptap, log_lines, poll, query_rows_at, unique_name
 from ws_backend import Backend
 
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
@@ -127,12 +127,7 @@ class DurabilityTest(unittest.TestCase):
                              "SELECT id, direction, payload FROM mcptap.messages WHERE route = $1", route)
 
     def wait_for_rows(self, route, count, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            rows = self.rows(route)
-            if len(rows) >= count or time.time() > deadline:
-                return rows
-            time.sleep(0.2)
+        return poll(lambda: self.rows(route), lambda rows: len(rows) >= count, timeout)
 
     def assert_exactly_once(self, rows, expected_texts):
         ids = [r["id"] for r in rows]

@@ -20,7 +20,7 @@ import unittest
 import urllib.request
 
 from durability_test import LoggingBackend, OwnCluster, Traffic
-from harness import Mcptap, log_lines, query_rows_at, unique_name
+from harness import Mcptap, log_lines, poll, query_rows_at, unique_name
 
 PYTHON = sys.executable or "/usr/bin/python3"
 SINK = {"flush_interval_ms": 20, "reconnect_initial_ms": 50, "reconnect_max_ms": 500}
@@ -218,12 +218,7 @@ class RunTimeAndShutdownTest(unittest.TestCase):
                              "SELECT id, payload FROM mcptap.messages WHERE route = $1", route)
 
     def wait_for_rows(self, route, count, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            rows = self.rows(route)
-            if len(rows) >= count or time.time() > deadline:
-                return rows
-            time.sleep(0.2)
+        return poll(lambda: self.rows(route), lambda rows: len(rows) >= count, timeout)
 
     def status(self, tap):
         result = tap.cli("status")
@@ -358,8 +353,8 @@ class RunTimeAndShutdownTest(unittest.TestCase):
                 self.assertEqual(tap.stop(), 0)
 
                 # The stdio hop: its route directory, stdio.lock, and its own spool inside.
-                child = (f"import sys, time; sys.stdout.write('{{}}\\n'); sys.stdout.flush(); "
-                         f"time.sleep(3)")
+                child = ("import sys, time; sys.stdout.write('{}\\n'); sys.stdout.flush(); "
+                         "time.sleep(3)")
                 hop = subprocess.Popen([tap.binary, "stdio", "--route", route, "--config",
                                         tap.config_path, "--", PYTHON, "-c", child],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -35,7 +35,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import Mcptap, assert_every_request_paired, unique_name, wait_for_rows  # noqa: E402
+from harness import (Mcptap, assert_every_request_paired, stop_process, unique_name,  # noqa: E402
+                     wait_for_rows)
 
 C2S, S2C = "client_to_server", "server_to_client"
 CLIENT_TIMEOUT_S = 120
@@ -120,12 +121,7 @@ class NodeServer:
 
     def stop(self):
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
             self.process = None
             self.stderr.close()
 
