@@ -112,7 +112,7 @@ TEST_F(ConnectionCaptureTest, UncompressedWebSocketAtEveryChunkSize) {
     EXPECT_EQ(call.transport, Transport::WebSocket);
     EXPECT_EQ(call.kind, Kind::Request);
     EXPECT_EQ(result.kind, Kind::Response);
-    EXPECT_PRED_FORMAT2(test_support::SetAndEqual, result.correlation_id, call.correlation_id);
+    EXPECT_SET_AND_EQ(result.correlation_id, call.correlation_id);
     EXPECT_EQ(call.payload_bytes, static_cast<int64_t>(std::string_view(kCall).size()));
     auto meta = nlohmann::json::parse(call.meta_json);
     EXPECT_EQ(meta["path"], "/mcp");
@@ -262,8 +262,7 @@ TEST_F(ConnectionCaptureTest, NdjsonOverTcp) {
   EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Ndjson);
   EXPECT_EQ(consumer.records[0].transport, Transport::Tcp);
   EXPECT_EQ(consumer.records[1].kind, Kind::Response);
-  EXPECT_PRED_FORMAT2(test_support::SetAndEqual, consumer.records[1].correlation_id,
-                      consumer.records[0].correlation_id);
+  EXPECT_SET_AND_EQ(consumer.records[1].correlation_id, consumer.records[0].correlation_id);
   EXPECT_EQ(consumer.records[2].kind, Kind::Notification);
 }
 

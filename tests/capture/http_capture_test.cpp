@@ -92,15 +92,13 @@ TEST(HttpCapture, StreamableHttpWithJsonAndSseAnswersAtEverySplit) {
     EXPECT_EQ(records[0].method, "initialize");
     EXPECT_EQ(records[0].transport, Transport::Http);
     EXPECT_EQ(records[1].kind, Kind::Response);
-    EXPECT_PRED_FORMAT2(test_support::SetAndEqual, records[1].correlation_id,
-                        records[0].correlation_id);
+    EXPECT_SET_AND_EQ(records[1].correlation_id, records[0].correlation_id);
     EXPECT_EQ(records[2].method, "tools/call");
     EXPECT_EQ(records[3].transport, Transport::Sse);
-    EXPECT_PRED_FORMAT2(test_support::SetAndEqual, records[3].correlation_id,
-                        records[2].correlation_id);  // progress joins its call
+    EXPECT_SET_AND_EQ(records[3].correlation_id,
+                      records[2].correlation_id);  // progress joins its call
     EXPECT_EQ(records[4].kind, Kind::Response);
-    EXPECT_PRED_FORMAT2(test_support::SetAndEqual, records[4].correlation_id,
-                        records[2].correlation_id);
+    EXPECT_SET_AND_EQ(records[4].correlation_id, records[2].correlation_id);
     EXPECT_EQ(records[5].kind, Kind::Notification);
     auto meta = nlohmann::json::parse(records[4].meta_json);
     EXPECT_EQ(meta["sse"]["id"], "e2");
@@ -184,11 +182,9 @@ TEST(HttpCapture, PipelinedRequestsAndContinueAndHead) {
   for (size_t split = 0; split <= longest(steps); split += 7) {
     std::vector<Record> records = run(steps, split);
     ASSERT_EQ(records.size(), 4u) << "split " << split;
-    EXPECT_PRED_FORMAT2(test_support::SetAndEqual, records[2].correlation_id,
-                        records[0].correlation_id);
+    EXPECT_SET_AND_EQ(records[2].correlation_id, records[0].correlation_id);
     EXPECT_EQ(records[3].method, "ping");
-    EXPECT_PRED_FORMAT2(test_support::SetAndEqual, records[3].correlation_id,
-                        records[1].correlation_id);
+    EXPECT_SET_AND_EQ(records[3].correlation_id, records[1].correlation_id);
   }
 }
 

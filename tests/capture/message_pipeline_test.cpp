@@ -47,7 +47,7 @@ TEST_F(MessagePipelineTest, RequestAndResponseArePairedWithEveryColumn) {
   EXPECT_EQ(response.kind, Kind::Response);
   EXPECT_EQ(response.method, "tools/call");
   ASSERT_TRUE(request.correlation_id.has_value());
-  EXPECT_PRED_FORMAT2(test_support::SetAndEqual, request.correlation_id, response.correlation_id);
+  EXPECT_SET_AND_EQ(request.correlation_id, response.correlation_id);
   EXPECT_FALSE(request.latency_us.has_value());
   ASSERT_TRUE(response.latency_us.has_value());
   EXPECT_GE(*response.latency_us, 0);
@@ -82,8 +82,7 @@ TEST_F(MessagePipelineTest, SessionIdOverridesTheConnection) {
   submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":1,"result":{}})", "sess-a");
   EXPECT_EQ(consumer.records[0].session_id, "sess-a");
   EXPECT_FALSE(consumer.records[1].correlation_id.has_value());  // another session
-  EXPECT_PRED_FORMAT2(test_support::SetAndEqual, consumer.records[2].correlation_id,
-                      consumer.records[0].correlation_id);
+  EXPECT_SET_AND_EQ(consumer.records[2].correlation_id, consumer.records[0].correlation_id);
 }
 
 TEST_F(MessagePipelineTest, NotJsonIsInvalidWithAReason) {
@@ -352,8 +351,7 @@ TEST_F(BudgetedPipelineTest, ReusedIdsFollowTheirOwnRequest) {
   answer(3);   // answers the oldest: kept
   answer(3);   // answers the one left out
   EXPECT_EQ(captured(), (std::vector<std::string>{"request 3", "response 3"}));
-  EXPECT_PRED_FORMAT2(test_support::SetAndEqual, consumer.records[0].correlation_id,
-                      consumer.records[1].correlation_id);
+  EXPECT_SET_AND_EQ(consumer.records[0].correlation_id, consumer.records[1].correlation_id);
 }
 
 TEST_F(BudgetedPipelineTest, NotificationsAndUnpairedMessagesAreChargedOnTheirOwn) {

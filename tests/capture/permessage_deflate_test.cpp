@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <random>
 #include <string>
 #include <vector>
 
@@ -109,11 +108,7 @@ TEST(ParsePermessageDeflate, ErrorPointerMayBeNull) {
 
 // ---- MessageInflater ----------------------------------------------------------------------
 
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (int value : values) out.push_back(static_cast<char>(value));
-  return out;
-}
+using test_support::bytes;
 
 // Raw DEFLATE as a permessage-deflate sender makes it (tests/support/deflate.h).
 using Deflater = test_support::MessageDeflater;
@@ -139,13 +134,7 @@ Inflated inflate_message(MessageInflater& inflater, std::string_view compressed,
   return result;
 }
 
-// Random letters: compressible by Huffman coding but with few LZ77 matches of their own.
-std::string random_text(size_t size, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::string text(size, 'a');
-  for (char& c : text) c = static_cast<char>('a' + generator() % 26);
-  return text;
-}
+using test_support::random_text;
 
 const std::string kHelloCompressed = bytes({0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00});
 

@@ -28,11 +28,7 @@ constexpr uint8_t kContinuation = 0x0, kText = 0x1, kBinary = 0x2;
 constexpr uint8_t kClose = 0x8, kPing = 0x9, kPong = 0xa;
 constexpr MaskKey kRfcMask = {0x37, 0xfa, 0x21, 0x3d};  // the key of RFC 6455 section 5.7
 
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (int value : values) out.push_back(static_cast<char>(value));
-  return out;
-}
+using test_support::bytes;
 
 std::string sha256_of(std::string_view data) {
   base::Sha256 hasher;
@@ -206,13 +202,7 @@ DeflateParams deflate_params(int server_bits = 15, int client_bits = 15,
   return params;
 }
 
-// Random letters: few LZ77 matches of their own, so repeats must reach back into the window.
-std::string random_text(size_t size, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::string text(size, 'a');
-  for (char& c : text) c = static_cast<char>('a' + generator() % 26);
-  return text;
-}
+using test_support::random_text;
 
 // ---- RFC 6455 section 5.7 examples -------------------------------------------------------
 

@@ -113,7 +113,9 @@ def canonical(texts):
     return sorted(json.dumps(json.loads(t), sort_keys=True) for t in texts)
 
 
-class DurabilityTest(unittest.TestCase):
+class OwnClusterTestCase(unittest.TestCase):
+    """Tests that take their PostgreSQL down and bring it back: a cluster for the class."""
+
     @classmethod
     def setUpClass(cls):
         cls.cluster = OwnCluster()
@@ -128,6 +130,9 @@ class DurabilityTest(unittest.TestCase):
 
     def wait_for_rows(self, route, count, timeout=30):
         return poll(lambda: self.rows(route), lambda rows: len(rows) >= count, timeout)
+
+
+class DurabilityTest(OwnClusterTestCase):
 
     def assert_exactly_once(self, rows, expected_texts):
         ids = [r["id"] for r in rows]

@@ -1,4 +1,5 @@
 """Shared plumbing for integration tests: ports, the mcptap process, database reads."""
+import asyncio
 import json
 import os
 import signal
@@ -59,6 +60,15 @@ def poll(read, done, timeout, interval=0.2):
         if done(result) or time.time() > deadline:
             return result
         time.sleep(interval)
+
+
+def run_async(coroutine):
+    """Runs a coroutine to its end on a loop of its own; returns its result."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def recv_at_least(sock, size):

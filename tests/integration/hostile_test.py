@@ -16,8 +16,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import (Mcptap, query_rows, recv_at_least, route_rows, unique_name, wait_for_port,
-                     wait_for_rows)
+from harness import (Mcptap, query_rows, recv_at_least, route_rows, run_async, unique_name,
+                     wait_for_port, wait_for_rows)
 from raw_wire import SWITCH, UPGRADE, EchoUpstream, ThreadedServer, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
@@ -134,13 +134,8 @@ class HostileTest(unittest.TestCase):
         sprayer = threading.Thread(target=spray)
         watcher.start()
         sprayer.start()
-        loop = asyncio.new_event_loop()
-        try:
-            cls.direct = loop.run_until_complete(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
-            cls.proxied = loop.run_until_complete(
-                conversation(f"ws://127.0.0.1:{cls.tap.ports[cls.ws_route]}/mcp"))
-        finally:
-            loop.close()
+        cls.direct = run_async(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
+        cls.proxied = run_async(conversation(f"ws://127.0.0.1:{cls.tap.ports[cls.ws_route]}/mcp"))
         sprayer.join(timeout=600)
         stop.set()
         watcher.join()
@@ -860,11 +855,7 @@ class AdminAttacks(unittest.TestCase):
             time.sleep(0.5)
             cls.metrics_under_tails = admin_get_text(cls.port, "/metrics")
             # Traffic for the tails to carry: records pile up for readers that never read.
-            loop = asyncio.new_event_loop()
-            try:
-                loop.run_until_complete(many_calls(cls.uri, 1500))
-            finally:
-                loop.close()
+            run_async(many_calls(cls.uri, 1500))
             cls.metrics_after_traffic = admin_get_text(cls.port, "/metrics")
             # A lockout attempt on top: idle connections and heads dribbled a byte at a time.
             idle = [socket.create_connection(("127.0.0.1", cls.port)) for _ in range(64)]
@@ -906,12 +897,8 @@ class AdminAttacks(unittest.TestCase):
         attacker = threading.Thread(target=attack)
         watcher.start()
         attacker.start()
-        loop = asyncio.new_event_loop()
-        try:
-            cls.direct = loop.run_until_complete(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
-            cls.proxied = loop.run_until_complete(conversation(cls.uri))
-        finally:
-            loop.close()
+        cls.direct = run_async(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
+        cls.proxied = run_async(conversation(cls.uri))
         attacker.join(timeout=300)
         stop.set()
         watcher.join()

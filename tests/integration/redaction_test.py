@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 
 import websockets
 
-from harness import Mcptap, query_rows, unique_name, wait_for_rows
+from harness import Mcptap, query_rows, run_async, unique_name, wait_for_rows
 from http_backend import HttpBackend
 from ws_backend import Backend
 
@@ -107,13 +107,9 @@ class RedactionTest(unittest.TestCase):
                       {"name": cls.ws_route, "upstream": f"127.0.0.1:{ws_backend.port}"}]
             with Mcptap(routes) as tap:
                 cls.http_answer = cls.post(tap.ports[cls.http_route])
-                loop = asyncio.new_event_loop()
-                try:
-                    cls.ws_answer = loop.run_until_complete(ws_conversation(
-                        f"ws://127.0.0.1:{tap.ports[cls.ws_route]}/mcp?{query_string()}",
-                        credential_headers()))
-                finally:
-                    loop.close()
+                cls.ws_answer = run_async(ws_conversation(
+                    f"ws://127.0.0.1:{tap.ports[cls.ws_route]}/mcp?{query_string()}",
+                    credential_headers()))
                 cls.exit_code = tap.stop()
                 cls.log = tap.log()
         cls.http_rows = wait_for_rows(cls.http_route, 2, timeout=10)

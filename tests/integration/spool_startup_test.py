@@ -19,8 +19,8 @@ import time
 import unittest
 import urllib.request
 
-from durability_test import LoggingBackend, OwnCluster, Traffic
-from harness import Mcptap, log_lines, poll, query_rows_at, unique_name
+from durability_test import LoggingBackend, OwnClusterTestCase, Traffic
+from harness import Mcptap, log_lines, unique_name
 
 PYTHON = sys.executable or "/usr/bin/python3"
 SINK = {"flush_interval_ms": 20, "reconnect_initial_ms": 50, "reconnect_max_ms": 500}
@@ -198,27 +198,12 @@ class StartupTest(unittest.TestCase):
             unmount(mount_point)
 
 
-class RunTimeAndShutdownTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = OwnCluster()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.close()
-
+class RunTimeAndShutdownTest(OwnClusterTestCase):
     def setUp(self):
         self.scratch = tempfile.mkdtemp(prefix="mcptap-spool-run-")
 
     def tearDown(self):
         shutil.rmtree(self.scratch, ignore_errors=True)
-
-    def rows(self, route):
-        return query_rows_at(self.cluster.url,
-                             "SELECT id, payload FROM mcptap.messages WHERE route = $1", route)
-
-    def wait_for_rows(self, route, count, timeout=30):
-        return poll(lambda: self.rows(route), lambda rows: len(rows) >= count, timeout)
 
     def status(self, tap):
         result = tap.cli("status")

@@ -59,6 +59,11 @@ EXPECTED_MESSAGES = (
 )
 
 
+def http_up_sse_down(row):
+    """Where a message travels when the server answers on event streams."""
+    return "http" if row["direction"] == C2S else "sse"
+
+
 def node_executable():
     node = os.environ.get("MCPTAP_NODE") or shutil.which("node") or shutil.which("nodejs")
     if not node:
@@ -455,9 +460,7 @@ class StreamableSseTest(StreamableTerminationChecks, SdkInterop, unittest.TestCa
 
     TRANSPORT = "streamable-sse"
 
-    @staticmethod
-    def expected_transport(row):
-        return "http" if row["direction"] == C2S else "sse"
+    expected_transport = staticmethod(http_up_sse_down)
 
     @staticmethod
     def expected_http_method(row):
@@ -477,9 +480,7 @@ class LegacySseTest(SdkInterop, unittest.TestCase):
 
     TRANSPORT = "legacy-sse"
 
-    @staticmethod
-    def expected_transport(row):
-        return "http" if row["direction"] == C2S else "sse"
+    expected_transport = staticmethod(http_up_sse_down)
 
     @staticmethod
     def expected_http_method(row):

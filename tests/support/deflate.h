@@ -5,10 +5,29 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cstdint>
+#include <initializer_list>
+#include <random>
 #include <string>
 #include <string_view>
 
 namespace mcptap::test_support {
+
+// Bytes written as numbers: bytes({0x00, 0x00, 0xff, 0xff}).
+inline std::string bytes(std::initializer_list<int> values) {
+  std::string out;
+  for (int value : values) out.push_back(static_cast<char>(value));
+  return out;
+}
+
+// Random letters: compressible by Huffman coding but with few LZ77 matches of their own,
+// so repeats must reach back into the window. The same seed gives the same text.
+inline std::string random_text(size_t size, uint32_t seed) {
+  std::mt19937 generator(seed);
+  std::string text(size, 'a');
+  for (char& c : text) c = static_cast<char>('a' + generator() % 26);
+  return text;
+}
 
 // zlib's window_bits convention: which framing deflate writes.
 constexpr int kGzipBits = 31;
@@ -77,7 +96,7 @@ class MessageDeflater {
       ADD_FAILURE() << "a sync flush ends with 4 bytes, got " << out.size();
       return out;
     }
-    EXPECT_EQ(out.substr(out.size() - 4), std::string("\x00\x00\xff\xff", 4));
+    EXPECT_EQ(out.substr(out.size() - 4), bytes({0x00, 0x00, 0xff, 0xff}));
     out.resize(out.size() - 4);
     if (no_context_takeover_) deflater_.reset();
     return out;

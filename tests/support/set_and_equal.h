@@ -9,7 +9,7 @@ namespace mcptap::test_support {
 
 // EXPECT_EQ on two optionals also passes when both are empty, which would let a missing
 // value (an uncorrelated answer, say) through. Use as
-//   EXPECT_PRED_FORMAT2(test_support::SetAndEqual, answer.correlation_id, call.correlation_id);
+//   EXPECT_SET_AND_EQ(answer.correlation_id, call.correlation_id);
 template <typename T>
 ::testing::AssertionResult SetAndEqual(const char* a_text, const char* b_text,
                                        const std::optional<T>& a, const std::optional<T>& b) {
@@ -22,3 +22,5 @@ template <typename T>
 }
 
 }  // namespace mcptap::test_support
+
+#define EXPECT_SET_AND_EQ(a, b) EXPECT_PRED_FORMAT2(::mcptap::test_support::SetAndEqual, a, b)
