@@ -19,7 +19,7 @@ import time
 import unittest
 import urllib.request
 
-from durability_test import LoggingBackend, OwnClusterTestCase, Traffic
+from durability_test import LoggingBackend, OwnClusterTestCase, Traffic, mount_tmpfs, unmount
 from harness import Mcptap, log_lines, unique_name
 
 PYTHON = sys.executable or "/usr/bin/python3"
@@ -34,21 +34,6 @@ def mode_of(path):
 def http_get(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
         return response.status, response.read().decode()
-
-
-def mount_tmpfs(size):
-    """A tiny filesystem that fills up for real; None without the right to mount one."""
-    mount_point = tempfile.mkdtemp(prefix="mcptap-spool-tmpfs-")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mount_point],
-                      capture_output=True).returncode != 0:
-        os.rmdir(mount_point)
-        return None
-    return mount_point
-
-
-def unmount(mount_point):
-    subprocess.run(["umount", mount_point], check=False)
-    os.rmdir(mount_point)
 
 
 class StartupTest(unittest.TestCase):
