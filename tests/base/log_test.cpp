@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace mcptap::capture {
 namespace {
 
@@ -33,15 +35,9 @@ std::vector<nlohmann::json> json_lines(const std::string& text) {
 
 class Log : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = std::filesystem::temp_directory_path() / "mcptap-log-test-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
   void TearDown() override {
     base::log_to_stderr();
     base::set_min_log_level(base::LogLevel::Info);
-    std::filesystem::remove_all(dir_);
   }
 
   // Runs `body` with fd 2 pointing at a file; returns what reached it.
@@ -58,7 +54,16 @@ class Log : public ::testing::Test {
     return read_file(path);
   }
 
-  std::string dir_;
+  // Sends the log to mcptap.log in the test's directory; returns its path.
+  std::string log_to_a_file() {
+    const std::string path = dir_ + "/mcptap.log";
+    std::string error;
+    EXPECT_TRUE(base::log_to_file(path, &error)) << error;
+    return path;
+  }
+
+  test_support::TempDir temp_{"mcptap-log-test"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(Log, FileIsCreatedPrivateWhateverTheUmask) {
@@ -132,9 +137,7 @@ TEST_F(Log, NowhereWritesNothingAndStderrComesBack) {
 }
 
 TEST_F(Log, LevelsBelowTheMinimumAreLeftOut) {
-  const std::string path = dir_ + "/mcptap.log";
-  std::string error;
-  ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+  const std::string path = log_to_a_file();
   base::set_min_log_level(base::LogLevel::Warn);
   base::log_info("left out");
   base::log_line(base::LogLevel::Debug, "left out too");
@@ -145,9 +148,7 @@ TEST_F(Log, LevelsBelowTheMinimumAreLeftOut) {
 }
 
 TEST_F(Log, RateLimitedLinesReachTheFileOncePerInterval) {
-  const std::string path = dir_ + "/mcptap.log";
-  std::string error;
-  ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+  const std::string path = log_to_a_file();
   base::LogRateLimiter limiter(200);
   auto attempt = [&] {
     uint64_t suppressed = 0;

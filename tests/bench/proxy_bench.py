@@ -37,7 +37,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import pg_cluster  # noqa: E402
+from harness import free_port  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # mcptap-spool (HTTP only): capture on with PostgreSQL unreachable, so every message goes to
@@ -51,12 +53,6 @@ LOAD_CPU = "1"
 
 def log(message):
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port, timeout=15.0):

@@ -35,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import pg_cluster  # noqa: E402
+from harness import free_port, wait_for_port  # noqa: E402
 from raw_wire import ThreadedServer  # noqa: E402
 
 TRANSPORTS = ["http", "sse", "websocket", "tcp", "stdio"]
@@ -42,21 +43,6 @@ TRANSPORTS = ["http", "sse", "websocket", "tcp", "stdio"]
 
 def log(*args):
     print(*args, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port, timeout=15.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 # ---- The exchange ---------------------------------------------------------------------
@@ -310,7 +296,7 @@ def measure(transport, args, admin_url):
             else:
                 proxy = subprocess.Popen([args.mcptap, "run", "--config", config_path], env=env,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                wait_for_port(listen_port)
+                wait_for_port(listen_port, timeout=15.0)
             wait_for(lambda: schema_ready(url), 30, "the schema was not created")
             before = table_bytes(url)
             log(f"{transport}: {args.exchanges} exchanges")

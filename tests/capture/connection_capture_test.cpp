@@ -2,7 +2,6 @@
 #include "capture/connection_capture.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -10,6 +9,8 @@
 #include <vector>
 
 #include "tests/capture/collecting_consumer.h"
+#include "tests/support/deflate.h"
+#include "tests/support/set_and_equal.h"
 
 namespace mcptap::capture {
 namespace {
@@ -35,18 +36,6 @@ std::string frame(uint8_t first_byte, std::string_view payload, bool masked) {
 
 std::string text_frame(std::string_view payload, bool masked) {
   return frame(0x81, payload, masked);
-}
-
-// permessage-deflate body of one message (raw deflate, sync flush, tail removed).
-std::string deflate_message(z_stream& stream, std::string_view text) {
-  std::string out(text.size() + 64, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&stream, Z_SYNC_FLUSH), Z_OK);
-  out.resize(out.size() - stream.avail_out - 4);
-  return out;
 }
 
 const std::string kRequest =
@@ -123,7 +112,7 @@ TEST_F(ConnectionCaptureTest, UncompressedWebSocketAtEveryChunkSize) {
     EXPECT_EQ(call.transport, Transport::WebSocket);
     EXPECT_EQ(call.kind, Kind::Request);
     EXPECT_EQ(result.kind, Kind::Response);
-    EXPECT_EQ(result.correlation_id, call.correlation_id);
+    EXPECT_SET_AND_EQ(result.correlation_id, call.correlation_id);
     EXPECT_EQ(call.payload_bytes, static_cast<int64_t>(std::string_view(kCall).size()));
     auto meta = nlohmann::json::parse(call.meta_json);
     EXPECT_EQ(meta["path"], "/mcp");
@@ -133,17 +122,13 @@ TEST_F(ConnectionCaptureTest, UncompressedWebSocketAtEveryChunkSize) {
 }
 
 TEST_F(ConnectionCaptureTest, CompressedWithContextTakeover) {
-  z_stream client_z{}, server_z{};
-  ASSERT_EQ(deflateInit2(&client_z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  ASSERT_EQ(deflateInit2(&server_z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  test_support::MessageDeflater client_z, server_z;
   std::string client, server;
   std::string head = kResponse101 + "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
   for (int i = 0; i < 3; ++i) {  // later messages refer back to earlier ones' window
-    client += frame(0xC1, deflate_message(client_z, kCall), true);
-    server += frame(0xC1, deflate_message(server_z, kResult), false);
+    client += frame(0xC1, client_z.compress_message(kCall), true);
+    server += frame(0xC1, server_z.compress_message(kResult), false);
   }
-  deflateEnd(&client_z);
-  deflateEnd(&server_z);
   for (size_t chunk : {1u, 2u, 3u, 5u, 64u, 4096u}) {
     run_exchange(client, head, server, chunk);
     ASSERT_EQ(consumer.records.size(), 6u) << "chunk " << chunk;
@@ -277,7 +262,7 @@ TEST_F(ConnectionCaptureTest, NdjsonOverTcp) {
   EXPECT_EQ(capture.mode(), ConnectionCapture::Mode::Ndjson);
   EXPECT_EQ(consumer.records[0].transport, Transport::Tcp);
   EXPECT_EQ(consumer.records[1].kind, Kind::Response);
-  EXPECT_EQ(consumer.records[1].correlation_id, consumer.records[0].correlation_id);
+  EXPECT_SET_AND_EQ(consumer.records[1].correlation_id, consumer.records[0].correlation_id);
   EXPECT_EQ(consumer.records[2].kind, Kind::Notification);
 }
 

@@ -3,13 +3,14 @@
 #include "capture/http_capture.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <string>
 #include <vector>
 
 #include "capture/connection_capture.h"
 #include "tests/capture/collecting_consumer.h"
+#include "tests/support/deflate.h"
+#include "tests/support/set_and_equal.h"
 
 namespace mcptap::capture {
 namespace {
@@ -91,12 +92,13 @@ TEST(HttpCapture, StreamableHttpWithJsonAndSseAnswersAtEverySplit) {
     EXPECT_EQ(records[0].method, "initialize");
     EXPECT_EQ(records[0].transport, Transport::Http);
     EXPECT_EQ(records[1].kind, Kind::Response);
-    EXPECT_EQ(records[1].correlation_id, records[0].correlation_id);
+    EXPECT_SET_AND_EQ(records[1].correlation_id, records[0].correlation_id);
     EXPECT_EQ(records[2].method, "tools/call");
     EXPECT_EQ(records[3].transport, Transport::Sse);
-    EXPECT_EQ(records[3].correlation_id, records[2].correlation_id);  // progress joins its call
+    EXPECT_SET_AND_EQ(records[3].correlation_id,
+                      records[2].correlation_id);  // progress joins its call
     EXPECT_EQ(records[4].kind, Kind::Response);
-    EXPECT_EQ(records[4].correlation_id, records[2].correlation_id);
+    EXPECT_SET_AND_EQ(records[4].correlation_id, records[2].correlation_id);
     EXPECT_EQ(records[5].kind, Kind::Notification);
     auto meta = nlohmann::json::parse(records[4].meta_json);
     EXPECT_EQ(meta["sse"]["id"], "e2");
@@ -144,17 +146,7 @@ TEST(HttpCapture, LegacyPostTakesTheQuerySession) {
 }
 
 std::string gzip(std::string_view text) {
-  z_stream stream{};
-  deflateInit2(&stream, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY);
-  std::string out(text.size() + 64, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(out.size() - stream.avail_out);
-  deflateEnd(&stream);
-  return out;
+  return test_support::deflate_all(text, test_support::kGzipBits);
 }
 
 TEST(HttpCapture, GzipBodiesAreDecodedForCapture) {
@@ -190,9 +182,9 @@ TEST(HttpCapture, PipelinedRequestsAndContinueAndHead) {
   for (size_t split = 0; split <= longest(steps); split += 7) {
     std::vector<Record> records = run(steps, split);
     ASSERT_EQ(records.size(), 4u) << "split " << split;
-    EXPECT_EQ(records[2].correlation_id, records[0].correlation_id);
+    EXPECT_SET_AND_EQ(records[2].correlation_id, records[0].correlation_id);
     EXPECT_EQ(records[3].method, "ping");
-    EXPECT_EQ(records[3].correlation_id, records[1].correlation_id);
+    EXPECT_SET_AND_EQ(records[3].correlation_id, records[1].correlation_id);
   }
 }
 

@@ -10,16 +10,14 @@
 
 #include "capture/json_bounded.h"
 #include "capture/jsonrpc.h"
+#include "tests/support/default_redactor.h"
 
 namespace mcptap::capture {
 namespace {
 
 using nlohmann::json;
 
-const Redactor& default_redactor() {
-  static const Redactor redactor{RedactOptions{}};
-  return redactor;
-}
+using test_support::default_redactor;
 
 std::optional<JsonRpcEnvelope> read(std::string_view text,
                                     const Redactor& redactor = default_redactor()) {

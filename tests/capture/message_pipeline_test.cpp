@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tests/capture/collecting_consumer.h"
+#include "tests/support/set_and_equal.h"
 
 namespace mcptap::capture {
 namespace {
@@ -46,7 +47,7 @@ TEST_F(MessagePipelineTest, RequestAndResponseArePairedWithEveryColumn) {
   EXPECT_EQ(response.kind, Kind::Response);
   EXPECT_EQ(response.method, "tools/call");
   ASSERT_TRUE(request.correlation_id.has_value());
-  EXPECT_EQ(request.correlation_id, response.correlation_id);
+  EXPECT_SET_AND_EQ(request.correlation_id, response.correlation_id);
   EXPECT_FALSE(request.latency_us.has_value());
   ASSERT_TRUE(response.latency_us.has_value());
   EXPECT_GE(*response.latency_us, 0);
@@ -81,7 +82,7 @@ TEST_F(MessagePipelineTest, SessionIdOverridesTheConnection) {
   submit(Direction::ServerToClient, R"({"jsonrpc":"2.0","id":1,"result":{}})", "sess-a");
   EXPECT_EQ(consumer.records[0].session_id, "sess-a");
   EXPECT_FALSE(consumer.records[1].correlation_id.has_value());  // another session
-  EXPECT_EQ(consumer.records[2].correlation_id, consumer.records[0].correlation_id);
+  EXPECT_SET_AND_EQ(consumer.records[2].correlation_id, consumer.records[0].correlation_id);
 }
 
 TEST_F(MessagePipelineTest, NotJsonIsInvalidWithAReason) {
@@ -162,6 +163,7 @@ TEST_F(MessagePipelineTest, BatchIsOneRowWithItsElementsInMeta) {
   EXPECT_EQ(items[0]["method"], "a");
   EXPECT_EQ(items[1]["kind"], "notification");
   nlohmann::json answers = meta(1)["batch"];
+  ASSERT_TRUE(items[0]["correlation_id"].is_string());
   EXPECT_EQ(answers[0]["correlation_id"], items[0]["correlation_id"]);
   EXPECT_EQ(answers[0]["method"], "a");
 }
@@ -349,7 +351,7 @@ TEST_F(BudgetedPipelineTest, ReusedIdsFollowTheirOwnRequest) {
   answer(3);   // answers the oldest: kept
   answer(3);   // answers the one left out
   EXPECT_EQ(captured(), (std::vector<std::string>{"request 3", "response 3"}));
-  EXPECT_EQ(consumer.records[0].correlation_id, consumer.records[1].correlation_id);
+  EXPECT_SET_AND_EQ(consumer.records[0].correlation_id, consumer.records[1].correlation_id);
 }
 
 TEST_F(BudgetedPipelineTest, NotificationsAndUnpairedMessagesAreChargedOnTheirOwn) {

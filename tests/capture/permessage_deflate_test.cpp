@@ -5,9 +5,10 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <random>
 #include <string>
 #include <vector>
+
+#include "tests/support/deflate.h"
 
 namespace mcptap::capture {
 namespace {
@@ -107,45 +108,10 @@ TEST(ParsePermessageDeflate, ErrorPointerMayBeNull) {
 
 // ---- MessageInflater ----------------------------------------------------------------------
 
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (int value : values) out.push_back(static_cast<char>(value));
-  return out;
-}
+using test_support::bytes;
 
-// Raw DEFLATE as a permessage-deflate sender makes it: sync flush, 00 00 ff ff removed.
-class Deflater {
- public:
-  explicit Deflater(int window_bits, bool no_context_takeover = false)
-      : no_context_takeover_(no_context_takeover) {
-    EXPECT_EQ(deflateInit2(&stream_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -window_bits, 8,
-                           Z_DEFAULT_STRATEGY),
-              Z_OK);
-  }
-  ~Deflater() { deflateEnd(&stream_); }
-
-  std::string compress_message(std::string_view text) {
-    std::string out;
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    stream_.avail_in = static_cast<uInt>(text.size());
-    do {
-      size_t used = out.size();
-      out.resize(used + 64 + text.size() / 2);
-      stream_.next_out = reinterpret_cast<Bytef*>(out.data() + used);
-      stream_.avail_out = static_cast<uInt>(out.size() - used);
-      EXPECT_EQ(deflate(&stream_, Z_SYNC_FLUSH), Z_OK);
-      out.resize(out.size() - stream_.avail_out);
-    } while (stream_.avail_out == 0);
-    EXPECT_EQ(out.substr(out.size() - 4), bytes({0x00, 0x00, 0xff, 0xff}));
-    out.resize(out.size() - 4);
-    if (no_context_takeover_) deflateReset(&stream_);
-    return out;
-  }
-
- private:
-  z_stream stream_{};
-  bool no_context_takeover_;
-};
+// Raw DEFLATE as a permessage-deflate sender makes it (tests/support/deflate.h).
+using Deflater = test_support::MessageDeflater;
 
 struct Inflated {
   bool ok = true;
@@ -168,13 +134,7 @@ Inflated inflate_message(MessageInflater& inflater, std::string_view compressed,
   return result;
 }
 
-// Random letters: compressible by Huffman coding but with few LZ77 matches of their own.
-std::string random_text(size_t size, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::string text(size, 'a');
-  for (char& c : text) c = static_cast<char>('a' + generator() % 26);
-  return text;
-}
+using test_support::random_text;
 
 const std::string kHelloCompressed = bytes({0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00});
 

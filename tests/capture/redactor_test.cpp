@@ -7,16 +7,14 @@
 #include <vector>
 
 #include "capture/message_pipeline.h"
+#include "tests/support/default_redactor.h"
 
 namespace mcptap::capture {
 namespace {
 
 using nlohmann::json;
 
-const Redactor& default_redactor() {
-  static const Redactor redactor{RedactOptions{}};
-  return redactor;
-}
+using test_support::default_redactor;
 
 TEST(Redactor, SecretKeysExactAndSuffixCaseInsensitive) {
   const Redactor& redactor = default_redactor();

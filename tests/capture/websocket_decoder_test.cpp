@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/sha256.h"
+#include "tests/support/deflate.h"
 
 namespace mcptap::capture {
 namespace {
@@ -27,11 +28,7 @@ constexpr uint8_t kContinuation = 0x0, kText = 0x1, kBinary = 0x2;
 constexpr uint8_t kClose = 0x8, kPing = 0x9, kPong = 0xa;
 constexpr MaskKey kRfcMask = {0x37, 0xfa, 0x21, 0x3d};  // the key of RFC 6455 section 5.7
 
-std::string bytes(std::initializer_list<int> values) {
-  std::string out;
-  for (int value : values) out.push_back(static_cast<char>(value));
-  return out;
-}
+using test_support::bytes;
 
 std::string sha256_of(std::string_view data) {
   base::Sha256 hasher;
@@ -192,44 +189,8 @@ void expect_same_at_every_split(std::string_view wire, const Options& options,
 
 // ---- deflating like a permessage-deflate sender ------------------------------------------
 
-class Deflater {
- public:
-  explicit Deflater(int window_bits, bool no_context_takeover = false, int level = 6)
-      : no_context_takeover_(no_context_takeover) {
-    EXPECT_EQ(deflateInit2(&stream_, level, Z_DEFLATED, -window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  }
-  ~Deflater() { deflateEnd(&stream_); }
-
-  // Compresses part of a message; flush is Z_NO_FLUSH or Z_SYNC_FLUSH.
-  std::string compress(std::string_view text, int flush) {
-    std::string out;
-    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-    stream_.avail_in = static_cast<uInt>(text.size());
-    do {
-      size_t used = out.size();
-      out.resize(used + 64 + text.size() / 2);
-      stream_.next_out = reinterpret_cast<Bytef*>(out.data() + used);
-      stream_.avail_out = static_cast<uInt>(out.size() - used);
-      int result = deflate(&stream_, flush);
-      EXPECT_TRUE(result == Z_OK || result == Z_BUF_ERROR) << result;
-      out.resize(out.size() - stream_.avail_out);
-    } while (stream_.avail_out == 0 || stream_.avail_in != 0);
-    return out;
-  }
-
-  // A whole message's body: sync flush, then the 00 00 ff ff tail removed (RFC 7692 7.2.1).
-  std::string compress_message(std::string_view text) {
-    std::string out = compress(text, Z_SYNC_FLUSH);
-    EXPECT_EQ(out.substr(out.size() - 4), bytes({0x00, 0x00, 0xff, 0xff}));
-    out.resize(out.size() - 4);
-    if (no_context_takeover_) deflateReset(&stream_);
-    return out;
-  }
-
- private:
-  z_stream stream_{};
-  bool no_context_takeover_;
-};
+// A permessage-deflate sender (tests/support/deflate.h).
+using Deflater = test_support::MessageDeflater;
 
 DeflateParams deflate_params(int server_bits = 15, int client_bits = 15,
                              bool server_no_takeover = false, bool client_no_takeover = false) {
@@ -241,13 +202,7 @@ DeflateParams deflate_params(int server_bits = 15, int client_bits = 15,
   return params;
 }
 
-// Random letters: few LZ77 matches of their own, so repeats must reach back into the window.
-std::string random_text(size_t size, uint32_t seed) {
-  std::mt19937 generator(seed);
-  std::string text(size, 'a');
-  for (char& c : text) c = static_cast<char>('a' + generator() % 26);
-  return text;
-}
+using test_support::random_text;
 
 // ---- RFC 6455 section 5.7 examples -------------------------------------------------------
 
@@ -1052,17 +1007,8 @@ namespace {
 // A deflate bomb: 64 MiB of zeros from about 64 KiB on the wire. Past the capture cap the
 // decoder must give up at the ratio guard instead of inflating (and hashing) all of it.
 TEST(WebSocketDecoderBomb, StopsFollowingAMessageThatInflatesPastTheRatio) {
-  z_stream stream{};
-  ASSERT_EQ(deflateInit2(&stream, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string zeros(64u << 20, '\0');
-  std::string compressed(deflateBound(&stream, zeros.size()), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(zeros.data());
-  stream.avail_in = static_cast<uInt>(zeros.size());
-  stream.next_out = reinterpret_cast<Bytef*>(compressed.data());
-  stream.avail_out = static_cast<uInt>(compressed.size());
-  ASSERT_EQ(deflate(&stream, Z_SYNC_FLUSH), Z_OK);
-  compressed.resize(compressed.size() - stream.avail_out - 4);
-  deflateEnd(&stream);
+  const std::string compressed =
+      Deflater(15, false, 9, 9).compress_message(std::string(64u << 20, '\0'));
 
   std::string frame(1, static_cast<char>(0xC1));  // FIN, RSV1, text; server frames are unmasked
   frame.push_back(127);

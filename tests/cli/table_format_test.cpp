@@ -113,6 +113,26 @@ json route(const std::string& name, bool capture, int open, int captured) {
           {"messages_dropped", 0}};
 }
 
+struct Rate {
+  double rows_per_second, bytes_per_second, rows_per_day, gb_per_day;
+};
+struct Budget {
+  int max_messages_per_second, max_bytes_per_second;
+};
+
+// A route as /status shows it: its capture rate over a 10 s window, its budget and skips.
+json with_capture_rate(json route, Rate rate, Budget budget, int skipped) {
+  route["capture_rate"] = {{"window_s", 10},
+                           {"rows_per_second", rate.rows_per_second},
+                           {"bytes_per_second", rate.bytes_per_second},
+                           {"rows_per_day", rate.rows_per_day},
+                           {"gb_per_day", rate.gb_per_day}};
+  route["capture_budget"] = {{"max_messages_per_second", budget.max_messages_per_second},
+                             {"max_bytes_per_second", budget.max_bytes_per_second}};
+  route["capture_budget_skipped"] = skipped;
+  return route;
+}
+
 TEST(AdminViews, RoutesTable) {
   json routes = {route("gates", true, 3, 1200), route("dewey", false, 0, 7)};
   EXPECT_EQ(format_routes_table(routes),
@@ -159,22 +179,9 @@ TEST(AdminViews, StatusSummary) {
 }
 
 TEST(AdminViews, StatusShowsCaptureRatesPerDayAndTheBudget) {
-  json gates = route("gates", true, 1, 2);
-  gates["capture_rate"] = {{"window_s", 10},
-                           {"rows_per_second", 12.5},
-                           {"bytes_per_second", 3174.4},
-                           {"rows_per_day", 1080000},
-                           {"gb_per_day", 0.2742681}};
-  gates["capture_budget"] = {{"max_messages_per_second", 20}, {"max_bytes_per_second", 1048576}};
-  gates["capture_budget_skipped"] = 30;
-  json dewey = route("dewey", true, 0, 0);
-  dewey["capture_rate"] = {{"window_s", 10},
-                           {"rows_per_second", 0},
-                           {"bytes_per_second", 0},
-                           {"rows_per_day", 0},
-                           {"gb_per_day", 0}};
-  dewey["capture_budget"] = {{"max_messages_per_second", 0}, {"max_bytes_per_second", 0}};
-  dewey["capture_budget_skipped"] = 0;
+  json gates = with_capture_rate(route("gates", true, 1, 2), {12.5, 3174.4, 1080000, 0.2742681},
+                                 {20, 1048576}, 30);
+  json dewey = with_capture_rate(route("dewey", true, 0, 0), {0, 0, 0, 0}, {0, 0}, 0);
   json status = {
       {"version", "0.1.0"}, {"uptime_s", 5}, {"ready", true}, {"routes", {gates, dewey}}};
   std::string text = format_status(status);

@@ -13,23 +13,16 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness import Mcptap, log_lines, route_rows, unique_name, wait_for_rows
-from raw_wire import ThreadedServer
+from raw_wire import NdjsonUpstream
 
 MESSAGES_PER_SECOND = 20
 BYTES_PER_SECOND = 4000
 BURST_SECONDS = 2.0
 
 
-class NdjsonServer(ThreadedServer):
-    """Answers every JSON-RPC request line with a result echoing its params."""
-
-    def serve(self, conn):
-        with conn, conn.makefile("rb") as lines:
-            for line in lines:
-                message = json.loads(line)
-                answer = {"jsonrpc": "2.0", "id": message["id"],
-                          "result": {"echo": message["params"]}}
-                conn.sendall(json.dumps(answer).encode() + b"\n")
+def echo_params(message):
+    """The answer to every request: a result echoing its params."""
+    return {"jsonrpc": "2.0", "id": message["id"], "result": {"echo": message["params"]}}
 
 
 def exchange_burst(port, seconds, first_id):
@@ -60,7 +53,7 @@ def admin_json(port, path):
 class BudgetTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.server = NdjsonServer()
+        cls.server = NdjsonUpstream(echo_params)
         upstream = f"127.0.0.1:{cls.server.port}"
         cls.messages_route = unique_name("budget")
         cls.bytes_route = unique_name("budget_bytes")
@@ -72,8 +65,7 @@ class BudgetTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.tap.stop()
-        cls.tap.close()
+        code = cls.tap.stop_and_close()
         cls.server.close()
         assert code == 0, f"mcptap exited {code}"
 

@@ -16,7 +16,7 @@ import unittest
 
 import websockets
 
-from harness import HERE, Mcptap, log_lines, query_rows_at, unique_name
+from harness import HERE, Mcptap, log_lines, poll, query_rows_at, unique_name
 from ws_backend import Backend
 
 sys.path.insert(0, os.path.join(HERE, "..", "support"))
@@ -109,11 +109,28 @@ class OwnCluster:
         shutil.rmtree(self.state, ignore_errors=True)
 
 
+def mount_tmpfs(size):
+    """A tiny filesystem that fills up for real; None without the right to mount one."""
+    mount_point = tempfile.mkdtemp(prefix="mcptap-tmpfs-")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mount_point],
+                      capture_output=True).returncode != 0:
+        os.rmdir(mount_point)
+        return None
+    return mount_point
+
+
+def unmount(mount_point):
+    subprocess.run(["umount", mount_point], check=False)
+    os.rmdir(mount_point)
+
+
 def canonical(texts):
     return sorted(json.dumps(json.loads(t), sort_keys=True) for t in texts)
 
 
-class DurabilityTest(unittest.TestCase):
+class OwnClusterTestCase(unittest.TestCase):
+    """Tests that take their PostgreSQL down and bring it back: a cluster for the class."""
+
     @classmethod
     def setUpClass(cls):
         cls.cluster = OwnCluster()
@@ -127,12 +144,10 @@ class DurabilityTest(unittest.TestCase):
                              "SELECT id, direction, payload FROM mcptap.messages WHERE route = $1", route)
 
     def wait_for_rows(self, route, count, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            rows = self.rows(route)
-            if len(rows) >= count or time.time() > deadline:
-                return rows
-            time.sleep(0.2)
+        return poll(lambda: self.rows(route), lambda rows: len(rows) >= count, timeout)
+
+
+class DurabilityTest(OwnClusterTestCase):
 
     def assert_exactly_once(self, rows, expected_texts):
         ids = [r["id"] for r in rows]
@@ -207,11 +222,8 @@ class DurabilityTest(unittest.TestCase):
             shutil.rmtree(spool_dir, ignore_errors=True)
 
     def test_spool_on_a_full_filesystem_drops_and_counts_and_traffic_goes_on(self):
-        mount_point = tempfile.mkdtemp(prefix="mcptap-durability-tmpfs-")
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mount_point],
-                                 capture_output=True).returncode == 0
-        if not mounted:
-            os.rmdir(mount_point)
+        mount_point = mount_tmpfs("256k")
+        if mount_point is None:
             self.skipTest("cannot mount a tmpfs (needs root); the spool unit tests cover EFBIG")
         route = unique_name("full")
         try:
@@ -248,8 +260,7 @@ class DurabilityTest(unittest.TestCase):
                 total = 2 * (1500 + 200)
                 self.assertEqual(len(rows) + stopped[-1]["dropped_records"], total)
         finally:
-            subprocess.run(["umount", mount_point], check=False)
-            os.rmdir(mount_point)
+            unmount(mount_point)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared plumbing for integration tests: free ports, the mcptap process, database reads."""
+"""Shared plumbing for integration tests: ports, the mcptap process, database reads."""
+import asyncio
 import json
 import os
 import signal
@@ -12,9 +13,73 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def free_port():
+    """A port that was free a moment ago, for a listener that cannot bind port 0 and say which
+    port it got (mcptap's routes, third-party servers). Another process may take it before it
+    is used; prefer port 0 wherever the listener reports its port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class ClosedPort:
+    """A loopback port where nothing listens: bound without listening for as long as this
+    object is open, so connections are refused and no other process can take the port."""
+
+    def __init__(self):
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+
+    def close(self):
+        self.socket.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def stop_process(process, timeout=10):
+    """SIGTERM, then SIGKILL if it is still there after `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def poll(read, done, timeout, interval=0.2):
+    """Calls read() until done(result) or `timeout` seconds pass; returns the last result."""
+    deadline = time.time() + timeout
+    while True:
+        result = read()
+        if done(result) or time.time() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def run_async(coroutine):
+    """Runs a coroutine to its end on a loop of its own; returns its result."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
+def recv_at_least(sock, size):
+    """Reads until `size` bytes arrived or the peer ended; returns what arrived."""
+    got = b""
+    while len(got) < size:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
 
 
 def pg_url():
@@ -42,16 +107,20 @@ def wait_for_port(port, timeout=10.0):
 
 
 class Mcptap:
-    """mcptap run with a generated config; stopped with SIGTERM, exit code checked."""
+    """mcptap run with a generated config; stopped with SIGTERM, exit code checked.
+
+    The admin API listens on port 0: start() reads the port mcptap bound from its log, and
+    admin_port is None until then. Routes' listeners get a free_port() each, since mcptap
+    does not report the port a route bound."""
 
     def __init__(self, routes, extra=None, env=None):
         self.binary = os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
         self.dir = tempfile.TemporaryDirectory(prefix="mcptap-it-")
         self.ports = {r["name"]: free_port() for r in routes}
-        self.admin_port = free_port()
+        self.admin_port = None
         self.env = dict(os.environ, **(env or {}))
         config = {
-            "admin": {"listen": f"127.0.0.1:{self.admin_port}"},
+            "admin": {"listen": "127.0.0.1:0"},
             "routes": [dict(r, listen=f"127.0.0.1:{self.ports[r['name']]}") for r in routes],
             "sink": {"postgres": pg_url(), "spool_dir": os.path.join(self.dir.name, "spool"),
                      "flush_interval_ms": 20},
@@ -71,9 +140,28 @@ class Mcptap:
         self.stderr = open(self.stderr_path, "w")
         self.process = subprocess.Popen([self.binary, "run", "--config", self.config_path],
                                         stdout=subprocess.DEVNULL, stderr=self.stderr, env=self.env)
+        self.admin_port = self.wait_for_admin_port()
         for port in self.ports.values():
             wait_for_port(port)
         return self
+
+    def wait_for_admin_port(self, timeout=15.0):
+        """The port of the "admin listening" line, logged once every listener is bound."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for line in log_lines(self.log()):
+                if line.get("msg") == "admin listening":
+                    return int(line["listen"].rsplit(":", 1)[1])
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mcptap exited {self.process.returncode}: {self.log()}")
+            time.sleep(0.05)
+        raise TimeoutError(f"mcptap did not log its admin port: {self.log()}")
+
+    def stop_and_close(self):
+        """stop(), then close(); returns the exit code."""
+        code = self.stop()
+        self.close()
+        return code
 
     def stop(self, timeout=30):
         """SIGTERM, then the exit code: a clean drain exits 0."""

@@ -16,7 +16,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import Mcptap, query_rows, route_rows, unique_name, wait_for_port, wait_for_rows
+from harness import (Mcptap, query_rows, recv_at_least, route_rows, run_async, unique_name,
+                     wait_for_port, wait_for_rows)
 from raw_wire import SWITCH, UPGRADE, EchoUpstream, ThreadedServer, deflated, frame
 from ws_backend import Backend
 from ws_client import conversation
@@ -57,12 +58,7 @@ def exchange(port, first, after):
         s.sendall(first)
         if after:
             # Wait for the 101 so the proxy sees the upgrade answered before the frames.
-            got = b""
-            while len(got) < len(SWITCH):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
+            got = recv_at_least(s, len(SWITCH))
             s.sendall(after)
         else:
             got = b""
@@ -138,13 +134,8 @@ class HostileTest(unittest.TestCase):
         sprayer = threading.Thread(target=spray)
         watcher.start()
         sprayer.start()
-        loop = asyncio.new_event_loop()
-        try:
-            cls.direct = loop.run_until_complete(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
-            cls.proxied = loop.run_until_complete(
-                conversation(f"ws://127.0.0.1:{cls.tap.ports[cls.ws_route]}/mcp"))
-        finally:
-            loop.close()
+        cls.direct = run_async(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
+        cls.proxied = run_async(conversation(f"ws://127.0.0.1:{cls.tap.ports[cls.ws_route]}/mcp"))
         sprayer.join(timeout=600)
         stop.set()
         watcher.join()
@@ -864,11 +855,7 @@ class AdminAttacks(unittest.TestCase):
             time.sleep(0.5)
             cls.metrics_under_tails = admin_get_text(cls.port, "/metrics")
             # Traffic for the tails to carry: records pile up for readers that never read.
-            loop = asyncio.new_event_loop()
-            try:
-                loop.run_until_complete(many_calls(cls.uri, 1500))
-            finally:
-                loop.close()
+            run_async(many_calls(cls.uri, 1500))
             cls.metrics_after_traffic = admin_get_text(cls.port, "/metrics")
             # A lockout attempt on top: idle connections and heads dribbled a byte at a time.
             idle = [socket.create_connection(("127.0.0.1", cls.port)) for _ in range(64)]
@@ -910,12 +897,8 @@ class AdminAttacks(unittest.TestCase):
         attacker = threading.Thread(target=attack)
         watcher.start()
         attacker.start()
-        loop = asyncio.new_event_loop()
-        try:
-            cls.direct = loop.run_until_complete(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
-            cls.proxied = loop.run_until_complete(conversation(cls.uri))
-        finally:
-            loop.close()
+        cls.direct = run_async(conversation(f"ws://127.0.0.1:{cls.backend.port}/mcp"))
+        cls.proxied = run_async(conversation(cls.uri))
         attacker.join(timeout=300)
         stop.set()
         watcher.join()
@@ -1004,7 +987,7 @@ class AdminAttacks(unittest.TestCase):
                      extra={"admin": {"allowed_hosts": ["mcptap.test"]}})
         tap.env = env
         config = tap.read_config()
-        config["admin"]["listen"] = f"0.0.0.0:{tap.admin_port}"
+        config["admin"]["listen"] = "0.0.0.0:0"
         tap.write_config(config)
         with tap:
             wait_for_port(tap.admin_port)

@@ -64,10 +64,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class HttpBackend:
-    """with HttpBackend() as backend: ... backend.port — served from a thread."""
+    """with HttpBackend() as backend: ... backend.port — served from a thread. `handler` may
+    be another BaseHTTPRequestHandler (a test's own answers over the same plumbing)."""
 
-    def __init__(self, port=0):
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    def __init__(self, port=0, handler=Handler):
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -9,19 +9,13 @@ import time
 import unittest
 import urllib.request
 
-from harness import Mcptap
+from harness import Mcptap, recv_at_least
 from raw_wire import EchoUpstream
 
 
 def echo(sock, text):
     sock.sendall(text)
-    got = b""
-    while len(got) < len(text):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    return got
+    return recv_at_least(sock, len(text))
 
 
 def admin_json(port, path):
@@ -56,8 +50,7 @@ class LimitsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.tap.stop()
-        cls.tap.close()
+        code = cls.tap.stop_and_close()
         cls.server.close()
         assert code == 0, f"mcptap exited {code}"
 

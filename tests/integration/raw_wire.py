@@ -1,5 +1,7 @@
 """Raw bytes for tests that speak below the libraries: hand-built WebSocket frames, raw
-DEFLATE as permessage-deflate sends it, and an upstream that echoes every byte."""
+DEFLATE as permessage-deflate sends it, an upstream that echoes every byte and one that
+answers JSON-RPC lines."""
+import json
 import socket
 import struct
 import threading
@@ -88,3 +90,21 @@ class EchoUpstream(ThreadedServer):
                     data = data[data.find(b"\r\n\r\n") + 4:]
                 first = False
                 conn.sendall(data)
+
+
+class NdjsonUpstream(ThreadedServer):
+    """JSON-RPC over TCP, one message a line: `reply(message)` is the answer written back
+    (a dict), or None to write nothing (for notifications, say)."""
+
+    def __init__(self, reply, ensure_ascii=True):
+        self.reply = reply
+        self.ensure_ascii = ensure_ascii
+        super().__init__()
+
+    def serve(self, conn):
+        with conn, conn.makefile("rwb") as stream:
+            for line in stream:
+                answer = self.reply(json.loads(line))
+                if answer is not None:
+                    stream.write(json.dumps(answer, ensure_ascii=self.ensure_ascii).encode() + b"\n")
+                    stream.flush()

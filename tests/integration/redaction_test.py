@@ -5,14 +5,14 @@ mcptap.messages, neither in payload nor in meta; the look-alikes next to them mu
 import asyncio
 import http.client
 import json
-import threading
 import unittest
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import websockets
 
-from harness import Mcptap, query_rows, unique_name, wait_for_rows
+from harness import Mcptap, query_rows, run_async, unique_name, wait_for_rows
+from http_backend import HttpBackend
 from ws_backend import Backend
 
 
@@ -62,7 +62,7 @@ def result_for(message):
     return {"jsonrpc": "2.0", "id": message.get("id"), "result": result}
 
 
-class HttpBackend(BaseHTTPRequestHandler):
+class CredentialsHandler(BaseHTTPRequestHandler):
     """Answers each POSTed JSON-RPC request with a result holding credentials."""
 
     protocol_version = "HTTP/1.1"
@@ -101,27 +101,17 @@ class RedactionTest(unittest.TestCase):
     def setUpClass(cls):
         cls.http_route = unique_name("redact_http")
         cls.ws_route = unique_name("redact_ws")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), HttpBackend)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            with Backend(handler=ws_echo) as ws_backend:
-                routes = [{"name": cls.http_route, "upstream": f"127.0.0.1:{server.server_port}"},
-                          {"name": cls.ws_route, "upstream": f"127.0.0.1:{ws_backend.port}"}]
-                with Mcptap(routes) as tap:
-                    cls.http_answer = cls.post(tap.ports[cls.http_route])
-                    loop = asyncio.new_event_loop()
-                    try:
-                        cls.ws_answer = loop.run_until_complete(ws_conversation(
-                            f"ws://127.0.0.1:{tap.ports[cls.ws_route]}/mcp?{query_string()}",
-                            credential_headers()))
-                    finally:
-                        loop.close()
-                    cls.exit_code = tap.stop()
-                    cls.log = tap.log()
-        finally:
-            server.shutdown()
-            server.server_close()
+        with HttpBackend(handler=CredentialsHandler) as http_backend, \
+                Backend(handler=ws_echo) as ws_backend:
+            routes = [{"name": cls.http_route, "upstream": f"127.0.0.1:{http_backend.port}"},
+                      {"name": cls.ws_route, "upstream": f"127.0.0.1:{ws_backend.port}"}]
+            with Mcptap(routes) as tap:
+                cls.http_answer = cls.post(tap.ports[cls.http_route])
+                cls.ws_answer = run_async(ws_conversation(
+                    f"ws://127.0.0.1:{tap.ports[cls.ws_route]}/mcp?{query_string()}",
+                    credential_headers()))
+                cls.exit_code = tap.stop()
+                cls.log = tap.log()
         cls.http_rows = wait_for_rows(cls.http_route, 2, timeout=10)
         cls.ws_rows = wait_for_rows(cls.ws_route, 2, timeout=10)
         cls.texts = query_rows(

@@ -19,8 +19,8 @@ import time
 import unittest
 import urllib.request
 
-from durability_test import LoggingBackend, OwnCluster, Traffic
-from harness import Mcptap, log_lines, query_rows_at, unique_name
+from durability_test import LoggingBackend, OwnClusterTestCase, Traffic, mount_tmpfs, unmount
+from harness import Mcptap, log_lines, unique_name
 
 PYTHON = sys.executable or "/usr/bin/python3"
 SINK = {"flush_interval_ms": 20, "reconnect_initial_ms": 50, "reconnect_max_ms": 500}
@@ -34,21 +34,6 @@ def mode_of(path):
 def http_get(port, path):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
         return response.status, response.read().decode()
-
-
-def mount_tmpfs(size):
-    """A tiny filesystem that fills up for real; None without the right to mount one."""
-    mount_point = tempfile.mkdtemp(prefix="mcptap-spool-tmpfs-")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", mount_point],
-                      capture_output=True).returncode != 0:
-        os.rmdir(mount_point)
-        return None
-    return mount_point
-
-
-def unmount(mount_point):
-    subprocess.run(["umount", mount_point], check=False)
-    os.rmdir(mount_point)
 
 
 class StartupTest(unittest.TestCase):
@@ -198,32 +183,12 @@ class StartupTest(unittest.TestCase):
             unmount(mount_point)
 
 
-class RunTimeAndShutdownTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = OwnCluster()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cluster.close()
-
+class RunTimeAndShutdownTest(OwnClusterTestCase):
     def setUp(self):
         self.scratch = tempfile.mkdtemp(prefix="mcptap-spool-run-")
 
     def tearDown(self):
         shutil.rmtree(self.scratch, ignore_errors=True)
-
-    def rows(self, route):
-        return query_rows_at(self.cluster.url,
-                             "SELECT id, payload FROM mcptap.messages WHERE route = $1", route)
-
-    def wait_for_rows(self, route, count, timeout=30):
-        deadline = time.time() + timeout
-        while True:
-            rows = self.rows(route)
-            if len(rows) >= count or time.time() > deadline:
-                return rows
-            time.sleep(0.2)
 
     def status(self, tap):
         result = tap.cli("status")
@@ -358,8 +323,8 @@ class RunTimeAndShutdownTest(unittest.TestCase):
                 self.assertEqual(tap.stop(), 0)
 
                 # The stdio hop: its route directory, stdio.lock, and its own spool inside.
-                child = (f"import sys, time; sys.stdout.write('{{}}\\n'); sys.stdout.flush(); "
-                         f"time.sleep(3)")
+                child = ("import sys, time; sys.stdout.write('{}\\n'); sys.stdout.flush(); "
+                         "time.sleep(3)")
                 hop = subprocess.Popen([tap.binary, "stdio", "--route", route, "--config",
                                         tap.config_path, "--", PYTHON, "-c", child],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -13,7 +13,7 @@ import time
 import unittest
 
 from harness import Mcptap, unique_name, wait_for_rows
-from raw_wire import ThreadedServer
+from raw_wire import NdjsonUpstream
 
 OSC52 = "\x1b]52;c;SGVsbG8=\x07"  # sets the clipboard to "Hello"
 CLEAR = "\x1b[2J"
@@ -28,24 +28,18 @@ METHOD = "evil/" + HOSTILE
 TOOL = "tool" + HOSTILE
 
 
-class Backend(ThreadedServer):
-    """NDJSON over TCP: a tools/call gets a result quoting its arguments, any other request
-    an error whose message quotes the method; notifications get nothing."""
-
-    def serve(self, conn):
-        with conn, conn.makefile("rwb") as stream:
-            for line in stream:
-                message = json.loads(line)
-                if "id" not in message:
-                    continue
-                if message["method"] == "tools/call":
-                    text = "done " + json.dumps(message["params"]["arguments"], ensure_ascii=False)
-                    reply = {"result": {"content": [{"type": "text", "text": text + HOSTILE}]}}
-                else:
-                    reply = {"error": {"code": -32000, "message": "boom " + message["method"]}}
-                reply.update(jsonrpc="2.0", id=message["id"])
-                stream.write(json.dumps(reply, ensure_ascii=False).encode() + b"\n")
-                stream.flush()
+def hostile_reply(message):
+    """A tools/call gets a result quoting its arguments, any other request an error whose
+    message quotes the method; notifications get nothing."""
+    if "id" not in message:
+        return None
+    if message["method"] == "tools/call":
+        text = "done " + json.dumps(message["params"]["arguments"], ensure_ascii=False)
+        reply = {"result": {"content": [{"type": "text", "text": text + HOSTILE}]}}
+    else:
+        reply = {"error": {"code": -32000, "message": "boom " + message["method"]}}
+    reply.update(jsonrpc="2.0", id=message["id"])
+    return reply
 
 
 def exchange(port, messages):
@@ -63,7 +57,7 @@ class TerminalEscapeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.first, cls.second = unique_name("esc_a"), unique_name("esc_b")
-        backend = Backend()
+        backend = NdjsonUpstream(hostile_reply, ensure_ascii=False)
         upstream = f"127.0.0.1:{backend.port}"
         cls.tap = Mcptap([{"name": cls.first, "upstream": upstream},
                           {"name": cls.second, "upstream": upstream}]).start()

@@ -8,29 +8,22 @@ import sys
 import unittest
 
 from harness import HERE, Mcptap, unique_name, wait_for_rows
-from raw_wire import ThreadedServer
+from raw_wire import NdjsonUpstream
 
 PYTHON = sys.executable or "/usr/bin/python3"
 
 
-class Backend(ThreadedServer):
-    """NDJSON over TCP: answers each tools/call with its arguments' text, upper-cased."""
-
-    def serve(self, conn):
-        with conn, conn.makefile("rwb") as stream:
-            for line in stream:
-                message = json.loads(line)
-                text = message["params"]["arguments"]["text"].upper()
-                stream.write(json.dumps({"jsonrpc": "2.0", "id": message["id"],
-                                         "result": {"content": [{"type": "text", "text": text}]}}).encode() + b"\n")
-                stream.flush()
+def upper_case(message):
+    """The backend's answer to a tools/call: its arguments' text, upper-cased."""
+    text = message["params"]["arguments"]["text"].upper()
+    return {"jsonrpc": "2.0", "id": message["id"], "result": {"content": [{"type": "text", "text": text}]}}
 
 
 class TraceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.hop, cls.backend_route = unique_name("trhop"), unique_name("trback")
-        backend = Backend()
+        backend = NdjsonUpstream(upper_case)
         cls.tap = Mcptap([{"name": cls.backend_route, "upstream": f"127.0.0.1:{backend.port}"}]).start()
         calls = [{"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                   "params": {"name": "echo", "arguments": {"text": text}}} for text in ("alpha", "beta")]

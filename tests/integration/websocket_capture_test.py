@@ -2,21 +2,12 @@
 through mcptap: the client must see exactly what it sees on a direct connection, and every
 message must land in PostgreSQL with the right direction, kind, id, method, correlation
 and payload."""
-import asyncio
 import json
 import unittest
 
-from harness import Mcptap, unique_name, wait_for_rows
+from harness import Mcptap, run_async, unique_name, wait_for_rows
 from ws_backend import Backend
 from ws_client import LARGE_TEXT, SECRET, conversation
-
-def run(coroutine):
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
-
 
 def arguments(row):
     return ((row["payload"] or {}).get("params") or {}).get("arguments") or {}
@@ -27,9 +18,9 @@ class WebSocketCaptureTest(unittest.TestCase):
     def setUpClass(cls):
         cls.route = unique_name("ws")
         with Backend() as backend:
-            cls.direct = run(conversation(f"ws://127.0.0.1:{backend.port}/mcp"))
+            cls.direct = run_async(conversation(f"ws://127.0.0.1:{backend.port}/mcp"))
             with Mcptap([{"name": cls.route, "upstream": f"127.0.0.1:{backend.port}"}]) as tap:
-                cls.proxied = run(conversation(f"ws://127.0.0.1:{tap.ports[cls.route]}/mcp"))
+                cls.proxied = run_async(conversation(f"ws://127.0.0.1:{tap.ports[cls.route]}/mcp"))
                 cls.exit_code = tap.stop()
                 cls.log = tap.log()
         # The rows were flushed before mcptap exited; nothing should still be arriving.

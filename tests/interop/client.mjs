@@ -11,6 +11,8 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
+import { runMain } from './run_main.mjs';
+
 const TRANSPORTS = ['streamable-json', 'streamable-sse', 'legacy-sse'];
 
 // Secrets the conversation carries: in tool arguments (a key name that redaction knows)
@@ -123,16 +125,7 @@ async function conversation(kind, base) {
   return out;
 }
 
-async function main() {
+runMain('client', () => {
   const args = parseArgs(process.argv.slice(2));
-  const out = await conversation(args.transport, args.url);
-  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-}
-
-main().then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`client: ${error?.stack ?? error}\n`);
-    process.exit(1);
-  },
-);
+  return conversation(args.transport, args.url);
+});

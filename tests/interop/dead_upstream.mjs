@@ -10,6 +10,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
+import { runMain } from './run_main.mjs';
+
 const INITIALIZE = {
   jsonrpc: '2.0',
   id: 0,
@@ -75,21 +77,11 @@ async function sdkConnect(endpoint) {
   return { connected: true };
 }
 
-async function main() {
+runMain('dead_upstream', async () => {
   const args = parseArgs(process.argv.slice(2));
   const endpoint = new URL('/mcp', args.url);
-  const out = {
+  return {
     fetch: await timed(() => plainFetch(endpoint), args.giveUpMs),
     sdk: await timed(() => sdkConnect(endpoint), args.giveUpMs),
   };
-  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-}
-
-// An abandoned attempt may still hold a socket: exit rather than wait for it.
-main().then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`dead_upstream: ${error?.stack ?? error}\n`);
-    process.exit(1);
-  },
-);
+});

@@ -27,7 +27,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import Mcptap, unique_name  # noqa: E402
+from harness import ClosedPort, Mcptap, unique_name  # noqa: E402
 from interop_test import node_executable  # noqa: E402
 
 CONNECT_TIMEOUT_MS = 300
@@ -35,13 +35,6 @@ FAST_S = 2.0
 # How long dead_upstream.mjs waits for an attempt before reporting it as never settled.
 GIVE_UP_MS = 15000
 ATTEMPTS = ("fetch", "sdk")
-
-
-def dead_port():
-    """A loopback port where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SaturatedListener:
@@ -107,7 +100,8 @@ class DeadUpstreamTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.refused, cls.timed_out = unique_name("dead_refused"), unique_name("dead_timeout")
-        port = dead_port()
+        closed = ClosedPort()  # held until the end: nothing can start listening there
+        port = closed.port
         blackhole = SaturatedListener()
         try:
             cls.blackhole_drops = blackhole.drops_connects()
@@ -134,6 +128,7 @@ class DeadUpstreamTest(unittest.TestCase):
                 tap.close()
         finally:
             blackhole.close()
+            closed.close()
 
     def report(self, outcome):
         return json.dumps(outcome, indent=2) + "\nmcptap log:\n" + self.log

@@ -21,6 +21,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
+import { runMain } from './run_main.mjs';
+
 const ROOT = { uri: 'file:///srv/everything', name: 'everything' };
 const QUIET_MS = 300; // no message for this long after the last expected one: the run is over
 const SERVER_INITIATED_TIMEOUT_MS = 10_000;
@@ -181,15 +183,4 @@ async function conversation(args) {
   return out;
 }
 
-async function main() {
-  const out = await conversation(parseArgs(process.argv.slice(2)));
-  process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-}
-
-main().then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`everything_client: ${error?.stack ?? error}\n`);
-    process.exit(1);
-  },
-);
+runMain('everything_client', () => conversation(parseArgs(process.argv.slice(2))));

@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from harness import (Mcptap, assert_every_request_paired, free_port, pg_url,  # noqa: E402
-                     query_rows, unique_name, wait_for_port, wait_for_rows)
+                     query_rows, stop_process, unique_name, wait_for_port, wait_for_rows)
 
 C2S, S2C = "client_to_server", "server_to_client"
 SERVER_JS = os.path.join(HERE, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
@@ -100,13 +100,7 @@ class EverythingServerHttp:
             return f.read()
 
     def close(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.log_file.close()
         os.unlink(self.log_file.name)
 

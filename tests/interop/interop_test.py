@@ -35,7 +35,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import Mcptap, assert_every_request_paired, unique_name, wait_for_rows  # noqa: E402
+from harness import (Mcptap, assert_every_request_paired, stop_process, unique_name,  # noqa: E402
+                     wait_for_rows)
 
 C2S, S2C = "client_to_server", "server_to_client"
 CLIENT_TIMEOUT_S = 120
@@ -56,6 +57,11 @@ EXPECTED_MESSAGES = (
     + [(S2C, "error", "8", "prompts/list")]
     + [(S2C, "notification", None, "notifications/progress")] * 3
 )
+
+
+def http_up_sse_down(row):
+    """Where a message travels when the server answers on event streams."""
+    return "http" if row["direction"] == C2S else "sse"
 
 
 def node_executable():
@@ -120,12 +126,7 @@ class NodeServer:
 
     def stop(self):
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process)
             self.process = None
             self.stderr.close()
 
@@ -459,9 +460,7 @@ class StreamableSseTest(StreamableTerminationChecks, SdkInterop, unittest.TestCa
 
     TRANSPORT = "streamable-sse"
 
-    @staticmethod
-    def expected_transport(row):
-        return "http" if row["direction"] == C2S else "sse"
+    expected_transport = staticmethod(http_up_sse_down)
 
     @staticmethod
     def expected_http_method(row):
@@ -481,9 +480,7 @@ class LegacySseTest(SdkInterop, unittest.TestCase):
 
     TRANSPORT = "legacy-sse"
 
-    @staticmethod
-    def expected_transport(row):
-        return "http" if row["direction"] == C2S else "sse"
+    expected_transport = staticmethod(http_up_sse_down)
 
     @staticmethod
     def expected_http_method(row):

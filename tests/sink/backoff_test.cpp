@@ -22,7 +22,9 @@ TEST(SinkBackoffTest, ResetStartsOverAtTheInitialDelay) {
   Backoff backoff(milliseconds(100), milliseconds(1000));
   for (int i = 0; i < 5; ++i) backoff.next();
   backoff.reset();
-  EXPECT_LE(backoff.next().count(), 100);
+  long long delay = backoff.next().count();
+  EXPECT_GE(delay, 50);
+  EXPECT_LE(delay, 100);
 }
 
 TEST(SinkBackoffTest, JitterActuallyVaries) {
@@ -34,9 +36,12 @@ TEST(SinkBackoffTest, JitterActuallyVaries) {
 }
 
 TEST(SinkBackoffTest, NonsenseSettingsStillGiveAPositiveDelay) {
+  // Both bounds are raised to 1 ms, so every delay is exactly that: never 0, which would
+  // turn a reconnect loop into a busy loop.
   Backoff backoff(milliseconds(0), milliseconds(0));
-  EXPECT_GE(backoff.next().count(), 0);
-  EXPECT_LE(backoff.next().count(), 1);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(backoff.next().count(), 1) << "attempt " << i;
+  Backoff negative(milliseconds(-5), milliseconds(-1));
+  EXPECT_EQ(negative.next().count(), 1);
 }
 
 }  // namespace

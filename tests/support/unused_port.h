@@ -1,5 +1,7 @@
-// A TCP port on 127.0.0.1 where, right after this returns, nothing listens: for tests of
-// refused connections and unreachable servers.
+// A TCP port on 127.0.0.1 where, right after this returns, nothing listens: for a server a
+// test starts later that cannot bind port 0 and report its port (PostgreSQL names its socket
+// after its port). The port is released, so another process may take it meanwhile; for a
+// port that must refuse connections, hold a ClosedPort (closed_port.h) instead.
 #pragma once
 
 #include <arpa/inet.h>
