@@ -78,7 +78,7 @@ int run_command(const RunArgs& args) {
   const sink::SinkStats& stats = sink.stats();
   base::log_info("stopped", {{"written_records", stats.written_records.load()},
                              {"dropped_records", stats.dropped_records.load()},
-                             {"unflushed_records", stats.queued_records.load()},
+                             {"unflushed_records", stats.spool_records.load()},
                              {"flushed", flushed}});
   return kExitOk;
 }

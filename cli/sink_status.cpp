@@ -12,7 +12,7 @@ using proxy::MetricType;
 double SinkStatus::lag_seconds() const {
   // How long the oldest record still waiting has waited: zero when nothing waits.
   int64_t oldest = sink_.stats().oldest_queued_unix_us.load();
-  if (oldest <= 0 || sink_.stats().queued_records.load() == 0) return 0;
+  if (oldest <= 0 || sink_.stats().spool_records.load() == 0) return 0;
   return static_cast<double>(base::unix_now_us() - oldest) / 1e6;
 }
 
@@ -50,8 +50,8 @@ std::string SinkStatus::capture_degraded() const {
 nlohmann::json SinkStatus::status_json() const {
   const sink::SinkStats& s = sink_.stats();
   return {{"capture", capture_json()},
-          {"queued_records", s.queued_records.load()},
-          {"queued_bytes", s.queued_bytes.load()},
+          {"queued_records", s.spool_records.load()},
+          {"queued_bytes", s.spool_bytes.load()},
           {"spool_bytes", s.spool_bytes.load()},
           {"spool_records", s.spool_records.load()},
           {"spool_disk_bytes", s.spool_disk_bytes.load()},

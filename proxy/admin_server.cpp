@@ -7,6 +7,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "base/resolver.h"
 #include "base/uv_handles.h"
 #include "proxy/admin_connection.h"
 
@@ -14,37 +15,6 @@ namespace mcptap::proxy {
 namespace {
 
 constexpr int kBacklog = 64;
-
-int resolve(const std::string& host, uint16_t port, sockaddr_storage* address) {
-  std::memset(address, 0, sizeof(*address));
-  std::string literal = host;
-  if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') {
-    literal = literal.substr(1, literal.size() - 2);
-  }
-  if (uv_ip4_addr(literal.c_str(), port, reinterpret_cast<sockaddr_in*>(address)) == 0) return 0;
-  if (uv_ip6_addr(literal.c_str(), port, reinterpret_cast<sockaddr_in6*>(address)) == 0) return 0;
-  // A name ("localhost"): resolved once at start-up, where blocking is acceptable.
-  uv_loop_t loop;
-  int status = uv_loop_init(&loop);
-  if (status != 0) return status;
-  uv_getaddrinfo_t request;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  status = uv_getaddrinfo(&loop, &request, nullptr, host.c_str(), nullptr, &hints);
-  if (status == 0) {
-    std::memcpy(address, request.addrinfo->ai_addr, request.addrinfo->ai_addrlen);
-    reinterpret_cast<sockaddr_in*>(address)->sin_port = htons(port);  // same offset for v6
-    uv_freeaddrinfo(request.addrinfo);
-  }
-  uv_loop_close(&loop);
-  return status;
-}
-
-std::string host_port_text(const std::string& host, uint16_t port) {
-  bool ipv6_literal = host.find(':') != std::string::npos && host.front() != '[';
-  return (ipv6_literal ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
 
 }  // namespace
 
@@ -61,21 +31,21 @@ AdminServer::~AdminServer() {
          "close() the AdminServer and run the loop until on_closed before destroying it");
 }
 
-bool AdminServer::start(const std::string& host, uint16_t port, std::string* error) {
+base::Status AdminServer::start(const base::HostPort& address) {
   assert(listen_ == nullptr && !closing_);
-  int status = bind_and_listen(host, port);
-  if (status == 0) return true;
+  // A name ("localhost") is resolved once at start-up, where blocking is acceptable.
+  base::Result<std::vector<sockaddr_storage>> resolved =
+      base::resolve_blocking(address, "the admin listen host");
+  int status = resolved ? bind_and_listen(resolved->front()) : UV_EAI_NONAME;
+  if (status == 0) return {};
   if (listen_ != nullptr) uv_close(base::as_handle(listen_), &AdminServer::on_listen_closed);
-  if (error != nullptr) {
-    *error = "admin: cannot listen on " + host_port_text(host, port) + ": " + uv_strerror(status);
-  }
-  return false;
+  std::string reason = resolved ? uv_strerror(status) : resolved.error().message;
+  return base::fail("admin: cannot listen on " + address.to_string() + ": " + reason,
+                    resolved ? uv_err_name(status) : resolved.error().code);
 }
 
-int AdminServer::bind_and_listen(const std::string& host, uint16_t port) {
-  sockaddr_storage address;
-  int status = resolve(host, port, &address);
-  if (status != 0) return status;
+int AdminServer::bind_and_listen(const sockaddr_storage& address) {
+  int status = 0;
   listen_ = new uv_tcp_t;
   uv_tcp_init(loop_, listen_);
   listen_->data = this;

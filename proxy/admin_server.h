@@ -16,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/host_port.h"
 #include "base/log.h"
+#include "base/result.h"
 #include "proxy/admin_request_reader.h"
 #include "proxy/admin_responder.h"
 
@@ -82,9 +84,10 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   // Binds and listens; host is an IPv4 or IPv6 literal or a name resolved now (port 0
-  // picks a free port: see bound_port()). On failure *error is one line such as
-  // "admin: cannot listen on 127.0.0.1:9100: address already in use".
-  bool start(const std::string& host, uint16_t port, std::string* error);
+  // picks a free port: see bound_port()). On failure the error is one line such as
+  // "admin: cannot listen on 127.0.0.1:9100: address already in use" (code: the UV_E*
+  // or EAI_* name).
+  base::Status start(const base::HostPort& address);
   // Closes the listening socket and every connection (held responders stop being open()), then
   // calls on_closed once all their handles are gone: from a libuv callback, or at once when
   // nothing was open. The server may be destroyed inside on_closed.
@@ -100,7 +103,7 @@ class AdminServer {
  private:
   friend class AdminConnection;
 
-  int bind_and_listen(const std::string& host, uint16_t port);
+  int bind_and_listen(const sockaddr_storage& address);
   void on_connection(int status);
   // Makes room for one more connection; false when every other connection streams.
   bool evict_one(const AdminConnection* keep);

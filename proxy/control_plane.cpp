@@ -145,9 +145,7 @@ base::Status ControlPlane::start(uv_loop_t* loop) {
       loop, [this](const AdminRequest& request, AdminResponder& responder) {
         handle(request, responder);
       });
-  std::string error;
-  if (!admin_->start(options_.listen.host, options_.listen.port, &error)) return base::fail(error);
-  return {};
+  return admin_->start(options_.listen);
 }
 
 void ControlPlane::close() {

@@ -7,8 +7,8 @@
 
 namespace mcptap::sink {
 
-// A deque: the queue hands a whole backlog over by swapping, and the sink drops settled
-// records from the front as they commit.
+// A deque: the sink thread drops settled records from the front as they commit, and adds
+// the spool's next records at the back.
 using RecordBatch = std::deque<capture::Record>;
 
 }  // namespace mcptap::sink

@@ -13,16 +13,12 @@ struct SinkStats {
   std::atomic<uint64_t> batches_committed{0};  // batches fully settled
   std::atomic<uint64_t> batches_failed{0};     // write attempts that must be retried
   std::atomic<uint64_t> rejected_records{0};   // a data error PostgreSQL would not take
-  // Accepted but not yet settled (committed or rejected): waiting in the queue or in the
-  // batch being written. What is left here after stop() was not shipped.
-  std::atomic<uint64_t> queued_records{0};
-  std::atomic<uint64_t> queued_bytes{0};  // their Record::footprint_bytes()
-  std::atomic<bool> postgres_up{false};   // connected; false again once a write or connect fails
+  std::atomic<bool> postgres_up{false};  // connected; false again once a write or connect fails
   std::atomic<int64_t> last_commit_unix_us{0};
   std::atomic<int64_t> oldest_queued_unix_us{0};  // captured_at of the oldest waiting record
 
-  // The spool. Pending means appended and not yet settled in PostgreSQL (queued_* above
-  // count the same records, kept for older readers); bytes are frame bytes on disk.
+  // The spool. Pending means appended and not yet settled in PostgreSQL (committed or
+  // rejected); what is pending after stop() was not shipped. Bytes are frame bytes on disk.
   std::atomic<uint64_t> spool_records{0};
   std::atomic<uint64_t> spool_bytes{0};
   std::atomic<uint64_t> spool_disk_bytes{0};       // all segment files, committed or not

@@ -41,15 +41,11 @@ void subtract(std::atomic<uint64_t>& counter, uint64_t amount) {
 void add_pending(SinkStats& stats, uint64_t records, uint64_t bytes) {
   stats.spool_records.fetch_add(records, std::memory_order_relaxed);
   stats.spool_bytes.fetch_add(bytes, std::memory_order_relaxed);
-  stats.queued_records.fetch_add(records, std::memory_order_relaxed);
-  stats.queued_bytes.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void remove_pending(SinkStats& stats, uint64_t records, uint64_t bytes) {
   subtract(stats.spool_records, records);
   subtract(stats.spool_bytes, bytes);
-  subtract(stats.queued_records, records);
-  subtract(stats.queued_bytes, bytes);
 }
 
 bool is_disk_full(int error_number) {

@@ -165,8 +165,8 @@ class AdminServerTest : public testing::LoopTest {
           handler_(request, responder);
         },
         options);
-    std::string error;
-    EXPECT_TRUE(server_->start("127.0.0.1", 0, &error)) << error;
+    base::Status started = server_->start({"127.0.0.1", 0});
+    EXPECT_TRUE(started.ok()) << started.error().message;
     EXPECT_NE(server_->bound_port(), 0);
     return server_->bound_port();
   }
@@ -745,10 +745,11 @@ TEST_F(AdminServerTest, IdleConnectionsAreClosed) {
 TEST_F(AdminServerTest, StartFailureIsOneLineAndCloseStillCallsBack) {
   uint16_t port = start_server();
   AdminServer second(&loop_, &AdminServerTest::echo);
-  std::string error;
-  EXPECT_FALSE(second.start("127.0.0.1", port, &error));
-  EXPECT_EQ(error, "admin: cannot listen on 127.0.0.1:" + std::to_string(port) +
-                       ": address already in use");
+  base::Status started = second.start({"127.0.0.1", port});
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().message, "admin: cannot listen on 127.0.0.1:" + std::to_string(port) +
+                                         ": address already in use");
+  EXPECT_EQ(started.error().code, "EADDRINUSE");
   bool closed = false;
   second.close([&] { closed = true; });
   EXPECT_TRUE(run_until([&] { return closed; }));

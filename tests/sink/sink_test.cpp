@@ -81,8 +81,8 @@ TEST(SinkTest, EverythingConsumedIsCommittedByStop) {
   const SinkStats& stats = sink.stats();
   EXPECT_EQ(stats.accepted_records.load(), uint64_t{kRecords});
   EXPECT_EQ(stats.written_records.load(), uint64_t{kRecords});
-  EXPECT_EQ(stats.queued_records.load(), 0u);
-  EXPECT_EQ(stats.queued_bytes.load(), 0u);
+  EXPECT_EQ(stats.spool_records.load(), 0u);
+  EXPECT_EQ(stats.spool_bytes.load(), 0u);
   EXPECT_EQ(stats.dropped_records.load(), 0u);
   EXPECT_EQ(stats.oldest_queued_unix_us.load(), 0);
   // A backlog ships in batches of up to ten times batch_max_rows.
@@ -132,15 +132,15 @@ TEST(SinkTest, UnreachablePostgresKeepsRecordsQueued) {
   std::this_thread::sleep_for(milliseconds(300));
   const SinkStats& stats = sink.stats();
   EXPECT_FALSE(stats.postgres_up.load());
-  EXPECT_EQ(stats.queued_records.load(), 10u);
-  EXPECT_GT(stats.queued_bytes.load(), 0u);
+  EXPECT_EQ(stats.spool_records.load(), 10u);
+  EXPECT_GT(stats.spool_bytes.load(), 0u);
   EXPECT_EQ(stats.written_records.load(), 0u);
   EXPECT_EQ(stats.oldest_queued_unix_us.load(), first_captured_at);
 
   Clock::time_point stop_called = Clock::now();
   EXPECT_FALSE(sink.stop(milliseconds(200)));
   EXPECT_LT(Clock::now() - stop_called, milliseconds(3000));
-  EXPECT_EQ(stats.queued_records.load(), 10u);
+  EXPECT_EQ(stats.spool_records.load(), 10u);
 }
 
 TEST(SinkTest, AFullSpoolDropsAndCounts) {
@@ -213,7 +213,7 @@ TEST(SinkTest, ShipsOnceTheServerComesUpAndAgainAfterAnOutage) {
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(sink.consume(make_record(route, i)));
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_FALSE(sink.stats().postgres_up.load());
-  EXPECT_EQ(sink.stats().queued_records.load(), 100u);
+  EXPECT_EQ(sink.stats().spool_records.load(), 100u);
 
   ASSERT_TRUE(cluster.start_on(port));
   EXPECT_TRUE(eventually([&] { return sink.stats().written_records.load() == 100; }));
@@ -224,7 +224,7 @@ TEST(SinkTest, ShipsOnceTheServerComesUpAndAgainAfterAnOutage) {
   EXPECT_TRUE(eventually([&] { return !sink.stats().postgres_up.load(); }));
   EXPECT_GT(sink.stats().batches_failed.load(), 0u);
   EXPECT_EQ(sink.stats().written_records.load(), 100u);
-  EXPECT_EQ(sink.stats().queued_records.load(), 200u);
+  EXPECT_EQ(sink.stats().spool_records.load(), 200u);
 
   ASSERT_TRUE(cluster.resume());
   EXPECT_TRUE(eventually([&] { return sink.stats().written_records.load() == 300; }));
