@@ -84,12 +84,12 @@ void Session::start_upstream_connect() {
           ? start_at_original_destination()
           : resolver_.start(route_.upstream, [this](int status) { on_resolved(status); });
   switch (started) {
-    case UpstreamResolver::Start::Resolved:
+    case base::Resolver::Start::Resolved:
       connect_next_address();
       break;
-    case UpstreamResolver::Start::Pending:
+    case base::Resolver::Start::Pending:
       break;
-    case UpstreamResolver::Start::Failed:
+    case base::Resolver::Start::Failed:
       fail_upstream_connect(original_dst_error_ != 0 ? original_dst_error_ : resolver_.error());
       break;
   }
@@ -97,12 +97,12 @@ void Session::start_upstream_connect() {
 
 // A transparent route forwards where the client was going; a failed lookup (or a loop
 // back to ourselves) is a failed upstream connect, counted as one.
-UpstreamResolver::Start Session::start_at_original_destination() {
+base::Resolver::Start Session::start_at_original_destination() {
   sockaddr_storage target;
   int status = original_destination(client_.tcp, &target);
   if (status != 0) {
     original_dst_error_ = status;
-    return UpstreamResolver::Start::Failed;
+    return base::Resolver::Start::Failed;
   }
   return resolver_.start_at(target);
 }

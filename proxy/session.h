@@ -7,12 +7,13 @@
 #include <memory>
 #include <string>
 
+#include "base/resolver.h"
 #include "capture/record.h"
 #include "capture/stream_tap.h"
 #include "proxy/buffer_pool.h"
 #include "proxy/forwarding_side.h"
+#include "proxy/original_destination.h"
 #include "proxy/route_config.h"
-#include "proxy/upstream_resolver.h"
 
 namespace mcptap::proxy {
 
@@ -108,7 +109,7 @@ class Session : private ForwardingSide::Owner {
 
   // Upstream connect.
   void start_upstream_connect();
-  UpstreamResolver::Start start_at_original_destination();
+  base::Resolver::Start start_at_original_destination();
   void on_resolved(int status);
   void connect_next_address();
   void on_upstream_connected(int status);
@@ -158,7 +159,7 @@ class Session : private ForwardingSide::Owner {
   Side upstream_;
   uv_timer_t* connect_timer_ = nullptr;
   uv_connect_t connect_req_;
-  UpstreamResolver resolver_;
+  base::Resolver resolver_;
   size_t next_address_ = 0;
   int last_connect_status_ = UV_ECONNREFUSED;
   int upstream_connect_error_ = 0;

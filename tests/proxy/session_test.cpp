@@ -367,10 +367,10 @@ TEST_F(SessionTest, ResolvesUpstreamHostName) {
 
 // The resolved addresses are tried in order: earlier ones refusing is not a failure.
 TEST_F(SessionTest, FallsBackToTheNextResolvedAddress) {
-  UpstreamResolver probe(&loop_);
+  base::Resolver probe(&loop_);
   int status = 1;
   ASSERT_EQ(probe.start({"localhost", 1}, [&](int result) { status = result; }),
-            UpstreamResolver::Start::Pending);
+            base::Resolver::Start::Pending);
   ASSERT_TRUE(run_until([&] { return status != 1; }, 10000));
   if (status != 0 || probe.addresses().size() < 2) {
     GTEST_SKIP() << "localhost has a single address here";

@@ -1,5 +1,5 @@
 // The original destination of a redirected connection, from conntrack.
-#include "proxy/upstream_resolver.h"
+#include "proxy/original_destination.h"
 
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>

@@ -1,16 +1,11 @@
-// Where a connection's upstream is: the route's host:port through the base resolver, or the
-// original destination of a connection diverted here by a REDIRECT rule.
+// The original destination of a connection diverted here by a REDIRECT rule: the upstream
+// of an original_dst route (the other routes resolve theirs with base::Resolver).
 #pragma once
 
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "base/resolver.h"
-
 namespace mcptap::proxy {
-
-// A connection resolves its route's upstream with the resolver every layer shares.
-using UpstreamResolver = base::Resolver;
 
 // Where a connection diverted to us by an iptables/nftables REDIRECT rule was going
 // (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST for IPv6). Returns 0, UV_ELOOP when that is the
