@@ -8,6 +8,7 @@
 #include "cli/sink_status.h"
 #include "cli/terminal_text.h"
 #include "proxy/proxy_server.h"
+#include "sink/record_tail.h"
 #include "sink/sink.h"
 
 namespace mcptap::cli {
@@ -47,6 +48,8 @@ int run_command(const RunArgs& args) {
   sink.start();
   capture::Redactor redactor(config.redact);
   SinkStatus sink_status(sink);
+  // The tail shows records as the sink's column table describes them.
+  config.proxy.admin.tail_line = sink::tail_line;
   proxy::ProxyServer server(config.proxy, config.capture, redactor, sink, &sink_status);
   server.set_reload_source(
       [path = args.config_path, &config]() -> std::optional<proxy::ProxyOptions> {

@@ -1,8 +1,6 @@
 // Admin API handlers: what each path answers, and the metrics it exposes.
 #include "proxy/control_plane.h"
 
-#include <time.h>
-
 #include "base/clock.h"
 #include "base/json_text.h"
 #include "base/log.h"
@@ -14,21 +12,6 @@ namespace {
 
 constexpr size_t kMaxMethodsPerRoute = 64;
 constexpr std::string_view kJson = "application/json";
-
-std::string iso_time(int64_t unix_us) {
-  time_t seconds = static_cast<time_t>(unix_us / 1000000);
-  tm parts;
-  gmtime_r(&seconds, &parts);
-  char text[40];
-  size_t length = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-  snprintf(text + length, sizeof text - length, ".%06lldZ",
-           static_cast<long long>(unix_us % 1000000));
-  return text;
-}
-
-nlohmann::json optional_json(const std::optional<std::string>& value) {
-  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
-}
 
 // Parses {"enabled": bool, "sample": 0..1, "methods": [..]} into a switch; the error names the key
 // at fault.
@@ -104,28 +87,6 @@ nlohmann::json route_json(const RouteState& route) {
           {"connections_rejected", traffic.connections_rejected},
           {"idle_timeouts", traffic.idle_timeouts},
           {"accept_pauses", traffic.accept_pauses}};
-}
-
-std::string tail_line(const capture::Record& record) {
-  nlohmann::json line = {
-      {"captured_at", iso_time(record.captured_at_us)},
-      {"route", record.route},
-      {"connection_id", record.connection_id},
-      {"session_id", record.session_id},
-      {"transport", capture::to_string(record.transport)},
-      {"direction", capture::to_string(record.direction)},
-      {"kind", capture::to_string(record.kind)},
-      {"jsonrpc_id", optional_json(record.jsonrpc_id)},
-      {"method", optional_json(record.method)},
-      {"correlation_id", record.correlation_id ? nlohmann::json(record.correlation_id->to_string())
-                                               : nlohmann::json(nullptr)},
-      {"latency_us",
-       record.latency_us ? nlohmann::json(*record.latency_us) : nlohmann::json(nullptr)},
-      {"payload_bytes", record.payload_bytes},
-      {"truncated", record.truncated},
-      {"redacted", record.redacted},
-      {"tool_error", record.tool_error}};
-  return base::json_text(line) + "\n";
 }
 
 ControlPlane::ControlPlane(RouteView& routes, AdminOptions options,
@@ -284,6 +245,10 @@ void ControlPlane::get_status(AdminResponder& responder) {
 }
 
 void ControlPlane::start_tail(const AdminRequest& request, AdminResponder& responder) {
+  if (!options_.tail_line) {
+    responder.respond_error(503, "no tail formatter: this server streams no records");
+    return;
+  }
   TailStream tail;
   if (auto it = request.query.find("route"); it != request.query.end()) tail.route = it->second;
   if (auto it = request.query.find("method"); it != request.query.end()) tail.method = it->second;
@@ -310,7 +275,7 @@ void ControlPlane::on_record(const std::string& route, const capture::Record& re
     TailStream& tail = tails_[i];
     bool wanted = (tail.route.empty() || tail.route == record.route) &&
                   (tail.method.empty() || (record.method && *record.method == tail.method));
-    if (wanted && line.empty()) line = tail_line(record);
+    if (wanted && line.empty()) line = options_.tail_line(record);
     if (!tail.responder->open() ||
         (wanted && tail.responder->send(line) == AdminResponder::SendResult::Closed)) {
       tails_.erase(tails_.begin() + static_cast<long>(i));  // the client went away

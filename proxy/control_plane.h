@@ -20,7 +20,8 @@
 namespace mcptap::proxy {
 
 // Loop thread only. Reads the routes through `routes` (the proxy server) and the sink's
-// state through `status_source` (may be null); both outlive it.
+// state through `status_source` (may be null); both outlive it. /tail streams each record
+// as options.tail_line writes it.
 class ControlPlane {
  public:
   ControlPlane(RouteView& routes, AdminOptions options, const StatusSource* status_source);
@@ -71,6 +72,5 @@ class ControlPlane {
 };
 
 nlohmann::json route_json(const RouteState& route);
-std::string tail_line(const capture::Record& record);
 
 }  // namespace mcptap::proxy

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "sink/copy_binary.h"
 
@@ -12,72 +14,119 @@ namespace {
 
 using capture::Record;
 
+// Unix microseconds as PostgreSQL's to_char in read_sql writes them: UTC, six digits.
+std::string iso_time(int64_t unix_us) {
+  time_t seconds = static_cast<time_t>(unix_us / 1000000);
+  tm parts;
+  gmtime_r(&seconds, &parts);
+  char text[40];
+  size_t length = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
+  snprintf(text + length, sizeof text - length, ".%06lldZ",
+           static_cast<long long>(unix_us % 1000000));
+  return text;
+}
+
+nlohmann::json optional_json(const std::optional<std::string>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+nlohmann::json optional_json(const std::optional<base::Uuid>& value) {
+  return value ? nlohmann::json(value->to_string()) : nlohmann::json(nullptr);
+}
+nlohmann::json optional_json(const std::optional<int64_t>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+// Captured JSON text as a value: null when empty (as the payload column stores it), and the
+// text as a string if it is somehow not JSON, as stored_json reads it back.
+nlohmann::json live_json(std::string_view text) {
+  if (text.empty()) return nullptr;
+  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+  return parsed.is_discarded() ? nlohmann::json(text) : parsed;
+}
+
 // Changing an entry of version 1 changes what migration 1 creates on a new database but
 // not on an old one: released columns never change. New columns go at the end.
 constexpr std::array<RecordColumn, kRecordColumnCount> kColumns{{
     {"id", "uuid", false, "", 1, "id::text", JsonForm::String, false,
-     [](const Record& r, CopyRowState&, std::string& out) { append_copy_uuid(r.id, out); }},
+     [](const Record& r, CopyRowState&, std::string& out) { append_copy_uuid(r.id, out); },
+     [](const Record& r) { return nlohmann::json(r.id.to_string()); }},
     // Read back as UTC text, so the output does not depend on the session's TimeZone.
     {"captured_at", "timestamptz", false, "", 1,
      "to_char(captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
      JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_timestamp(r.captured_at_us, out);
-     }},
+     },
+     [](const Record& r) { return nlohmann::json(iso_time(r.captured_at_us)); }},
     {"route", "text", false, "", 1, "route", JsonForm::String, false,
-     [](const Record& r, CopyRowState&, std::string& out) { append_copy_text(r.route, out); }},
+     [](const Record& r, CopyRowState&, std::string& out) { append_copy_text(r.route, out); },
+     [](const Record& r) { return nlohmann::json(r.route); }},
     {"connection_id", "text", false, "", 1, "connection_id", JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_text(r.connection_id, out);
-     }},
+     },
+     [](const Record& r) { return nlohmann::json(r.connection_id); }},
     {"session_id", "text", false, "", 1, "session_id", JsonForm::String, false,
-     [](const Record& r, CopyRowState&, std::string& out) { append_copy_text(r.session_id, out); }},
+     [](const Record& r, CopyRowState&, std::string& out) { append_copy_text(r.session_id, out); },
+     [](const Record& r) { return nlohmann::json(r.session_id); }},
     {"transport", "text", false, "", 1, "transport", JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_text(to_string(r.transport), out);
-     }},
+     },
+     [](const Record& r) { return nlohmann::json(to_string(r.transport)); }},
     {"direction", "text", false, "", 1, "direction", JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_text(to_string(r.direction), out);
-     }},
+     },
+     [](const Record& r) { return nlohmann::json(to_string(r.direction)); }},
     {"kind", "text", false, "", 1, "kind", JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_text(to_string(r.kind), out);
-     }},
+     },
+     [](const Record& r) { return nlohmann::json(to_string(r.kind)); }},
     // The id as JSON text, so 1 and "1" stay different; in the JSON it is that text.
     {"jsonrpc_id", "text", true, "", 1, "jsonrpc_id", JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_nullable_text(r.jsonrpc_id, out);
-     }},
+     },
+     [](const Record& r) { return optional_json(r.jsonrpc_id); }},
     {"method", "text", true, "", 1, "method", JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_nullable_text(r.method, out);
-     }},
+     },
+     [](const Record& r) { return optional_json(r.method); }},
     {"correlation_id", "uuid", true, "", 1, "correlation_id::text", JsonForm::String, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_nullable_uuid(r.correlation_id, out);
-     }},
+     },
+     [](const Record& r) { return optional_json(r.correlation_id); }},
     {"latency_us", "bigint", true, "", 1, "latency_us", JsonForm::Integer, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_nullable_int8(r.latency_us, out);
-     }},
+     },
+     [](const Record& r) { return optional_json(r.latency_us); }},
     {"payload", "jsonb", true, "", 1, "payload::text", JsonForm::Json, true,
      [](const Record& r, CopyRowState& state, std::string& out) {
        state.payload_nul_replaced = append_copy_payload(r.payload, out);
-     }},
+     },
+     [](const Record& r) { return live_json(r.payload.value_or("")); }},
     {"payload_bytes", "integer", false, "", 1, "payload_bytes", JsonForm::Integer, false,
      [](const Record& r, CopyRowState&, std::string& out) {
        append_copy_int4_clamped(r.payload_bytes, out);
-     }},
+     },
+     [](const Record& r) { return nlohmann::json(r.payload_bytes); }},
     {"truncated", "boolean", false, "false", 1, "truncated", JsonForm::Boolean, false,
-     [](const Record& r, CopyRowState&, std::string& out) { append_copy_bool(r.truncated, out); }},
+     [](const Record& r, CopyRowState&, std::string& out) { append_copy_bool(r.truncated, out); },
+     [](const Record& r) { return nlohmann::json(r.truncated); }},
     {"redacted", "boolean", false, "false", 1, "redacted", JsonForm::Boolean, false,
-     [](const Record& r, CopyRowState&, std::string& out) { append_copy_bool(r.redacted, out); }},
+     [](const Record& r, CopyRowState&, std::string& out) { append_copy_bool(r.redacted, out); },
+     [](const Record& r) { return nlohmann::json(r.redacted); }},
     // After payload: it notes when the payload's U+0000 escapes were replaced.
     {"meta", "jsonb", false, "'{}'::jsonb", 1, "meta::text", JsonForm::Json, true,
      [](const Record& r, CopyRowState& state, std::string& out) {
        append_copy_meta(r.meta_json, state.payload_nul_replaced, out);
-     }},
+     },
+     [](const Record& r) { return live_json(r.meta_json.empty() ? "{}" : r.meta_json); }},
 }};
 static_assert(!kColumns.back().name.empty(), "kRecordColumnCount counts more columns than listed");
 

@@ -1,7 +1,8 @@
 // The columns of mcptap.messages, described once. The table's DDL and the staging table's,
-// the COPY column list and the order of each binary tuple, and the record's JSON (`query
-// --json`, `trace`) are all derived from this list; tests/sink/record_columns_test.cpp holds
-// each of them, and the live table, to it.
+// the COPY column list and the order of each binary tuple, the record's JSON as read back
+// (`query --json`, `trace`) and as captured (the admin API's live tail, sink/record_tail.h)
+// are all derived from this list; tests/sink/record_columns_test.cpp holds each of them, and
+// the live table, to it.
 //
 // Adding a column is one entry here, with since_version the next schema version: migrate()
 // then adds it (ALTER TABLE ... ADD COLUMN IF NOT EXISTS) to existing databases, and the
@@ -51,6 +52,12 @@ struct RecordColumn {
   bool bulky;
   // Appends the column's field of a binary COPY tuple, read from the record.
   void (*append_copy)(const capture::Record& record, CopyRowState& state, std::string& out);
+  // The column's value in the record's JSON, read from the record before it is stored: what
+  // column_json makes of read_sql's text once the row is written (times in UTC, uuids as
+  // text, null for what the row holds as NULL). Two differences, kept so that the live tail
+  // reads as it always has: payload_bytes is not clamped to the int4 range, and a payload's
+  // \u0000 escapes are not replaced (nor noted in meta).
+  nlohmann::json (*record_value)(const capture::Record& record);
 };
 
 inline constexpr size_t kRecordColumnCount = 17;

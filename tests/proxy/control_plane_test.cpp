@@ -1,8 +1,11 @@
 // The control plane's handlers against a real ProxyServer on a real loop: /routes with
-// counters, the capture switch, /status, /metrics, /readyz, and what a refused or
-// successful reload leaves visible.
+// counters, the capture switch, /status, /metrics, /readyz, /tail through the formatter it
+// is given, and what a refused or successful reload leaves visible.
 #include "proxy/control_plane.h"
 
+#include <poll.h>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "running_proxy.h"
@@ -20,7 +23,12 @@ struct HttpReply {
 class ControlPlaneTest : public testing::RunningProxyTest {
  protected:
   void SetUp() override {
-    create_server();
+    ProxyOptions initial = options({});
+    initial.admin.tail_line = tail_line_;
+    server_ =
+        std::make_unique<ProxyServer>(initial, capture::CaptureOptions{}, redactor_, consumer_);
+    base::Status started = server_->start();
+    ASSERT_TRUE(started) << started.error().message;
     upstream_ = start_upstream();
     base::Status applied = apply(options({route("a", {"127.0.0.1", 0}, upstream_)}));
     ASSERT_TRUE(applied) << applied.error().message;
@@ -55,7 +63,33 @@ class ControlPlaneTest : public testing::RunningProxyTest {
     return json::parse(reply.body, nullptr, false);
   }
 
+  // Reads from `fd` until `done` holds of what came, the peer closes, or 10 s pass.
+  static std::string read_until(int fd, const std::function<bool(const std::string&)>& done) {
+    std::string bytes;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done(bytes) && std::chrono::steady_clock::now() < deadline) {
+      pollfd readable{fd, POLLIN, 0};
+      if (::poll(&readable, 1, 100) <= 0) continue;
+      char chunk[4096];
+      ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
+      if (got <= 0) break;
+      bytes.append(chunk, static_cast<size_t>(got));
+    }
+    return bytes;
+  }
+
+  // Not the record's JSON: the control plane writes whatever it is given.
+  TailFormatter tail_line_ = [](const capture::Record& record) {
+    return "tail " + record.route + " " + record.method.value_or("-") + " " +
+           std::string(capture::to_string(record.direction)) + "\n";
+  };
   uint16_t upstream_ = 0;
+};
+
+// A control plane built without a formatter says so instead of streaming.
+class ControlPlaneWithoutTailTest : public ControlPlaneTest {
+ protected:
+  ControlPlaneWithoutTailTest() { tail_line_ = nullptr; }
 };
 
 TEST_F(ControlPlaneTest, RoutesListEveryRouteWithItsCounters) {
@@ -127,6 +161,50 @@ TEST_F(ControlPlaneTest, StatusMetricsAndReadiness) {
   HttpReply ready = request("GET", "/readyz");
   EXPECT_EQ(ready.status, 200);
   EXPECT_EQ(ready.body, "ready\n");
+}
+
+// Each captured record reaches the open tail as the formatter writes it, once per record.
+TEST_F(ControlPlaneTest, TailStreamsEachRecordThroughTheFormatter) {
+  const std::string message = R"({"jsonrpc":"2.0","id":1,"method":"ping"})"
+                              "\n";
+  const std::string expected[] = {"tail a ping client_to_server\n",
+                                  "tail a ping server_to_client\n"};
+  std::string head;
+  std::string streamed;
+  ASSERT_TRUE(run_with_client([&] {
+    int admin = testing::connect_to(server_->admin_port());
+    ASSERT_GE(admin, 0);
+    ASSERT_TRUE(testing::send_all(admin, "GET /tail HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    head = read_until(
+        admin, [](const std::string& got) { return got.find("\r\n\r\n") != std::string::npos; });
+    // The stream is open once its head is sent: what is captured from now on reaches it.
+    int route = testing::connect_to(server_->bound_port("a"));
+    ASSERT_GE(route, 0);
+    ASSERT_TRUE(testing::send_all(route, message));
+    EXPECT_EQ(testing::read_exactly(route, message.size()), message);
+    ::close(route);
+    streamed = read_until(admin, [&](const std::string& got) {
+      return got.find(expected[0]) != std::string::npos &&
+             got.find(expected[1]) != std::string::npos;
+    });
+    ::close(admin);
+  }));
+  EXPECT_EQ(head.rfind("HTTP/1.1 200", 0), 0u) << head;
+  EXPECT_NE(head.find("application/x-ndjson"), std::string::npos) << head;
+  std::string body = head.substr(head.find("\r\n\r\n") + 4) + streamed;
+  for (const std::string& line : expected) {
+    size_t at = body.find(line);
+    ASSERT_NE(at, std::string::npos) << line << " not in: " << body;
+    EXPECT_EQ(body.find(line, at + 1), std::string::npos) << line << " twice in: " << body;
+  }
+}
+
+TEST_F(ControlPlaneWithoutTailTest, TailIsUnavailable) {
+  HttpReply tail = request("GET", "/tail");
+  EXPECT_EQ(tail.status, 503);
+  EXPECT_EQ(json::parse(tail.body, nullptr, false).value("error", ""),
+            "no tail formatter: this server streams no records");
+  EXPECT_EQ(get_json("/status")["tail_streams"], 0);
 }
 
 // A refused reload shows nothing of the configuration it refused; an accepted one shows the

@@ -1,17 +1,19 @@
 // Tests for sink/record_columns.cpp: every place derived from the column table agrees with
 // it — the live table and the staging table in PostgreSQL, the COPY tuples, the spool frame,
-// and the JSON the CLI prints — and migration 1 still creates the schema it always has.
+// the JSON the CLI prints and the admin API's tail line — and migration 1 still creates the
+// schema it always has.
 #include "sink/record_columns.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "pg_test_support.h"
-#include "proxy/control_plane.h"
 #include "sink/copy_binary.h"
 #include "sink/pg_writer.h"
+#include "sink/record_tail.h"
 #include "sink/schema.h"
 #include "sink/spool_frame.h"
 
@@ -95,6 +97,7 @@ TEST(RecordColumnsTest, NamesAreUniqueAndListedInOrder) {
     EXPECT_EQ(column_index(names[i]), i) << names[i];
     EXPECT_FALSE(record_columns()[i].sql_type.empty()) << names[i];
     EXPECT_NE(record_columns()[i].append_copy, nullptr) << names[i];
+    EXPECT_NE(record_columns()[i].record_value, nullptr) << names[i];
   }
   std::string list;
   for (const std::string& name : names) list += (list.empty() ? "" : ", ") + name;
@@ -128,6 +131,53 @@ TEST(RecordColumnsTest, EveryColumnSurvivesTheSpoolFrame) {
   for (size_t i = 0; i < kRecordColumnCount; ++i) {
     EXPECT_EQ(before[i], after[i]) << record_columns()[i].name << " is lost by the spool frame";
   }
+}
+
+// The tail lines an earlier release wrote, byte for byte, for a record with every field set
+// and one with every optional field absent: `mcptap tail` and scripts read them.
+TEST(RecordColumnsTest, TheTailLineIsTheReleasedOne) {
+  capture::Record full;
+  full.id = *base::Uuid::parse("01020304-0506-0708-090a-0b0c0d0e0f10");
+  full.captured_at_us = 1'714'566'896'123'456;
+  full.route = "r\"1";
+  full.connection_id = "c\xc3\xa9";
+  full.session_id = "s";
+  full.transport = capture::Transport::Sse;
+  full.direction = capture::Direction::ServerToClient;
+  full.kind = capture::Kind::Response;
+  full.jsonrpc_id = "\"7\"";
+  full.method = "tools/call";
+  full.correlation_id = *base::Uuid::parse("20212223-2425-2627-2829-2a2b2c2d2e2f");
+  full.latency_us = 1500;
+  full.payload = R"({"jsonrpc":"2.0","id":"7","result":{"isError":true}})";
+  full.payload_bytes = 4242;
+  full.truncated = true;
+  full.redacted = true;
+  full.tool_error = true;
+  full.meta_json = R"({"tool_error":true})";
+  EXPECT_EQ(tail_line(full),
+            R"({"captured_at":"2024-05-01T12:34:56.123456Z","connection_id":"c)"
+            "\xc3\xa9"
+            R"(",)"
+            R"("correlation_id":"20212223-2425-2627-2829-2a2b2c2d2e2f","direction":)"
+            R"("server_to_client","jsonrpc_id":"\"7\"","kind":"response","latency_us":1500,)"
+            R"("method":"tools/call","payload_bytes":4242,"redacted":true,"route":"r\"1",)"
+            R"("session_id":"s","tool_error":true,"transport":"sse","truncated":true})"
+            "\n");
+
+  capture::Record sparse;
+  sparse.captured_at_us = 1'000'001;
+  sparse.route = "r";
+  sparse.connection_id = "c";
+  sparse.session_id = "s";
+  sparse.payload = "";
+  EXPECT_EQ(tail_line(sparse),
+            R"({"captured_at":"1970-01-01T00:00:01.000001Z","connection_id":"c",)"
+            R"("correlation_id":null,"direction":"client_to_server","jsonrpc_id":null,)"
+            R"("kind":"invalid","latency_us":null,"method":null,"payload_bytes":0,)"
+            R"("redacted":false,"route":"r","session_id":"s","tool_error":false,)"
+            R"("transport":"tcp","truncated":false})"
+            "\n");
 }
 
 // A frame written by an earlier release, byte for byte: spools left behind by it must
@@ -341,14 +391,54 @@ TEST_F(RecordColumnsPgTest, ARecordRoundTripsIntoTheJsonTheCliPrints) {
   for (auto it = ordered.begin(); it != ordered.end(); ++it) keys.push_back(it.key());
   EXPECT_EQ(keys, column_names());
 
-  // The live tail shows the same record before it is stored: its keys are columns (or
-  // tool_error, which the row keeps in meta) with the stored values.
-  nlohmann::json tail = nlohmann::json::parse(proxy::tail_line(record));
-  for (auto it = tail.begin(); it != tail.end(); ++it) {
-    if (it.key() == "tool_error") continue;
-    ASSERT_TRUE(stored.contains(it.key())) << it.key() << " is not a column";
-    EXPECT_EQ(it.value(), stored[it.key()]) << it.key();
+  // Each column's value read from the record before it is stored is the one read back.
+  for (const RecordColumn& column : record_columns()) {
+    EXPECT_EQ(column.record_value(record), stored[std::string(column.name)]) << column.name;
   }
+
+  // The live tail shows the same record before it is stored: the columns the timeline shows
+  // but the id, and tool_error, which the row keeps in meta; in alphabetical order.
+  std::vector<std::string> shown;
+  for (const RecordColumn& column : record_columns()) {
+    if (!column.bulky && column.name != "id") shown.emplace_back(column.name);
+  }
+  shown.emplace_back("tool_error");
+  std::sort(shown.begin(), shown.end());
+  nlohmann::ordered_json tail = nlohmann::ordered_json::parse(tail_line(record));
+  std::vector<std::string> tail_keys;
+  for (auto it = tail.begin(); it != tail.end(); ++it) {
+    tail_keys.push_back(it.key());
+    if (it.key() == "tool_error") continue;
+    EXPECT_EQ(nlohmann::json(it.value()), stored[it.key()]) << it.key();
+  }
+  EXPECT_EQ(tail_keys, shown);
+  EXPECT_EQ(tail["tool_error"], false);
+}
+
+// A record with every optional field absent (and an empty payload, which is not JSON) reads
+// back as nulls where record_value says so.
+TEST_F(RecordColumnsPgTest, AnAbsentValueIsNullBothLiveAndStored) {
+  capture::Record record;
+  record.id = base::Uuid::v7();
+  record.captured_at_us = testing::now_unix_us();
+  record.route = unique_name("sparse");
+  record.payload = "";
+  record.meta_json = "";
+  PgWriter writer(connection_);
+  WriteResult written = writer.write(RecordBatch{record});
+  ASSERT_EQ(written.inserted, 1u) << written.failure.message;
+  auto read = connection_.run(
+      "SELECT " + record_select_list() + " FROM mcptap.messages WHERE id = $1::uuid",
+      {record.id.to_string()});
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_EQ(PQntuples(read->get()), 1);
+  nlohmann::json stored = record_json(read_column_texts(read->get(), 0));
+  for (const RecordColumn& column : record_columns()) {
+    EXPECT_EQ(column.record_value(record), stored[std::string(column.name)]) << column.name;
+  }
+  EXPECT_EQ(stored["payload"], nullptr);
+  EXPECT_EQ(stored["latency_us"], nullptr);
+  EXPECT_EQ(stored["meta"], nlohmann::json::object());
 }
 
 }  // namespace
