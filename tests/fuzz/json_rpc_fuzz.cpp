@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   // base::json_text writes what dump() writes, fast path or not.
-  require(base::json_text(*document) ==
+  require(mcptap::base::json_text(*document) ==
           document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
 }
