@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sink/spool_directory.h"
 #include "tests/support/temp_dir.h"
 
 namespace mcptap::sink {
@@ -34,7 +35,7 @@ TEST(SpoolCheckpoint, WrittenCheckpointReadsBack) {
   const SpoolPosition position{42, 123456789012};
   base::Status written = write_checkpoint(dir.path(), position);
   ASSERT_TRUE(written) << written.error().message;
-  EXPECT_FALSE(fs::exists(checkpoint_path(dir) + ".tmp"));
+  EXPECT_FALSE(fs::exists(dir.file(std::string(kCheckpointTempFileName))));
   EXPECT_EQ(fs::status(checkpoint_path(dir)).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
   base::Result<std::optional<SpoolPosition>> checkpoint = read_checkpoint(dir.path());
