@@ -48,7 +48,7 @@ HttpMessageParser::HttpMessageParser(Type type, Listener& listener, size_t max_h
 
 HttpMessageParser::Status HttpMessageParser::feed(std::string_view bytes, size_t* consumed) {
   *consumed = bytes.size();
-  if (!failure_reason_.empty()) return Status::Failed;
+  if (failed()) return Status::Failed;
   llhttp_errno_t result = llhttp_execute(&parser_, bytes.data(), bytes.size());
   rethrow_listener_failure();
   if (result == HPE_OK) return Status::Ok;
@@ -56,19 +56,21 @@ HttpMessageParser::Status HttpMessageParser::feed(std::string_view bytes, size_t
     *consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - bytes.data());
     return Status::Upgraded;
   }
-  if (failure_reason_.empty()) {
-    failure_reason_ = std::string("http: ") + llhttp_errno_name(result) + ": " +
-                      llhttp_get_error_reason(&parser_);
+  if (!failed()) {
+    failure_ = fail(std::string("http: ") + llhttp_errno_name(result) + ": " +
+                        llhttp_get_error_reason(&parser_),
+                    llhttp_errno_name(result));
   }
   return Status::Failed;
 }
 
 HttpMessageParser::Status HttpMessageParser::finish() {
-  if (!failure_reason_.empty()) return Status::Failed;
+  if (failed()) return Status::Failed;
   llhttp_errno_t result = llhttp_finish(&parser_);
   rethrow_listener_failure();
   if (result == HPE_OK) return Status::Ok;
-  failure_reason_ = std::string("http: ") + llhttp_errno_name(result) + " at end of stream";
+  failure_ = fail(std::string("http: ") + llhttp_errno_name(result) + " at end of stream",
+                  llhttp_errno_name(result));
   return Status::Failed;
 }
 
@@ -94,14 +96,14 @@ int HttpMessageParser::guarded(llhttp_t* parser, Body body) noexcept {
 
 void HttpMessageParser::rethrow_listener_failure() {
   if (!listener_failure_) return;
-  failure_reason_ = "http: capture failed";  // the stream is out of step from here on
+  failure_ = fail("http: capture failed");  // the stream is out of step from here on
   std::rethrow_exception(std::exchange(listener_failure_, nullptr));
 }
 
 bool HttpMessageParser::count_head_bytes(size_t length) {
   head_bytes_ += length;
   if (head_bytes_ <= max_head_bytes_) return true;
-  failure_reason_ = "http: message head larger than " + std::to_string(max_head_bytes_) + " bytes";
+  failure_ = fail("http: message head larger than " + std::to_string(max_head_bytes_) + " bytes");
   return false;
 }
 

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/result.h"
+
 namespace mcptap::base {
 
 struct HttpHead {
@@ -45,7 +47,7 @@ class HttpMessageParser {
   enum class Status {
     Ok,        // all bytes consumed
     Upgraded,  // a message switched protocols; *consumed says where the new protocol starts
-    Failed,    // not HTTP, or a violation; see failure_reason()
+    Failed,    // not HTTP, or a violation; see failure()
   };
 
   HttpMessageParser(Type type, Listener& listener, size_t max_head_bytes = 64u << 10);
@@ -60,7 +62,11 @@ class HttpMessageParser {
   // After Upgraded, when the upgrade was refused (the server did not answer 101): go on
   // parsing HTTP on this stream.
   void resume_after_refused_upgrade();
-  const std::string& failure_reason() const { return failure_reason_; }
+  // Why feed or finish returned Failed ("http: HPE_INVALID_METHOD: Invalid method encountered",
+  // code "HPE_INVALID_METHOD"); empty before that.
+  const Error& failure() const { return failure_; }
+  // The same message; kept only until its last callers move to failure(), then removed.
+  const std::string& failure_reason() const { return failure_.message; }
 
  private:
   static int on_message_begin(llhttp_t* parser);
@@ -77,6 +83,7 @@ class HttpMessageParser {
   void rethrow_listener_failure();
   static HttpMessageParser& self(llhttp_t* parser);
   bool count_head_bytes(size_t length);
+  bool failed() const { return !failure_.message.empty(); }
 
   Listener& listener_;
   llhttp_t parser_;
@@ -85,7 +92,7 @@ class HttpMessageParser {
   bool in_header_value_ = false;
   size_t head_bytes_ = 0;
   size_t max_head_bytes_;
-  std::string failure_reason_;
+  Error failure_;
   std::exception_ptr listener_failure_;  // thrown inside a callback, rethrown by feed/finish
 };
 

@@ -90,16 +90,19 @@ void log_to_nowhere() {
   set_log_fd(-1);
 }
 
-bool log_to_file(const std::string& path, std::string* error) {
+Status log_to_file(const std::string& path) {
   // O_CLOEXEC: a child (mcptap stdio's server) must not inherit our log.
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-  if (fd < 0) {
-    *error = std::strerror(errno);
-    return false;
-  }
+  if (fd < 0) return fail(std::strerror(errno));
   std::lock_guard lock(write_mutex);
   set_log_fd(fd);
-  return true;
+  return {};
+}
+
+bool log_to_file(const std::string& path, std::string* error) {
+  Status opened = log_to_file(path);
+  if (!opened) *error = opened.error().message;
+  return opened.ok();
 }
 
 // Logging is called from the data path: a line that cannot be built (out of memory) is

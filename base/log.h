@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 namespace mcptap::base {
 
 enum class LogLevel { Debug, Info, Warn, Error };
@@ -52,8 +54,11 @@ std::optional<LogLevel> parse_log_level(std::string_view name);
 // or nowhere. Fatal start-up errors never go through here: the CLI prints them itself.
 void log_to_stderr();
 void log_to_nowhere();
-// Appends to `path`, creating it private to the user (0600). False, and *error says why
-// (the system's reason), when it cannot be opened; the destination is then unchanged.
-bool log_to_file(const std::string& path, std::string* error);
+// Appends to `path`, creating it private to the user (0600). Fails with the system's
+// reason ("Permission denied") when it cannot be opened; the destination is then unchanged.
+Status log_to_file(const std::string& path);
+// The former form, kept only until its last caller moves to the one above, then removed.
+[[deprecated("use Status log_to_file(path)")]] bool log_to_file(const std::string& path,
+                                                                std::string* error);
 
 }  // namespace mcptap::base

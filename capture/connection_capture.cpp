@@ -123,11 +123,11 @@ void ConnectionCapture::feed_http(Direction direction, std::string_view bytes) {
   size_t consumed = 0;
   base::HttpMessageParser::Status status = parser.feed(bytes, &consumed);
   if (status == base::HttpMessageParser::Status::Failed) {
-    stop_capture(direction, parser.failure_reason());
+    stop_capture(direction, parser.failure().message);
     return;
   }
-  if (!http_->failure().empty()) {
-    stop_capture(direction, http_->failure());
+  if (!http_->status()) {
+    stop_capture(direction, http_->status().error().message);
     return;
   }
   if (status != base::HttpMessageParser::Status::Upgraded) return;
@@ -159,13 +159,12 @@ void ConnectionCapture::on_upgrade_response(const base::HttpHead& head) {
   }
   subprotocol_ = std::string(head.header("sec-websocket-protocol").value_or(""));
   extensions_ = std::string(head.header("sec-websocket-extensions").value_or(""));
-  std::string error;
-  std::optional<DeflateParams> deflate = parse_permessage_deflate(extensions_, &error);
-  if (!error.empty()) {
-    stop_capture(Direction::ServerToClient, error);
+  base::Result<std::optional<DeflateParams>> deflate = parse_permessage_deflate(extensions_);
+  if (!deflate) {
+    stop_capture(Direction::ServerToClient, deflate.error().message);
     return;
   }
-  start_websocket(deflate);
+  start_websocket(*deflate);
 }
 
 void ConnectionCapture::start_websocket(std::optional<DeflateParams> deflate) {
@@ -192,7 +191,7 @@ void ConnectionCapture::feed_websocket(Direction direction, std::string_view byt
       [&](WebSocketMessage&& message) { submit_websocket_message(direction, std::move(message)); },
       pipeline_.enabled());
   if (status == WebSocketDecoder::Status::Failed) {
-    stop_capture(direction, decoder.failure_reason());
+    stop_capture(direction, decoder.failure().message);
   }
 }
 

@@ -34,7 +34,7 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 // Reads the header's list into decode order: the coding applied last is undone first.
 // Identity codings change nothing and drop out; empty list elements are allowed (RFC 9110
 // section 5.6.1).
-bool parse_codings(std::string_view header, std::vector<Coding>& decode_order, std::string* error) {
+base::Result<std::vector<Coding>> parse_codings(std::string_view header) {
   std::vector<Coding> applied;
   while (true) {
     const size_t comma = header.find(',');
@@ -44,19 +44,16 @@ bool parse_codings(std::string_view header, std::vector<Coding>& decode_order, s
     } else if (equals_ignoring_case(name, "deflate")) {
       applied.push_back(Coding::kDeflate);
     } else if (!name.empty() && !equals_ignoring_case(name, "identity")) {
-      if (error) *error = "unsupported content-encoding: " + std::string(name);
-      return false;
+      return base::fail("unsupported content-encoding: " + std::string(name));
     }
     if (comma == std::string_view::npos) break;
     header.remove_prefix(comma + 1);
   }
   // Each layer holds a zlib window and an output chunk; a long list is an attack, not a body.
   if (applied.size() > ContentDecoder::kMaxCodings) {
-    if (error) *error = "too many content-encodings: " + std::to_string(applied.size());
-    return false;
+    return base::fail("too many content-encodings: " + std::to_string(applied.size()));
   }
-  decode_order.assign(applied.rbegin(), applied.rend());
-  return true;
+  return std::vector<Coding>(applied.rbegin(), applied.rend());
 }
 
 // RFC 1950 section 2.2: method 8, a window of at most 32 KiB, and a header divisible by 31.
@@ -66,10 +63,11 @@ bool looks_like_zlib_header(uint8_t cmf, uint8_t flg) {
 }
 
 // One coding undone: inflates its input and hands every output chunk to the next step,
-// which may refuse it (the bomb guard) to stop decoding.
+// which may refuse it (the bomb guard, or a failing inner layer) to stop decoding; its
+// error is then passed back unchanged.
 class InflateLayer {
  public:
-  using Emit = std::function<bool(std::string_view chunk)>;
+  using Emit = std::function<base::Status(std::string_view chunk)>;
 
   explicit InflateLayer(Coding coding) : coding_(coding) {}
   ~InflateLayer() {
@@ -78,19 +76,18 @@ class InflateLayer {
   InflateLayer(const InflateLayer&) = delete;
   InflateLayer& operator=(const InflateLayer&) = delete;
 
-  bool decode(std::string_view input, const Emit& emit);
-  bool finish();
-  const std::string& error() const { return error_; }
+  base::Status decode(std::string_view input, const Emit& emit);
+  base::Status finish();
   uint64_t consumed() const { return consumed_; }
   uint64_t produced() const { return produced_; }
 
  private:
   std::string_view name() const { return coding_ == Coding::kGzip ? "gzip" : "deflate"; }
-  bool fail(std::string_view what);
-  bool start(int window_bits);
-  bool take_deflate_header(std::string_view& input, const Emit& emit);
-  bool inflate_bytes(std::string_view input, const Emit& emit);
-  bool inflate_slice(const Bytef* input, size_t size, const Emit& emit);
+  base::Error fail(std::string_view what) const;
+  base::Status start(int window_bits);
+  base::Status take_deflate_header(std::string_view& input, const Emit& emit);
+  base::Status inflate_bytes(std::string_view input, const Emit& emit);
+  base::Status inflate_slice(const Bytef* input, size_t size, const Emit& emit);
 
   Coding coding_;
   z_stream stream_{};
@@ -100,62 +97,64 @@ class InflateLayer {
   std::string deflate_header_;  // deflate's first bytes, held until they tell the format
   uint64_t consumed_ = 0;
   uint64_t produced_ = 0;
-  std::string error_;
   std::array<char, kOutputChunkBytes> output_;
 };
 
-bool InflateLayer::fail(std::string_view what) {
-  if (error_.empty()) error_ = std::string(name()) + ": " + std::string(what);
-  return false;
+// A layer is not fed again after it fails (the decoder keeps the first error), so the
+// error needs no keeping here.
+base::Error InflateLayer::fail(std::string_view what) const {
+  return base::fail(std::string(name()) + ": " + std::string(what));
 }
 
-bool InflateLayer::start(int window_bits) {
+base::Status InflateLayer::start(int window_bits) {
   if (inflateInit2(&stream_, window_bits) != Z_OK) return fail("cannot initialise zlib");
   ready_ = true;
-  return true;
+  return {};
 }
 
-bool InflateLayer::decode(std::string_view input, const Emit& emit) {
-  if (input.empty()) return true;
+base::Status InflateLayer::decode(std::string_view input, const Emit& emit) {
+  if (input.empty()) return {};
   started_ = true;
   if (!ready_) {
-    if (coding_ == Coding::kGzip) {
-      if (!start(kGzipWindowBits)) return false;
-    } else if (!take_deflate_header(input, emit)) {
-      return false;
-    }
+    base::Status started =
+        coding_ == Coding::kGzip ? start(kGzipWindowBits) : take_deflate_header(input, emit);
+    if (!started) return started;
   }
   return inflate_bytes(input, emit);
 }
 
 // "deflate" should be zlib-wrapped, yet servers often send raw deflate: the first two bytes
 // (which may come in separate feeds) tell which, and are then inflated like the rest.
-bool InflateLayer::take_deflate_header(std::string_view& input, const Emit& emit) {
+base::Status InflateLayer::take_deflate_header(std::string_view& input, const Emit& emit) {
   const size_t wanted = 2 - deflate_header_.size();
   deflate_header_.append(input.substr(0, wanted));
   input.remove_prefix(std::min(wanted, input.size()));
-  if (deflate_header_.size() < 2) return true;
+  if (deflate_header_.size() < 2) return {};
   const bool zlib = looks_like_zlib_header(static_cast<uint8_t>(deflate_header_[0]),
                                            static_cast<uint8_t>(deflate_header_[1]));
-  if (!start(zlib ? kZlibWindowBits : kRawDeflateWindowBits)) return false;
+  if (base::Status started = start(zlib ? kZlibWindowBits : kRawDeflateWindowBits); !started) {
+    return started;
+  }
   return inflate_bytes(deflate_header_, emit);
 }
 
-bool InflateLayer::inflate_bytes(std::string_view input, const Emit& emit) {
+base::Status InflateLayer::inflate_bytes(std::string_view input, const Emit& emit) {
   const auto* bytes = reinterpret_cast<const Bytef*>(input.data());
   for (size_t done = 0; done < input.size(); done += kLargestInputSlice) {
     const size_t slice = std::min(kLargestInputSlice, input.size() - done);
-    if (!inflate_slice(bytes + done, slice, emit)) return false;
+    if (base::Status inflated = inflate_slice(bytes + done, slice, emit); !inflated) {
+      return inflated;
+    }
   }
-  return true;
+  return {};
 }
 
-bool InflateLayer::inflate_slice(const Bytef* input, size_t size, const Emit& emit) {
+base::Status InflateLayer::inflate_slice(const Bytef* input, size_t size, const Emit& emit) {
   stream_.next_in = const_cast<Bytef*>(input);
   stream_.avail_in = static_cast<uInt>(size);
   for (;;) {
     if (stream_ended_) {
-      if (stream_.avail_in == 0) return true;
+      if (stream_.avail_in == 0) return {};
       if (coding_ != Coding::kGzip) return fail("data after the end of the stream");
       // RFC 1952 section 2.2: a gzip file is a series of members; the next one follows.
       // inflateReset keeps next_in/avail_in.
@@ -174,19 +173,21 @@ bool InflateLayer::inflate_slice(const Bytef* input, size_t size, const Emit& em
     const size_t produced = output_.size() - stream_.avail_out;
     if (produced > 0) {
       produced_ += produced;
-      if (!emit(std::string_view(output_.data(), produced))) return false;
+      if (base::Status taken = emit(std::string_view(output_.data(), produced)); !taken) {
+        return taken;
+      }
     }
     if (result == Z_STREAM_END) {
       stream_ended_ = true;
       continue;
     }
     // Output room left (or no progress possible) means all input has been taken in.
-    if (stream_.avail_out != 0 || result == Z_BUF_ERROR) return true;
+    if (stream_.avail_out != 0 || result == Z_BUF_ERROR) return {};
   }
 }
 
-bool InflateLayer::finish() {
-  if (!started_ || stream_ended_) return true;
+base::Status InflateLayer::finish() {
+  if (!started_ || stream_ended_) return {};
   return fail("body ends inside the compressed stream");
 }
 
@@ -195,7 +196,7 @@ bool InflateLayer::finish() {
 struct ContentDecoder::State {
   ContentDecoderLimits limits;
   std::vector<std::unique_ptr<InflateLayer>> layers;  // in decode order
-  std::string error;
+  base::Status failure;                               // the first error; decoding stops there
   uint64_t input = 0;
   uint64_t output = 0;
   uint64_t delivered = 0;
@@ -205,37 +206,35 @@ struct ContentDecoder::State {
   bool hashing = true;                // the hash has seen every output byte so far
   bool finished = false;
 
-  bool push(size_t layer_index, std::string_view bytes, const OutputCallback& on_output);
-  bool within_bomb_limits(const InflateLayer& layer);
+  base::Status push(size_t layer_index, std::string_view bytes, const OutputCallback& on_output);
+  base::Status within_bomb_limits(const InflateLayer& layer) const;
   void deliver(std::string_view bytes, const OutputCallback& on_output);
 };
 
 // Hands bytes to a layer whose every output chunk goes to the next layer; past the last
 // layer they are the body. The bomb check follows each chunk, so the chunk that crosses a
 // limit is still counted and the body is known to be larger than what was kept.
-bool ContentDecoder::State::push(size_t layer_index, std::string_view bytes,
-                                 const OutputCallback& on_output) {
+base::Status ContentDecoder::State::push(size_t layer_index, std::string_view bytes,
+                                         const OutputCallback& on_output) {
   if (layer_index == layers.size()) {
     deliver(bytes, on_output);
-    return true;
+    return {};
   }
   InflateLayer& layer = *layers[layer_index];
-  const bool ok = layer.decode(bytes, [&](std::string_view chunk) {
-    return push(layer_index + 1, chunk, on_output) && within_bomb_limits(layer);
+  return layer.decode(bytes, [&](std::string_view chunk) -> base::Status {
+    if (base::Status pushed = push(layer_index + 1, chunk, on_output); !pushed) return pushed;
+    return within_bomb_limits(layer);
   });
-  if (!ok && error.empty()) error = layer.error();
-  return ok;
 }
 
-bool ContentDecoder::State::within_bomb_limits(const InflateLayer& layer) {
+base::Status ContentDecoder::State::within_bomb_limits(const InflateLayer& layer) const {
   const uint64_t produced = layer.produced();
-  if (produced <= limits.max_output_bytes) return true;
+  if (produced <= limits.max_output_bytes) return {};
   const uint64_t encoded = layers.front()->consumed();
   const bool too_large = produced > limits.max_decoded_bytes;
   const bool too_dense = limits.max_ratio != 0 && produced / limits.max_ratio > encoded;
-  if (!too_large && !too_dense) return true;
-  error = kBombError;
-  return false;
+  if (!too_large && !too_dense) return {};
+  return base::fail(std::string(kBombError));
 }
 
 // Delivered output is not kept here, so the hash runs from the first byte, unless the caller
@@ -259,25 +258,22 @@ void ContentDecoder::State::deliver(std::string_view bytes, const OutputCallback
 ContentDecoder::ContentDecoder(std::unique_ptr<State> state) : state_(std::move(state)) {}
 ContentDecoder::~ContentDecoder() = default;
 
-std::unique_ptr<ContentDecoder> ContentDecoder::create(std::string_view content_encoding,
-                                                       const ContentDecoderLimits& limits,
-                                                       std::string* error) {
-  std::vector<Coding> decode_order;
-  if (!parse_codings(content_encoding, decode_order, error)) return nullptr;
+base::Result<std::unique_ptr<ContentDecoder>> ContentDecoder::create(
+    std::string_view content_encoding, const ContentDecoderLimits& limits) {
+  base::Result<std::vector<Coding>> decode_order = parse_codings(content_encoding);
+  if (!decode_order) return decode_order.error();
   auto state = std::make_unique<State>();
   state->limits = limits;
-  for (Coding coding : decode_order)
+  for (Coding coding : *decode_order)
     state->layers.push_back(std::make_unique<InflateLayer>(coding));
-  if (error) error->clear();
   return std::unique_ptr<ContentDecoder>(new ContentDecoder(std::move(state)));
 }
 
-std::unique_ptr<ContentDecoder> ContentDecoder::create(std::string_view content_encoding,
-                                                       uint64_t max_output_bytes,
-                                                       std::string* error) {
+base::Result<std::unique_ptr<ContentDecoder>> ContentDecoder::create(
+    std::string_view content_encoding, uint64_t max_output_bytes) {
   ContentDecoderLimits limits;
   limits.max_output_bytes = max_output_bytes;
-  return create(content_encoding, limits, error);
+  return create(content_encoding, limits);
 }
 
 void ContentDecoder::hash_only_past_cap(const std::string* kept) {
@@ -286,31 +282,26 @@ void ContentDecoder::hash_only_past_cap(const std::string* kept) {
   state_->hashing = false;
 }
 
-bool ContentDecoder::feed(std::string_view encoded, const OutputCallback& on_output) {
+base::Status ContentDecoder::feed(std::string_view encoded, const OutputCallback& on_output) {
   assert(!state_->finished && "a body is not fed after its end");
-  if (!state_->error.empty()) return false;
-  state_->input += encoded.size();
-  if (encoded.empty()) return true;
-  return state_->push(0, encoded, on_output);
+  State& state = *state_;
+  if (!state.failure) return state.failure;
+  state.input += encoded.size();
+  if (encoded.empty()) return {};
+  state.failure = state.push(0, encoded, on_output);
+  return state.failure;
 }
 
-bool ContentDecoder::finish() {
+base::Status ContentDecoder::finish() {
   State& state = *state_;
-  if (!state.error.empty()) return false;
-  if (state.finished) return true;
+  if (!state.failure || state.finished) return state.failure;
   for (const auto& layer : state.layers) {
-    if (!layer->finish()) {
-      state.error = layer->error();
-      return false;
-    }
+    state.failure = layer->finish();
+    if (!state.failure) return state.failure;
   }
   if (state.hashing) state.hash_hex = state.hash.finish_hex();
   state.finished = true;
-  return true;
-}
-
-const std::string& ContentDecoder::error() const {
-  return state_->error;
+  return {};
 }
 
 uint64_t ContentDecoder::total_input() const {

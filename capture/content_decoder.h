@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 namespace mcptap::capture {
 
 struct ContentDecoderLimits {
@@ -36,21 +38,19 @@ struct ContentDecoderLimits {
 // total_output() and to hash the full body (sha256_hex), subject to the bomb guard.
 //
 // After an error (corrupt data with zlib's message, a body that ends inside a stream, or
-// "decompression bomb") feed and finish return false and do nothing more; the caller
-// records the body as not decodable. Bytes already delivered stay valid as a prefix.
+// "decompression bomb") feed and finish return that same error and do nothing more; the
+// caller records the body as not decodable. Bytes already delivered stay valid as a prefix.
 class ContentDecoder {
  public:
   using OutputCallback = std::function<void(std::string_view chunk)>;
   static constexpr size_t kMaxCodings = 8;
 
-  // Returns nullptr and sets *error for a coding it cannot decode, e.g.
-  // "unsupported content-encoding: br", or for more than kMaxCodings codings.
-  // An empty header means identity.
-  static std::unique_ptr<ContentDecoder> create(std::string_view content_encoding,
-                                                const ContentDecoderLimits& limits,
-                                                std::string* error);
-  static std::unique_ptr<ContentDecoder> create(std::string_view content_encoding,
-                                                uint64_t max_output_bytes, std::string* error);
+  // Fails for a coding it cannot decode, e.g. "unsupported content-encoding: br", or for
+  // more than kMaxCodings codings. An empty header means identity.
+  static base::Result<std::unique_ptr<ContentDecoder>> create(std::string_view content_encoding,
+                                                              const ContentDecoderLimits& limits);
+  static base::Result<std::unique_ptr<ContentDecoder>> create(std::string_view content_encoding,
+                                                              uint64_t max_output_bytes);
   ~ContentDecoder();
   ContentDecoder(const ContentDecoder&) = delete;
   ContentDecoder& operator=(const ContentDecoder&) = delete;
@@ -61,13 +61,12 @@ class ContentDecoder {
   // sha256_hex() stays empty for it. Call before the first feed; *kept must outlive it.
   void hash_only_past_cap(const std::string* kept);
   // Decodes the next encoded bytes of the body, split anywhere.
-  bool feed(std::string_view encoded, const OutputCallback& on_output);
+  base::Status feed(std::string_view encoded, const OutputCallback& on_output);
   // End of the body: fails if a compressed stream is incomplete. No output is left to
   // deliver at this point (feed delivers everything it can), hence no callback. An empty
   // body is a valid empty body whatever the coding.
-  bool finish();
+  base::Status finish();
 
-  const std::string& error() const;
   uint64_t total_input() const;   // encoded bytes fed
   uint64_t total_output() const;  // decoded bytes, delivered or not
   bool truncated() const;         // total_output() > max_output_bytes

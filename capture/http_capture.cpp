@@ -118,7 +118,7 @@ std::string HttpCapture::session_of(const base::HttpHead& head) const {
 
 void HttpCapture::on_request_head(const base::HttpHead& head) {
   // Past a bound, the rest of the bytes already read are parsed but no longer captured.
-  if (!failure_.empty()) {
+  if (!status_) {
     request_.reset();
     return;
   }
@@ -136,10 +136,8 @@ void HttpCapture::on_request_head(const base::HttpHead& head) {
     // The WebSocket path goes into every message's meta; a ?token= in it must not.
     upgrade_path_ = pipeline_.redactor().redact_target(head.target);
   }
-  std::string error;
-  exchange.request_decoder = ContentDecoder::create(head.header("content-encoding").value_or(""),
-                                                    pipeline_.options().max_payload_bytes, &error);
   // A coding we cannot decode (br, say) leaves the body uncaptured, not the connection.
+  exchange.request_decoder = decoder_for(head);
   if (!exchange.request_decoder) {
     exchange.request_is_json = false;
   } else {
@@ -186,7 +184,7 @@ void HttpCapture::on_request_complete() {
 }
 
 void HttpCapture::await_response(std::unique_ptr<Exchange> exchange) {
-  if (!failure_.empty()) return;  // capture of the connection is stopping
+  if (!status_) return;  // capture of the connection is stopping
   // An estimate that errs high: the strings, the held payload, the headers (twice: as sent
   // and as JSON) and the fixed share of each object.
   exchange->awaiting_bytes = sizeof(Exchange) + 256 + exchange->method.size() +
@@ -196,8 +194,8 @@ void HttpCapture::await_response(std::unique_ptr<Exchange> exchange) {
   uint64_t byte_bound = pipeline_.options().max_payload_bytes + kAwaitingBytesBeyondPayload;
   if (exchanges_.size() >= kMaxAwaitingExchanges ||
       awaiting_bytes_ + exchange->awaiting_bytes > byte_bound) {
-    failure_ = "more than " + std::to_string(kMaxAwaitingExchanges) + " requests or " +
-               std::to_string(byte_bound) + " bytes awaiting their responses";
+    status_ = base::fail("more than " + std::to_string(kMaxAwaitingExchanges) + " requests or " +
+                         std::to_string(byte_bound) + " bytes awaiting their responses");
     exchanges_.clear();
     awaiting_bytes_ = 0;
     return;
@@ -229,9 +227,7 @@ bool HttpCapture::on_response_head(const base::HttpHead& head) {
     pipeline_.forget_session(exchange.session_id);
   }
   std::string_view type = media_type(head);
-  std::string error;
-  exchange.response_decoder = ContentDecoder::create(head.header("content-encoding").value_or(""),
-                                                     pipeline_.options().max_payload_bytes, &error);
+  exchange.response_decoder = decoder_for(head);
   if (exchange.response_decoder && base::starts_with_folded(type, "text/event-stream")) {
     exchange.response_body_kind = Exchange::Body::Sse;
     exchange.sse = std::make_unique<SseParser>(pipeline_.options().max_payload_bytes);
@@ -325,19 +321,28 @@ void HttpCapture::submit_held_request(Exchange& exchange) {
   std::string().swap(exchange.held_payload);
 }
 
+// Null for a coding that cannot be decoded: the body is then not captured.
+std::unique_ptr<ContentDecoder> HttpCapture::decoder_for(const base::HttpHead& head) const {
+  base::Result<std::unique_ptr<ContentDecoder>> decoder = ContentDecoder::create(
+      head.header("content-encoding").value_or(""), pipeline_.options().max_payload_bytes);
+  return decoder ? std::move(*decoder) : nullptr;
+}
+
 bool HttpCapture::decode(ContentDecoder& decoder, std::string_view chunk, Direction direction,
                          const ContentDecoder::OutputCallback& on_output) {
-  if (decoder.feed(chunk, on_output)) return true;
+  base::Status decoded = decoder.feed(chunk, on_output);
+  if (decoded) return true;
   // A body we cannot decode is not captured; its bytes still pass untouched.
   pipeline_.submit_failure(connection_id_, connection_id_, Transport::Http, direction,
-                           "content-encoding: " + decoder.error());
+                           "content-encoding: " + decoded.error().message);
   return false;
 }
 
 bool HttpCapture::finish_decoding(ContentDecoder& decoder, Direction direction) {
-  if (decoder.finish()) return true;
+  base::Status finished = decoder.finish();
+  if (finished) return true;
   pipeline_.submit_failure(connection_id_, connection_id_, Transport::Http, direction,
-                           "content-encoding: " + decoder.error());
+                           "content-encoding: " + finished.error().message);
   return false;
 }
 

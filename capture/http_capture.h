@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "base/http_message_parser.h"
+#include "base/result.h"
 #include "capture/content_decoder.h"
 #include "capture/message_pipeline.h"
 #include "capture/sse_parser.h"
@@ -38,11 +39,11 @@ class HttpCapture {
 
   // HTTP/1.1 pairs answers with requests by order alone, so no awaiting request can be
   // dropped: a client that pipelines past these bounds while the upstream holds back its
-  // first answer makes capture of the connection stop (failure() says why).
+  // first answer makes capture of the connection stop (status() says why).
   static constexpr size_t kMaxAwaitingExchanges = 256;
   static constexpr uint64_t kAwaitingBytesBeyondPayload = 4u << 20;
-  // Non-empty once a bound was passed; the awaiting requests are dropped by then.
-  const std::string& failure() const { return failure_; }
+  // Failed once a bound was passed; the awaiting requests are dropped by then.
+  const base::Status& status() const { return status_; }
   size_t awaiting_exchanges() const { return exchanges_.size(); }
   uint64_t awaiting_bytes() const { return awaiting_bytes_; }
 
@@ -62,6 +63,7 @@ class HttpCapture {
                    std::string_view payload, uint64_t size, bool truncated, std::string_view sha,
                    nlohmann::json meta);
   void submit_held_request(Exchange& exchange);
+  std::unique_ptr<ContentDecoder> decoder_for(const base::HttpHead& head) const;
   bool decode(ContentDecoder& decoder, std::string_view chunk, Direction direction,
               const ContentDecoder::OutputCallback& on_output);
   bool finish_decoding(ContentDecoder& decoder, Direction direction);
@@ -77,7 +79,7 @@ class HttpCapture {
 
   std::deque<std::unique_ptr<Exchange>> exchanges_;  // requests awaiting their response
   uint64_t awaiting_bytes_ = 0;                      // estimated memory of exchanges_
-  std::string failure_;
+  base::Status status_;
   std::unique_ptr<Exchange> request_;   // the request being received
   std::unique_ptr<Exchange> response_;  // the exchange whose response is arriving
   bool websocket_upgrade_requested_ = false;

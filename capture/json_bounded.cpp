@@ -120,16 +120,14 @@ class BoundedDomBuilder {
 
 }  // namespace
 
-std::optional<nlohmann::json> parse_json_bounded(std::string_view text, int max_depth,
-                                                 std::string* error) {
+base::Result<nlohmann::json> parse_json_bounded(std::string_view text, int max_depth) {
   BoundedDomBuilder builder(max_depth > 0 ? static_cast<size_t>(max_depth) : 0);
   const char* begin = text.data();
   bool parsed = json::sax_parse(begin, begin + text.size(), &builder);
   if (!parsed) {
     // A parse that stopped half-way leaves a partial document no deeper than the limit;
     // it is released here with the builder.
-    if (error) *error = std::move(builder.error());
-    return std::nullopt;
+    return base::fail(std::move(builder.error()));
   }
   return std::move(builder.document());
 }

@@ -2,17 +2,16 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-#include <optional>
-#include <string>
 #include <string_view>
+
+#include "base/result.h"
 
 namespace mcptap::capture {
 
 inline constexpr int kDefaultMaxJsonDepth = 128;
 
-// Parses text into a document. On failure returns nullopt and says why in *error
-// ("not JSON: ...", "nesting deeper than 128"). Never recurses per nesting level.
-std::optional<nlohmann::json> parse_json_bounded(std::string_view text, int max_depth,
-                                                 std::string* error);
+// Parses text into a document, or says why it cannot ("not JSON: ...", "nesting deeper
+// than 128"). Never recurses per nesting level, never throws a parse error.
+base::Result<nlohmann::json> parse_json_bounded(std::string_view text, int max_depth);
 
 }  // namespace mcptap::capture

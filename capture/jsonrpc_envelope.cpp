@@ -490,7 +490,7 @@ class EnvelopeScanner {
   // The kept value that just ended: its own text, parsed.
   bool finish_kept() {
     std::string_view text(kept_begin_, static_cast<size_t>(p_ - kept_begin_));
-    auto value = parse_json_bounded(text, static_cast<int>(max_depth_), nullptr);
+    base::Result<json> value = parse_json_bounded(text, static_cast<int>(max_depth_));
     if (!value) return false;  // cannot happen for text this pass accepted; stay safe
     *kept_node_ = std::move(*value);
     kept_node_ = nullptr;

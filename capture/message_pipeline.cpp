@@ -94,11 +94,10 @@ void MessagePipeline::capture_json(Record& record, std::string_view payload, nlo
   }
   // Something to redact, or text the envelope left: the whole document, which also says
   // why a text is not JSON.
-  std::string error;
-  auto document = parse_json_bounded(payload, options_.max_json_depth, &error);
+  base::Result<nlohmann::json> document = parse_json_bounded(payload, options_.max_json_depth);
   if (!document) {
     record.kind = Kind::Invalid;
-    meta["reason"] = error;
+    meta["reason"] = document.error().message;
     return;
   }
   classify_and_correlate(record, *document, record.session_id, meta, exchange);

@@ -77,12 +77,13 @@ Parameter split_parameter(std::string_view text) {
   return {base::trim(text.substr(0, equals)), unquote(base::trim(text.substr(equals + 1)))};
 }
 
-// Applies one parameter of the permessage-deflate element; returns an error text or "".
-std::string apply_parameter(const Parameter& parameter, DeflateParams& params,
-                            std::vector<std::string_view>& seen) {
+// Applies one parameter of the permessage-deflate element.
+base::Status apply_parameter(const Parameter& parameter, DeflateParams& params,
+                             std::vector<std::string_view>& seen) {
   for (std::string_view earlier : seen) {
     if (equals_ignoring_case(earlier, parameter.name)) {
-      return "permessage-deflate: parameter " + std::string(parameter.name) + " given twice";
+      return base::fail("permessage-deflate: parameter " + std::string(parameter.name) +
+                        " given twice");
     }
   }
   seen.push_back(parameter.name);
@@ -90,49 +91,43 @@ std::string apply_parameter(const Parameter& parameter, DeflateParams& params,
       equals_ignoring_case(parameter.name, "server_no_context_takeover");
   if (is_server_takeover || equals_ignoring_case(parameter.name, "client_no_context_takeover")) {
     if (parameter.value) {
-      return "permessage-deflate: " + std::string(parameter.name) + " takes no value";
+      return base::fail("permessage-deflate: " + std::string(parameter.name) + " takes no value");
     }
     (is_server_takeover ? params.server_no_context_takeover : params.client_no_context_takeover) =
         true;
-    return "";
+    return {};
   }
   const bool is_server_bits = equals_ignoring_case(parameter.name, "server_max_window_bits");
   if (is_server_bits || equals_ignoring_case(parameter.name, "client_max_window_bits")) {
     // A bare client_max_window_bits only says the client could honour a limit: 15 stays.
-    if (!parameter.value && !is_server_bits) return "";
+    if (!parameter.value && !is_server_bits) return {};
     std::optional<int> bits = parameter.value ? parse_window_bits(*parameter.value) : std::nullopt;
     if (!bits) {
-      return "permessage-deflate: invalid " + std::string(parameter.name) + " value '" +
-             parameter.value.value_or("") + "'";
+      return base::fail("permessage-deflate: invalid " + std::string(parameter.name) + " value '" +
+                        parameter.value.value_or("") + "'");
     }
     (is_server_bits ? params.server_max_window_bits : params.client_max_window_bits) = *bits;
-    return "";
+    return {};
   }
-  return "permessage-deflate: unknown parameter " + std::string(parameter.name);
-}
-
-std::optional<DeflateParams> fail(std::string* error, std::string reason) {
-  if (error) *error = std::move(reason);
-  return std::nullopt;
+  return base::fail("permessage-deflate: unknown parameter " + std::string(parameter.name));
 }
 
 }  // namespace
 
-std::optional<DeflateParams> parse_permessage_deflate(std::string_view extensions_header,
-                                                      std::string* error) {
-  if (error) error->clear();
+base::Result<std::optional<DeflateParams>> parse_permessage_deflate(
+    std::string_view extensions_header) {
   std::optional<DeflateParams> agreed;
   for (std::string_view element : split_outside_quotes(extensions_header, ',')) {
     std::vector<std::string_view> fields = split_outside_quotes(element, ';');
     if (!equals_ignoring_case(base::trim(fields.front()), kExtensionName)) continue;
     // A server accepts one offer; two acceptances leave the stream's format ambiguous.
-    if (agreed) return fail(error, "permessage-deflate accepted more than once");
+    if (agreed) return base::fail("permessage-deflate accepted more than once");
     DeflateParams params;
     std::vector<std::string_view> seen;
     for (size_t i = 1; i < fields.size(); ++i) {
       if (base::trim(fields[i]).empty()) continue;
-      std::string problem = apply_parameter(split_parameter(fields[i]), params, seen);
-      if (!problem.empty()) return fail(error, std::move(problem));
+      base::Status applied = apply_parameter(split_parameter(fields[i]), params, seen);
+      if (!applied) return applied.error();
     }
     agreed = params;
   }
@@ -157,16 +152,16 @@ struct MessageInflater::State {
   int window_bits = 15;
   bool no_context_takeover = false;
   bool message_had_final_block = false;
-  std::string error;
+  base::Status failure;  // the first error; nothing is inflated after it
   std::array<char, kOutputChunkBytes> output;
 
-  bool fail(std::string_view what) {
-    if (error.empty()) error = "inflate: " + std::string(what);
-    return false;
+  base::Status fail(std::string_view what) {
+    if (failure) failure = base::fail("inflate: " + std::string(what));
+    return failure;
   }
 
-  bool inflate_input(const Bytef* input, size_t size, const OutputCallback& on_output);
-  bool restart_keeping_window();
+  base::Status inflate_input(const Bytef* input, size_t size, const OutputCallback& on_output);
+  base::Status restart_keeping_window();
   bool message_ended_on_block_boundary() const { return (stream.data_type & 128) != 0; }
 };
 
@@ -175,7 +170,7 @@ MessageInflater::MessageInflater(int max_window_bits, bool no_context_takeover)
   state_->window_bits = std::clamp(max_window_bits, kSmallestInflateWindowBits, 15);
   state_->no_context_takeover = no_context_takeover;
   if (inflateInit2(&state_->stream, -state_->window_bits) != Z_OK) {
-    state_->fail("cannot initialise zlib");
+    (void)state_->fail("cannot initialise zlib");  // every later call returns it
     return;
   }
   state_->stream_ready = true;
@@ -185,24 +180,23 @@ MessageInflater::~MessageInflater() {
   if (state_->stream_ready) inflateEnd(&state_->stream);
 }
 
-const std::string& MessageInflater::error() const {
-  return state_->error;
-}
-
-bool MessageInflater::feed(std::string_view compressed, const OutputCallback& on_output) {
-  if (!state_->error.empty()) return false;
+base::Status MessageInflater::feed(std::string_view compressed, const OutputCallback& on_output) {
+  if (!state_->failure) return state_->failure;
   const auto* input = reinterpret_cast<const Bytef*>(compressed.data());
   for (size_t done = 0; done < compressed.size(); done += kLargestInputSlice) {
     size_t slice = std::min(kLargestInputSlice, compressed.size() - done);
-    if (!state_->inflate_input(input + done, slice, on_output)) return false;
+    if (base::Status inflated = state_->inflate_input(input + done, slice, on_output); !inflated) {
+      return inflated;
+    }
   }
-  return true;
+  return {};
 }
 
-bool MessageInflater::finish_message(const OutputCallback& on_output) {
-  if (!state_->error.empty()) return false;
-  if (!state_->inflate_input(kMessageTail.data(), kMessageTail.size(), on_output)) return false;
+base::Status MessageInflater::finish_message(const OutputCallback& on_output) {
   State& state = *state_;
+  if (!state.failure) return state.failure;
+  base::Status inflated = state.inflate_input(kMessageTail.data(), kMessageTail.size(), on_output);
+  if (!inflated) return inflated;
   // A sender that ended the message with a BFINAL block has already closed its DEFLATE
   // stream; whatever followed it is padding, so the next message starts a fresh stream.
   if (state.message_had_final_block) {
@@ -213,11 +207,11 @@ bool MessageInflater::finish_message(const OutputCallback& on_output) {
   if (state.no_context_takeover && inflateReset(&state.stream) != Z_OK) {
     return state.fail("cannot reset zlib");
   }
-  return true;
+  return {};
 }
 
-bool MessageInflater::State::inflate_input(const Bytef* input, size_t size,
-                                           const OutputCallback& on_output) {
+base::Status MessageInflater::State::inflate_input(const Bytef* input, size_t size,
+                                                   const OutputCallback& on_output) {
   stream.next_in = const_cast<Bytef*>(input);
   stream.avail_in = static_cast<uInt>(size);
   for (;;) {
@@ -231,17 +225,17 @@ bool MessageInflater::State::inflate_input(const Bytef* input, size_t size,
     if (produced > 0) on_output(std::string_view(output.data(), produced));
     if (result == Z_STREAM_END) {
       message_had_final_block = true;
-      if (!restart_keeping_window()) return false;
+      if (base::Status restarted = restart_keeping_window(); !restarted) return restarted;
       continue;  // bytes after the final block belong to a new DEFLATE stream
     }
     // A full output chunk may hide more output; otherwise all input has been consumed.
     if (stream.avail_out != 0 && (stream.avail_in == 0 || result == Z_BUF_ERROR)) break;
   }
   if (stream.avail_in != 0) return fail("input left over");
-  return true;
+  return {};
 }
 
-bool MessageInflater::State::restart_keeping_window() {
+base::Status MessageInflater::State::restart_keeping_window() {
   std::vector<Bytef> window;
   if (!no_context_takeover) {
     window.resize(size_t{1} << window_bits);
@@ -257,7 +251,7 @@ bool MessageInflater::State::restart_keeping_window() {
       inflateSetDictionary(&stream, window.data(), static_cast<uInt>(window.size())) != Z_OK) {
     return fail("cannot restore the window");
   }
-  return true;
+  return {};
 }
 
 }  // namespace mcptap::capture

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 namespace mcptap::capture {
 
 struct DeflateParams {
@@ -18,13 +20,14 @@ struct DeflateParams {
 };
 
 // Reads the Sec-WebSocket-Extensions value of a server's 101 response (what was agreed).
-// Returns nullopt when permessage-deflate was not accepted; sets *error when the header
-// names it with parameters that make no sense (capture then cannot follow the stream).
-std::optional<DeflateParams> parse_permessage_deflate(std::string_view extensions_header,
-                                                      std::string* error);
+// Holds nullopt when permessage-deflate was not accepted; fails when the header names it
+// with parameters that make no sense (capture then cannot follow the stream).
+base::Result<std::optional<DeflateParams>> parse_permessage_deflate(
+    std::string_view extensions_header);
 
 // Inflates the messages of one direction, keeping the LZ77 window between messages unless
-// no_context_takeover was agreed.
+// no_context_takeover was agreed. After an error ("inflate: ..." with zlib's reason) feed
+// and finish_message return that same error and do nothing more.
 class MessageInflater {
  public:
   MessageInflater(int max_window_bits, bool no_context_takeover);
@@ -32,10 +35,9 @@ class MessageInflater {
 
   using OutputCallback = std::function<void(std::string_view chunk)>;
   // Feeds compressed bytes of the current message; output goes to on_output in chunks.
-  bool feed(std::string_view compressed, const OutputCallback& on_output);
+  base::Status feed(std::string_view compressed, const OutputCallback& on_output);
   // Ends the message (appends the 00 00 ff ff tail of RFC 7692 section 7.2.2).
-  bool finish_message(const OutputCallback& on_output);
-  const std::string& error() const;
+  base::Status finish_message(const OutputCallback& on_output);
 
  private:
   struct State;

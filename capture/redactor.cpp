@@ -433,8 +433,7 @@ bool Redactor::would_redact_string_value(std::string_view text) const {
 
 bool Redactor::redact_string_value(std::string& text, int embedding_level) const {
   if (nested_json_ && embedding_level < kMaxEmbeddingLevels && looks_like_json(text)) {
-    std::string error;
-    std::optional<json> inner = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+    base::Result<json> inner = parse_json_bounded(text, kDefaultMaxJsonDepth);
     if (inner && inner->is_structured()) {
       if (!redact_json_at(*inner, embedding_level + 1)) return false;
       text = base::json_text(*inner);

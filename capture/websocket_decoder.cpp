@@ -102,15 +102,16 @@ struct WebSocketDecoder::State {
   void finish_frame(const MessageCallback& on_message);
   void finish_message(const MessageCallback& on_message);
   void begin_message(uint8_t opcode, bool compressed, uint64_t first_frame_length);
-  void stop(Status final_status, std::string reason);
-  bool fail(std::string reason) {
+  void stop(Status final_status, base::Error reason);
+  bool fail(base::Error reason) {
     stop(Status::Failed, std::move(reason));
     return false;
   }
+  bool fail(std::string reason) { return fail(base::fail(std::move(reason))); }
 
   Options options;
   Status status = Status::Ok;
-  std::string failure_reason;
+  base::Error failure;                        // why, once status is Failed
   std::unique_ptr<MessageInflater> inflater;  // only when permessage-deflate was agreed
   MessageInflater::OutputCallback on_inflated;
 
@@ -151,8 +152,8 @@ WebSocketDecoder::WebSocketDecoder(Options options)
 
 WebSocketDecoder::~WebSocketDecoder() = default;
 
-const std::string& WebSocketDecoder::failure_reason() const {
-  return state_->failure_reason;
+const base::Error& WebSocketDecoder::failure() const {
+  return state_->failure;
 }
 
 uint64_t WebSocketDecoder::buffered_bytes() const {
@@ -174,9 +175,9 @@ WebSocketDecoder::Status WebSocketDecoder::feed(std::string_view bytes,
   return state.status;
 }
 
-void WebSocketDecoder::State::stop(Status final_status, std::string reason) {
+void WebSocketDecoder::State::stop(Status final_status, base::Error reason) {
   status = final_status;
-  failure_reason = std::move(reason);
+  failure = std::move(reason);
   // Nothing more will be decoded: give back the partial message and the inflate window.
   in_message = false;
   message = WebSocketMessage{};
@@ -320,8 +321,9 @@ void WebSocketDecoder::State::consume_message_bytes(const char* data, size_t siz
 void WebSocketDecoder::State::deliver(const char* data, size_t size) {
   if (!message.compressed) return append_message_bytes(std::string_view(data, size));
   compressed_bytes += size;
-  if (!inflater->feed(std::string_view(data, size), on_inflated)) {
-    fail(inflater->error());
+  if (base::Status inflated = inflater->feed(std::string_view(data, size), on_inflated);
+      !inflated) {
+    fail(inflated.error());
     return;
   }
   // Past the cap the rest of a message is only counted and hashed, yet inflating it still
@@ -368,14 +370,16 @@ void WebSocketDecoder::State::append_captured(std::string_view bytes) {
 
 void WebSocketDecoder::State::finish_frame(const MessageCallback& on_message) {
   reading_payload = false;
-  if (opcode == kOpcodeClose) return stop(Status::Closed, "");
+  if (opcode == kOpcodeClose) return stop(Status::Closed, {});
   if (!is_control(opcode) && fin) finish_message(on_message);
 }
 
 void WebSocketDecoder::State::finish_message(const MessageCallback& on_message) {
-  if (message.compressed && !inflater->finish_message(on_inflated)) {
-    fail(inflater->error());
-    return;
+  if (message.compressed) {
+    if (base::Status inflated = inflater->finish_message(on_inflated); !inflated) {
+      fail(inflated.error());
+      return;
+    }
   }
   in_message = false;
   if (skipping) {

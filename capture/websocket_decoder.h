@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
 #include "capture/permessage_deflate.h"
 
 namespace mcptap::capture {
@@ -40,7 +41,7 @@ class WebSocketDecoder {
   // Consumes any number of bytes (a frame may be split anywhere). Calls on_message for each
   // data message completed by these bytes. Memory stays bounded by max_payload_bytes plus
   // the inflate window, whatever the message size. After Closed (a close frame was seen) or
-  // Failed (a protocol violation; see failure_reason) further bytes are ignored.
+  // Failed (a protocol violation; see failure) further bytes are ignored.
   //
   // With capture_new_messages false, a data message starting in these bytes is only
   // followed: its frames are checked and counted (and inflated when the compression
@@ -49,7 +50,9 @@ class WebSocketDecoder {
   // is never delivered half.
   Status feed(std::string_view bytes, const MessageCallback& on_message,
               bool capture_new_messages = true);
-  const std::string& failure_reason() const;
+  // Why feed returned Failed ("unmasked client frame", "inflate: invalid distance too far
+  // back"); empty before that.
+  const base::Error& failure() const;
   // Bytes reserved for the message in progress (its captured payload): at most
   // max_payload_bytes (or std::string's small minimum, for tinier caps). The fixed buffers
   // and the inflate window come on top.

@@ -308,8 +308,8 @@ void read_sink(ObjectReader& root, sink::SinkOptions& sink) {
   reader.read_integer("reconnect_initial_ms", sink.reconnect_initial_ms, 1, kMaxInt);
   reader.read_integer("reconnect_max_ms", sink.reconnect_max_ms, 1, kMaxInt);
   reader.reject_unknown_keys();
-  if (std::optional<std::string> problem = validate_pg_url(sink.postgres_url)) {
-    ObjectReader::fail("sink.postgres", *problem);
+  if (base::Status valid = validate_pg_url(sink.postgres_url); !valid) {
+    ObjectReader::fail("sink.postgres", valid.error().message);
   }
   if (sink.reconnect_max_ms < sink.reconnect_initial_ms) {
     ObjectReader::fail("sink.reconnect_max_ms", "must not be below sink.reconnect_initial_ms");
@@ -447,8 +447,8 @@ Config load_config_file(const std::string& path) {
   }
   // The DSN often carries a password: the environment (a container secret) overrides it.
   if (const char* url = std::getenv("MCPTAP_PG_URL"); url && *url) {
-    if (std::optional<std::string> problem = validate_pg_url(url)) {
-      throw ConfigError("MCPTAP_PG_URL: " + *problem);
+    if (base::Status valid = validate_pg_url(url); !valid) {
+      throw ConfigError("MCPTAP_PG_URL: " + valid.error().message);
     }
     config.sink.postgres_url = url;
   }

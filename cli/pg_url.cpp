@@ -98,7 +98,7 @@ bool valid_port(std::string_view port) {
 }
 
 // libpq takes any text for a port and fails only when connecting.
-std::optional<std::string> bad_port(const PQconninfoOption* options) {
+base::Status check_ports(const PQconninfoOption* options) {
   for (const PQconninfoOption* option = options; option->keyword; ++option) {
     if (std::string_view(option->keyword) != "port" || !option->val) continue;
     std::string_view ports = option->val;  // one per host, "5432,5433"; empty: the default
@@ -106,23 +106,23 @@ std::optional<std::string> bad_port(const PQconninfoOption* options) {
       size_t comma = std::min(ports.find(',', start), ports.size());
       std::string_view port = ports.substr(start, comma - start);
       if (!port.empty() && !valid_port(port)) {
-        return "port \"" + std::string(port) + "\" is not a number from 1 to 65535";
+        return base::fail("port \"" + std::string(port) + "\" is not a number from 1 to 65535");
       }
       start = comma + 1;
     }
   }
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
 
-std::optional<std::string> validate_pg_url(std::string_view url) {
-  if (url.empty()) return std::nullopt;
+base::Status validate_pg_url(std::string_view url) {
+  if (url.empty()) return {};
   std::string_view scheme = scheme_of(url);
   const char* kind = scheme.empty() ? "invalid PostgreSQL DSN: " : "invalid PostgreSQL URL: ";
   // libpq reads any other scheme as a malformed key=value string and says so cryptically.
   if (!scheme.empty() && scheme != "postgresql" && scheme != "postgres") {
-    return kind + unknown_scheme(scheme);
+    return base::fail(kind + unknown_scheme(scheme));
   }
   std::string text(url);
   char* error = nullptr;
@@ -131,10 +131,12 @@ std::optional<std::string> validate_pg_url(std::string_view url) {
     std::string why = error ? error : "out of memory";
     if (error) PQfreemem(error);
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    return kind + without_passwords(why, url);
+    return base::fail(kind + without_passwords(why, url));
   }
-  if (std::optional<std::string> port = bad_port(options.get())) return kind + *port;
-  return std::nullopt;
+  if (base::Status ports = check_ports(options.get()); !ports) {
+    return base::fail(kind + ports.error().message);
+  }
+  return {};
 }
 
 int check_pg_url_option(std::string_view command, const std::string& flag) {
@@ -146,8 +148,8 @@ int check_pg_url_option(std::string_view command, const std::string& flag) {
     source = "MCPTAP_PG_URL";
     url = env;
   }
-  if (std::optional<std::string> problem = validate_pg_url(url)) {
-    print_error(std::string(command) + ": " + source + ": " + *problem);
+  if (base::Status valid = validate_pg_url(url); !valid) {
+    print_error(std::string(command) + ": " + source + ": " + valid.error().message);
     return kExitUsage;
   }
   return kExitOk;

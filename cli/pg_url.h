@@ -2,16 +2,17 @@
 // surfacing later as an unrelated connection error.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 
+#include "base/result.h"
+
 namespace mcptap::cli {
 
-// What libpq would refuse in `url` ("invalid PostgreSQL URL: unknown scheme \"postgress://\"
-// (did you mean postgresql://?)"), or nullopt when it parses. The text never contains the
+// Fails with what libpq would refuse in `url` ("invalid PostgreSQL URL: unknown scheme
+// \"postgress://\" (did you mean postgresql://?)"). The message never contains the
 // password the string carries. An empty string is valid (libpq's defaults).
-std::optional<std::string> validate_pg_url(std::string_view url);
+base::Status validate_pg_url(std::string_view url);
 
 // For the database commands (query, diff, migrate): checks --pg, else MCPTAP_PG_URL when
 // set, before anything connects. On a bad one prints "mcptap: COMMAND: --pg: <why>" and

@@ -23,8 +23,8 @@ constexpr size_t kReadChunkBytes = 1 << 20;
 constexpr uint32_t kCheckpointMagic = 0x4B43544D;  // "MTCK"
 constexpr size_t kCheckpointBytes = 24;            // magic, seq, offset, crc
 
-std::string errno_text(const char* what) {
-  return std::string(what) + ": " + std::strerror(errno);
+base::Error errno_text(const char* what) {
+  return base::fail(std::string(what) + ": " + std::strerror(errno));
 }
 
 bool write_all(int fd, const uint8_t* data, size_t size) {
@@ -68,7 +68,7 @@ std::optional<uint64_t> segment_seq_of(std::string_view file_name) {
   return seq;
 }
 
-bool write_checkpoint(const std::string& dir, SpoolPosition position, std::string* error) {
+base::Status write_checkpoint(const std::string& dir, SpoolPosition position) {
   uint8_t bytes[kCheckpointBytes];
   put_u32(bytes, kCheckpointMagic);
   put_u64(bytes + 4, position.seq);
@@ -77,41 +77,45 @@ bool write_checkpoint(const std::string& dir, SpoolPosition position, std::strin
   const std::string path = dir + "/" + std::string(kCheckpointFileName);
   const std::string temporary = dir + "/" + std::string(kCheckpointTempFileName);
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    *error = errno_text("open checkpoint.tmp");
-    return false;
-  }
+  if (fd < 0) return errno_text("open checkpoint.tmp");
   ::fchmod(fd, 0600);  // private whatever the umask, and whatever a leftover .tmp had
   bool written = write_all(fd, bytes, sizeof bytes) && ::fsync(fd) == 0;
-  if (!written) *error = errno_text("write checkpoint.tmp");
+  base::Error write_error = written ? base::Error{} : errno_text("write checkpoint.tmp");
   ::close(fd);
-  if (!written) return false;
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    *error = errno_text("rename checkpoint");
-    return false;
-  }
+  if (!written) return write_error;
+  if (::rename(temporary.c_str(), path.c_str()) != 0) return errno_text("rename checkpoint");
   // The rename itself must survive a machine crash before segments it releases go away.
-  if (!fsync_path(dir, O_RDONLY | O_DIRECTORY)) {
-    *error = errno_text("fsync spool directory");
-    return false;
-  }
-  return true;
+  if (!fsync_path(dir, O_RDONLY | O_DIRECTORY)) return errno_text("fsync spool directory");
+  return {};
 }
 
-std::optional<SpoolPosition> read_checkpoint(const std::string& dir, bool* damaged) {
-  *damaged = false;
+base::Result<std::optional<SpoolPosition>> read_checkpoint(const std::string& dir) {
   const std::string path = dir + "/" + std::string(kCheckpointFileName);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
+  if (fd < 0) return std::optional<SpoolPosition>();
   uint8_t bytes[kCheckpointBytes + 1];
   ssize_t got = ::read(fd, bytes, sizeof bytes);
   ::close(fd);
-  if (got != ssize_t(kCheckpointBytes) || get_u32(bytes) != kCheckpointMagic ||
-      get_u32(bytes + 20) != crc32c_extend(0, bytes, 20)) {
-    *damaged = true;
-    return std::nullopt;
+  if (got != ssize_t(kCheckpointBytes)) {
+    return base::fail("checkpoint damaged: " + std::to_string(got < 0 ? 0 : got) + " bytes where " +
+                      std::to_string(kCheckpointBytes) + " belong");
   }
-  return SpoolPosition{get_u64(bytes + 4), get_u64(bytes + 12)};
+  if (get_u32(bytes) != kCheckpointMagic || get_u32(bytes + 20) != crc32c_extend(0, bytes, 20)) {
+    return base::fail("checkpoint damaged: it fails its checksum");
+  }
+  return std::optional<SpoolPosition>(SpoolPosition{get_u64(bytes + 4), get_u64(bytes + 12)});
+}
+
+bool write_checkpoint(const std::string& dir, SpoolPosition position, std::string* error) {
+  base::Status written = write_checkpoint(dir, position);
+  if (!written) *error = written.error().message;
+  return written.ok();
+}
+
+std::optional<SpoolPosition> read_checkpoint(const std::string& dir, bool* damaged) {
+  base::Result<std::optional<SpoolPosition>> checkpoint = read_checkpoint(dir);
+  *damaged = !checkpoint.ok();
+  return checkpoint ? *checkpoint : std::nullopt;
 }
 
 SegmentScanner::SegmentScanner(int fd, uint64_t offset) : fd_(fd), offset_(offset) {}
@@ -134,6 +138,12 @@ const uint8_t* SegmentScanner::view(uint64_t at, size_t length, uint64_t limit) 
   while (filled < want) {
     ssize_t got = ::pread(fd_, buffer_.data() + filled, want - filled, off_t(at + filled));
     if (got < 0 && errno == EINTR) continue;
+    if (got < 0) read_error_ = errno_text("read segment");
+    if (got == 0) {
+      read_error_ = base::fail(
+          "read segment: the file is shorter than the bytes written (no byte at offset " +
+          std::to_string(at + filled) + ")");
+    }
     if (got <= 0) break;
     filled += static_cast<size_t>(got);
   }
@@ -149,17 +159,24 @@ std::optional<FrameHeader> SegmentScanner::header_at(uint64_t at, uint64_t limit
 }
 
 // The offset of the next valid frame header after `from`, if any below the limit.
-std::optional<uint64_t> SegmentScanner::resync(uint64_t from, uint64_t limit, bool* read_error) {
+base::Result<std::optional<uint64_t>> SegmentScanner::resync(uint64_t from, uint64_t limit) {
   for (uint64_t at = from + 1; at + kFrameHeaderBytes <= limit; ++at) {
     const uint8_t* bytes = view(at, kFrameHeaderBytes, limit);
-    if (!bytes) {
-      *read_error = true;
-      return std::nullopt;
-    }
+    if (!bytes) return read_error_;
     // A cheap test of the first magic byte before the checksum.
-    if (bytes[0] == (kFrameMagic & 0xFF) && decode_frame_header(bytes)) return at;
+    if (bytes[0] == (kFrameMagic & 0xFF) && decode_frame_header(bytes)) {
+      return std::optional<uint64_t>(at);
+    }
   }
-  return std::nullopt;
+  return std::optional<uint64_t>();
+}
+
+SegmentScanner::Result SegmentScanner::read_failed() {
+  Result result;
+  result.step = Step::ReadError;
+  result.frame_begin = offset_;
+  result.error = read_error_;
+  return result;
 }
 
 SegmentScanner::Result SegmentScanner::next(uint64_t limit) {
@@ -168,14 +185,10 @@ SegmentScanner::Result SegmentScanner::next(uint64_t limit) {
   if (offset_ >= limit) return result;
   std::optional<FrameHeader> header = header_at(offset_, limit);
   if (!header) {
-    bool read_error = false;
-    std::optional<uint64_t> next_frame = resync(offset_, limit, &read_error);
-    if (read_error) {
-      result.step = Step::ReadError;
-      return result;
-    }
-    result.step = next_frame ? Step::Corrupt : Step::Torn;
-    offset_ = result.frame_end = next_frame.value_or(limit);
+    base::Result<std::optional<uint64_t>> next_frame = resync(offset_, limit);
+    if (!next_frame) return read_failed();
+    result.step = *next_frame ? Step::Corrupt : Step::Torn;
+    offset_ = result.frame_end = next_frame->value_or(limit);
     return result;
   }
   const uint64_t end = offset_ + kFrameHeaderBytes + header->body_bytes;
@@ -185,10 +198,7 @@ SegmentScanner::Result SegmentScanner::next(uint64_t limit) {
     return result;
   }
   const uint8_t* body = view(offset_ + kFrameHeaderBytes, header->body_bytes, limit);
-  if (!body) {
-    result.step = Step::ReadError;
-    return result;
-  }
+  if (!body) return read_failed();
   std::string_view body_text(reinterpret_cast<const char*>(body), header->body_bytes);
   if (crc32c(body_text) == header->body_crc) {
     result.record = decode_frame_body(*header, body_text);

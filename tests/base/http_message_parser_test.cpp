@@ -134,6 +134,19 @@ TEST(HttpMessageParser, GarbageFailsWithAReason) {
             base::HttpMessageParser::Status::Failed);
 }
 
+TEST(HttpMessageParser, FailureCarriesLlhttpsErrorAsItsCode) {
+  Collected listener;
+  base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener);
+  EXPECT_EQ(parser.failure().message, "");
+  size_t consumed = 0;
+  EXPECT_EQ(parser.feed("GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n", &consumed),
+            base::HttpMessageParser::Status::Failed);
+  EXPECT_EQ(parser.failure().code, "HPE_INVALID_CONTENT_LENGTH");
+  EXPECT_EQ(parser.failure().message.rfind("http: HPE_INVALID_CONTENT_LENGTH: ", 0), 0u)
+      << parser.failure().message;
+  EXPECT_EQ(parser.failure_reason(), parser.failure().message);
+}
+
 TEST(HttpMessageParser, OversizedHeadFails) {
   Collected listener;
   base::HttpMessageParser parser(base::HttpMessageParser::Type::Request, listener, 1024);

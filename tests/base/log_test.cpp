@@ -57,8 +57,8 @@ class Log : public ::testing::Test {
   // Sends the log to mcptap.log in the test's directory; returns its path.
   std::string log_to_a_file() {
     const std::string path = dir_ + "/mcptap.log";
-    std::string error;
-    EXPECT_TRUE(base::log_to_file(path, &error)) << error;
+    base::Status opened = base::log_to_file(path);
+    EXPECT_TRUE(opened) << opened.error().message;
     return path;
   }
 
@@ -69,10 +69,9 @@ class Log : public ::testing::Test {
 TEST_F(Log, FileIsCreatedPrivateWhateverTheUmask) {
   const std::string path = dir_ + "/mcptap.log";
   mode_t old_mask = ::umask(0);
-  std::string error;
-  bool opened = base::log_to_file(path, &error);
+  base::Status opened = base::log_to_file(path);
   ::umask(old_mask);
-  ASSERT_TRUE(opened) << error;
+  ASSERT_TRUE(opened) << opened.error().message;
   base::log_info("first", {{"route", "r1"}, {"count", 2}});
   base::log_warn("second");
   struct stat info;
@@ -89,9 +88,9 @@ TEST_F(Log, FileIsCreatedPrivateWhateverTheUmask) {
 
 TEST_F(Log, FileLinesNeverReachStderr) {
   const std::string path = dir_ + "/mcptap.log";
-  std::string error;
   std::string seen = stderr_of([&] {
-    ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+    base::Status opened = base::log_to_file(path);
+    ASSERT_TRUE(opened) << opened.error().message;
     base::log_error("to the file");
   });
   EXPECT_EQ(seen, "");
@@ -104,8 +103,8 @@ TEST_F(Log, FileIsAppendedToNeverTruncated) {
     std::ofstream earlier(path);
     earlier << "{\"msg\":\"an earlier run\"}\n";
   }
-  std::string error;
-  ASSERT_TRUE(base::log_to_file(path, &error)) << error;
+  base::Status opened = base::log_to_file(path);
+  ASSERT_TRUE(opened) << opened.error().message;
   base::log_info("this run");
   std::vector<nlohmann::json> lines = json_lines(read_file(path));
   ASSERT_EQ(lines.size(), 2u);
@@ -114,12 +113,13 @@ TEST_F(Log, FileIsAppendedToNeverTruncated) {
 }
 
 TEST_F(Log, AFileThatCannotBeOpenedSaysWhyAndKeepsTheDestination) {
-  std::string error;
+  base::Status opened;
   std::string seen = stderr_of([&] {
-    EXPECT_FALSE(base::log_to_file(dir_ + "/no/such/dir/mcptap.log", &error));
+    opened = base::log_to_file(dir_ + "/no/such/dir/mcptap.log");
     base::log_info("still on stderr");
   });
-  EXPECT_EQ(error, "No such file or directory");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().message, "No such file or directory");
   ASSERT_EQ(json_lines(seen).size(), 1u);
   EXPECT_EQ(json_lines(seen)[0]["msg"], "still on stderr");
 }

@@ -60,15 +60,25 @@ struct Decoded {
 Decoded decode_pieces(std::string_view encoding, const std::vector<std::string_view>& pieces,
                       const ContentDecoderLimits& limits) {
   Decoded result;
-  auto decoder = ContentDecoder::create(encoding, limits, &result.error);
-  if (!decoder) return result;
+  auto created = ContentDecoder::create(encoding, limits);
+  if (!created) {
+    result.error = created.error().message;
+    return result;
+  }
   result.created = true;
+  ContentDecoder* decoder = created->get();
   auto collect = [&](std::string_view chunk) { result.output.append(chunk); };
-  result.ok = true;
-  for (std::string_view piece : pieces) result.ok = result.ok && decoder->feed(piece, collect);
-  result.ok = result.ok && decoder->finish();
-  EXPECT_EQ(result.ok, decoder->error().empty());
-  result.error = decoder->error();
+  base::Status status;
+  for (std::string_view piece : pieces) {
+    if (status) status = decoder->feed(piece, collect);
+  }
+  if (status) status = decoder->finish();
+  result.ok = status.ok();
+  if (!status) {
+    result.error = status.error().message;
+    // The error sticks: later calls do nothing more and say the same.
+    EXPECT_EQ(decoder->finish().error().message, result.error);
+  }
   result.total_output = decoder->total_output();
   result.truncated = decoder->truncated();
   result.sha256_hex = decoder->sha256_hex();
@@ -203,6 +213,27 @@ TEST(ContentDecoder, CorruptDataReportsZlibsMessage) {
   EXPECT_TRUE(failed_with(bad_block, "deflate: invalid block type"));
 }
 
+TEST(ContentDecoder, AnErrorSticksAndNothingMoreIsDecoded) {
+  auto created = ContentDecoder::create("gzip", 1 << 20);
+  ASSERT_TRUE(created) << created.error().message;
+  ContentDecoder& decoder = **created;
+  std::string output;
+  auto collect = [&](std::string_view chunk) { output.append(chunk); };
+  const std::string_view not_gzip = "this is plain text, not gzip";
+  base::Status first = decoder.feed(not_gzip, collect);
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.error().message, "gzip: incorrect header check");
+  // A valid body after the failure is neither decoded nor counted.
+  base::Status later = decoder.feed(compress(sample_body(), kGzipBits), collect);
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.error().message, "gzip: incorrect header check");
+  base::Status finished = decoder.finish();
+  ASSERT_FALSE(finished.ok());
+  EXPECT_EQ(finished.error().message, "gzip: incorrect header check");
+  EXPECT_EQ(output, "");
+  EXPECT_EQ(decoder.total_input(), not_gzip.size());
+}
+
 TEST(ContentDecoder, BodyEndingInsideTheStreamFails) {
   const std::string gzip = compress(sample_body(), kGzipBits);
   Decoded cut = decode("gzip", std::string_view(gzip).substr(0, gzip.size() - 4));
@@ -321,16 +352,18 @@ TEST(ContentDecoder, HashOnlyPastTheCapCoversTheWholeBody) {
     for (size_t piece : {size_t{1} << 20, size_t{333}, size_t{1}}) {
       for (std::string_view coding : {"identity", "gzip"}) {
         std::string kept;
-        std::string error;
-        auto decoder = ContentDecoder::create(coding, cap, &error);
-        ASSERT_TRUE(decoder) << error;
+        auto created = ContentDecoder::create(coding, cap);
+        ASSERT_TRUE(created) << created.error().message;
+        ContentDecoder* decoder = created->get();
         decoder->hash_only_past_cap(&kept);
         std::string encoded = coding == "gzip" ? compress(body, kGzipBits) : body;
         for (size_t at = 0; at < encoded.size(); at += piece) {
-          ASSERT_TRUE(decoder->feed(std::string_view(encoded).substr(at, piece),
-                                    [&](std::string_view chunk) { kept.append(chunk); }));
+          ASSERT_TRUE(decoder
+                          ->feed(std::string_view(encoded).substr(at, piece),
+                                 [&](std::string_view chunk) { kept.append(chunk); })
+                          .ok());
         }
-        ASSERT_TRUE(decoder->finish());
+        ASSERT_TRUE(decoder->finish().ok());
         EXPECT_EQ(kept, body.substr(0, cap));
         EXPECT_TRUE(decoder->truncated());
         EXPECT_EQ(decoder->sha256_hex(), sha256_hex(body)) << coding << " cap " << cap;
@@ -338,11 +371,12 @@ TEST(ContentDecoder, HashOnlyPastTheCapCoversTheWholeBody) {
     }
   }
   std::string kept;
-  std::string error;
-  auto decoder = ContentDecoder::create("identity", body.size(), &error);
+  auto created = ContentDecoder::create("identity", body.size());
+  ASSERT_TRUE(created);
+  ContentDecoder* decoder = created->get();
   decoder->hash_only_past_cap(&kept);
-  ASSERT_TRUE(decoder->feed(body, [&](std::string_view chunk) { kept.append(chunk); }));
-  ASSERT_TRUE(decoder->finish());
+  ASSERT_TRUE(decoder->feed(body, [&](std::string_view chunk) { kept.append(chunk); }).ok());
+  ASSERT_TRUE(decoder->finish().ok());
   EXPECT_FALSE(decoder->truncated());
   EXPECT_EQ(kept, body);
   EXPECT_EQ(decoder->sha256_hex(), "");  // never computed for a body that fits

@@ -179,8 +179,7 @@ TEST(JsonRpcEnvelope, AnythingTheRedactorWouldChangeAsksForTheWholeDocument) {
     EXPECT_TRUE(envelope.needs_redaction) << text;
 
     // The whole document agrees that there is something to redact, when it parses.
-    std::string error;
-    auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+    auto document = parse_json_bounded(text, kDefaultMaxJsonDepth);
     if (document) {
       EXPECT_TRUE(default_redactor().redact_json(*document)) << text;
     }
@@ -243,17 +242,16 @@ TEST(JsonRpcEnvelope, RefusesEverythingTheParserRefuses) {
            deep_in_arguments,
        }) {
     EXPECT_FALSE(read(text)) << text;
-    std::string error;
-    EXPECT_FALSE(parse_json_bounded(text, kDefaultMaxJsonDepth, &error)) << text;
-    EXPECT_FALSE(error.empty()) << text;
+    auto document = parse_json_bounded(text, kDefaultMaxJsonDepth);
+    ASSERT_FALSE(document) << text;
+    EXPECT_FALSE(document.error().message.empty()) << text;
   }
 }
 
 TEST(JsonRpcEnvelope, LeavesAnEscapedKeyToTheWholeDocument) {
   const std::string_view text = R"({"id":1,"method":"x","params":{"pass\u0077ord":"p"}})";
   EXPECT_FALSE(read(text));
-  std::string error;
-  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth);
   ASSERT_TRUE(document);
   EXPECT_TRUE(default_redactor().redact_json(*document));
 }
@@ -261,8 +259,7 @@ TEST(JsonRpcEnvelope, LeavesAnEscapedKeyToTheWholeDocument) {
 TEST(JsonRpcEnvelope, LeavesAByteOrderMarkToTheWholeDocument) {
   const std::string text = "\xef\xbb\xbf{\"id\":1,\"result\":2}";
   EXPECT_FALSE(read(text));
-  std::string error;
-  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth);
   ASSERT_TRUE(document);
   EXPECT_EQ(classify_jsonrpc(*document).kind, Kind::Response);
 }

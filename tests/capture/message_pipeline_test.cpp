@@ -103,11 +103,11 @@ TEST_F(MessagePipelineTest, InvalidJsonCarriesTheParsersReason) {
                                           R"({"id":1} {"id":2})",     "\"\xc3\"", deep};
   for (size_t i = 0; i < texts.size(); ++i) {
     submit(Direction::ClientToServer, texts[i]);
-    std::string error;
-    ASSERT_FALSE(parse_json_bounded(texts[i], kDefaultMaxJsonDepth, &error));
+    auto document = parse_json_bounded(texts[i], kDefaultMaxJsonDepth);
+    ASSERT_FALSE(document);
     ASSERT_EQ(consumer.records.size(), i + 1);
     EXPECT_EQ(consumer.records[i].kind, Kind::Invalid) << texts[i];
-    EXPECT_EQ(meta(i)["reason"], error) << texts[i];
+    EXPECT_EQ(meta(i)["reason"], document.error().message) << texts[i];
   }
 }
 

@@ -118,7 +118,7 @@ Decoded decode_with_cuts(std::string_view wire, const Options& options,
     from = cut;
   }
   decoded.status = decoder.feed(wire.substr(from), collect);
-  decoded.reason = decoder.failure_reason();
+  decoded.reason = decoder.failure().message;
   return decoded;
 }
 
@@ -404,6 +404,7 @@ TEST(WebSocketDecoder, CloseFrameEndsDecoding) {
   auto ignore = [](WebSocketMessage&&) {};
   EXPECT_EQ(decoder.feed(close.substr(0, close.size() - 1), ignore), Status::Ok);
   EXPECT_EQ(decoder.feed(close.substr(close.size() - 1), ignore), Status::Closed);
+  EXPECT_EQ(decoder.failure().message, "");  // closed is not failed
   bool called = false;
   EXPECT_EQ(decoder.feed(client_frame(kText, "x"), [&](WebSocketMessage&&) { called = true; }),
             Status::Closed);
@@ -488,7 +489,7 @@ TEST(WebSocketDecoder, EveryViolationFailsWithItsReasonAndLaterBytesAreIgnored) 
     EXPECT_EQ(decoder.feed(wire, count), Status::Failed);
     EXPECT_EQ(decoder.feed(valid_frame(violation.options, "more"), count), Status::Failed);
     EXPECT_EQ(delivered, 1u);
-    EXPECT_EQ(decoder.failure_reason(), violation.reason);
+    EXPECT_EQ(decoder.failure().message, violation.reason);
     EXPECT_LT(decoder.buffered_bytes(), 64u);  // no more than an empty string's own
   }
 }
@@ -852,7 +853,7 @@ TEST(WebSocketDecoder, HugeCompressedMessageKeepsMemoryUnderTheCap) {
     std::string frame = server_frame(frames == 0 ? kText : kContinuation, body, last, frames == 0);
     wire_bytes += frame.size();
     ++frames;
-    ASSERT_EQ(decoder.feed(frame, collect), Status::Ok) << decoder.failure_reason();
+    ASSERT_EQ(decoder.feed(frame, collect), Status::Ok) << decoder.failure().message;
     ASSERT_LE(decoder.buffered_bytes(), kCap);
   }
   ASSERT_EQ(messages.size(), 1u);
@@ -956,9 +957,9 @@ TEST_P(PythonWebsocketsFixture, DecodesWhatThePeerDecoded) {
   ASSERT_FALSE(fixture.client_wire.empty());
   ASSERT_FALSE(fixture.server_wire.empty());
   ASSERT_GE(fixture.messages.size(), 10u);
-  std::string error;
-  const std::optional<DeflateParams> deflate = parse_permessage_deflate(fixture.extensions, &error);
-  ASSERT_EQ(error, "");
+  auto agreed = parse_permessage_deflate(fixture.extensions);
+  ASSERT_TRUE(agreed) << agreed.error().message;
+  const std::optional<DeflateParams> deflate = *agreed;
   EXPECT_EQ(deflate.has_value(), !fixture.extensions.empty());
   for (bool from_client : {true, false}) {
     SCOPED_TRACE(from_client ? "client to server" : "server to client");
@@ -983,15 +984,18 @@ INSTANTIATE_TEST_SUITE_P(WebSocketDecoder, PythonWebsocketsFixture,
                                          "deflate_no_context_takeover"));
 
 TEST(PythonWebsocketsFixture, AgreedParametersAreRead) {
-  std::string error;
-  auto windows = parse_permessage_deflate(load_fixture("deflate_windows").extensions, &error);
-  ASSERT_TRUE(windows) << error;
+  auto parsed = parse_permessage_deflate(load_fixture("deflate_windows").extensions);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  const std::optional<DeflateParams>& windows = *parsed;
+  ASSERT_TRUE(windows);
   EXPECT_EQ(windows->server_max_window_bits, 12);
   EXPECT_EQ(windows->client_max_window_bits, 11);
   EXPECT_FALSE(windows->server_no_context_takeover);
-  auto fresh =
-      parse_permessage_deflate(load_fixture("deflate_no_context_takeover").extensions, &error);
-  ASSERT_TRUE(fresh) << error;
+  auto parsed_fresh =
+      parse_permessage_deflate(load_fixture("deflate_no_context_takeover").extensions);
+  ASSERT_TRUE(parsed_fresh) << parsed_fresh.error().message;
+  const std::optional<DeflateParams>& fresh = *parsed_fresh;
+  ASSERT_TRUE(fresh);
   EXPECT_TRUE(fresh->server_no_context_takeover);
   EXPECT_TRUE(fresh->client_no_context_takeover);
   EXPECT_EQ(fresh->server_max_window_bits, 10);
@@ -1022,8 +1026,8 @@ TEST(WebSocketDecoderBomb, StopsFollowingAMessageThatInflatesPastTheRatio) {
   auto status = decoder.feed(frame, [&](WebSocketMessage&&) { ++messages; });
   EXPECT_EQ(status, WebSocketDecoder::Status::Failed);
   EXPECT_EQ(messages, 0);
-  EXPECT_EQ(decoder.failure_reason().rfind("decompression bomb", 0), 0u)
-      << decoder.failure_reason();
+  EXPECT_EQ(decoder.failure().message.rfind("decompression bomb", 0), 0u)
+      << decoder.failure().message;
 }
 
 // ---- following messages without capturing them (capture switched off) -------------------
@@ -1038,7 +1042,7 @@ Decoded decode_switching(const std::vector<std::pair<std::string, bool>>& pieces
         wire, [&](WebSocketMessage&& message) { decoded.messages.push_back(std::move(message)); },
         capture);
   }
-  decoded.reason = decoder.failure_reason();
+  decoded.reason = decoder.failure().message;
   return decoded;
 }
 

@@ -17,9 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_output_bytes = 4096;
   limits.max_decoded_bytes = 1u << 22;  // small, so bombs hit the guard quickly
   limits.max_ratio = 200;
-  std::string error;
-  auto decoder = mcptap::capture::ContentDecoder::create(encoding, limits, &error);
-  if (!decoder) return 0;
+  auto created = mcptap::capture::ContentDecoder::create(encoding, limits);
+  if (!created) return 0;
+  mcptap::capture::ContentDecoder* decoder = created->get();
   std::string kept;
   if (encoding.size() & 1) decoder->hash_only_past_cap(&kept);
   uint64_t delivered = 0;
@@ -31,7 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (!body.empty()) {
     if (!decoder->feed(body.chunk(), on_output)) return 0;
   }
-  if (decoder->finish() && decoder->total_output() > limits.max_decoded_bytes) __builtin_trap();
+  if (decoder->finish().ok() && decoder->total_output() > limits.max_decoded_bytes) {
+    __builtin_trap();
+  }
   (void)decoder->sha256_hex();
   return 0;
 }

@@ -44,8 +44,7 @@ void require_same_request_meta(const nlohmann::json& envelope, const nlohmann::j
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   static const Redactor redactor{RedactOptions{}};
-  std::string error;
-  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth, &error);
+  auto document = parse_json_bounded(text, kDefaultMaxJsonDepth);
   auto envelope = read_jsonrpc_envelope(text, kDefaultMaxJsonDepth, redactor);
   if (!document) {
     // Refused alike; or stopped early for redaction, the whole parse then saying why.
@@ -63,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   // base::json_text writes what dump() writes, fast path or not.
-  require(base::json_text(*document) ==
+  require(mcptap::base::json_text(*document) ==
           document->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return 0;
 }
