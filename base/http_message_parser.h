@@ -65,8 +65,6 @@ class HttpMessageParser {
   // Why feed or finish returned Failed ("http: HPE_INVALID_METHOD: Invalid method encountered",
   // code "HPE_INVALID_METHOD"); empty before that.
   const Error& failure() const { return failure_; }
-  // The same message; kept only until its last callers move to failure(), then removed.
-  const std::string& failure_reason() const { return failure_.message; }
 
  private:
   static int on_message_begin(llhttp_t* parser);

@@ -99,12 +99,6 @@ Status log_to_file(const std::string& path) {
   return {};
 }
 
-bool log_to_file(const std::string& path, std::string* error) {
-  Status opened = log_to_file(path);
-  if (!opened) *error = opened.error().message;
-  return opened.ok();
-}
-
 // Logging is called from the data path: a line that cannot be built (out of memory) is
 // dropped rather than thrown at a caller that must not fail.
 void log_line(LogLevel level, std::string_view message, const nlohmann::json& fields) noexcept {

@@ -57,8 +57,5 @@ void log_to_nowhere();
 // Appends to `path`, creating it private to the user (0600). Fails with the system's
 // reason ("Permission denied") when it cannot be opened; the destination is then unchanged.
 Status log_to_file(const std::string& path);
-// The former form, kept only until its last caller moves to the one above, then removed.
-[[deprecated("use Status log_to_file(path)")]] bool log_to_file(const std::string& path,
-                                                                std::string* error);
 
 }  // namespace mcptap::base

@@ -167,7 +167,7 @@ void feed_parser(HttpMessageParser& parser, std::string_view bytes, const std::s
   HttpMessageParser::Status status = parser.feed(bytes, &consumed);
   if (status == HttpMessageParser::Status::Ok) return;
   std::string reason = status == HttpMessageParser::Status::Upgraded ? "an unexpected upgrade"
-                                                                     : parser.failure_reason();
+                                                                     : parser.failure().message;
   throw AdminError("admin API at " + shown + " sent a malformed response: " + reason);
 }
 

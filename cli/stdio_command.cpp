@@ -85,10 +85,10 @@ bool open_stdio_log(const StdioArgs& args, const StdioConfig& stdio) {
   const std::string& path = from_flag ? args.log_file : stdio.log_file;
   base::set_min_log_level(stdio.log_level);
   if (path.empty()) return true;
-  std::string error;
-  if (base::log_to_file(path, &error)) return true;
+  base::Status opened = base::log_to_file(path);
+  if (opened) return true;
   print_error(std::string(from_flag ? "--log-file " : "stdio.log_file ") + path +
-              ": cannot open: " + error +
+              ": cannot open: " + opened.error().message +
               " (name a file in a directory that exists and is writable)");
   return false;
 }

@@ -44,7 +44,7 @@ void AdminRequestReader::feed(std::string_view bytes, std::deque<ParsedAdminRequ
   size_t consumed = 0;
   base::HttpMessageParser::Status status = parser_.feed(bytes, &consumed);
   if (status == base::HttpMessageParser::Status::Failed && !done_) {
-    reject(400, parser_.failure_reason(), out);
+    reject(400, parser_.failure().message, out);
   } else if (status == base::HttpMessageParser::Status::Upgraded && !done_) {
     done_ = true;  // no protocol switch here: answer what came, then close
     if (!out->empty()) out->back().keep_alive = false;

@@ -114,13 +114,14 @@ void Spool::open_directory() {
     if (auto seq = segment_seq_of(entry.path().filename().string())) segments.push_back(*seq);
   }
   std::sort(segments.begin(), segments.end());
-  bool damaged = false;
-  std::optional<SpoolPosition> checkpoint = read_checkpoint(dir_, &damaged);
-  if (damaged) {
-    base::log_warn("spool checkpoint damaged; replaying every segment (rows are not duplicated)",
-                   {{"component", "spool"}, {"spool_dir", dir_}});
+  base::Result<std::optional<SpoolPosition>> checkpoint = read_checkpoint(dir_);
+  if (!checkpoint) {
+    base::log_warn(
+        "spool checkpoint damaged; replaying every segment (rows are not duplicated)",
+        {{"component", "spool"}, {"spool_dir", dir_}, {"error", checkpoint.error().message}});
   }
-  SpoolPosition start = checkpoint.value_or(SpoolPosition{segments.empty() ? 0 : segments[0], 0});
+  std::optional<SpoolPosition> known = checkpoint ? *checkpoint : std::nullopt;
+  SpoolPosition start = known.value_or(SpoolPosition{segments.empty() ? 0 : segments[0], 0});
   recover(std::move(segments), start);
 }
 
@@ -514,10 +515,9 @@ size_t Spool::read_available(size_t max_rows, RecordBatch* batch, std::deque<Spo
         ++taken;
       } else if (step.step == SegmentScanner::Step::ReadError) {
         read_error = true;
-        log_spool(read_log_, base::LogLevel::Warn, "reading the spool failed; will retry",
-                  {{"spool_dir", dir_},
-                   {"segment", read_position_.seq},
-                   {"error", std::strerror(errno)}});
+        log_spool(
+            read_log_, base::LogLevel::Warn, "reading the spool failed; will retry",
+            {{"spool_dir", dir_}, {"segment", read_position_.seq}, {"error", step.error.message}});
       } else if (read_position_.seq > recovered_through_) {
         // Damage in a segment written since start (recovery counted the older ones).
         stats_.spool_corrupt_records.fetch_add(1, std::memory_order_relaxed);
@@ -585,13 +585,12 @@ void Spool::commit(SpoolPosition through, uint64_t records, uint64_t bytes) {
 
 void Spool::write_checkpoint_now() {
   if (!usable_ || committed_ == checkpointed_) return;
-  std::string error;
-  if (write_checkpoint(dir_, committed_, &error)) {
+  if (base::Status written = write_checkpoint(dir_, committed_); written) {
     checkpointed_ = committed_;
     next_checkpoint_ = Clock::now() + std::chrono::milliseconds(options_.fsync_interval_ms);
   } else {
     log_spool(read_log_, base::LogLevel::Warn, "writing the spool checkpoint failed",
-              {{"spool_dir", dir_}, {"error", error}});
+              {{"spool_dir", dir_}, {"error", written.error().message}});
   }
   // Deleted even when the checkpoint could not be written (a full disk): an older
   // checkpoint pointing into a deleted segment only makes the next start skip to the

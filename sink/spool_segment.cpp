@@ -106,18 +106,6 @@ base::Result<std::optional<SpoolPosition>> read_checkpoint(const std::string& di
   return std::optional<SpoolPosition>(SpoolPosition{get_u64(bytes + 4), get_u64(bytes + 12)});
 }
 
-bool write_checkpoint(const std::string& dir, SpoolPosition position, std::string* error) {
-  base::Status written = write_checkpoint(dir, position);
-  if (!written) *error = written.error().message;
-  return written.ok();
-}
-
-std::optional<SpoolPosition> read_checkpoint(const std::string& dir, bool* damaged) {
-  base::Result<std::optional<SpoolPosition>> checkpoint = read_checkpoint(dir);
-  *damaged = !checkpoint.ok();
-  return checkpoint ? *checkpoint : std::nullopt;
-}
-
 SegmentScanner::SegmentScanner(int fd, uint64_t offset) : fd_(fd), offset_(offset) {}
 
 SegmentScanner::~SegmentScanner() {

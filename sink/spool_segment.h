@@ -35,13 +35,6 @@ base::Status write_checkpoint(const std::string& dir, SpoolPosition position);
 // caller then replays from the oldest segment.
 base::Result<std::optional<SpoolPosition>> read_checkpoint(const std::string& dir);
 
-// The former forms, kept only until sink/spool.cpp and its test call the ones above, then
-// removed.
-[[deprecated("use Status write_checkpoint(dir, position)")]] bool write_checkpoint(
-    const std::string& dir, SpoolPosition position, std::string* error);
-[[deprecated("use Result read_checkpoint(dir)")]] std::optional<SpoolPosition> read_checkpoint(
-    const std::string& dir, bool* damaged);
-
 // Reads frames of one segment file in order. Owns the file descriptor.
 class SegmentScanner {
  public:
