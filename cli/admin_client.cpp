@@ -287,36 +287,42 @@ std::string strip_url_decoration(std::string text) {
   return text;
 }
 
-std::string read_token(const std::string& token_env) {
+base::Result<std::string> read_token(const std::string& token_env) {
   const char* value = std::getenv(token_env.c_str());
-  if (!value) return "";
+  if (!value) return std::string();
   std::string token = value;
   // The token goes into a header line; a control character would break or forge headers.
   if (std::any_of(token.begin(), token.end(),
                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
-    throw ConfigError("$" + token_env + ": the admin token contains a control character");
+    return base::fail("$" + token_env + ": the admin token contains a control character");
   }
   return token;
 }
 
 }  // namespace
 
-AdminEndpoint resolve_admin_endpoint(const std::string& admin_flag,
-                                     const std::string& config_path) {
+base::Result<AdminEndpoint> resolve_admin_endpoint(const std::string& admin_flag,
+                                                   const std::string& config_path) {
   AdminEndpoint endpoint;
   if (!config_path.empty()) {
-    Config config = load_config_file(config_path);
-    endpoint.address = config.admin.listen;
-    endpoint.token_env = config.admin.token_env;
+    base::Result<Config> config = load_config_file(config_path);
+    if (!config) return config.error();
+    endpoint.address = config->admin.listen;
+    endpoint.token_env = config->admin.token_env;
   }
   if (!admin_flag.empty()) {
-    endpoint.address = parse_host_port(strip_url_decoration(admin_flag), "--admin");
+    base::Result<base::HostPort> flag =
+        parse_host_port(strip_url_decoration(admin_flag), "--admin");
+    if (!flag) return flag.error();
+    endpoint.address = *flag;
   }
   endpoint.address.host = loopback_for_wildcard(endpoint.address.host);
   if (endpoint.address.port == 0) {
-    throw ConfigError("admin address " + endpoint.address.to_string() + ": port 0 is not one");
+    return base::fail("admin address " + endpoint.address.to_string() + ": port 0 is not one");
   }
-  endpoint.bearer_token = read_token(endpoint.token_env);
+  base::Result<std::string> token = read_token(endpoint.token_env);
+  if (!token) return token.error();
+  endpoint.bearer_token = std::move(token).value();
   return endpoint;
 }
 
@@ -436,11 +442,10 @@ void add_admin_options(CLI::App& sub, AdminArgs& args) {
 }
 
 AdminClient make_admin_client(const AdminArgs& args) {
-  try {
-    return AdminClient(resolve_admin_endpoint(args.admin_address, args.config_path));
-  } catch (const ConfigError& error) {
-    throw CommandError(error.what(), kExitUsage);
-  }
+  base::Result<AdminEndpoint> endpoint =
+      resolve_admin_endpoint(args.admin_address, args.config_path);
+  if (!endpoint) throw CommandError(endpoint.error().message, kExitUsage);
+  return AdminClient(std::move(endpoint).value());
 }
 
 nlohmann::json parse_admin_json(const AdminClient& client, const AdminResponse& response,

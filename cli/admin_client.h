@@ -27,9 +27,10 @@ struct AdminEndpoint {
 
 // --admin wins, then the config's admin.listen, then 127.0.0.1:9901; a wildcard listen
 // address means the loopback one. The token is read from the env var the config names
-// (admin.token_env, default MCPTAP_ADMIN_TOKEN). Throws ConfigError for a bad address or
-// config file.
-AdminEndpoint resolve_admin_endpoint(const std::string& admin_flag, const std::string& config_path);
+// (admin.token_env, default MCPTAP_ADMIN_TOKEN). The error is one line naming a bad address,
+// token or config file.
+base::Result<AdminEndpoint> resolve_admin_endpoint(const std::string& admin_flag,
+                                                   const std::string& config_path);
 
 struct AdminResponse {
   int status = 0;

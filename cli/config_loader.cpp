@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "cli/pg_url.h"
@@ -18,6 +19,19 @@ namespace mcptap::cli {
 namespace {
 
 using nlohmann::json;
+
+// "upstream" in "routes[0].upstream": the key a message explains.
+std::string_view key_of(std::string_view where) {
+  size_t dot = where.rfind('.');
+  return dot == std::string_view::npos ? where : where.substr(dot + 1);
+}
+
+// The reader stops at the first problem by throwing one of these; parse_config turns it
+// into the Error it returns, so nothing outside this file sees an exception.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // A required key that is absent. Told apart from other errors so that readers can look
 // for unknown keys first: "upsteam" is a typo to name, not a missing "upstream".
@@ -106,7 +120,10 @@ class ObjectReader {
   void read_host_port(const std::string& key, base::HostPort& out) {
     if (const json* value = find(key)) {
       if (!value->is_string()) fail(path_of(key), "expected a string \"host:port\"");
-      out = parse_host_port(value->get<std::string>(), path_of(key));
+      base::Result<base::HostPort> parsed =
+          base::parse_host_port(value->get<std::string>(), key_of(path_of(key)));
+      if (!parsed) fail(path_of(key), parsed.error().message);
+      out = std::move(parsed).value();
     }
   }
 
@@ -386,21 +403,17 @@ void read_stdio(ObjectReader& root, StdioConfig& stdio) {
   reader.reject_unknown_keys();
 }
 
-// "upstream" in "routes[0].upstream": the key a message explains.
-std::string_view key_of(std::string_view where) {
-  size_t dot = where.rfind('.');
-  return dot == std::string_view::npos ? where : where.substr(dot + 1);
-}
-
 }  // namespace
 
-base::HostPort parse_host_port(std::string_view text, std::string_view where) {
+base::Result<base::HostPort> parse_host_port(std::string_view text, std::string_view where) {
   base::Result<base::HostPort> parsed = base::parse_host_port(text, key_of(where));
-  if (!parsed) ObjectReader::fail(std::string(where), parsed.error().message);
-  return std::move(parsed).value();
+  if (!parsed) return base::fail(std::string(where) + ": " + parsed.error().message);
+  return parsed;
 }
 
-Config parse_config(std::string_view json_text) {
+namespace {
+
+Config read_config(std::string_view json_text) {
   json document = json::parse(json_text, nullptr, false);
   if (document.is_discarded()) {
     // Parse again, with exceptions, only to say where the syntax broke.
@@ -434,21 +447,31 @@ Config parse_config(std::string_view json_text) {
   return config;
 }
 
-Config load_config_file(const std::string& path) {
+}  // namespace
+
+base::Result<Config> parse_config(std::string_view json_text) {
+  try {
+    return read_config(json_text);
+  } catch (const ConfigError& error) {
+    return base::fail(error.what());
+  } catch (const std::exception& error) {
+    // The reader checks every type before it converts; this is only a last line of defence.
+    return base::fail(std::string("configuration: ") + error.what());
+  }
+}
+
+base::Result<Config> load_config_file(const std::string& path) {
   std::ifstream file(path);
-  if (!file) throw ConfigError(path + ": cannot open: " + std::strerror(errno));
+  if (!file) return base::fail(path + ": cannot open: " + std::strerror(errno));
   std::stringstream text;
   text << file.rdbuf();
-  Config config;
-  try {
-    config = parse_config(text.str());
-  } catch (const ConfigError& error) {
-    throw ConfigError(path + ": " + error.what());
-  }
+  base::Result<Config> parsed = parse_config(text.str());
+  if (!parsed) return base::fail(path + ": " + parsed.error().message);
+  Config config = std::move(parsed).value();
   // The DSN often carries a password: the environment (a container secret) overrides it.
   if (const char* url = std::getenv("MCPTAP_PG_URL"); url && *url) {
     if (base::Status valid = validate_pg_url(url); !valid) {
-      throw ConfigError("MCPTAP_PG_URL: " + valid.error().message);
+      return base::fail("MCPTAP_PG_URL: " + valid.error().message);
     }
     config.sink.postgres_url = url;
   }

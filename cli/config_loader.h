@@ -1,12 +1,12 @@
 // The JSON configuration file: parsing, validation with named errors, defaults, env overrides.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "base/host_port.h"
 #include "base/log.h"
+#include "base/result.h"
 #include "capture/message_pipeline.h"
 #include "capture/redactor.h"
 #include "proxy/proxy_options.h"
@@ -36,19 +36,15 @@ struct Config {
   capture::RedactOptions redact;
 };
 
-// Every problem is reported as one line naming the key: `routes[1].listen: expected
-// "host:port", got "9001"`.
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Parses a configuration document. Every problem is one line naming the key:
+// `routes[1].listen: expected "host:port", got "9001"`. Environment overrides
+// (MCPTAP_PG_URL) are applied by load_config_file, not here, so tests can parse without
+// touching the environment.
+base::Result<Config> parse_config(std::string_view json_text);
+// The file's configuration; its errors start with the path.
+base::Result<Config> load_config_file(const std::string& path);
 
-// Parses a configuration document. Environment overrides (MCPTAP_PG_URL) are applied by
-// load_config_file, not here, so tests can parse without touching the environment.
-Config parse_config(std::string_view json_text);
-Config load_config_file(const std::string& path);
-
-// "host:port", "[v6]:port" or ":port" (all interfaces). Throws ConfigError naming `where`.
-base::HostPort parse_host_port(std::string_view text, std::string_view where);
+// "host:port", "[v6]:port" or ":port" (all interfaces); the error names `where`.
+base::Result<base::HostPort> parse_host_port(std::string_view text, std::string_view where);
 
 }  // namespace mcptap::cli

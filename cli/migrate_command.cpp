@@ -16,12 +16,12 @@ int migrate_command(const MigrateArgs& args) {
     if (const char* env = std::getenv("MCPTAP_PG_URL"); env && *env) url = env;
   }
   if (url.empty() && !args.config_path.empty()) {
-    try {
-      url = load_config_file(args.config_path).sink.postgres_url;
-    } catch (const ConfigError& error) {
-      print_error(error.what());
+    base::Result<Config> loaded = load_config_file(args.config_path);
+    if (!loaded) {
+      print_error(loaded.error().message);
       return kExitUsage;
     }
+    url = loaded->sink.postgres_url;
   }
   if (url.empty()) {
     print_error("migrate: no database: pass --pg URL or set MCPTAP_PG_URL");

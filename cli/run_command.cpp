@@ -22,13 +22,12 @@ void print_error(const std::string& message) {
 }
 
 int run_command(const RunArgs& args) {
-  Config config;
-  try {
-    config = load_config_file(args.config_path);
-  } catch (const ConfigError& error) {
-    print_error(error.what());
+  base::Result<Config> loaded = load_config_file(args.config_path);
+  if (!loaded) {
+    print_error(loaded.error().message);
     return kExitUsage;
   }
+  Config config = std::move(loaded).value();
   if (config.sink.postgres_url.empty()) {
     print_error(args.config_path + ": sink.postgres: missing (or set MCPTAP_PG_URL)");
     return kExitUsage;
@@ -41,8 +40,8 @@ int run_command(const RunArgs& args) {
   sink::Sink sink(config.sink);
   // A spool that cannot be used would mean forwarding while capturing nothing: refuse to
   // start, as for a port already in use.
-  if (std::string problem = sink.start_problem(); !problem.empty()) {
-    print_error("sink.spool_dir " + sink.spool_dir() + ": " + problem);
+  if (base::Status usable = sink.start_status(); !usable) {
+    print_error("sink.spool_dir " + sink.spool_dir() + ": " + usable.error().message);
     return kExitFailure;
   }
   sink.start();
@@ -53,8 +52,14 @@ int run_command(const RunArgs& args) {
   proxy::ProxyServer server(config.proxy, config.capture, redactor, sink, &sink_status);
   server.set_reload_source(
       [path = args.config_path, &config]() -> std::optional<proxy::ProxyOptions> {
-        try {
-          Config fresh = load_config_file(path);
+        base::Result<Config> reloaded = load_config_file(path);
+        if (!reloaded) {
+          base::log_warn("reload: configuration rejected; the running one stays",
+                         {{"error", reloaded.error().message}});
+          return std::nullopt;
+        }
+        {
+          Config& fresh = *reloaded;
           // Routes and their capture reload live; the rest is read once at start.
           if (fresh.sink.postgres_url != config.sink.postgres_url ||
               fresh.sink.spool_dir != config.sink.spool_dir ||
@@ -63,10 +68,6 @@ int run_command(const RunArgs& args) {
           }
           fresh.proxy.admin = config.proxy.admin;
           return fresh.proxy;
-        } catch (const ConfigError& error) {
-          base::log_warn("reload: configuration rejected; the running one stays",
-                         {{"error", error.what()}});
-          return std::nullopt;
         }
       });
   if (base::Status started = server.start(); !started) {

@@ -42,9 +42,10 @@ nlohmann::json SinkStatus::capture_json() const {
           {"spool_dir", sink_.spool_dir()}};
 }
 
-std::string SinkStatus::capture_degraded() const {
+std::optional<std::string> SinkStatus::capture_degraded() const {
   std::optional<sink::CaptureDegradation> degraded = sink_.capture_degradation();
-  return degraded ? "spool: " + degraded->error : std::string();
+  if (!degraded) return std::nullopt;
+  return "spool: " + degraded->error;
 }
 
 nlohmann::json SinkStatus::status_json() const {

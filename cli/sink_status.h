@@ -11,7 +11,7 @@ class SinkStatus final : public proxy::StatusSource {
   explicit SinkStatus(const sink::Sink& sink) : sink_(sink) {}
   nlohmann::json status_json() const override;
   void write_metrics(proxy::PrometheusWriter& writer) const override;
-  std::string capture_degraded() const override;
+  std::optional<std::string> capture_degraded() const override;
 
  private:
   double lag_seconds() const;

@@ -45,11 +45,13 @@ std::string new_connection_id() {
 // The hop takes sink, capture and redact settings from the file; its route name need not
 // be one of the file's routes (when it is, that route's capture flag applies).
 bool load_stdio_config(const StdioArgs& args, Config* config, bool* capture_enabled) {
-  try {
-    if (!args.config_path.empty()) *config = load_config_file(args.config_path);
-  } catch (const ConfigError& error) {
-    print_error(error.what());
-    return false;
+  if (!args.config_path.empty()) {
+    base::Result<Config> loaded = load_config_file(args.config_path);
+    if (!loaded) {
+      print_error(loaded.error().message);
+      return false;
+    }
+    *config = std::move(loaded).value();
   }
   if (args.config_path.empty()) {
     // With --config the loader has checked the URL; without it, the environment's is checked here.
@@ -170,9 +172,9 @@ int stdio_command(const StdioArgs& args) {
     }
     sink.emplace(config.sink);
     // Never start the child believing it is captured when the spool cannot take anything.
-    if (std::string problem = sink->start_problem(); !problem.empty()) {
+    if (base::Status usable = sink->start_status(); !usable) {
       spools.remove(config.sink.spool_dir);  // this process's, and empty
-      print_error("stdio spool directory " + sink->spool_dir() + ": " + problem);
+      print_error("stdio spool directory " + sink->spool_dir() + ": " + usable.error().message);
       return kExitFailure;
     }
   }

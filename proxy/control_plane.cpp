@@ -218,9 +218,10 @@ void ControlPlane::get_readyz(AdminResponder& responder) {
     responder.respond(503, "text/plain", "not ready\n");
     return;
   }
-  std::string degraded = status_source_ ? status_source_->capture_degraded() : std::string();
+  std::optional<std::string> degraded =
+      status_source_ ? status_source_->capture_degraded() : std::nullopt;
   responder.respond(200, "text/plain",
-                    degraded.empty() ? "ready\n" : "ready\ncapture: degraded (" + degraded + ")\n");
+                    degraded ? "ready\ncapture: degraded (" + *degraded + ")\n" : "ready\n");
 }
 
 void ControlPlane::get_routes(AdminResponder& responder) {

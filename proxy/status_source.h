@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "proxy/prometheus.h"
@@ -15,9 +16,9 @@ class StatusSource {
   virtual nlohmann::json status_json() const = 0;
   // Its families for GET /metrics.
   virtual void write_metrics(PrometheusWriter& writer) const = 0;
-  // Why capture is degraded now (e.g. "spool: No space left on device"), or "" when it is
-  // not; /readyz says so.
-  virtual std::string capture_degraded() const { return {}; }
+  // Why capture is degraded now (e.g. "spool: No space left on device"); nullopt when it
+  // is not. /readyz says so.
+  virtual std::optional<std::string> capture_degraded() const { return std::nullopt; }
 };
 
 }  // namespace mcptap::proxy

@@ -58,8 +58,9 @@ bool Sink::stop(std::chrono::milliseconds drain_deadline) {
   return state_->stats.spool_records.load() == 0;
 }
 
-std::string Sink::start_problem() const {
-  return state_->spool.usable() ? std::string() : state_->spool.problem().text();
+base::Status Sink::start_status() const {
+  if (state_->spool.usable()) return {};
+  return base::fail(state_->spool.problem().text());
 }
 
 const std::string& Sink::spool_dir() const {

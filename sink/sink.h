@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "base/result.h"
 #include "capture/record.h"
 #include "sink/sink_options.h"
 #include "sink/sink_stats.h"
@@ -24,13 +25,13 @@ struct CaptureDegradation {
 class Sink final : public capture::RecordConsumer {
  public:
   // Opens and recovers the spool (see sink/spool.h). On an unusable spool directory
-  // start_problem() says why; a command must not start on it (nothing would be captured),
+  // start_status() says why; a command must not start on it (nothing would be captured),
   // but the sink itself only drops and counts every record, never throws.
   explicit Sink(SinkOptions options);
   ~Sink() override;  // stops with no drain deadline left if still running
 
-  // "" when the spool is usable; else "<reason> (<fix>)" for the directory spool_dir().
-  std::string start_problem() const;
+  // Ok when the spool is usable; else "<reason> (<fix>)" for the directory spool_dir().
+  base::Status start_status() const;
   const std::string& spool_dir() const;
   // Set while capture is degraded at run time; forwarding is never affected.
   std::optional<CaptureDegradation> capture_degradation() const;

@@ -353,23 +353,25 @@ TEST(AdminClient, NotHttpIsAnError) {
 
 TEST(AdminEndpointResolution, DefaultsToLoopback9901AndTheDefaultTokenVariable) {
   ::unsetenv("MCPTAP_ADMIN_TOKEN");
-  AdminEndpoint endpoint = resolve_admin_endpoint("", "");
+  AdminEndpoint endpoint = resolve_admin_endpoint("", "").value();
   EXPECT_EQ(endpoint.address.to_string(), "127.0.0.1:9901");
   EXPECT_EQ(endpoint.token_env, "MCPTAP_ADMIN_TOKEN");
   EXPECT_EQ(endpoint.bearer_token, "");
   ::setenv("MCPTAP_ADMIN_TOKEN", "t0ken", 1);
-  EXPECT_EQ(resolve_admin_endpoint("", "").bearer_token, "t0ken");
+  EXPECT_EQ(resolve_admin_endpoint("", "")->bearer_token, "t0ken");
   ::unsetenv("MCPTAP_ADMIN_TOKEN");
 }
 
 TEST(AdminEndpointResolution, FlagWinsAndWildcardsMeanLoopback) {
-  EXPECT_EQ(resolve_admin_endpoint("10.1.2.3:80", "").address.to_string(), "10.1.2.3:80");
-  EXPECT_EQ(resolve_admin_endpoint("http://[::1]:9000/", "").address.to_string(), "[::1]:9000");
-  EXPECT_EQ(resolve_admin_endpoint("0.0.0.0:9901", "").address.to_string(), "127.0.0.1:9901");
-  EXPECT_EQ(resolve_admin_endpoint("[::]:9901", "").address.to_string(), "[::1]:9901");
-  EXPECT_EQ(resolve_admin_endpoint(":9902", "").address.to_string(), "127.0.0.1:9902");
-  EXPECT_THROW(resolve_admin_endpoint("localhost", ""), ConfigError);
-  EXPECT_THROW(resolve_admin_endpoint("localhost:0", ""), ConfigError);
+  EXPECT_EQ(resolve_admin_endpoint("10.1.2.3:80", "")->address.to_string(), "10.1.2.3:80");
+  EXPECT_EQ(resolve_admin_endpoint("http://[::1]:9000/", "")->address.to_string(), "[::1]:9000");
+  EXPECT_EQ(resolve_admin_endpoint("0.0.0.0:9901", "")->address.to_string(), "127.0.0.1:9901");
+  EXPECT_EQ(resolve_admin_endpoint("[::]:9901", "")->address.to_string(), "[::1]:9901");
+  EXPECT_EQ(resolve_admin_endpoint(":9902", "")->address.to_string(), "127.0.0.1:9902");
+  EXPECT_FALSE(resolve_admin_endpoint("localhost", "").ok());
+  base::Result<AdminEndpoint> port_zero = resolve_admin_endpoint("localhost:0", "");
+  ASSERT_FALSE(port_zero.ok());
+  EXPECT_EQ(port_zero.error().message, "admin address localhost:0: port 0 is not one");
 }
 
 TEST(AdminEndpointResolution, ConfigGivesAddressAndTokenVariable) {
@@ -379,13 +381,13 @@ TEST(AdminEndpointResolution, ConfigGivesAddressAndTokenVariable) {
     "routes": [ { "name": "gates", "listen": "0.0.0.0:9001", "upstream": "gates:8001" } ]
   })";
   ::setenv("ADMIN_CLIENT_TEST_TOKEN", "from-config-var", 1);
-  AdminEndpoint endpoint = resolve_admin_endpoint("", path);
+  AdminEndpoint endpoint = resolve_admin_endpoint("", path).value();
   EXPECT_EQ(endpoint.address.to_string(), "127.0.0.1:9911");
   EXPECT_EQ(endpoint.token_env, "ADMIN_CLIENT_TEST_TOKEN");
   EXPECT_EQ(endpoint.bearer_token, "from-config-var");
-  EXPECT_EQ(resolve_admin_endpoint("127.0.0.1:9999", path).address.port, 9999);
+  EXPECT_EQ(resolve_admin_endpoint("127.0.0.1:9999", path)->address.port, 9999);
   ::setenv("ADMIN_CLIENT_TEST_TOKEN", "line\r\nX-Injected: 1", 1);
-  EXPECT_THROW(resolve_admin_endpoint("", path), ConfigError);
+  EXPECT_FALSE(resolve_admin_endpoint("", path).ok());
   ::unsetenv("ADMIN_CLIENT_TEST_TOKEN");
   std::remove(path.c_str());
 }

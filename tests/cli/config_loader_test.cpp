@@ -29,17 +29,26 @@ const char* kContractExample = R"({
   "retention": { "days": 7 }
 })";
 
+// The configuration of a document or file that must load; the test fails with the error
+// otherwise.
+Config must_parse(std::string_view json_text) {
+  base::Result<Config> parsed = parse_config(json_text);
+  EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+  return parsed ? std::move(parsed).value() : Config{};
+}
+Config must_load(const std::string& path) {
+  base::Result<Config> loaded = load_config_file(path);
+  EXPECT_TRUE(loaded.ok()) << loaded.error().message;
+  return loaded ? std::move(loaded).value() : Config{};
+}
+
 std::string error_of(const std::string& json_text) {
-  try {
-    parse_config(json_text);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  return "";
+  base::Result<Config> parsed = parse_config(json_text);
+  return parsed ? "" : parsed.error().message;
 }
 
 TEST(ConfigLoader, ContractExampleParses) {
-  Config config = parse_config(kContractExample);
+  Config config = must_parse(kContractExample);
   ASSERT_EQ(config.proxy.routes.size(), 2u);
   EXPECT_EQ(config.proxy.routes[0].name, "gates");
   EXPECT_EQ(config.proxy.routes[0].listen.host, "0.0.0.0");
@@ -56,7 +65,7 @@ TEST(ConfigLoader, ContractExampleParses) {
 
 TEST(ConfigLoader, OnlyRoutesAreRequired) {
   Config config =
-      parse_config(R"({"routes":[{"name":"a","listen":":9001","upstream":"[::1]:8001"}]})");
+      must_parse(R"({"routes":[{"name":"a","listen":":9001","upstream":"[::1]:8001"}]})");
   EXPECT_EQ(config.proxy.routes[0].listen.host, "0.0.0.0");
   EXPECT_EQ(config.proxy.routes[0].upstream.host, "::1");
   EXPECT_TRUE(config.proxy.routes[0].capture);
@@ -196,7 +205,7 @@ TEST(ConfigLoader, PostgresUrlIsCheckedAtLoad) {
   error = error_of("{" + routes + R"(,"sink":{"postgres":"postgresql://u:hunter2@[::1/db"}})");
   EXPECT_EQ(error.rfind("sink.postgres: invalid PostgreSQL URL: ", 0), 0u) << error;
   EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
-  EXPECT_EQ(parse_config("{" + routes + R"(,"sink":{"postgres":"host=db dbname=mcptap"}})")
+  EXPECT_EQ(must_parse("{" + routes + R"(,"sink":{"postgres":"host=db dbname=mcptap"}})")
                 .sink.postgres_url,
             "host=db dbname=mcptap");
 
@@ -206,16 +215,13 @@ TEST(ConfigLoader, PostgresUrlIsCheckedAtLoad) {
     file << "{" << routes << R"(,"sink":{"postgres":"postgres://db:5432/mcptap"}})";
   }
   setenv("MCPTAP_PG_URL", "postgresql//mcptap:hunter2@db/mcptap", 1);
-  try {
-    load_config_file(path);
-    ADD_FAILURE() << "a malformed MCPTAP_PG_URL was accepted";
-  } catch (const ConfigError& thrown) {
-    std::string what = thrown.what();
-    EXPECT_EQ(what.rfind("MCPTAP_PG_URL: invalid PostgreSQL DSN: ", 0), 0u) << what;
-    EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
-  }
+  base::Result<Config> refused = load_config_file(path);
+  ASSERT_FALSE(refused.ok()) << "a malformed MCPTAP_PG_URL was accepted";
+  const std::string& what = refused.error().message;
+  EXPECT_EQ(what.rfind("MCPTAP_PG_URL: invalid PostgreSQL DSN: ", 0), 0u) << what;
+  EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
   unsetenv("MCPTAP_PG_URL");
-  EXPECT_EQ(load_config_file(path).sink.postgres_url, "postgres://db:5432/mcptap");
+  EXPECT_EQ(must_load(path).sink.postgres_url, "postgres://db:5432/mcptap");
   std::remove(path.c_str());
 }
 
@@ -240,11 +246,11 @@ TEST(ConfigLoaderSpelling, ClosestSpellingIgnoresCaseAndSeparators) {
 }
 
 TEST(ConfigLoader, LimitsDefaultOffTopLevelSetsEveryRouteARouteOverrides) {
-  Config unlimited = parse_config(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}]})");
+  Config unlimited = must_parse(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}]})");
   EXPECT_EQ(unlimited.proxy.routes[0].limits.max_connections, 0u);
   EXPECT_EQ(unlimited.proxy.routes[0].limits.idle_timeout_s, 0u);
 
-  Config config = parse_config(R"({
+  Config config = must_parse(R"({
     "limits": {"max_connections": 100, "idle_timeout_s": 300},
     "routes": [
       {"name":"a","listen":":1","upstream":"b:1"},
@@ -265,11 +271,11 @@ TEST(ConfigLoader, LimitsDefaultOffTopLevelSetsEveryRouteARouteOverrides) {
 }
 
 TEST(ConfigLoader, CaptureBudgetDefaultsFromCaptureAndRouteLimitsOverride) {
-  Config unlimited = parse_config(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}]})");
+  Config unlimited = must_parse(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}]})");
   EXPECT_TRUE(unlimited.proxy.routes[0].limits.capture_budget.unlimited());
   EXPECT_TRUE(unlimited.capture.budget.unlimited());
 
-  Config config = parse_config(R"({
+  Config config = must_parse(R"({
     "routes": [
       {"name":"a","listen":":1","upstream":"b:1"},
       {"name":"c","listen":":2","upstream":"d:1","limits":{"max_messages_per_second":5}},
@@ -312,11 +318,10 @@ TEST(ConfigLoader, CaptureBudgetBadValuesAreNamed) {
 
 TEST(ConfigLoader, OriginalDstUpstream) {
   Config config =
-      parse_config(R"({"routes":[{"name":"t","listen":":15001","upstream":"original_dst"}]})");
+      must_parse(R"({"routes":[{"name":"t","listen":":15001","upstream":"original_dst"}]})");
   EXPECT_TRUE(config.proxy.routes[0].upstream_original_dst);
   EXPECT_EQ(config.proxy.routes[0].upstream_text(), "original_dst");
-  Config plain =
-      parse_config(R"({"routes":[{"name":"t","listen":":1","upstream":"original:80"}]})");
+  Config plain = must_parse(R"({"routes":[{"name":"t","listen":":1","upstream":"original:80"}]})");
   EXPECT_FALSE(plain.proxy.routes[0].upstream_original_dst);
   EXPECT_EQ(plain.proxy.routes[0].upstream_text(), "original:80");
   EXPECT_EQ(error_of(R"({"routes":[{"name":"t","listen":":1","upstream":"original_dest"}]})"),
@@ -326,11 +331,11 @@ TEST(ConfigLoader, OriginalDstUpstream) {
 // `mcptap stdio`'s log: no file (nothing on stderr) and level info unless the file says so.
 TEST(ConfigLoader, StdioLogFileAndLevel) {
   const std::string routes = R"("routes":[{"name":"a","listen":":1","upstream":"b:1"}])";
-  Config defaults = parse_config("{" + routes + "}");
+  Config defaults = must_parse("{" + routes + "}");
   EXPECT_EQ(defaults.stdio.log_file, "");
   EXPECT_EQ(defaults.stdio.log_level, base::LogLevel::Info);
-  Config set = parse_config(
-      "{" + routes + R"(,"stdio":{"log_file":"/var/log/mcptap/hop.log","log_level":"warn"}})");
+  Config set = must_parse("{" + routes +
+                          R"(,"stdio":{"log_file":"/var/log/mcptap/hop.log","log_level":"warn"}})");
   EXPECT_EQ(set.stdio.log_file, "/var/log/mcptap/hop.log");
   EXPECT_EQ(set.stdio.log_level, base::LogLevel::Warn);
   EXPECT_EQ(error_of("{" + routes + R"(,"stdio":{"log_level":"verbose"}})"),
@@ -342,16 +347,19 @@ TEST(ConfigLoader, StdioLogFileAndLevel) {
 }
 
 TEST(ConfigLoader, FileErrorsAndEnvironmentOverride) {
-  EXPECT_THROW(load_config_file("/nonexistent/mcptap.json"), ConfigError);
+  base::Result<Config> missing = load_config_file("/nonexistent/mcptap.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message,
+            "/nonexistent/mcptap.json: cannot open: No such file or directory");
   std::string path = testing::TempDir() + "mcptap_config_test.json";
   {
     std::ofstream file(path);
     file << kContractExample;
   }
   setenv("MCPTAP_PG_URL", "postgresql://from-env/db", 1);
-  EXPECT_EQ(load_config_file(path).sink.postgres_url, "postgresql://from-env/db");
+  EXPECT_EQ(must_load(path).sink.postgres_url, "postgresql://from-env/db");
   unsetenv("MCPTAP_PG_URL");
-  EXPECT_EQ(load_config_file(path).sink.postgres_url, "postgresql://mcptap@db/mcptap");
+  EXPECT_EQ(must_load(path).sink.postgres_url, "postgresql://mcptap@db/mcptap");
   std::remove(path.c_str());
 }
 

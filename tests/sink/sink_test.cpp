@@ -285,7 +285,10 @@ TEST(SinkTest, UnusableSpoolDirectoryDropsButNeverThrows) {
   const std::string file = spool.path() + "/a-file";
   { std::ofstream(file) << "x"; }
   Sink sink(options_for(testing::test_pg_url(), file + "/spool"));
-  EXPECT_EQ(sink.start_problem(), file + " is not a directory (set sink.spool_dir to a directory)");
+  base::Status usable = sink.start_status();
+  ASSERT_FALSE(usable.ok());
+  EXPECT_EQ(usable.error().message,
+            file + " is not a directory (set sink.spool_dir to a directory)");
   EXPECT_EQ(sink.spool_dir(), file + "/spool");
   sink.start();
   EXPECT_FALSE(sink.consume(make_record("r", 0)));
