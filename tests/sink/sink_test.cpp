@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "pg_test_support.h"
+#include "tests/support/temp_dir.h"
 
 namespace mcptap::sink {
 namespace {
@@ -24,21 +25,7 @@ using testing::unique_name;
 using Clock = std::chrono::steady_clock;
 
 // A spool directory per sink, removed at the end of the test.
-class SpoolDir {
- public:
-  SpoolDir() {
-    char name[] = "/tmp/mcptap-sink-spool-XXXXXX";
-    path_ = ::mkdtemp(name);
-  }
-  ~SpoolDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using SpoolDir = test_support::TempDir;
 
 SinkOptions options_for(const std::string& url, const std::string& spool_dir) {
   SinkOptions options;

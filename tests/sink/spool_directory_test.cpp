@@ -12,27 +12,14 @@
 
 #include "sink/sink_stats.h"
 #include "sink/spool.h"
+#include "tests/support/temp_dir.h"
 
 namespace mcptap::sink {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/mcptap-spool-directory-test-XXXXXX";
-    path_ = ::mkdtemp(name);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 void touch(const std::string& path) {
   std::ofstream(path) << "x";

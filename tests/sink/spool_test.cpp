@@ -18,6 +18,7 @@
 
 #include "sink/crc32c.h"
 #include "sink/spool_frame.h"
+#include "tests/support/temp_dir.h"
 
 namespace mcptap::sink {
 namespace {
@@ -26,22 +27,7 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    char name[] = "/tmp/mcptap-spool-test-XXXXXX";
-    path_ = ::mkdtemp(name);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 capture::Record full_record(int sequence, size_t payload_size = 40) {
   capture::Record record;
