@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "capture/record.h"
+#include "capture/tls_summary.h"
 
 namespace mcptap::capture {
 
@@ -16,6 +17,9 @@ class StreamTap {
   virtual void on_bytes(Direction direction, std::string_view bytes) = 0;
   // The side that sends in `direction` half-closed (EOF); no more bytes that way.
   virtual void on_end(Direction direction) = 0;
+  // Every TLS handshake of the connection is done, before its first plaintext byte: the
+  // records that follow carry it in meta.tls. Never called for a connection without TLS.
+  virtual void on_tls(const TlsSummary& /*summary*/) {}
   // The connection is gone; pending state can be released.
   virtual void on_close() = 0;
 };

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "base/host_port.h"
 #include "capture/capture_budget.h"
@@ -27,6 +29,38 @@ struct RouteLimits {
   bool operator==(const RouteLimits&) const = default;
 };
 
+enum class TlsVersion : uint8_t { V1_2, V1_3 };
+
+// listen_tls.intercept: the local CA whose leaves are minted per SNI (transparent mode).
+struct InterceptCa {
+  std::string ca_cert_file;
+  std::string ca_key_file;
+  bool operator==(const InterceptCa&) const = default;
+};
+
+// listen_tls: clients reach the route over TLS. Either a certificate of its own
+// (termination) or `intercept`, never both (the loader checks).
+struct ListenTls {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // non-empty: clients must present a certificate it signed
+  TlsVersion min_version = TlsVersion::V1_2;
+  std::optional<InterceptCa> intercept;
+  bool operator==(const ListenTls&) const = default;
+};
+
+// upstream_tls: the route reaches its upstream over TLS (origination).
+struct UpstreamTls {
+  std::string
+      server_name;      // SNI and the name verified; empty: the upstream host (no SNI for an IP)
+  std::string ca_file;  // empty: the system store
+  bool verify = true;
+  std::string client_cert_file;
+  std::string client_key_file;
+  std::vector<std::string> alpn;  // offered in order; empty: no ALPN extension
+  bool operator==(const UpstreamTls&) const = default;
+};
+
 struct RouteConfig {
   std::string name;
   HostPort listen;
@@ -36,6 +70,8 @@ struct RouteConfig {
   // iptables/nftables REDIRECT rule diverted it here (SO_ORIGINAL_DST); `upstream` is unused.
   bool upstream_original_dst = false;
   RouteLimits limits;
+  std::optional<ListenTls> listen_tls;
+  std::optional<UpstreamTls> upstream_tls;
   // What the route forwards to, as shown in logs and /routes.
   std::string upstream_text() const {
     return upstream_original_dst ? "original_dst" : upstream.to_string();
@@ -51,6 +87,8 @@ struct FlowLimits {
   size_t low_watermark_bytes = 256u << 10;
   size_t read_buffer_bytes = 64u << 10;
   int connect_timeout_ms = 10000;
+  // proxy.tls_handshake_timeout_ms: the deadline for every TLS handshake of a connection.
+  int tls_handshake_timeout_ms = 10000;
 };
 
 }  // namespace mcptap::proxy

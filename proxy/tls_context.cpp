@@ -1,0 +1,2 @@
+// Filled in by the TLS implementation.
+#include "proxy/tls_context.h"
