@@ -48,8 +48,9 @@ class TlsNdjsonEcho(ThreadedServer):
 
 
 def outcome(sock):
-    """Reads until the peer ends: ("data", bytes), ("eof", b"") or ("reset", b"") — a TLS
-    alert received by an SSLSocket counts as a reset (the connection was refused)."""
+    """Reads until the peer ends: ("data", bytes), ("eof", b""), ("reset", b""),
+    ("alert: REASON", b"") for a TLS alert on an SSLSocket, or ("stall", ...) at the socket's
+    timeout."""
     got = b""
     try:
         while True:
@@ -61,6 +62,8 @@ def outcome(sock):
         return ("alert: " + (error.reason or str(error)), got)
     except (ConnectionResetError, BrokenPipeError):
         return ("reset", got)
+    except socket.timeout:
+        return ("stall", got)
 
 
 def plain_request(port, payload=PING, timeout=10):
