@@ -2,6 +2,7 @@
 """Certificate rotation: SIGHUP re-reads a TLS route's files. New handshakes get the new
 certificate, a connection opened before keeps working on the old one, and files that do
 not load are refused with the running certificate kept."""
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Mcptap, log_lines, poll, recv_at_least  # noqa: E402
-from tls_certs import TestPki  # noqa: E402
+from tls_certs import Pki  # noqa: E402
 
 REJECTED = "reload rejected; the running configuration stays"
 
@@ -57,9 +58,10 @@ def metric(text, name, **labels):
 class TlsReloadTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory(prefix="mcptap-tls-reload-")
-        self.pki = TestPki(self.dir.name)
-        self.first = self.pki.leaf("first", ["DNS:localhost", "IP:127.0.0.1"])
-        self.second = self.pki.leaf("second", ["DNS:localhost", "IP:127.0.0.1"])
+        self.pki = Pki(self.dir.name)
+        local = ["DNS:localhost", "IP:127.0.0.1"]
+        self.first = self.pki.issue("first", "localhost", local)
+        self.second = self.pki.issue("second", "localhost", local)
         # The route reads these two paths; rotation replaces their contents.
         self.cert_path = os.path.join(self.dir.name, "route.crt")
         self.key_path = os.path.join(self.dir.name, "route.key")
@@ -70,7 +72,7 @@ class TlsReloadTest(unittest.TestCase):
                                            "key_file": self.key_path}}])
         self.tap.start()
         self.port = self.tap.ports["rotating"]
-        self.client_context = ssl.create_default_context(cafile=self.pki.ca_cert)
+        self.client_context = ssl.create_default_context(cafile=self.pki.ca_crt)
 
     def tearDown(self):
         self.tap.close()
@@ -78,7 +80,8 @@ class TlsReloadTest(unittest.TestCase):
         self.dir.cleanup()
 
     def install(self, leaf):
-        for source, target in ((leaf.cert, self.cert_path), (leaf.key, self.key_path)):
+        crt, key = leaf
+        for source, target in ((crt, self.cert_path), (key, self.key_path)):
             with open(source, "rb") as f:
                 data = f.read()
             tmp = target + ".new"
@@ -90,11 +93,15 @@ class TlsReloadTest(unittest.TestCase):
         raw = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         return self.client_context.wrap_socket(raw, server_hostname="localhost")
 
-    def serial_of(self, conn):
-        der = conn.getpeercert(binary_form=True)
-        out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"],
-                             input=der, capture_output=True, check=True)
+    @staticmethod
+    def serial(der=None, path=None):
+        args = ["openssl", "x509", "-noout", "-serial"]
+        args += ["-inform", "DER"] if der is not None else ["-in", path]
+        out = subprocess.run(args, input=der, capture_output=True, check=True)
         return out.stdout.decode().strip().split("=", 1)[1].upper()
+
+    def serial_of(self, conn):
+        return self.serial(der=conn.getpeercert(binary_form=True))
 
     def echo(self, conn, text):
         conn.sendall(text.encode() + b"\n")
@@ -113,14 +120,14 @@ class TlsReloadTest(unittest.TestCase):
 
     def test_rotation_keeps_open_connections_and_refuses_bad_files(self):
         old = self.connect()
-        self.assertEqual(self.serial_of(old), self.first.serial)
+        self.assertEqual(self.serial_of(old), self.serial(path=self.first[0]))
         self.assertEqual(self.echo(old, '{"jsonrpc":"2.0","method":"before"}'),
                          '{"jsonrpc":"2.0","method":"before"}')
 
         self.install(self.second)
         self.assertEqual(self.reload()["msg"], "configuration reloaded", self.tap.log())
         with self.connect() as new:
-            self.assertEqual(self.serial_of(new), self.second.serial)
+            self.assertEqual(self.serial_of(new), self.serial(path=self.second[0]))
             self.assertEqual(self.echo(new, "new"), "new")
         # The connection from before the reload is untouched, still on the old certificate.
         self.assertEqual(self.echo(old, "old-still-works"), "old-still-works")
@@ -132,7 +139,7 @@ class TlsReloadTest(unittest.TestCase):
         self.assertIn(self.key_path, rejected["error"])
         self.assertIn("chmod 600", rejected["error"])
         with self.connect() as after:
-            self.assertEqual(self.serial_of(after), self.second.serial)
+            self.assertEqual(self.serial_of(after), self.serial(path=self.second[0]))
         self.assertEqual(self.echo(old, "still"), "still")
         old.close()
 
@@ -144,9 +151,13 @@ class TlsReloadTest(unittest.TestCase):
                                 side="client", resumed="false"), 3.0, text)
         self.assertNotIn('side="upstream"', "\n".join(
             line for line in text.splitlines() if line.startswith("mcptap_tls_handshakes_total")))
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.tap.admin_port}/routes") as r:
+            (route,) = json.loads(r.read())
+        self.assertEqual(route["tls"], {"listen": "terminate", "upstream": False,
+                                        "handshakes": 3, "handshake_failures": 0})
         self.assertEqual(self.tap.stop(), 0, self.tap.log())
         # No private key material ever reaches the log.
-        with open(self.second.key) as f:
+        with open(self.second[1]) as f:
             key_body = "".join(f.read().splitlines()[1:-1])
         self.assertNotIn(key_body[:40], self.tap.log())
 
