@@ -10,7 +10,6 @@
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
-#include <random>
 #include <utility>
 
 #include "base/resolver.h"
@@ -44,7 +43,11 @@ bool is_per_connection_accept_error(int status) {
 // Connection ids are unique within the process: a random base drawn once, plus a serial
 // per listener, make each listener's 32-bit prefix distinct; a counter makes the rest.
 uint32_t next_listener_prefix() {
-  static const uint32_t random_base = std::random_device{}();
+  static const uint32_t random_base = [] {
+    uint32_t value = 0;
+    base::random_bytes(&value, sizeof(value));
+    return value;
+  }();
   static std::atomic<uint32_t> serial{0};
   return random_base + serial.fetch_add(1, std::memory_order_relaxed);
 }
