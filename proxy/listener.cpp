@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "base/random.h"
 #include "base/resolver.h"
 #include "base/uv_handles.h"
 
