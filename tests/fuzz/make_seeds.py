@@ -122,6 +122,17 @@ config = {"admin": {"listen": "127.0.0.1:9901", "token_env": "MCPTAP_ADMIN_TOKEN
           "redact": {"json_keys": ["password"], "headers": ["authorization"]}}
 write("config_loader_fuzz", "config.json", json.dumps(config))
 write("config_loader_fuzz", "empty.json", "{}")
+tls_config = {"proxy": {"tls_handshake_timeout_ms": 5000},
+              "routes": [{"name": "terminate", "listen": "127.0.0.1:9443", "upstream": "api.test:443",
+                          "listen_tls": {"cert_file": "/tls/c.pem", "key_file": "/tls/k.pem",
+                                         "client_ca_file": "/tls/clients.pem", "min_version": "1.3"},
+                          "upstream_tls": {"server_name": "api.test", "ca_file": "/tls/ca.pem",
+                                           "client_cert_file": "/tls/cc.pem", "client_key_file": "/tls/ck.pem",
+                                           "alpn": ["http/1.1"]}},
+                         {"name": "intercept", "listen": ":15443", "upstream": "original_dst",
+                          "listen_tls": {"intercept": {"ca_cert_file": "/ca/ca.crt", "ca_key_file": "/ca/ca.key"}},
+                          "upstream_tls": {"verify": False}}]}
+write("config_loader_fuzz", "config_tls.json", json.dumps(tls_config))
 
 # The admin server's request path: option byte, then FuzzInput chunks.
 TOKEN = b"Authorization: Bearer s3cret-token\r\n"
