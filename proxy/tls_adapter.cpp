@@ -54,6 +54,9 @@ TlsFailure error_failure(unsigned long error) {
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
     case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
       return TlsFailure::PeerRejectedCertificate;
     case SSL_R_NO_SHARED_CIPHER:
       return TlsFailure::NoSharedCipher;
@@ -91,6 +94,11 @@ std::string_view to_string(TlsFailure failure) {
 struct TlsAdapter::Impl final : TlsBioEnds {
   Impl(BufferPool& buffer_pool, Sink& output) : pool(buffer_pool), sink(output) {}
   ~Impl() override {
+    // SSL_free treats a session that ended without our close_notify as suspect and makes it
+    // unresumable. Most connections end with a bare TCP close; only a failed one is suspect.
+    if (ssl && state != State::Failed && state != State::Handshaking) {
+      SSL_set_shutdown(ssl.get(), SSL_get_shutdown(ssl.get()) | SSL_SENT_SHUTDOWN);
+    }
     ssl.reset();  // before the buffers its BIO writes into
     if (out != nullptr) pool.release(out);
   }
@@ -160,8 +168,8 @@ struct TlsAdapter::Impl final : TlsBioEnds {
     unsigned long first = ERR_peek_error();
     std::string detail = drain_openssl_errors();
     long verify = SSL_get_verify_result(ssl.get());
-    bool verifying = (SSL_get_verify_mode(ssl.get()) & SSL_VERIFY_PEER) != 0;
-    if (verifying && verify != X509_V_OK && SSL_get0_peer_certificate(ssl.get()) != nullptr) {
+    if (ERR_GET_LIB(first) == ERR_LIB_SSL &&
+        ERR_GET_REASON(first) == SSL_R_CERTIFICATE_VERIFY_FAILED && verify != X509_V_OK) {
       std::string reason = X509_verify_cert_error_string(verify);
       fail(verify_failure(verify), detail.empty() ? reason : reason + "; " + detail);
       return;
@@ -179,6 +187,7 @@ struct TlsAdapter::Impl final : TlsBioEnds {
     int result = SSL_do_handshake(ssl.get());
     if (result == 1) {
       state = State::Open;
+      keep_reusable_session();
       return;
     }
     int error = SSL_get_error(ssl.get(), result);
@@ -187,6 +196,17 @@ struct TlsAdapter::Impl final : TlsBioEnds {
       return;
     }
     fail_from_openssl(error);
+  }
+
+  // A TLS 1.2 session may be resumed again and again, but OpenSSL announces it only when
+  // it is new: put a resumed one back for the next connection. (TLS 1.3 tickets are
+  // single-use; the server's new one arrives through the context's callback.)
+  void keep_reusable_session() {
+    if (server_role || target.cache_key.empty() || SSL_session_reused(ssl.get()) != 1 ||
+        SSL_version(ssl.get()) >= TLS1_3_VERSION) {
+      return;
+    }
+    client->keep_session(target.cache_key, UniqueSslSession(SSL_get1_session(ssl.get())));
   }
 
   // Decrypts everything the input holds, filling each pooled buffer across records so a
