@@ -219,8 +219,9 @@ void Session::on_read(Side& source, ssize_t nread, const uv_buf_t* buf) {
   if (buffer != nullptr) pool_.release(buffer);
   if (nread == 0) return;  // EAGAIN: nothing this time
   if (state_ == State::Handshaking) {
-    // The connection ended or broke before TLS was set up on it.
-    if (handshaking(source)) {
+    // The connection ended or broke before TLS was set up on it. A client that leaves
+    // without a byte never tried (a port probe, a health check): not a failed handshake.
+    if (handshaking(source) && (source.heard || &source == &upstream_)) {
       fail_tls(source, TlsFailure::Truncated);
     } else {
       close_sides(&source);

@@ -145,6 +145,7 @@ class Session : private ForwardingSide::Owner {
     // TLS towards this socket (null: plaintext). The bytes read are ciphertext; what is
     // forwarded and tapped is the plaintext it gives.
     std::unique_ptr<TlsAdapter> tls;
+    bool heard = false;  // a byte came from this socket
     // Plaintext decrypted before every handshake was done, forwarded once they are; the
     // socket is not read meanwhile, so this holds at most what one read gave.
     std::vector<std::pair<PooledBuffer*, size_t>> held;

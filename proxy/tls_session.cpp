@@ -132,6 +132,7 @@ TlsTarget Session::upstream_target() const {
 
 void Session::on_tls_read(Side& source, PooledBuffer* buffer, size_t length) {
   last_activity_ms_ = uv_now(loop_);
+  source.heard = true;
   TlsAdapter::State state = source.tls->receive(std::string_view(buffer->data(), length));
   pool_.release(buffer);
   on_tls_progress(source, state);
