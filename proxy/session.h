@@ -167,6 +167,7 @@ class Session : private ForwardingSide::Owner {
   void start_handshakes();
   void start_upstream_handshake();
   bool intercepting() const;
+  bool upstream_waits_for_client_hello() const;
   const sockaddr_storage& upstream_address() const;
   TlsTarget upstream_target() const;
   void on_tls_progress(Side& side, TlsAdapter::State state);

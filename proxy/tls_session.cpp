@@ -70,9 +70,16 @@ void Session::start_handshakes() {
     start_reading(client_);
     if (state_ != State::Handshaking) return;
   }
-  // An intercepted upstream is dialled by the name the client asks for: it starts once the
-  // client's handshake is done.
-  if (tls_->upstream && !intercepting()) start_upstream_handshake();
+  // Behind a TLS listener the upstream's handshake starts with the client's first bytes (in
+  // parallel with the rest of the client's handshake): a port probe that connects and
+  // leaves costs the upstream no handshake. An intercepted upstream waits for the whole
+  // client handshake, for the name the client asks for.
+  if (tls_->upstream && !tls_->listen) start_upstream_handshake();
+}
+
+bool Session::upstream_waits_for_client_hello() const {
+  return state_ == State::Handshaking && tls_->upstream && tls_->listen && !intercepting() &&
+         !upstream_.tls;
 }
 
 void Session::start_upstream_handshake() {
@@ -133,6 +140,13 @@ TlsTarget Session::upstream_target() const {
 void Session::on_tls_read(Side& source, PooledBuffer* buffer, size_t length) {
   last_activity_ms_ = uv_now(loop_);
   source.heard = true;
+  if (&source == &client_ && upstream_waits_for_client_hello()) {
+    start_upstream_handshake();
+    if (state_ != State::Handshaking) {
+      pool_.release(buffer);
+      return;
+    }
+  }
   TlsAdapter::State state = source.tls->receive(std::string_view(buffer->data(), length));
   pool_.release(buffer);
   on_tls_progress(source, state);
