@@ -123,6 +123,7 @@ struct TlsAdapter::Impl final : TlsBioEnds {
   // ---- TlsBioEnds ----
   size_t read_input(char* into, size_t capacity) override {
     size_t n = std::min(capacity, input.size());
+    if (n == 0) return 0;  // an empty view's data() may be null, which memcpy must not see
     std::memcpy(into, input.data(), n);
     input.remove_prefix(n);
     return n;
