@@ -48,6 +48,10 @@ TlsFailure error_failure(unsigned long error) {
   if (error == 0 || ERR_GET_LIB(error) != ERR_LIB_SSL) return TlsFailure::Internal;
   int reason = ERR_GET_REASON(error);
   switch (reason) {
+    case SSL_R_CALLBACK_FAILED:  // interception could not mint or install a leaf
+    case ERR_R_INTERNAL_ERROR:
+    case ERR_R_MALLOC_FAILURE:
+      return TlsFailure::Internal;
     case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:  // we were the client without one
       return TlsFailure::NoClientCert;
@@ -123,6 +127,7 @@ struct TlsAdapter::Impl final : TlsBioEnds {
   // ---- TlsBioEnds ----
   size_t read_input(char* into, size_t capacity) override {
     size_t n = std::min(capacity, input.size());
+    if (n == 0) return 0;  // an empty view's data() may be null, which memcpy must not see
     std::memcpy(into, input.data(), n);
     input.remove_prefix(n);
     return n;

@@ -149,3 +149,47 @@ ADMIN = [
 for name, data in ADMIN:
     write("admin_request_fuzz", name, b"\x00" + chunked(data))
 write("admin_request_fuzz", "small_limits", b"\x07" + chunked(ADMIN[3][1], 7))
+
+
+def tls_flights():
+    """A real ClientHello, and the server's answer to it, from python's ssl over memory."""
+    import ssl
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", d + "/k.pem", "-out", d + "/c.pem", "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                       check=True, capture_output=True)
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(d + "/c.pem", d + "/k.pem")
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    client_ctx.set_alpn_protocols(["h2", "http/1.1"])
+    flights = {}
+    for name, maximum in (("tls13", ssl.TLSVersion.TLSv1_3), ("tls12", ssl.TLSVersion.TLSv1_2)):
+        client_ctx.maximum_version = maximum
+        c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = client_ctx.wrap_bio(c_in, c_out, server_hostname="localhost")
+        server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+        try:
+            client.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = c_out.read()
+        s_in.write(hello)
+        try:
+            server.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        flights[name] = (hello, s_out.read())
+    return flights
+
+
+# The TLS adapter's read path: option byte (role: 0 server, 1 client, 2 intercept), then chunks.
+for version, (hello, answer) in tls_flights().items():
+    write("tls_adapter_fuzz", "client_hello_" + version, b"\x00" + chunked(hello, 100))
+    write("tls_adapter_fuzz", "intercept_hello_" + version, b"\x02" + chunked(hello, 37))
+    write("tls_adapter_fuzz", "server_flight_" + version, b"\x01" + chunked(answer))
+write("tls_adapter_fuzz", "http_request", b"\x00" + chunked(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
