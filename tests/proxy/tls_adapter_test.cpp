@@ -194,6 +194,9 @@ TEST_F(TlsAdapterTest, HandshakeSurvivesEveryFlightSplitAtEveryByte) {
         ++handshakes;
       }
     }
+    std::printf("version %#x: %d handshakes, flights of", max_version, handshakes);
+    for (size_t size : flights) std::printf(" %zu", size);
+    std::printf(" bytes\n");
     EXPECT_GT(handshakes, 500) << max_version;
     reset_endpoints();
   }
