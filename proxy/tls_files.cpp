@@ -20,6 +20,14 @@ namespace {
 constexpr size_t kMaxFileBytes = 1u << 20;  // far above any real chain or key
 constexpr long kExpiryWarningSeconds = 7L * 24 * 3600;
 
+// A key only its owner can read, as ssh wants; or, as PostgreSQL also accepts, a key owned
+// by root that its group may read (0640, 0440): what a Kubernetes Secret mounted with a
+// pod fsGroup looks like, the group being the one mcptap runs in.
+bool private_enough(const struct stat& status) {
+  if ((status.st_mode & 077) == 0) return true;
+  return status.st_uid == 0 && (status.st_mode & 037) == 0;
+}
+
 // The file's bytes; `private_key` also refuses a mode that lets group or others read it.
 // The caller wipes the bytes of a key.
 base::Result<std::string> read_file(const TlsFileRef& file, bool private_key) {
@@ -33,7 +41,7 @@ base::Result<std::string> read_file(const TlsFileRef& file, bool private_key) {
     ::close(fd);
     return base::fail(file.describe() + ": not a regular file");
   }
-  if (private_key && (status.st_mode & 077) != 0) {
+  if (private_key && !private_enough(status)) {
     ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(status.st_mode & 07777));

@@ -4,6 +4,8 @@
 #include "proxy/tls_context.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -81,7 +83,9 @@ TEST_F(TlsContextTest, LoadsATerminationContext) {
 }
 
 TEST_F(TlsContextTest, RefusesAKeyReadableByOthers) {
-  for (mode_t mode : {0644, 0640, 0604}) {
+  // Owned by someone other than root (as root, the test hands the file to nobody).
+  if (::geteuid() == 0) ASSERT_EQ(::chown(listen_.key_file.c_str(), 65534, 65534), 0);
+  for (mode_t mode : {0644, 0640, 0604, 0440}) {
     ASSERT_EQ(::chmod(listen_.key_file.c_str(), mode), 0);
     char expected_mode[8];
     std::snprintf(expected_mode, sizeof expected_mode, "%04o", mode);
@@ -91,6 +95,23 @@ TEST_F(TlsContextTest, RefusesAKeyReadableByOthers) {
   }
   ASSERT_EQ(::chmod(listen_.key_file.c_str(), 0400), 0);
   EXPECT_TRUE(TlsServerContext::load("gates", listen_).ok());
+}
+
+// As PostgreSQL allows: a root-owned key its group may read, which is how a Kubernetes
+// Secret with a pod fsGroup is mounted. Others, or a group that may write, still refused.
+TEST_F(TlsContextTest, AcceptsARootOwnedKeyItsGroupMayRead) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give the key to root";
+  ASSERT_EQ(::chown(listen_.key_file.c_str(), 0, 65534), 0);
+  for (mode_t mode : {0640, 0440}) {
+    ASSERT_EQ(::chmod(listen_.key_file.c_str(), mode), 0);
+    auto loaded = TlsServerContext::load("gates", listen_);
+    EXPECT_TRUE(loaded.ok()) << std::oct << mode << ": " << loaded.error().message;
+  }
+  for (mode_t mode : {0644, 0660, 0604}) {
+    ASSERT_EQ(::chmod(listen_.key_file.c_str(), mode), 0);
+    EXPECT_NE(refusal(listen_).find("is readable by group or others"), std::string::npos)
+        << std::oct << mode;
+  }
 }
 
 TEST_F(TlsContextTest, RefusesAKeyThatIsNotTheCertificates) {
