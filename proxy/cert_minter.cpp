@@ -29,24 +29,9 @@ constexpr size_t kMaxCommonNameLength = 64;
 constexpr size_t kMaxDnsNameLength = 253;
 constexpr size_t kMaxDnsLabelLength = 63;
 
-// The queued OpenSSL errors as one bounded line, and the queue cleared: the one loop
-// thread shares the queue with every connection's handshakes.
-std::string take_openssl_errors() {
-  std::string text;
-  unsigned long code = 0;
-  while ((code = ERR_get_error()) != 0) {
-    char line[256];
-    ERR_error_string_n(code, line, sizeof(line));
-    if (text.size() < 512) {
-      if (!text.empty()) text += "; ";
-      text += line;
-    }
-  }
-  return text.empty() ? "unknown OpenSSL error" : text;
-}
-
 base::Error openssl_failure(const std::string& what) {
-  return base::fail(what + ": " + take_openssl_errors());
+  std::string reason = drain_openssl_errors();
+  return base::fail(what + ": " + (reason.empty() ? "unknown OpenSSL error" : reason));
 }
 
 bool is_ip_literal(std::string_view name) {
