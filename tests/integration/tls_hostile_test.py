@@ -28,10 +28,20 @@ def healthz(admin_port):
         return r.status
 
 
-def echo_reply(message):
-    if "id" not in message:
-        return None
-    return {"jsonrpc": "2.0", "id": message["id"], "result": message.get("params") or {}}
+class EchoUpstream(NdjsonUpstream):
+    """Answers each request with its params. mcptap resets it when the client's handshake
+    fails: that ends the connection quietly."""
+
+    def __init__(self):
+        super().__init__(lambda message: {"jsonrpc": "2.0", "id": message["id"],
+                                          "result": message.get("params") or {}}
+                         if "id" in message else None)
+
+    def serve(self, conn):
+        try:
+            super().serve(conn)
+        except OSError:
+            pass
 
 
 def request(i):
@@ -55,7 +65,7 @@ class TlsHostileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pki = Pki()
-        cls.echo = NdjsonUpstream(echo_reply)
+        cls.echo = EchoUpstream()
         cls.backend = Backend(ssl=cls.pki.server_context()).__enter__()
         cls.route = unique_name("tls_hostile")
         cls.ws_route = unique_name("tls_hostile_wss")
@@ -206,12 +216,10 @@ class TlsHostileTest(unittest.TestCase):
         self.result("hostile")
         seen = wait_for_tls_failures(self.tap.admin_port, self.route,
                                      {("client", "truncated"): 1, ("client", "timeout"): 1})
-        # Random bytes read as a record of an unknown version; OpenSSL says WRONG_VERSION_NUMBER.
-        garbage = {key: n for key, n in seen.items() if key[1] == "version"}
-        self.assertLessEqual(sum(garbage.values()), 1, seen)
-        protocol = 3 - sum(garbage.values())  # garbage, plaintext HTTP, a noise ClientHello
-        self.assertEqual(seen, dict({("client", "protocol"): protocol, ("client", "truncated"): 1,
-                                     ("client", "timeout"): 1}, **garbage))
+        # Random bytes (which OpenSSL reads as a record of an unknown version), plaintext
+        # HTTP and a ClientHello of noise are all "not TLS": protocol, never version.
+        self.assertEqual(seen, {("client", "protocol"): 3, ("client", "truncated"): 1,
+                                ("client", "timeout"): 1})
         self.assertEqual(tls_failures(self.tap.admin_port, self.ws_route), {})
 
     def test_failures_logged_with_route_side_and_reason(self):

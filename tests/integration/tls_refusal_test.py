@@ -15,9 +15,9 @@ import tempfile
 import unittest
 import urllib.request
 
-from harness import HERE, Mcptap, pg_url, unique_name, wait_for_rows
+from harness import HERE, pg_url, unique_name, wait_for_rows
 from tls_certs import OPENSSL, Pki
-from tls_peers import (PING, TlsNdjsonEcho, failure_log_lines, https_backend, outcome,
+from tls_peers import (PING, TlsNdjsonEcho, UnprobedMcptap, failure_log_lines, https_backend, outcome,
                        plain_request, wait_for_log, wait_for_tls_failures)
 
 BINARY = os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
@@ -56,7 +56,7 @@ class TlsRefusalTest(unittest.TestCase):
         routes.append({"name": cls.names["mtls"], "upstream": f"127.0.0.1:{cls.echo.port}",
                        "listen_tls": dict(listen, client_ca_file=p.ca_crt),
                        "upstream_tls": upstream_tls})
-        cls.tap = Mcptap(routes).start()
+        cls.tap = UnprobedMcptap(routes).start()
         cls.port = {key: cls.tap.ports[name] for key, name in cls.names.items()}
 
     @classmethod
