@@ -762,6 +762,7 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
     hs_full = ratio(full, "mcptap-off", "rate")
     hs_full_on = ratio(full, "mcptap-on", "rate")
     kb = per_connection.get("mcptap-on", per_connection.get("mcptap-off"))
+
     def met(value, ok):
         return "not measured" if value is None else ("met" if ok else "**not met**")
 
