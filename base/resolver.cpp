@@ -79,6 +79,16 @@ std::optional<sockaddr_storage> ip_literal(const HostPort& target) {
   return std::nullopt;
 }
 
+std::string address_text(const sockaddr_storage& address) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address.ss_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), text, sizeof(text));
+  } else if (address.ss_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), text, sizeof(text));
+  }
+  return text;
+}
+
 Result<std::vector<sockaddr_storage>> resolve_blocking(const HostPort& target,
                                                        std::string_view what) {
   if (std::optional<sockaddr_storage> literal = ip_literal(target)) {

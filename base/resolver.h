@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +19,8 @@ namespace mcptap::base {
 
 // The address of an IPv4 or IPv6 literal, without DNS; nullopt when `target.host` is a name.
 std::optional<sockaddr_storage> ip_literal(const HostPort& target);
+// The IP of an IPv4 or IPv6 address as text, without the port ("" for another family).
+std::string address_text(const sockaddr_storage& address);
 
 // Blocks until getaddrinfo answers (a literal answers at once). The addresses, IPv4 or IPv6,
 // come in the resolver's order and are never empty. `what` names the host in the error,

@@ -91,6 +91,7 @@ void ConnectionCapture::sniff(std::string_view bytes) {
                                             if (mode_ == Mode::AwaitingUpgrade)
                                               on_upgrade_response(head);
                                           });
+    http_->set_tls_meta(tls_meta());
     request_parser_ = std::make_unique<base::HttpMessageParser>(
         base::HttpMessageParser::Type::Request, http_->request_listener());
     response_parser_ = std::make_unique<base::HttpMessageParser>(
@@ -210,6 +211,7 @@ void ConnectionCapture::submit_websocket_message(Direction direction, WebSocketM
                    {"wire_bytes", message.wire_bytes},
                    {"path", upgrade_path_}};
   if (!subprotocol_.empty()) captured.meta["subprotocol"] = subprotocol_;
+  captured.tls = tls_meta();
   pipeline_.submit(connection_id_, std::move(captured));
 }
 
@@ -227,7 +229,13 @@ void ConnectionCapture::submit_ndjson_line(Direction direction, const NdjsonLine
   captured.size = line.size;
   captured.truncated = line.truncated;
   captured.sha256_hex = line.sha256_hex;
+  captured.tls = tls_meta();
   pipeline_.submit(connection_id_, std::move(captured));
+}
+
+// Comes before the first plaintext byte, so every record of the connection carries it.
+void ConnectionCapture::on_tls(const TlsSummary& summary) {
+  tls_meta_ = to_meta(summary);
 }
 
 void ConnectionCapture::on_end(Direction direction) {

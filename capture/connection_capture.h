@@ -27,6 +27,7 @@ class ConnectionCapture final : public StreamTap {
 
   void on_bytes(Direction direction, std::string_view bytes) override;
   void on_end(Direction direction) override;
+  void on_tls(const TlsSummary& summary) override;
   void on_close() override;
 
   enum class Mode { Sniffing, Http, AwaitingUpgrade, WebSocket, Ndjson, Off };
@@ -48,9 +49,12 @@ class ConnectionCapture final : public StreamTap {
   void abandon(Direction direction, std::string_view what) noexcept;
   Transport transport() const;
 
+  const nlohmann::json* tls_meta() const { return tls_meta_.is_null() ? nullptr : &tls_meta_; }
+
   MessagePipeline& pipeline_;
   std::string connection_id_;
   Mode mode_ = Mode::Sniffing;
+  nlohmann::json tls_meta_;  // meta.tls of every record; null without TLS
 
   // HTTP: one parser per direction feeding the exchange capture.
   std::unique_ptr<HttpCapture> http_;

@@ -302,6 +302,7 @@ void HttpCapture::submit_body(Exchange& exchange, Direction direction, Transport
   message.truncated = truncated;
   message.sha256_hex = sha;
   message.meta = std::move(meta);
+  message.tls = tls_meta_;
   pipeline_.submit(connection_id_, std::move(message));
 }
 
@@ -317,6 +318,7 @@ void HttpCapture::submit_held_request(Exchange& exchange) {
   message.sha256_hex = exchange.held_sha;
   message.meta = http_meta(exchange, false, std::move(exchange.request_headers));
   message.passed_at_us = exchange.request_done_at_us;
+  message.tls = tls_meta_;
   pipeline_.submit(connection_id_, std::move(message));
   std::string().swap(exchange.held_payload);
 }

@@ -29,6 +29,9 @@ class HttpCapture {
               ResponseHeadObserver on_response_head);
   ~HttpCapture();
 
+  // meta.tls for every record of the connection (owned by the caller, which outlives this).
+  void set_tls_meta(const nlohmann::json* tls) { tls_meta_ = tls; }
+
   base::HttpMessageParser::Listener& request_listener();
   base::HttpMessageParser::Listener& response_listener();
 
@@ -74,6 +77,7 @@ class HttpCapture {
   MessagePipeline& pipeline_;
   std::string connection_id_;
   ResponseHeadObserver on_response_head_;
+  const nlohmann::json* tls_meta_ = nullptr;
   std::unique_ptr<Requests> requests_;
   std::unique_ptr<Responses> responses_;
 

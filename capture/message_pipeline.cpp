@@ -76,6 +76,7 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
   } else {
     capture_json(record, message.payload, meta, exchange);
   }
+  if (message.tls != nullptr) meta["tls"] = *message.tls;
   record.meta_json = base::json_text(meta);
   deliver(std::move(record), exchange);
 }

@@ -42,6 +42,7 @@ struct CapturedMessage {
   std::string_view sha256_hex;                     // of the full message, when truncated
   nlohmann::json meta = nlohmann::json::object();  // transport details
   int64_t passed_at_us = 0;                        // when its last byte passed; 0 means now
+  const nlohmann::json* tls = nullptr;             // the connection's meta.tls; null: no TLS
 };
 
 // Counters of one route's capture, read for status and metrics (loop thread only).

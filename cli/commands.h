@@ -3,6 +3,10 @@
 
 #include <string>
 
+namespace CLI {
+class App;
+}
+
 namespace mcptap::cli {
 
 struct RunArgs {
@@ -16,6 +20,14 @@ struct MigrateArgs {
   int partitions_ahead_days = 3;
 };
 int migrate_command(const MigrateArgs& args);
+
+// `mcptap ca init`: a new local CA (ca.crt, ca.key) for listen_tls.intercept.
+struct CaInitArgs {
+  std::string out_dir;
+  int days = 3650;  // a local CA is replaced by hand, so it lasts ten years
+};
+void add_ca_init_options(CLI::App& sub, CaInitArgs& args);
+int ca_init_command(const CaInitArgs& args);
 
 // Exit codes: 0 success, 1 runtime failure, 2 bad usage or configuration.
 inline constexpr int kExitOk = 0;

@@ -61,6 +61,13 @@ int run_app(int argc, char** argv) {
       app.add_subcommand("stdio", "Run an MCP server as a child and capture its stdio");
   add_stdio_options(*stdio, stdio_args);
 
+  CaInitArgs ca_init_args;
+  CLI::App* ca = app.add_subcommand("ca", "Local CA for TLS interception");
+  ca->require_subcommand(1);
+  CLI::App* ca_init =
+      ca->add_subcommand("init", "Create a local CA (ca.crt, ca.key) and print how to use it");
+  add_ca_init_options(*ca_init, ca_init_args);
+
   CLI::App* version = app.add_subcommand("version", "Print the version");
 
   app.footer(
@@ -81,6 +88,9 @@ int run_app(int argc, char** argv) {
       "      other routes within the window, and diff the hops\n"
       "  mcptap diff ID1 ID2 [--pg URL]\n"
       "  mcptap migrate [--pg URL] [--config FILE] [--days-ahead N]\n"
+      "  mcptap ca init --out DIR [--days N]\n"
+      "      a local CA for listen_tls.intercept (ca.crt, ca.key 0600; never overwrites;\n"
+      "      valid 3650 days unless --days says)\n"
       "  mcptap version\n"
       "Environment: MCPTAP_PG_URL (the database), MCPTAP_ADMIN_TOKEN (the admin token).");
 
@@ -104,6 +114,7 @@ int run_app(int argc, char** argv) {
   if (*query) return query_command(query_args);
   if (*diff) return diff_command(diff_args);
   if (*stdio) return stdio_command(stdio_args);
+  if (*ca_init) return ca_init_command(ca_init_args);
   if (*version) {
     std::printf("mcptap %s\n", MCPTAP_VERSION);
     return kExitOk;

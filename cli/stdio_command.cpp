@@ -13,10 +13,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <random>
 #include <utility>
 
 #include "base/log.h"
+#include "base/random.h"
 #include "capture/connection_capture.h"
 #include "capture/message_pipeline.h"
 #include "capture/redactor.h"
@@ -36,9 +36,10 @@ using Clock = std::chrono::steady_clock;
 // ---- The command ------------------------------------------------------------------------
 
 std::string new_connection_id() {
-  std::random_device random;
+  uint32_t halves[2];
+  base::random_bytes(halves, sizeof(halves));
   char text[17];
-  std::snprintf(text, sizeof(text), "%08x%08x", random(), random());
+  std::snprintf(text, sizeof(text), "%08x%08x", halves[0], halves[1]);
   return text;
 }
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs every Debian package mcptap's build, tests and demo need (with --checks, also
 # clang for the fuzzers). Idempotent: packages already present are left alone, and nothing
-# is fetched when all of them are there.
+# is fetched when all of them are there. OpenSSL 3 comes as libssl-dev (TLS on routes,
+# libcrypto's SHA-256 and random source), the openssl CLI (the tests make their
+# certificates with it) and ca-certificates (the system store that upstream TLS verifies
+# against by default).
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev node-llhttp nlohmann-json3-dev libpq-dev libcli11-dev libgtest-dev zlib1g-dev
+  libssl-dev openssl ca-certificates
   postgresql postgresql-client
   python3 python3-websockets python3-prometheus-client python3-yaml iptables iproute2
   nodejs npm

@@ -9,23 +9,12 @@
 #include <utility>
 
 #include "base/log.h"
+#include "base/resolver.h"
 #include "base/uv_handles.h"
 #include "proxy/admin_server.h"
 
 namespace mcptap::proxy {
-namespace {
-
-std::string address_text(const sockaddr_storage& address) {
-  char text[INET6_ADDRSTRLEN] = "";
-  if (address.ss_family == AF_INET) {
-    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&address), text, sizeof(text));
-  } else if (address.ss_family == AF_INET6) {
-    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&address), text, sizeof(text));
-  }
-  return text;
-}
-
-}  // namespace
+using base::address_text;
 
 // A single watermark for the unread responses: no request is dispatched at or above it.
 AdminConnection::AdminConnection(AdminServer& server)

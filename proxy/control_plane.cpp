@@ -56,37 +56,59 @@ nlohmann::json capture_rate_json(const capture::MessagePipeline& pipeline) {
           {"gb_per_day", rates.bytes_per_second * kSecondsPerDay / 1e9}};
 }
 
+// How the route speaks TLS, for /routes: "terminate" or "intercept" towards clients,
+// whether it originates TLS upstream, and its handshakes and failures so far.
+nlohmann::json tls_json(const RouteState& route) {
+  const RouteConfig& config = route.config;
+  const TlsCounters& tls = route.traffic.tls;
+  uint64_t failures = 0;
+  uint64_t handshakes = 0;
+  for (size_t side = 0; side < 2; ++side) {
+    for (uint64_t count : tls.handshake_failures[side]) failures += count;
+    handshakes += tls.handshakes[side][0] + tls.handshakes[side][1];
+  }
+  nlohmann::json listen = nullptr;
+  if (config.listen_tls) listen = config.listen_tls->intercept ? "intercept" : "terminate";
+  return {{"listen", listen},
+          {"upstream", config.upstream_tls.has_value()},
+          {"handshakes", handshakes},
+          {"handshake_failures", failures}};
+}
+
 }  // namespace
 
 nlohmann::json route_json(const RouteState& route) {
   const RouteCounters& traffic = route.traffic;
   const capture::CaptureCounters& capture = route.capture.counters();
   const capture::CaptureSwitch& capture_switch = route.capture.capture_switch();
-  return {{"name", route.config.name},
-          {"listen", route.config.listen.to_string()},
-          {"upstream", route.config.upstream_text()},
-          {"capture", capture_switch.enabled},
-          {"sample", capture_switch.sample},
-          {"methods", capture_switch.methods},
-          {"connections_open", traffic.connections_open},
-          {"connections_total", traffic.connections_total},
-          {"bytes_client_to_server", traffic.bytes_client_to_server},
-          {"bytes_server_to_client", traffic.bytes_server_to_client},
-          {"messages_captured", capture.captured},
-          {"messages_dropped", capture.dropped},
-          {"messages_invalid", capture.invalid},
-          {"messages_redacted", capture.redacted},
-          {"messages_filtered", capture.filtered},
-          {"capture_budget_skipped", capture.budget_skipped},
-          {"capture_budget",
-           {{"max_messages_per_second", route.capture.budget().max_messages_per_second},
-            {"max_bytes_per_second", route.capture.budget().max_bytes_per_second}}},
-          {"capture_rate", capture_rate_json(route.capture)},
-          {"watermark_pauses", traffic.watermark_pauses},
-          {"upstream_connect_failures", traffic.upstream_connect_failures},
-          {"connections_rejected", traffic.connections_rejected},
-          {"idle_timeouts", traffic.idle_timeouts},
-          {"accept_pauses", traffic.accept_pauses}};
+  nlohmann::json json = {
+      {"name", route.config.name},
+      {"listen", route.config.listen.to_string()},
+      {"upstream", route.config.upstream_text()},
+      {"capture", capture_switch.enabled},
+      {"sample", capture_switch.sample},
+      {"methods", capture_switch.methods},
+      {"connections_open", traffic.connections_open},
+      {"connections_total", traffic.connections_total},
+      {"bytes_client_to_server", traffic.bytes_client_to_server},
+      {"bytes_server_to_client", traffic.bytes_server_to_client},
+      {"messages_captured", capture.captured},
+      {"messages_dropped", capture.dropped},
+      {"messages_invalid", capture.invalid},
+      {"messages_redacted", capture.redacted},
+      {"messages_filtered", capture.filtered},
+      {"capture_budget_skipped", capture.budget_skipped},
+      {"capture_budget",
+       {{"max_messages_per_second", route.capture.budget().max_messages_per_second},
+        {"max_bytes_per_second", route.capture.budget().max_bytes_per_second}}},
+      {"capture_rate", capture_rate_json(route.capture)},
+      {"watermark_pauses", traffic.watermark_pauses},
+      {"upstream_connect_failures", traffic.upstream_connect_failures},
+      {"connections_rejected", traffic.connections_rejected},
+      {"idle_timeouts", traffic.idle_timeouts},
+      {"accept_pauses", traffic.accept_pauses}};
+  if (route.config.listen_tls || route.config.upstream_tls) json["tls"] = tls_json(route);
+  return json;
 }
 
 ControlPlane::ControlPlane(RouteView& routes, AdminOptions options,

@@ -10,9 +10,9 @@
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
-#include <random>
 #include <utility>
 
+#include "base/random.h"
 #include "base/resolver.h"
 #include "base/uv_handles.h"
 
@@ -44,7 +44,11 @@ bool is_per_connection_accept_error(int status) {
 // Connection ids are unique within the process: a random base drawn once, plus a serial
 // per listener, make each listener's 32-bit prefix distinct; a counter makes the rest.
 uint32_t next_listener_prefix() {
-  static const uint32_t random_base = std::random_device{}();
+  static const uint32_t random_base = [] {
+    uint32_t value = 0;
+    base::random_bytes(&value, sizeof(value));
+    return value;
+  }();
   static std::atomic<uint32_t> serial{0};
   return random_base + serial.fetch_add(1, std::memory_order_relaxed);
 }
@@ -183,7 +187,7 @@ void Listener::accept_session() {
   std::unique_ptr<capture::StreamTap> tap = tap_factory_ ? tap_factory_(id) : nullptr;
   SessionOwner& owner = *this;
   auto session = std::make_unique<Session>(loop_, route_, limits_, pool_, counters_, owner,
-                                           std::move(id), std::move(tap));
+                                           std::move(id), std::move(tap), tls_);
   Session* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   ++counters_.connections_total;
@@ -313,11 +317,25 @@ void Listener::on_session_closed(Session& session) {
                     {"error", uv_err_name(session.upstream_connect_error())},
                     {"suppressed", suppressed}});
   }
+  if (session.tls_failure()) log_tls_failure(*session.tls_failure());
   auto found = sessions_.find(&session);
   assert(found != sessions_.end());
   closed_sessions_.push_back(std::move(found->second));
   sessions_.erase(found);
   uv_idle_start(reaper_, &Listener::on_reap);
+}
+
+// A client that cannot handshake may try again at once, so these lines are rate limited;
+// every failure is counted in mcptap_tls_handshake_failures_total whatever is logged.
+void Listener::log_tls_failure(const TlsFailureReport& failure) {
+  nlohmann::json fields = {{"route", route_.name},
+                           {"side", to_string(failure.side)},
+                           {"reason", to_string(failure.reason)}};
+  if (!failure.detail.empty()) fields["detail"] = failure.detail;
+  if (!failure.sni.empty()) fields["sni"] = failure.sni;
+  base::log_limited(tls_failure_log_, base::LogLevel::Warn,
+                    failure.during_handshake ? "tls handshake failed" : "tls error",
+                    std::move(fields));
 }
 
 void Listener::reap_closed_sessions() {

@@ -63,6 +63,10 @@ class Listener : private SessionOwner {
   // A reload changed this route's limits: they apply to new connections and to the idle
   // sweep from now on.
   void set_limits(const RouteLimits& limits);
+  // The route's TLS for connections accepted from now on (null: none); those open keep
+  // theirs. Set before start() for a TLS route, and again on every reload, which is how
+  // certificates rotate.
+  void set_tls(std::shared_ptr<const RouteTls> tls) { tls_ = std::move(tls); }
 
   size_t open_sessions() const { return sessions_.size(); }
   const RouteCounters& counters() const { return counters_; }
@@ -85,6 +89,7 @@ class Listener : private SessionOwner {
   void pause_accepting(int status);
   void resume_accepting();
   void on_session_closed(Session& session) override;
+  void log_tls_failure(const TlsFailureReport& failure);
   void reap_closed_sessions();
   void close_listen_handle();
   void close_keeper();
@@ -106,6 +111,7 @@ class Listener : private SessionOwner {
   BufferPool& pool_;
   TapFactory tap_factory_;
   RouteCounters counters_;
+  std::shared_ptr<const RouteTls> tls_;
 
   uv_tcp_t* listen_ = nullptr;  // null while paused or stopped
   uv_timer_t* retry_timer_ = nullptr;
@@ -127,6 +133,7 @@ class Listener : private SessionOwner {
   base::LogRateLimiter connect_failure_log_{10000};
   base::LogRateLimiter accept_pause_log_{10000};
   base::LogRateLimiter reject_log_{10000};
+  base::LogRateLimiter tls_failure_log_{10000};
 };
 
 }  // namespace mcptap::proxy

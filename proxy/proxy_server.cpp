@@ -46,9 +46,11 @@ void ProxyServer::run_until_closed() {
   uv_run(&loop_, UV_RUN_DEFAULT);
 }
 
-std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config) {
+std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config,
+                                                    std::shared_ptr<RouteTls> tls) {
   auto route = std::make_unique<ProxyRoute>();
   route->config = config;
+  route->tls = std::move(tls);
   route->pipeline = std::make_unique<capture::MessagePipeline>(config.name, capture_options_,
                                                                redactor_, consumer_);
   route->pipeline->set_enabled(config.capture);
@@ -63,12 +65,42 @@ std::unique_ptr<ProxyRoute> ProxyServer::make_route(const RouteConfig& config) {
   };
   route->listener =
       std::make_unique<Listener>(&loop_, config, options_.flow, *buffers_, tap_factory);
+  route->listener->set_tls(route->tls);
   return route;
 }
 
+// Certificate and key files are read on the loop thread, at start and on each reload:
+// a few small files, and a reload waits for them anyway.
+base::Result<ProxyServer::RouteTlsByName> ProxyServer::load_tls(
+    const std::vector<RouteConfig>& routes) {
+  RouteTlsByName loaded;
+  for (const RouteConfig& config : routes) {
+    base::Result<std::shared_ptr<RouteTls>> tls = load_route_tls(config);
+    if (!tls) return tls.error();
+    loaded[config.name] = std::move(tls).value();
+  }
+  return loaded;
+}
+
+void ProxyServer::log_tls_ready(const ProxyRoute& route) {
+  if (!route.tls) return;
+  auto log_side = [&](const nlohmann::json& description, const std::vector<std::string>& warnings) {
+    nlohmann::json fields = description;
+    fields["route"] = route.config.name;
+    log_info("tls ready", fields);
+    for (const std::string& warning : warnings)
+      log_warn("tls warning", {{"route", route.config.name}, {"warning", warning}});
+  };
+  if (route.tls->listen) log_side(route.tls->listen->description(), route.tls->listen->warnings());
+  if (route.tls->upstream)
+    log_side(route.tls->upstream->description(), route.tls->upstream->warnings());
+}
+
 base::Status ProxyServer::start() {
+  base::Result<RouteTlsByName> tls = load_tls(options_.routes);
+  if (!tls) return tls.error();
   for (const RouteConfig& config : options_.routes) {
-    routes_.push_back(make_route(config));
+    routes_.push_back(make_route(config, tls->at(config.name)));
     // On failure the destructor closes what was opened.
     if (base::Status listening = routes_.back()->listener->start(); !listening) return listening;
   }
@@ -88,6 +120,7 @@ base::Status ProxyServer::start() {
                            {"listen", route->config.listen.to_string()},
                            {"upstream", route->config.upstream_text()},
                            {"capture", route->config.capture}});
+    log_tls_ready(*route);
   }
   log_info("admin listening",
            {{"listen", options_.admin.listen.host + ":" + std::to_string(control_plane_->port())}});

@@ -20,6 +20,7 @@
 #include "proxy/proxy_options.h"
 #include "proxy/route_view.h"
 #include "proxy/status_source.h"
+#include "proxy/tls_context.h"
 
 namespace mcptap::proxy {
 
@@ -30,6 +31,7 @@ struct ProxyRoute {
   RouteConfig config;
   std::unique_ptr<capture::MessagePipeline> pipeline;
   std::unique_ptr<Listener> listener;
+  std::shared_ptr<RouteTls> tls;  // null: no TLS on the route
 };
 
 // Loop thread only, apart from construction and destruction.
@@ -86,7 +88,12 @@ class ProxyServer : public RouteView {
     std::optional<base::Error> failure;                // the first lookup that failed
   };
 
-  std::unique_ptr<ProxyRoute> make_route(const RouteConfig& config);
+  // Every route's TLS files, read and checked again (null for a route without TLS).
+  using RouteTlsByName = std::map<std::string, std::shared_ptr<RouteTls>>;
+
+  std::unique_ptr<ProxyRoute> make_route(const RouteConfig& config, std::shared_ptr<RouteTls> tls);
+  static base::Result<RouteTlsByName> load_tls(const std::vector<RouteConfig>& routes);
+  static void log_tls_ready(const ProxyRoute& route);
   ProxyRoute* running_route(std::string_view name) const;
   bool needs_new_address(const RouteConfig& config) const;
   void on_listen_resolved(const std::string& route, int status);
@@ -95,8 +102,10 @@ class ProxyServer : public RouteView {
   base::Status apply_resolved(const ProxyOptions& options,
                               const std::map<std::string, sockaddr_storage>& resolved);
   base::Result<std::unique_ptr<ProxyRoute>> start_replacement(
-      const RouteConfig& config, const std::map<std::string, sockaddr_storage>& resolved);
-  void install(const ProxyOptions& options, std::vector<std::unique_ptr<ProxyRoute>> fresh);
+      const RouteConfig& config, const std::map<std::string, sockaddr_storage>& resolved,
+      std::shared_ptr<RouteTls> tls);
+  void install(const ProxyOptions& options, std::vector<std::unique_ptr<ProxyRoute>> fresh,
+               const RouteTlsByName& tls);
   void retire_route(std::unique_ptr<ProxyRoute> route);
   void reload();
   static void on_signal(uv_signal_t* handle, int signum);

@@ -12,9 +12,18 @@ namespace {
 
 using ResolvedListens = std::map<std::string, sockaddr_storage>;
 
+bool intercepts(const RouteConfig& route) {
+  return route.listen_tls && route.listen_tls->intercept;
+}
+
+// Whether each side speaks TLS is part of the endpoints: switching it replaces the route.
+// Changed TLS files or settings do not: the route's contexts are swapped, new connections
+// handshake with them and open ones keep theirs.
 bool same_endpoints(const RouteConfig& a, const RouteConfig& b) {
   return a.listen == b.listen && a.upstream == b.upstream &&
-         a.upstream_original_dst == b.upstream_original_dst;
+         a.upstream_original_dst == b.upstream_original_dst &&
+         a.listen_tls.has_value() == b.listen_tls.has_value() &&
+         a.upstream_tls.has_value() == b.upstream_tls.has_value() && intercepts(a) == intercepts(b);
 }
 
 }  // namespace
@@ -88,18 +97,21 @@ void ProxyServer::cancel_pending_apply(const std::string& why) {
 // then are the running routes changed, so a failure leaves them exactly as they were.
 base::Status ProxyServer::apply_resolved(const ProxyOptions& options,
                                          const ResolvedListens& resolved) {
+  base::Result<RouteTlsByName> tls = load_tls(options.routes);
+  if (!tls) return tls.error();
   std::vector<std::unique_ptr<ProxyRoute>> fresh;
   for (const RouteConfig& config : options.routes) {
     const ProxyRoute* current = running_route(config.name);
     if (current && same_endpoints(current->config, config)) continue;
-    base::Result<std::unique_ptr<ProxyRoute>> started = start_replacement(config, resolved);
+    base::Result<std::unique_ptr<ProxyRoute>> started =
+        start_replacement(config, resolved, tls->at(config.name));
     if (!started) {
       for (auto& route : fresh) retire_route(std::move(route));
       return started.error();
     }
     fresh.push_back(std::move(started).value());
   }
-  install(options, std::move(fresh));
+  install(options, std::move(fresh), *tls);
   return {};
 }
 
@@ -107,8 +119,8 @@ base::Status ProxyServer::apply_resolved(const ProxyOptions& options,
 // it takes over the running route's socket instead of binding again: the port is never
 // free for someone else to take, and clients queued in the backlog are not refused.
 base::Result<std::unique_ptr<ProxyRoute>> ProxyServer::start_replacement(
-    const RouteConfig& config, const ResolvedListens& resolved) {
-  std::unique_ptr<ProxyRoute> route = make_route(config);
+    const RouteConfig& config, const ResolvedListens& resolved, std::shared_ptr<RouteTls> tls) {
+  std::unique_ptr<ProxyRoute> route = make_route(config, std::move(tls));
   const ProxyRoute* current = running_route(config.name);
   base::Status listening;
   if (current && current->config.listen == config.listen) {
@@ -133,7 +145,8 @@ base::Result<std::unique_ptr<ProxyRoute>> ProxyServer::start_replacement(
 // its upstream changed); the others keep their connections and take the new capture flag
 // and limits. New routes come last, in configuration order.
 void ProxyServer::install(const ProxyOptions& options,
-                          std::vector<std::unique_ptr<ProxyRoute>> fresh) {
+                          std::vector<std::unique_ptr<ProxyRoute>> fresh,
+                          const RouteTlsByName& tls) {
   auto in_fresh = [&](const std::string& name) {
     return std::any_of(fresh.begin(), fresh.end(),
                        [&](const auto& route) { return route->config.name == name; });
@@ -156,9 +169,15 @@ void ProxyServer::install(const ProxyOptions& options,
                            [&](const auto& route) { return route->config.name == config.name; });
     if (it != fresh.end()) {
       routes_.push_back(std::move(*it));
+      log_tls_ready(*routes_.back());
       continue;
     }
     ProxyRoute* route = running_route(config.name);
+    route->config.listen_tls = config.listen_tls;
+    route->config.upstream_tls = config.upstream_tls;
+    route->tls = tls.at(config.name);
+    route->listener->set_tls(route->tls);
+    log_tls_ready(*route);
     route->config.capture = config.capture;
     route->pipeline->set_enabled(config.capture);
     if (!(route->config.limits == config.limits)) {

@@ -36,6 +36,52 @@ void write_correlation_metrics(PrometheusWriter& writer, const std::vector<Route
   }
 }
 
+// TLS families: labels come from closed sets only (never the peer's text). A failure
+// series appears once it is non-zero; handshakes are listed for each side that speaks TLS.
+void write_tls_metrics(PrometheusWriter& writer, const std::vector<RouteState>& routes) {
+  auto has_tls = [](const RouteConfig& config, size_t side) {
+    return side == static_cast<size_t>(TlsSide::Client) ? config.listen_tls.has_value()
+                                                        : config.upstream_tls.has_value();
+  };
+  auto side_name = [](size_t side) { return to_string(static_cast<TlsSide>(side)); };
+  writer.family("mcptap_tls_handshake_failures_total", MetricType::Counter,
+                "TLS handshakes that failed, by side (client: with mcptap's listener; upstream: "
+                "mcptap to the upstream) and reason; each closed its connection.");
+  for (const RouteState& route : routes) {
+    const TlsCounters& tls = route.traffic.tls;
+    for (size_t side = 0; side < 2; ++side) {
+      for (size_t reason = 0; reason < static_cast<size_t>(TlsFailure::kCount); ++reason) {
+        uint64_t count = tls.handshake_failures[side][reason];
+        if (count == 0) continue;
+        writer.sample({{"route", route.config.name},
+                       {"side", std::string(side_name(side))},
+                       {"reason", std::string(to_string(static_cast<TlsFailure>(reason)))}},
+                      count);
+      }
+    }
+  }
+  writer.family("mcptap_tls_handshakes_total", MetricType::Counter,
+                "TLS handshakes completed, by side and whether the session was resumed.");
+  for (const RouteState& route : routes) {
+    for (size_t side = 0; side < 2; ++side) {
+      if (!has_tls(route.config, side)) continue;
+      for (int resumed = 0; resumed < 2; ++resumed) {
+        writer.sample({{"route", route.config.name},
+                       {"side", std::string(side_name(side))},
+                       {"resumed", resumed ? "true" : "false"}},
+                      route.traffic.tls.handshakes[side][resumed]);
+      }
+    }
+  }
+  writer.family("mcptap_tls_certificates_minted_total", MetricType::Counter,
+                "Leaf certificates minted by an intercepting route's local CA (one per name, "
+                "cached).");
+  for (const RouteState& route : routes) {
+    if (!route.config.listen_tls || !route.config.listen_tls->intercept) continue;
+    writer.sample({{"route", route.config.name}}, route.traffic.tls.certificates_minted);
+  }
+}
+
 }  // namespace
 
 void write_route_metrics(PrometheusWriter& writer, const std::vector<RouteState>& routes) {
@@ -112,6 +158,7 @@ void write_route_metrics(PrometheusWriter& writer, const std::vector<RouteState>
                   c.bytes_server_to_client);
   }
   write_correlation_metrics(writer, routes);
+  write_tls_metrics(writer, routes);
   writer.family("mcptap_messages_total", MetricType::Counter,
                 "JSON-RPC messages seen while capture is on, before the sample rate "
                 "and method filter. Not counted while capture is off: messages are "

@@ -17,7 +17,8 @@ Session::Side::Side(Session& owner, capture::Direction direction, const FlowLimi
 
 Session::Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& limits,
                  BufferPool& pool, RouteCounters& route_counters, SessionOwner& owner,
-                 std::string connection_id, std::unique_ptr<capture::StreamTap> tap)
+                 std::string connection_id, std::unique_ptr<capture::StreamTap> tap,
+                 std::shared_ptr<const RouteTls> tls)
     : loop_(loop),
       route_(route),
       limits_(limits),
@@ -26,6 +27,7 @@ Session::Session(uv_loop_t* loop, const RouteConfig& route, const FlowLimits& li
       owner_(owner),
       connection_id_(std::move(connection_id)),
       tap_(std::move(tap)),
+      tls_(std::move(tls)),
       client_(*this, capture::Direction::ClientToServer, limits, pool),
       upstream_(*this, capture::Direction::ServerToClient, limits, pool),
       resolver_(loop) {
@@ -54,7 +56,7 @@ int Session::accept(uv_stream_t* server) {
 void Session::close() {
   // Before forwarding nothing has reached a server: a FIN would read as an empty answer (an
   // HTTP client may then wait for one forever), so the client is reset as on a failure.
-  bool forwarded = state_ != State::Connecting && state_ != State::Failing;
+  bool forwarded = state_ == State::Forwarding;
   close_sides(forwarded ? nullptr : &upstream_);
 }
 
@@ -132,7 +134,11 @@ void Session::connect_next_address() {
 void Session::on_upstream_connected(int status) {
   if (state_ != State::Connecting) return;  // UV_ECANCELED: the session is closing
   if (status == 0) {
-    start_forwarding();
+    if (tls_) {
+      start_handshakes();
+    } else {
+      start_forwarding();
+    }
     return;
   }
   // A failed socket cannot be reused for the next address: close it, start a fresh one.
@@ -152,11 +158,22 @@ void Session::on_upstream_connected(int status) {
 void Session::fail_upstream_connect(int status) {
   upstream_connect_error_ = status;
   ++route_counters_.upstream_connect_failures;
-  state_ = State::Failing;
   resolver_.cancel();
+  fail_towards_client();
+}
+
+// The upstream is lost before anything was forwarded: the client is reset once heard from
+// (see fail_upstream_connect).
+void Session::fail_towards_client() {
+  state_ = State::Failing;
+  release_held();
+  client_.into.detach();
+  upstream_.into.detach();
   close_tcp(upstream_.tcp, false);  // a connect in flight ends with UV_ECANCELED
   uv_timer_start(connect_timer_, &Session::on_connect_timeout, kFailedClientGraceMs, 0);
-  // A read callback of its own: the forwarding path's on_read never sees this state.
+  // A read callback of its own: the forwarding path's on_read never sees this state (a
+  // TLS client may be read already).
+  uv_read_stop(base::as_stream(client_.tcp));
   int reading =
       uv_read_start(base::as_stream(client_.tcp), &Session::on_alloc, &Session::on_failing_read_cb);
   if (reading != 0) close_sides(&upstream_);
@@ -172,14 +189,18 @@ void Session::reset_client_when_heard(Side& client, ssize_t nread, const uv_buf_
 void Session::start_forwarding() {
   state_ = State::Forwarding;
   close_connect_timer();
+  connect_sides();
+  start_reading(client_);
+  if (state_ == State::Forwarding) start_reading(upstream_);
+}
+
+void Session::connect_sides() {
   uv_tcp_nodelay(upstream_.tcp, 1);
   for (Side* side : {&client_, &upstream_}) {
     side->into.set_output(base::as_stream(side->tcp));
     side->into.set_source(base::as_stream(other(*side).tcp), &Session::on_alloc,
                           &Session::on_read_cb);
   }
-  start_reading(client_);
-  if (state_ == State::Forwarding) start_reading(upstream_);
 }
 
 // ---- Forwarding ------------------------------------------------------------------------
@@ -188,11 +209,25 @@ void Session::on_read(Side& source, ssize_t nread, const uv_buf_t* buf) {
   // buf->base is null only when on_alloc had no buffer to give (nread is then UV_ENOBUFS).
   PooledBuffer* buffer = buf->base != nullptr ? PooledBuffer::from_data(buf->base) : nullptr;
   if (nread > 0) {
-    forward(source, buffer, static_cast<size_t>(nread));
+    if (source.tls) {
+      on_tls_read(source, buffer, static_cast<size_t>(nread));
+    } else {
+      forward(source, buffer, static_cast<size_t>(nread));
+    }
     return;
   }
   if (buffer != nullptr) pool_.release(buffer);
   if (nread == 0) return;  // EAGAIN: nothing this time
+  if (state_ == State::Handshaking) {
+    // The connection ended or broke before TLS was set up on it. A client that leaves
+    // without a byte never tried (a port probe, a health check): not a failed handshake.
+    if (handshaking(source) && (source.heard || &source == &upstream_)) {
+      fail_tls(source, TlsFailure::Truncated);
+    } else {
+      close_sides(&source);
+    }
+    return;
+  }
   if (nread == UV_EOF) {
     on_source_eof(source);
     return;
@@ -208,7 +243,17 @@ void Session::forward(Side& source, PooledBuffer* buffer, size_t length) {
   count_bytes(source.sends, length);
   if (tap_) tap_->on_bytes(source.sends, std::string_view(buffer->data(), length));
   Side& destination = other(source);
-  if (destination.into.write(buffer, length) != 0) {
+  if (destination.tls) {
+    // Encrypted towards the destination: the records reach its socket through
+    // on_ciphertext, and the plaintext buffer is done with.
+    TlsAdapter::State sent = destination.tls->send(std::string_view(buffer->data(), length));
+    pool_.release(buffer);
+    if (state_ != State::Forwarding) return;
+    if (sent == TlsAdapter::State::Failed) {
+      fail_tls(destination, destination.tls->failure());
+      return;
+    }
+  } else if (destination.into.write(buffer, length) != 0) {
     close_sides(&destination);
     return;
   }
@@ -217,12 +262,13 @@ void Session::forward(Side& source, PooledBuffer* buffer, size_t length) {
 
 void Session::on_written(ForwardingSide& into, int status) {
   Side& destination = &into == &client_.into ? client_ : upstream_;
-  if (state_ != State::Forwarding) return;  // UV_ECANCELED while closing
+  if (state_ != State::Forwarding && state_ != State::Handshaking) return;  // closing
   if (status != 0) {
     close_sides(&destination);
     return;
   }
-  update_reading(destination);
+  // While handshaking, reading follows the handshakes (see start_handshakes).
+  if (state_ == State::Forwarding) update_reading(destination);
 }
 
 // The destination's queue decides whether its source is read (see ForwardingSide).
@@ -248,11 +294,19 @@ void Session::start_reading(Side& side) {
 
 // Half-close: the other side gets our FIN once the bytes already queued to it are written,
 // and keeps sending its own bytes until it ends too.
+//
+// Over TLS, the end is mirrored as it came: the destination gets a close_notify only when
+// the source ended cleanly (its own close_notify, or a FIN on plaintext), so a truncation
+// stays a truncation on the other side too.
 void Session::on_source_eof(Side& source) {
+  if (source.eof) return;  // a close_notify came first; this is its FIN
   source.eof = true;
   other(source).into.source_ended();
   if (tap_) tap_->on_end(source.sends);
   Side& destination = other(source);
+  bool clean = !source.tls || source.tls->peer_sent_close_notify();
+  if (destination.tls && clean) destination.tls->send_close_notify();
+  if (state_ != State::Forwarding) return;
   destination.shutdown_req.data = &destination;
   int status = uv_shutdown(&destination.shutdown_req, base::as_stream(destination.tcp),
                            &Session::on_shutdown_cb);
@@ -289,6 +343,7 @@ void Session::close_sides(Side* failed) {
   state_ = State::Closing;
   resolver_.cancel();
   close_connect_timer();
+  release_held();
   client_.into.detach();
   upstream_.into.detach();
   close_tcp(client_.tcp, failed != nullptr && failed != &client_);
@@ -348,11 +403,16 @@ void Session::on_connect_cb(uv_connect_t* req, int status) {
   static_cast<Session*>(req->data)->on_upstream_connected(status);
 }
 
-// The connect deadline while connecting; the grace for a silent client once failing.
+// The connect deadline while connecting, the handshake deadline while handshaking; the grace for a
+// silent client once failing.
 void Session::on_connect_timeout(uv_timer_t* timer) {
   auto* self = static_cast<Session*>(timer->data);
   if (self->state_ == State::Connecting) {
     self->fail_upstream_connect(UV_ETIMEDOUT);
+  } else if (self->state_ == State::Handshaking) {
+    // The client is blamed first: its handshake runs before an intercepted upstream's.
+    self->fail_tls(self->handshaking(self->client_) ? self->client_ : self->upstream_,
+                   TlsFailure::Timeout);
   } else if (self->state_ == State::Failing) {
     self->close_sides(&self->upstream_);
   }

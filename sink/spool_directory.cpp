@@ -15,10 +15,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "base/log.h"
+#include "base/random.h"
 
 namespace mcptap::sink {
 namespace {
@@ -167,9 +167,10 @@ StdioSpools StdioSpools::for_route(std::string_view spool_dir, std::string_view 
 }
 
 std::string StdioSpools::new_process_dir() const {
-  std::random_device random;
+  uint32_t random;
+  base::random_bytes(&random, sizeof(random));
   char suffix[9];
-  std::snprintf(suffix, sizeof(suffix), "%08x", random());
+  std::snprintf(suffix, sizeof(suffix), "%08x", random);
   return root_ + "/" + std::to_string(::getpid()) + "-" + suffix;
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 namespace mcptap::capture {
 namespace {
@@ -85,6 +86,59 @@ TEST(Sha256, RawDigestMatchesHex) {
   std::array<uint8_t, 32> digest = hasher.finish();
   EXPECT_EQ(digest[0], 0xba);
   EXPECT_EQ(digest[31], 0xad);
+}
+
+// Eight MiB of varied bytes, hashed in one call and in uneven pieces, must give one digest,
+// and it must differ from the digest of the same input with one bit flipped.
+TEST(Sha256, LargeInputInUnevenChunksMatchesOneShot) {
+  std::string input(8 << 20, '\0');
+  uint32_t state = 2463534242u;  // xorshift32: deterministic bytes with no structure
+  for (char& byte : input) {
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    byte = static_cast<char>(state);
+  }
+  const std::string one_shot = sha256_hex(input);
+  base::Sha256 hasher;
+  size_t at = 0;
+  for (size_t step = 1; at < input.size(); step = step * 3 % 1'000'003 + 1) {
+    std::string_view piece = std::string_view(input).substr(at, step);
+    hasher.update(piece);
+    at += piece.size();
+  }
+  EXPECT_EQ(hasher.finish_hex(), one_shot);
+  input[input.size() / 2] ^= 1;
+  EXPECT_NE(sha256_hex(input), one_shot);
+}
+
+// A copy taken mid-stream carries on independently of the original.
+TEST(Sha256, CopyMidStreamContinuesIndependently) {
+  base::Sha256 original;
+  original.update("ab");
+  base::Sha256 copy = original;
+  original.update("c");
+  copy.update("c");
+  EXPECT_EQ(original.finish_hex(), copy.finish_hex());
+  copy.update("different");
+  base::Sha256 assigned;
+  assigned.update("ignored");
+  assigned = copy;
+  assigned.update("tail");
+  EXPECT_EQ(assigned.finish_hex(), sha256_hex("differenttail"));
+  EXPECT_EQ(copy.finish_hex(), sha256_hex("different"));
+}
+
+// A moved-from hasher is empty and usable; the moved-to one keeps the running digest.
+TEST(Sha256, MoveKeepsStateAndLeavesSourceEmpty) {
+  base::Sha256 source;
+  source.update("a");
+  base::Sha256 target = std::move(source);
+  target.update("bc");
+  EXPECT_EQ(target.finish_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(source.finish_hex(),  // NOLINT(bugprone-use-after-move): the state is specified
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include "base/uuid.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <set>
@@ -130,6 +132,34 @@ TEST(Uuid, ParseRejectsBadInput) {
        }) {
     EXPECT_FALSE(base::Uuid::parse(text)) << text;
   }
+}
+
+// A forked child and its parent draw different random bits: the child does not reuse what
+// the parent had drawn but not yet used.
+TEST(Uuid, ForkedChildAndParentMakeDifferentIds) {
+  (void)base::Uuid::v7();  // the parent has random bytes in hand before the fork
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    base::Uuid id = base::Uuid::v7_at(1'000);
+    ssize_t written = ::write(pipe_fds[1], id.bytes.data(), id.bytes.size());
+    ::_exit(written == static_cast<ssize_t>(id.bytes.size()) ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  base::Uuid in_parent = base::Uuid::v7_at(1'000);
+  base::Uuid in_child;
+  ASSERT_EQ(::read(pipe_fds[0], in_child.bytes.data(), in_child.bytes.size()),
+            static_cast<ssize_t>(in_child.bytes.size()));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // The 62 random bits after the variant differ (equal with odds of 2^-62).
+  EXPECT_NE(std::vector<uint8_t>(in_parent.bytes.begin() + 8, in_parent.bytes.end()),
+            std::vector<uint8_t>(in_child.bytes.begin() + 8, in_child.bytes.end()))
+      << in_parent.to_string() << " " << in_child.to_string();
 }
 
 }  // namespace

@@ -363,5 +363,294 @@ TEST(ConfigLoader, FileErrorsAndEnvironmentOverride) {
   std::remove(path.c_str());
 }
 
+// A one-route document: `upstream` (JSON text) and the route's TLS keys (`tls`, JSON members).
+std::string tls_route(const std::string& tls, const std::string& upstream = R"("b.test:443")") {
+  return R"({"routes":[{"name":"t","listen":":9443","upstream":)" + upstream + "," + tls + "}]}";
+}
+const std::string kOriginalDst = R"("original_dst")";
+const std::string kIntercept =
+    R"("listen_tls":{"intercept":{"ca_cert_file":"/ca/ca.crt","ca_key_file":"/ca/ca.key"}})";
+
+TEST(ConfigLoaderTls, NoTlsByDefault) {
+  Config config = must_parse(R"({"routes":[{"name":"t","listen":":1","upstream":"b:1"}]})");
+  EXPECT_FALSE(config.proxy.routes[0].listen_tls);
+  EXPECT_FALSE(config.proxy.routes[0].upstream_tls);
+  EXPECT_EQ(config.proxy.flow.tls_handshake_timeout_ms, 10000);
+}
+
+TEST(ConfigLoaderTls, ListenTlsWithACertificate) {
+  Config config = must_parse(tls_route(
+      R"("listen_tls":{"cert_file":"/tls/c.pem","key_file":"/tls/k.pem",
+                       "client_ca_file":"/tls/clients.pem","min_version":"1.3"})"));
+  const auto& tls = config.proxy.routes[0].listen_tls;
+  ASSERT_TRUE(tls);
+  EXPECT_EQ(tls->cert_file, "/tls/c.pem");
+  EXPECT_EQ(tls->key_file, "/tls/k.pem");
+  EXPECT_EQ(tls->client_ca_file, "/tls/clients.pem");
+  EXPECT_EQ(tls->min_version, proxy::TlsVersion::V1_3);
+  EXPECT_FALSE(tls->intercept);
+  EXPECT_FALSE(config.proxy.routes[0].upstream_tls);  // termination alone: plain upstream
+
+  Config defaults =
+      must_parse(tls_route(R"("listen_tls":{"cert_file":"c.pem","key_file":"k.pem"})"));
+  EXPECT_EQ(defaults.proxy.routes[0].listen_tls->min_version, proxy::TlsVersion::V1_2);
+  EXPECT_EQ(defaults.proxy.routes[0].listen_tls->client_ca_file, "");
+}
+
+TEST(ConfigLoaderTls, ListenTlsNeedsExactlyOneCertificateSource) {
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"cert_file":"c.pem"})")),
+            "routes[0].listen_tls.key_file: missing (cert_file needs its key)");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"key_file":"k.pem"})")),
+            "routes[0].listen_tls.cert_file: missing (key_file needs its certificate)");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{})")),
+            "routes[0].listen_tls: needs cert_file and key_file, or intercept");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"min_version":"1.2"})")),
+            "routes[0].listen_tls: needs cert_file and key_file, or intercept");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"cert_file":"c","key_file":"k",
+      "intercept":{"ca_cert_file":"a","ca_key_file":"b"}})",
+                               kOriginalDst)),
+            "routes[0].listen_tls: cert_file/key_file and intercept exclude each other: "
+            "intercept mints a certificate for each name the clients ask for");
+  EXPECT_EQ(
+      error_of(tls_route(
+          R"("listen_tls":{"key_file":"k","intercept":{"ca_cert_file":"a","ca_key_file":"b"}})",
+          kOriginalDst)),
+      "routes[0].listen_tls: cert_file/key_file and intercept exclude each other: "
+      "intercept mints a certificate for each name the clients ask for");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":"c.pem")")),
+            "routes[0].listen_tls: expected an object");
+}
+
+TEST(ConfigLoaderTls, ListenTlsKeysAreCheckedAndNamed) {
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"cert_file":"c","key_fle":"k"})")),
+            "routes[0].listen_tls.key_fle: unknown key (did you mean \"key_file\"?)");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"cert_file":"","key_file":"k"})")),
+            "routes[0].listen_tls.cert_file: expected a file path, got \"\"");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"cert_file":1,"key_file":"k"})")),
+            "routes[0].listen_tls.cert_file: expected a file path");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"cert_file":"c\u0000x","key_file":"k"})")),
+            "routes[0].listen_tls.cert_file: a path cannot contain a NUL byte");
+  EXPECT_EQ(
+      error_of(tls_route(R"("listen_tls":{"cert_file":"c","key_file":"k","client_ca_file":""})")),
+      "routes[0].listen_tls.client_ca_file: expected a file path, got \"\"");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"ca_file":"/x","verfy":false})")),
+            "routes[0].upstream_tls.verfy: unknown key (did you mean \"verify\"?)");
+  // A typo in one route's TLS is named before another route's missing key.
+  EXPECT_EQ(error_of(R"({"routes":[{"name":"a","listen":":1"},
+      {"name":"b","listen":":2","upstream":"b:1","listen_tls":{"cert_fil":"c","key_file":"k"}}]})"),
+            "routes[1].listen_tls.cert_fil: unknown key (did you mean \"cert_file\"?)");
+}
+
+TEST(ConfigLoaderTls, MinVersionIsTls12Or13) {
+  const std::string certificate = R"("cert_file":"c","key_file":"k",)";
+  for (const char* old_version : {"1.0", "1.1"}) {
+    EXPECT_EQ(error_of(tls_route(R"("listen_tls":{)" + certificate + R"("min_version":")" +
+                                 old_version + "\"}")),
+              "routes[0].listen_tls.min_version: TLS 1.2 is the minimum; use \"1.2\" or \"1.3\"")
+        << old_version;
+  }
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{)" + certificate + R"("min_version":1.2})")),
+            "routes[0].listen_tls.min_version: expected \"1.2\" or \"1.3\", got 1.2");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{)" + certificate + R"("min_version":"TLSv1.3"})")),
+            "routes[0].listen_tls.min_version: expected \"1.2\" or \"1.3\", got \"TLSv1.3\"");
+}
+
+TEST(ConfigLoaderTls, InterceptWithoutUpstreamTlsVerifiesAgainstTheSystemStore) {
+  Config config = must_parse(tls_route(kIntercept, kOriginalDst));
+  const proxy::RouteConfig& route = config.proxy.routes[0];
+  ASSERT_TRUE(route.listen_tls);
+  ASSERT_TRUE(route.listen_tls->intercept);
+  EXPECT_EQ(route.listen_tls->intercept->ca_cert_file, "/ca/ca.crt");
+  EXPECT_EQ(route.listen_tls->intercept->ca_key_file, "/ca/ca.key");
+  EXPECT_EQ(route.listen_tls->cert_file, "");
+  ASSERT_TRUE(route.upstream_tls);
+  EXPECT_EQ(*route.upstream_tls, proxy::UpstreamTls{});
+  EXPECT_TRUE(route.upstream_tls->verify);
+  EXPECT_EQ(route.upstream_tls->ca_file, "");
+
+  Config own_ca = must_parse(
+      tls_route(kIntercept + R"(,"upstream_tls":{"ca_file":"/internal.pem","alpn":["http/1.1"]})",
+                kOriginalDst));
+  EXPECT_EQ(own_ca.proxy.routes[0].upstream_tls->ca_file, "/internal.pem");
+  EXPECT_EQ(own_ca.proxy.routes[0].upstream_tls->alpn, std::vector<std::string>{"http/1.1"});
+}
+
+TEST(ConfigLoaderTls, InterceptRules) {
+  EXPECT_EQ(error_of(tls_route(kIntercept)),
+            "routes[0].listen_tls.intercept: needs \"upstream\": \"original_dst\" (each "
+            "connection goes where its client sent it)");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"intercept":{"ca_cert_file":"a"}})", kOriginalDst)),
+            "routes[0].listen_tls.intercept.ca_key_file: missing");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"intercept":{"ca_key_file":"a"}})", kOriginalDst)),
+            "routes[0].listen_tls.intercept.ca_cert_file: missing");
+  EXPECT_EQ(
+      error_of(tls_route(
+          R"("listen_tls":{"intercept":{"ca_cert_file":"a","ca_key_file":"b","ca_cert_fil":1}})",
+          kOriginalDst)),
+      "routes[0].listen_tls.intercept.ca_cert_fil: unknown key (did you mean \"ca_cert_file\"?)");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"intercept":{"ca_cert_file":"a",
+      "ca_key_file":"b"},"client_ca_file":"c"})",
+                               kOriginalDst)),
+            "routes[0].listen_tls.client_ca_file: not supported with intercept (the clients "
+            "are not authenticated)");
+  EXPECT_EQ(
+      error_of(tls_route(kIntercept + R"(,"upstream_tls":{"server_name":"b.test"})", kOriginalDst)),
+      "routes[0].upstream_tls.server_name: not with listen_tls.intercept: the name comes "
+      "from the client's SNI");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{})", kOriginalDst)),
+            "routes[0].upstream_tls: on an \"original_dst\" route only with "
+            "listen_tls.intercept (the server name comes from the client's SNI)");
+  EXPECT_EQ(error_of(tls_route(R"("listen_tls":{"cert_file":"c","key_file":"k"},
+      "upstream_tls":{})",
+                               kOriginalDst)),
+            "routes[0].upstream_tls: on an \"original_dst\" route only with "
+            "listen_tls.intercept (the server name comes from the client's SNI)");
+  // Termination in front of original_dst is fine (plain to the original destination).
+  Config terminated =
+      must_parse(tls_route(R"("listen_tls":{"cert_file":"c","key_file":"k"})", kOriginalDst));
+  EXPECT_FALSE(terminated.proxy.routes[0].upstream_tls);
+}
+
+TEST(ConfigLoaderTls, UpstreamTlsKeys) {
+  Config config = must_parse(tls_route(R"("upstream_tls":{"server_name":"api.example.com",
+      "ca_file":"/ca.pem","verify":true,"client_cert_file":"/cc.pem","client_key_file":"/ck.pem",
+      "alpn":["http/1.1","acme-tls/1"]})"));
+  const auto& tls = config.proxy.routes[0].upstream_tls;
+  ASSERT_TRUE(tls);
+  EXPECT_EQ(tls->server_name, "api.example.com");
+  EXPECT_EQ(tls->ca_file, "/ca.pem");
+  EXPECT_TRUE(tls->verify);
+  EXPECT_EQ(tls->client_cert_file, "/cc.pem");
+  EXPECT_EQ(tls->client_key_file, "/ck.pem");
+  EXPECT_EQ(tls->alpn, (std::vector<std::string>{"http/1.1", "acme-tls/1"}));
+  EXPECT_FALSE(config.proxy.routes[0].listen_tls);
+
+  Config defaults = must_parse(tls_route(R"("upstream_tls":{})"));
+  EXPECT_EQ(*defaults.proxy.routes[0].upstream_tls, proxy::UpstreamTls{});
+  Config unverified = must_parse(tls_route(R"("upstream_tls":{"verify":false})"));
+  EXPECT_FALSE(unverified.proxy.routes[0].upstream_tls->verify);
+  // An IP upstream is verified by its address: no server_name needed.
+  Config by_ip = must_parse(tls_route(R"("upstream_tls":{})", R"("10.0.0.5:443")"));
+  EXPECT_EQ(by_ip.proxy.routes[0].upstream_tls->server_name, "");
+}
+
+TEST(ConfigLoaderTls, UpstreamTlsRules) {
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"verify":false,"ca_file":"/ca.pem"})")),
+            "routes[0].upstream_tls.verify: false with ca_file: ca_file is only used to verify; "
+            "remove one of them");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"verify":"no"})")),
+            "routes[0].upstream_tls.verify: expected true or false");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"client_cert_file":"c"})")),
+            "routes[0].upstream_tls.client_key_file: missing (client_cert_file needs its key)");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"client_key_file":"k"})")),
+            "routes[0].upstream_tls.client_cert_file: missing (client_key_file needs its "
+            "certificate)");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"ca_file":""})")),
+            "routes[0].upstream_tls.ca_file: expected a file path, got \"\"");
+}
+
+TEST(ConfigLoaderTls, ServerNameIsADnsName) {
+  for (const char* good :
+       {"a", "api.example.com", "API.Example.com", "xn--bcher-kva.example", "a-b.c"}) {
+    Config config =
+        must_parse(tls_route(R"("upstream_tls":{"server_name":")" + std::string(good) + "\"}"));
+    EXPECT_EQ(config.proxy.routes[0].upstream_tls->server_name, good);
+  }
+  std::string longest;
+  while (longest.size() < 253) {
+    if (!longest.empty()) longest.push_back('.');
+    longest.append(9, 'b');
+  }
+  longest.resize(253);
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"server_name":")" + longest + "\"}")), "");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"server_name":")" + longest + "b\"}")),
+            "routes[0].upstream_tls.server_name: a DNS name is at most 253 characters");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"server_name":"api.example.com:443"})")),
+            "routes[0].upstream_tls.server_name: \"api.example.com:443\" has a port; server_name "
+            "is a DNS name only (the port is the upstream's)");
+  for (const char* ip : {"10.0.0.5", "::1", "2001:db8::1"}) {
+    EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"server_name":")" + std::string(ip) + "\"}")),
+              "routes[0].upstream_tls.server_name: an IP address is not a server name; leave "
+              "server_name out and an IP upstream is verified by its address")
+        << ip;
+  }
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"server_name":""})")),
+            "routes[0].upstream_tls.server_name: expected a DNS name, got \"\"");
+  EXPECT_EQ(error_of(tls_route(R"("upstream_tls":{"server_name":7})")),
+            "routes[0].upstream_tls.server_name: expected a DNS name");
+  for (const char* bad :
+       {"a..b", "-a.test", "a-.test", "a.", ".a", "a_b.test", "*.example.com", "a b"}) {
+    std::string error =
+        error_of(tls_route(R"("upstream_tls":{"server_name":")" + std::string(bad) + "\"}"));
+    EXPECT_EQ(error.rfind("routes[0].upstream_tls.server_name: \"" + std::string(bad) +
+                              "\" is not a DNS name",
+                          0),
+              0u)
+        << bad << ": " << error;
+  }
+  std::string long_label(64, 'a');
+  EXPECT_NE(error_of(tls_route(R"("upstream_tls":{"server_name":")" + long_label + ".test\"}")),
+            "");
+  EXPECT_EQ(
+      error_of(tls_route(R"("upstream_tls":{"server_name":")" + long_label.substr(1) + ".test\"}")),
+      "");
+}
+
+TEST(ConfigLoaderTls, AlpnTokens) {
+  const std::string prefix = R"("upstream_tls":{"alpn":)";
+  const std::string where = "routes[0].upstream_tls.alpn: ";
+  EXPECT_EQ(error_of(tls_route(prefix + R"(["h2","http/1.1"]})")),
+            where + "\"h2\" is not supported: HTTP/2 would pass uncaptured; offer \"http/1.1\"");
+  EXPECT_EQ(error_of(tls_route(prefix + "[]}")),
+            where + "expected an array of 1 to 8 protocol names, such as [\"http/1.1\"]");
+  EXPECT_EQ(error_of(tls_route(prefix + R"("http/1.1"})")),
+            where + "expected an array of 1 to 8 protocol names, such as [\"http/1.1\"]");
+  EXPECT_EQ(error_of(tls_route(prefix + R"(["a","b","c","d","e","f","g","h","i"]})")),
+            where + "expected an array of 1 to 8 protocol names, such as [\"http/1.1\"]");
+  EXPECT_EQ(error_of(tls_route(prefix + R"(["a","b","c","d","e","f","g","h"]})")), "");
+  EXPECT_EQ(error_of(tls_route(prefix + R"([""]})")),
+            where + "a protocol name is 1 to 255 characters");
+  EXPECT_EQ(error_of(tls_route(prefix + "[\"" + std::string(256, 'x') + "\"]}")),
+            where + "a protocol name is 1 to 255 characters");
+  EXPECT_EQ(error_of(tls_route(prefix + "[\"" + std::string(255, 'x') + "\"]}")), "");
+  EXPECT_EQ(error_of(tls_route(prefix + R"(["http 1"]})")),
+            where + "\"http 1\": printable ASCII without spaces only");
+  EXPECT_EQ(error_of(tls_route(prefix + R"(["caf\u00e9"]})")),
+            where + "\"caf\u00e9\": printable ASCII without spaces only");
+  EXPECT_EQ(error_of(tls_route(prefix + R"([1]})")), where + "expected an array of strings");
+  EXPECT_EQ(error_of(tls_route(prefix + R"(["http/1.1","http/1.1"]})")),
+            where + "\"http/1.1\" is listed twice");
+}
+
+TEST(ConfigLoaderTls, HandshakeTimeout) {
+  const std::string route = R"("routes":[{"name":"t","listen":":1","upstream":"b:1"}])";
+  Config config = must_parse("{" + route + R"(,"proxy":{"tls_handshake_timeout_ms":2500}})");
+  EXPECT_EQ(config.proxy.flow.tls_handshake_timeout_ms, 2500);
+  EXPECT_EQ(must_parse("{" + route + R"(,"proxy":{"tls_handshake_timeout_ms":100}})")
+                .proxy.flow.tls_handshake_timeout_ms,
+            100);
+  EXPECT_EQ(error_of("{" + route + R"(,"proxy":{"tls_handshake_timeout_ms":99}})"),
+            "proxy.tls_handshake_timeout_ms: must be between 100 and 600000, got 99");
+  EXPECT_EQ(error_of("{" + route + R"(,"proxy":{"tls_handshake_timeout_ms":600001}})"),
+            "proxy.tls_handshake_timeout_ms: must be between 100 and 600000, got 600001");
+  EXPECT_EQ(error_of("{" + route + R"(,"proxy":{"tls_handshake_timeout_ms":"1s"}})"),
+            "proxy.tls_handshake_timeout_ms: expected an integer");
+  EXPECT_EQ(
+      error_of("{" + route + R"(,"proxy":{"tls_handshake_timeout":1000}})"),
+      "proxy.tls_handshake_timeout: unknown key (did you mean \"tls_handshake_timeout_ms\"?)");
+}
+
+// The fuzzer's TLS seed starts from a configuration that loads, so mutations reach every
+// TLS rule rather than stopping at the first error.
+TEST(ConfigLoaderTls, FuzzSeedLoads) {
+  Config config = must_load(std::string(MCPTAP_TEST_DATA_DIR) +
+                            "/../fuzz/corpus/config_loader_fuzz/config_tls.json");
+  ASSERT_EQ(config.proxy.routes.size(), 2u);
+  EXPECT_TRUE(config.proxy.routes[0].listen_tls);
+  EXPECT_TRUE(config.proxy.routes[1].listen_tls->intercept);
+  EXPECT_FALSE(config.proxy.routes[1].upstream_tls->verify);
+  EXPECT_EQ(config.proxy.flow.tls_handshake_timeout_ms, 5000);
+}
+
 }  // namespace
 }  // namespace mcptap::cli

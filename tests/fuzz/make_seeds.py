@@ -122,6 +122,17 @@ config = {"admin": {"listen": "127.0.0.1:9901", "token_env": "MCPTAP_ADMIN_TOKEN
           "redact": {"json_keys": ["password"], "headers": ["authorization"]}}
 write("config_loader_fuzz", "config.json", json.dumps(config))
 write("config_loader_fuzz", "empty.json", "{}")
+tls_config = {"proxy": {"tls_handshake_timeout_ms": 5000},
+              "routes": [{"name": "terminate", "listen": "127.0.0.1:9443", "upstream": "api.test:443",
+                          "listen_tls": {"cert_file": "/tls/c.pem", "key_file": "/tls/k.pem",
+                                         "client_ca_file": "/tls/clients.pem", "min_version": "1.3"},
+                          "upstream_tls": {"server_name": "api.test", "ca_file": "/tls/ca.pem",
+                                           "client_cert_file": "/tls/cc.pem", "client_key_file": "/tls/ck.pem",
+                                           "alpn": ["http/1.1"]}},
+                         {"name": "intercept", "listen": ":15443", "upstream": "original_dst",
+                          "listen_tls": {"intercept": {"ca_cert_file": "/ca/ca.crt", "ca_key_file": "/ca/ca.key"}},
+                          "upstream_tls": {"verify": False}}]}
+write("config_loader_fuzz", "config_tls.json", json.dumps(tls_config))
 
 # The admin server's request path: option byte, then FuzzInput chunks.
 TOKEN = b"Authorization: Bearer s3cret-token\r\n"
@@ -138,3 +149,47 @@ ADMIN = [
 for name, data in ADMIN:
     write("admin_request_fuzz", name, b"\x00" + chunked(data))
 write("admin_request_fuzz", "small_limits", b"\x07" + chunked(ADMIN[3][1], 7))
+
+
+def tls_flights():
+    """A real ClientHello, and the server's answer to it, from python's ssl over memory."""
+    import ssl
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", d + "/k.pem", "-out", d + "/c.pem", "-days", "1",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                       check=True, capture_output=True)
+        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_ctx.load_cert_chain(d + "/c.pem", d + "/k.pem")
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    client_ctx.set_alpn_protocols(["h2", "http/1.1"])
+    flights = {}
+    for name, maximum in (("tls13", ssl.TLSVersion.TLSv1_3), ("tls12", ssl.TLSVersion.TLSv1_2)):
+        client_ctx.maximum_version = maximum
+        c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = client_ctx.wrap_bio(c_in, c_out, server_hostname="localhost")
+        server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
+        try:
+            client.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = c_out.read()
+        s_in.write(hello)
+        try:
+            server.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        flights[name] = (hello, s_out.read())
+    return flights
+
+
+# The TLS adapter's read path: option byte (role: 0 server, 1 client, 2 intercept), then chunks.
+for version, (hello, answer) in tls_flights().items():
+    write("tls_adapter_fuzz", "client_hello_" + version, b"\x00" + chunked(hello, 100))
+    write("tls_adapter_fuzz", "intercept_hello_" + version, b"\x02" + chunked(hello, 37))
+    write("tls_adapter_fuzz", "server_flight_" + version, b"\x01" + chunked(answer))
+write("tls_adapter_fuzz", "http_request", b"\x00" + chunked(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"))

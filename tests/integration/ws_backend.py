@@ -65,8 +65,9 @@ async def serve_requests(ws, requests, pending_sampling):
 class Backend:
     """Runs the server on its own asyncio loop in a thread; port chosen by the OS."""
 
-    def __init__(self, max_size=256 * 1024 * 1024, handler=None):
+    def __init__(self, max_size=256 * 1024 * 1024, handler=None, ssl=None):
         self.max_size = max_size
+        self.ssl = ssl  # an ssl.SSLContext: wss:// instead of ws://
         self.handler = handler or handle
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -76,7 +77,8 @@ class Backend:
         asyncio.set_event_loop(self.loop)
 
         async def main():
-            self.server = await websockets.serve(self.handler, "127.0.0.1", 0, max_size=self.max_size)
+            self.server = await websockets.serve(self.handler, "127.0.0.1", 0, max_size=self.max_size,
+                                                 ssl=self.ssl)
             self.port = self.server.sockets[0].getsockname()[1]
             self.ready.set()
             await self.server.wait_closed()

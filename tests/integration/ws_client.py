@@ -18,11 +18,13 @@ def call(text, **extra):
     return {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}
 
 
-async def conversation(uri):
+async def conversation(uri, ssl=None):
     """What a relay does: ids reused (3 for every call), calls in flight together, a
-    server->client request answered mid-call. Returns every frame received, as text."""
+    server->client request answered mid-call. Returns every frame received, as text.
+    For a wss:// uri, `ssl` is the client's ssl.SSLContext (the system's trust if None)."""
     received = []
-    async with websockets.connect(uri, max_size=None) as ws:
+    options = {"ssl": ssl} if ssl is not None else {}
+    async with websockets.connect(uri, max_size=None, **options) as ws:
         async def send(message):
             await ws.send(json.dumps(message))
 

@@ -3,7 +3,8 @@
 //
 //   node client.mjs --transport streamable-json|streamable-sse|legacy-sse --url URL
 //
-// URL is the server's (or mcptap's) base, http://host:port; the client adds /mcp or /sse.
+// URL is the server's (or mcptap's) base, http://host:port or https://host:port (a test CA
+// is trusted through NODE_EXTRA_CA_CERTS); the client adds /mcp or /sse.
 // The document is deterministic except "session_id" (chosen by the server) and
 // "transport_errors": a direct run and a run through mcptap compare equal without them.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

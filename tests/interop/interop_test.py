@@ -74,10 +74,12 @@ def node_executable():
 
 
 class NodeServer:
-    """server.mjs on a free port; its stdout lines (session events) are collected."""
+    """server.mjs on a free port; its stdout lines (session events) are collected. With
+    tls=(cert file, key file) it serves https://."""
 
-    def __init__(self, transport):
+    def __init__(self, transport, tls=None):
         self.transport = transport
+        self.tls = tls
         self.lines = queue.Queue()
         self.events = []
         self.port = None
@@ -87,8 +89,9 @@ class NodeServer:
 
     def start(self):
         self.stderr = open(self.stderr_path, "w")
+        tls = ["--tls-cert", self.tls[0], "--tls-key", self.tls[1]] if self.tls else []
         self.process = subprocess.Popen(
-            [node_executable(), "server.mjs", "--transport", self.transport, "--port", "0"],
+            [node_executable(), "server.mjs", "--transport", self.transport, "--port", "0", *tls],
             cwd=HERE, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         threading.Thread(target=self._read, daemon=True).start()
         try:
@@ -140,11 +143,12 @@ class NodeServer:
             os.unlink(self.stderr_path)
 
 
-def run_client(transport, base_url):
+def run_client(transport, base_url, env=None):
     """client.mjs against base_url: its JSON document, or an exception saying why not."""
     done = subprocess.run(
         [node_executable(), "client.mjs", "--transport", transport, "--url", base_url],
-        cwd=HERE, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S)
+        cwd=HERE, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S,
+        env=dict(os.environ, **(env or {})))
     if done.returncode != 0:
         raise RuntimeError(f"client.mjs exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     return json.loads(done.stdout)
@@ -177,10 +181,29 @@ class SdkInterop:
     """One conversation direct and one through mcptap; the tests read its results.
 
     Subclasses set TRANSPORT and say where each message travels (expected_transport) and
-    which HTTP method carried the exchange it belongs to (expected_http_method)."""
+    which HTTP method carried the exchange it belongs to (expected_http_method). A
+    subclass may run the same conversation over TLS by overriding the four hooks below."""
 
     TRANSPORT = None
     maxDiff = None
+
+    @classmethod
+    def server_tls(cls):
+        """(cert file, key file) for server.mjs to serve https://, or None for http://."""
+        return None
+
+    @classmethod
+    def base_url(cls, port):
+        return f"http://127.0.0.1:{port}"
+
+    @classmethod
+    def client_env(cls):
+        return {}
+
+    @classmethod
+    def route_tls(cls):
+        """Keys added to the mcptap route (listen_tls, upstream_tls)."""
+        return {}
 
     @classmethod
     def setUpClass(cls):
@@ -188,14 +211,16 @@ class SdkInterop:
         cls.proxied = cls.proxied_error = cls.exit_code = None
         cls.closed_while_proxy_ran = False
         cls.log = cls.server_log = ""
-        server = NodeServer(cls.TRANSPORT).start()
+        server = NodeServer(cls.TRANSPORT, tls=cls.server_tls()).start()
         try:
-            cls.direct = run_client(cls.TRANSPORT, f"http://127.0.0.1:{server.port}")
-            tap = Mcptap([{"name": cls.route, "upstream": f"127.0.0.1:{server.port}"}])
+            cls.direct = run_client(cls.TRANSPORT, cls.base_url(server.port), cls.client_env())
+            tap = Mcptap([dict({"name": cls.route, "upstream": f"127.0.0.1:{server.port}"},
+                               **cls.route_tls())])
             try:
                 tap.start()
                 try:
-                    cls.proxied = run_client(cls.TRANSPORT, f"http://127.0.0.1:{tap.ports[cls.route]}")
+                    cls.proxied = run_client(cls.TRANSPORT, cls.base_url(tap.ports[cls.route]),
+                                             cls.client_env())
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as error:
                     cls.proxied_error = str(error)
                 if cls.proxied is not None:

@@ -1,6 +1,9 @@
 // An MCP server built on the official TypeScript SDK, serving one of its HTTP transports.
 //
 //   node server.mjs --transport streamable-json|streamable-sse|legacy-sse --port N
+//                   [--tls-cert FILE --tls-key FILE]
+//
+// With --tls-cert and --tls-key it serves https:// with that certificate (PEM) and key.
 //
 // Streamable HTTP (spec 2025-03-26 and later) is served on /mcp, stateful: the SDK assigns
 // an Mcp-Session-Id at initialize, serves the GET event stream and terminates the session
@@ -13,7 +16,9 @@
 // ({"event":"session_opened"|"session_closed"|"session_deleted","session_id":...}) so that
 // a test can see what reached the server.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
@@ -28,12 +33,17 @@ const PROGRESS_STEPS = 3;
 const PROGRESS_INTERVAL_MS = 60;
 
 function parseArgs(argv) {
-  const args = { transport: undefined, port: undefined };
+  const args = { transport: undefined, port: undefined, tlsCert: undefined, tlsKey: undefined };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === '--transport') args.transport = value;
     else if (flag === '--port') args.port = Number(value);
+    else if (flag === '--tls-cert') args.tlsCert = value;
+    else if (flag === '--tls-key') args.tlsKey = value;
     else throw new Error(`unknown argument ${flag}`);
+  }
+  if ((args.tlsCert === undefined) !== (args.tlsKey === undefined)) {
+    throw new Error('--tls-cert and --tls-key go together');
   }
   if (!TRANSPORTS.includes(args.transport)) {
     throw new Error(`--transport must be one of ${TRANSPORTS.join(', ')}`);
@@ -277,13 +287,17 @@ function main() {
     args.transport === 'legacy-sse'
       ? (req, res) => handleLegacy(req, res, sessions)
       : (req, res) => handleStreamable(req, res, sessions, args.transport === 'streamable-json');
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     handle(req, res).catch((error) => {
       process.stderr.write(`server: ${req.method} ${req.url}: ${error?.stack ?? error}\n`);
       if (!res.headersSent) sendJsonError(res, 500, -32603, 'Internal error');
       else res.end();
     });
-  });
+  };
+  const server =
+    args.tlsCert === undefined
+      ? http.createServer(onRequest)
+      : https.createServer({ cert: readFileSync(args.tlsCert), key: readFileSync(args.tlsKey) }, onRequest);
   server.listen(args.port, '127.0.0.1', () => emit({ port: server.address().port }));
   const stop = () => {
     server.closeAllConnections?.();
