@@ -225,6 +225,18 @@ class Mcptap:
                     return int(float(line.rsplit(" ", 1)[1]))
         return 0
 
+    def tls_handshakes(self, route):
+        """mcptap_tls_handshakes_total of a route: {(side, resumed): count}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("mcptap_tls_handshakes_total{") and f'route="{route}"' in line:
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+                key = (labels.get("side"), labels.get("resumed") == "true")
+                counts[key] = counts.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+        return counts
+
     def metric(self, family, route):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:
             text = r.read().decode()
@@ -701,7 +713,25 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
                           f"{'—' if name == 'direct' else format(c[2] / max(c[0], 1), '.3f')}"
                           for name, c in counts.items()) + ".")
 
+    def handshakes_snapshot():
+        return {name: m.tls_handshakes(m.routes["tls"]) for name, m in mcptaps.items()}
+
+    def print_mcptap_resumption(before):
+        after = handshakes_snapshot()
+        parts = []
+        for name in mcptaps:
+            delta = {k: v - before[name].get(k, 0) for k, v in after[name].items()}
+            sides = sorted({side for side, _ in delta})
+            parts.append(f"{name} " + ", ".join(
+                f"{side} side {delta.get((side, True), 0):,} resumed of "
+                f"{delta.get((side, True), 0) + delta.get((side, False), 0):,}"
+                for side in sides))
+        if parts:
+            print("mcptap's handshakes in this part (`mcptap_tls_handshakes_total`): "
+                  + "; ".join(parts) + ".")
+
     resumed_counts = {}
+    before = handshakes_snapshot()
     handshakes = run_part("tls-resumed", "tls", targets,
                           counted(lambda port: run_wrk(port, args.seconds, pin, tls=True,
                                                        close=True), resumed_counts),
@@ -713,8 +743,10 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
     print("wrk keeps each connection's last TLS session and offers it when it reconnects: "
           "after the first of each of its 32 connections, these are resumed handshakes "
           "(TLS 1.3 PSK with ECDHE).")
+    print_mcptap_resumption(before)
 
     full_counts = {}
+    before = handshakes_snapshot()
     loadgen = os.path.join(args.build_dir, "bin", "tls_connect_loadgen")
     full = run_part("tls-full", "tls", targets,
                     counted(lambda port: run_connect_loadgen(loadgen, port, args.seconds, pin),
@@ -726,6 +758,7 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
     print_counts(full_counts, "tls_connect_loadgen")
     print("Handshakes the load generator saw resumed: "
           + ", ".join(f"{name} {c[3]}" for name, c in full_counts.items()) + ".")
+    print_mcptap_resumption(before)
 
     print(f"\n### TLS on both sides: RSS per idle TLS connection "
           f"({args.tls_idle_connections:,} clients, each after one request)\n")
