@@ -2,7 +2,8 @@
 """The proxy benchmark: the same workload direct, through nginx, mitmproxy and mcptap.
 
 Run through tests/bench/run_bench.sh (which installs the tools and builds the programs):
-    proxy_bench.py --build-dir build-bench [--rounds 3] [--seconds 10] [--parts http,ws,scale]
+    proxy_bench.py --build-dir build-bench [--rounds 3] [--seconds 10]
+                   [--parts http,ws,scale,tls]
 
 Scenarios, interleaved round by round so that machine noise hits each alike:
   direct       the backend itself (nginx `return 200` for HTTP, proxy_bench_ws_echo for WS)
@@ -16,6 +17,16 @@ Load: wrk POSTing a 309-byte tools/call over 32 keep-alive connections; ws_loadg
 round-trip mode (32 connections, one message in flight each) and throughput mode (32
 connections x 16 in flight). The proxy under test runs on CPU 0, load generator and
 backend on CPU 1 (taskset), unless --no-pin.
+
+The tls part (not run by default) measures the same HTTP load over TLS on both sides, with
+an EC P-256 test CA and localhost leaf made with the openssl CLI: direct is the backend
+nginx with an `ssl` listener; nginx terminates TLS and originates it to the backend
+(verified, sessions reused, keep-alive pool); mcptap-off and mcptap-on terminate with
+listen_tls and originate with upstream_tls. Tables: wrk over https on 32 keep-alive
+connections; wrk with `Connection: close`, one request per new TLS connection, which wrk
+resumes (the connections each proxy accepted per request are counted to show it);
+tls_connect_loadgen, the same with full handshakes; and the RSS of each proxy before and
+with --tls-idle-connections idle TLS clients (tls_idle_clients.py).
 
 Prints markdown tables on stdout; progress goes to stderr. Traffic stays on 127.0.0.1;
 every process started here is stopped before it returns.
@@ -181,7 +192,9 @@ def start_nginx(name, template, cpu, **values):
 
 
 class Mcptap:
-    def __init__(self, binary, name, capture, pg_url, upstreams, pin, sink_extra=None):
+    def __init__(self, binary, name, capture, pg_url, upstreams, pin, sink_extra=None,
+                 route_extra=None):
+        """upstreams: {kind: port}, one route each; route_extra: {kind: more route keys}."""
         self.name = name
         self.ports = {kind: free_port() for kind in upstreams}
         self.admin_port = free_port()
@@ -189,7 +202,8 @@ class Mcptap:
         config = {
             "admin": {"listen": f"127.0.0.1:{self.admin_port}"},
             "routes": [{"name": self.routes[kind], "listen": f"127.0.0.1:{self.ports[kind]}",
-                        "upstream": f"127.0.0.1:{port}", "capture": capture}
+                        "upstream": f"127.0.0.1:{port}", "capture": capture,
+                        **(route_extra or {}).get(kind, {})}
                        for kind, port in upstreams.items()],
             "sink": {"postgres": pg_url, "spool_dir": os.path.join(WORKDIR, f"{name}-spool"),
                      **(sink_extra or {})},
@@ -211,6 +225,18 @@ class Mcptap:
                     return int(float(line.rsplit(" ", 1)[1]))
         return 0
 
+    def tls_handshakes(self, route):
+        """mcptap_tls_handshakes_total of a route: {(side, resumed): count}."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("mcptap_tls_handshakes_total{") and f'route="{route}"' in line:
+                labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+                key = (labels.get("side"), labels.get("resumed") == "true")
+                counts[key] = counts.get(key, 0) + int(float(line.rsplit(" ", 1)[1]))
+        return counts
+
     def metric(self, family, route):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/metrics", timeout=5) as r:
             text = r.read().decode()
@@ -228,13 +254,53 @@ def psql_count(pg_url, route):
     return int(out.stdout.strip() or 0) if out.returncode == 0 else -1
 
 
+def make_certs(directory):
+    """A test CA and a leaf for localhost/127.0.0.1 signed by it, both EC P-256, made with
+    the openssl CLI; keys mode 0600 (mcptap refuses keys others can read)."""
+    paths = {name: os.path.join(directory, name)
+             for name in ("ca.pem", "ca.key", "leaf.pem", "leaf.key", "leaf.csr", "leaf.ext")}
+    with open(paths["leaf.ext"], "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                "basicConstraints=critical,CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    for argv in (
+            ["openssl", "req", "-x509", *ec, "-keyout", paths["ca.key"], "-out", paths["ca.pem"],
+             "-days", "2", "-subj", "/CN=mcptap benchmark CA",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ["openssl", "req", "-new", *ec, "-keyout", paths["leaf.key"], "-out",
+             paths["leaf.csr"], "-subj", "/CN=localhost"],
+            ["openssl", "x509", "-req", "-in", paths["leaf.csr"], "-CA", paths["ca.pem"],
+             "-CAkey", paths["ca.key"], "-CAcreateserial", "-days", "2", "-sha256",
+             "-extfile", paths["leaf.ext"], "-out", paths["leaf.pem"]]):
+        subprocess.run(argv, check=True, capture_output=True)
+    for key in ("ca.key", "leaf.key"):
+        os.chmod(paths[key], 0o600)
+    return {"ca": paths["ca.pem"], "cert": paths["leaf.pem"], "key": paths["leaf.key"]}
+
+
+def nginx_accepts(status_port):
+    """Connections an nginx has accepted so far (its stub_status)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{status_port}/", timeout=5) as r:
+        lines = r.read().decode().splitlines()
+    return int(lines[2].split()[0])  # "server accepts handled requests" / "A H R"
+
+
 def parse_pairs(line):
     return {k: v for k, v in (item.split("=", 1) for item in line.split() if "=" in item)}
 
 
-def run_wrk(port, seconds, pin):
+def run_wrk(port, seconds, pin, tls=False, close=False):
+    """tls: over https to localhost (wrk sends it as SNI and does not verify); close: every
+    request says `Connection: close`, so each one is answered on a new connection."""
+    url = f"https://localhost:{port}/mcp" if tls else f"http://127.0.0.1:{port}/mcp"
     argv = ["wrk", "-t1", "-c32", f"-d{seconds}s", "--timeout", "10s",
-            "-s", os.path.join(HERE, "proxy_bench_post.lua"), f"http://127.0.0.1:{port}/mcp"]
+            "-s", os.path.join(HERE, "proxy_bench_post.lua")]
+    if close:
+        argv += ["-H", "Connection: close"]
+    argv.append(url)
     if pin:
         argv = ["taskset", "-c", LOAD_CPU] + argv
     out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
@@ -245,6 +311,21 @@ def run_wrk(port, seconds, pin):
                     "errors": int(r["errors"]), "p50": int(r["p50_us"]), "p99": int(r["p99_us"]),
                     "p999": int(r["p999_us"])}
     raise RuntimeError("wrk printed no result:\n" + out)
+
+
+def run_connect_loadgen(binary, port, seconds, pin):
+    """tls_connect_loadgen: 32 threads, one request per new TLS connection, full handshakes."""
+    argv = [binary, "--port", str(port), "--connections", "32", "--duration", str(seconds)]
+    if pin:
+        argv = ["taskset", "-c", LOAD_CPU] + argv
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    for line in out.splitlines():
+        if line.startswith("BENCH "):
+            r = parse_pairs(line)
+            return {"messages": int(r["requests"]), "seconds": float(r["seconds"]),
+                    "errors": int(r["errors"]), "p50": int(r["p50_us"]), "p99": int(r["p99_us"]),
+                    "p999": int(r["p999_us"]), "resumed": int(r["resumed"])}
+    raise RuntimeError("tls_connect_loadgen printed no result:\n" + out)
 
 
 def run_loadgen(loadgen, port, mode, seconds, pin, connections=32, inflight=16):
@@ -432,8 +513,9 @@ def print_table(title, stats, unit):
     print(f"\n### {title}\n")
     print(f"| scenario | {unit}/s | p50 ms | p99 ms | p99.9 ms | proxy CPU s per 1000 msgs "
           "| PostgreSQL CPU s per 1000 msgs | peak RSS MB | vs nginx (rate) | vs nginx (p99) "
-          "| vs mitmproxy (rate) | errors |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          + ("| vs mitmproxy (rate) " if mitm else "") + "| errors |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+          + ("---: | " if mitm else "") + "---: |")
     for name, s in stats.items():
         msgs = s.messages * 2  # a request and its answer are two messages
         cpu_per_k = s.cpu / msgs * 1000 if msgs and name != "direct" else None
@@ -445,8 +527,8 @@ def print_table(title, stats, unit):
         print(f"| {name} | {s.rate():,.0f} | {median(s.p50) / 1000:.2f} | {median(s.p99) / 1000:.2f} "
               f"| {median(s.p999) / 1000:.2f} | {fmt(cpu_per_k, '.4f')} | {fmt(pg_per_k, '.4f')} "
               f"| {'—' if name == 'direct' and not s.rss_kb else f'{s.rss_kb / 1024:.1f}'} "
-              f"| {fmt(vs_nginx, '.2f')}× | {fmt(vs_nginx_p99, '.2f')}× | {fmt(vs_mitm, '.1f')}× "
-              f"| {s.errors} |")
+              f"| {fmt(vs_nginx, '.2f')}× | {fmt(vs_nginx_p99, '.2f')}× "
+              + (f"| {fmt(vs_mitm, '.1f')}× " if mitm else "") + f"| {s.errors} |")
     spool = stats.get("mcptap-spool")
     if spool and spool.sent is not None:
         print(f"\nmcptap-spool captured with PostgreSQL unreachable ({title}): messages sent "
@@ -531,6 +613,208 @@ def scale_big(loadgen, mcptap_on, pg_url, size):
           "(payload_bytes | truncated | payload null | sha256).")
 
 
+class TlsServers:
+    """The tls part's certificates, HTTPS backend and nginx TLS proxy."""
+
+    def __init__(self, certs, ports, backend, proxy):
+        self.certs = certs
+        self.ports = ports
+        self.backend = backend
+        self.proxy = proxy
+        self.processes = [backend, proxy]
+
+
+def start_tls_servers(load_cpu, proxy_cpu):
+    certs = make_certs(WORKDIR)
+    ports = {name: free_port() for name in ("backend", "backend_status", "nginx", "nginx_status")}
+    backend = start_nginx("backend-tls", "proxy_bench_backend_tls.nginx.conf", load_cpu,
+                          PORT=ports["backend"], STATUSPORT=ports["backend_status"],
+                          CERT=certs["cert"], KEY=certs["key"])
+    proxy = start_nginx("nginx-tls", "proxy_bench_proxy_tls.nginx.conf", proxy_cpu,
+                        PORT=ports["nginx"], STATUSPORT=ports["nginx_status"],
+                        UPSTREAM=ports["backend"], CERT=certs["cert"], KEY=certs["key"],
+                        CA=certs["ca"])
+    for port in ports.values():
+        if not wait_for_port(port, timeout=30):
+            raise RuntimeError(f"nginx (TLS) did not listen on {port}; see {WORKDIR}/*-tls-error.log")
+    return TlsServers(certs, ports, backend, proxy)
+
+
+def tls_idle(name, process, port, ca_file, connections, hold=60):
+    """RSS of `process` before and with `connections` idle TLS clients, each after one
+    request; returns (before_kb, during_kb, held, failed, detail)."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and 2 * connections + 100 > hard:
+        connections = (hard - 100) // 2
+        log(f"descriptor hard limit {hard}: {connections} idle TLS connections")
+    before = process.rss_kb()
+    argv = ["/usr/bin/python3", os.path.join(HERE, "tls_idle_clients.py"), "--port", str(port),
+            "--ca-file", ca_file, "--connections", str(connections), "--hold", str(hold)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, preexec_fn=raise_fd_limit)
+    line = proc.stdout.readline().strip()
+    time.sleep(2)
+    during = process.rss_kb()
+    proc.stdin.close()  # the clients close their connections and exit
+    proc.wait(timeout=hold + 60)
+    r = parse_pairs(line)
+    held, failed = int(r.get("ok", 0)), int(r.get("failed", connections))
+    log(f"tls-idle {name}: {line}; RSS {before} kB before, {during} kB with them")
+    time.sleep(1)  # the proxy sees the closes before the next measurement
+    return before, during, held, failed, line
+
+
+def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir):
+    """The tls part: keep-alive throughput, new connections per second and idle memory, each
+    direct, through nginx and through mcptap with TLS on both sides."""
+    targets = {"direct": (tls.ports["backend"], tls.backend),
+               "nginx": (tls.ports["nginx"], tls.proxy)}
+    mcptaps = {name: m for name, m in (("mcptap-off", mcptap_off), ("mcptap-on", mcptap_on))
+               if "tls" in m.ports}
+    for name, m in mcptaps.items():
+        targets[name] = (m.ports["tls"], m.process)
+    tls_capturing = {name: c for name, c in capturing.items() if "tls" in c.ports}
+
+    keepalive = run_part("tls-keepalive", "tls", targets,
+                         lambda port: run_wrk(port, args.seconds, pin, tls=True),
+                         args.rounds, args.seconds, tls_capturing, pg_url, pg_datadir, 2)
+    print_table("TLS on both sides, HTTP: wrk over https, POST 309-byte tools/call, "
+                "32 keep-alive connections", keepalive, "requests")
+
+    # One request per connection: wrk reconnects after every `Connection: close` answer. The
+    # connections each server accepted show that it did: the proxy's accepts per request
+    # (1 for every scenario) and the backend's (~0 for nginx, which keeps its upstream pool;
+    # 1 for mcptap, which opens one upstream connection per client connection).
+    accepted = {tls.ports["backend"]: lambda: nginx_accepts(tls.ports["backend_status"]),
+                tls.ports["nginx"]: lambda: nginx_accepts(tls.ports["nginx_status"])}
+    for m in mcptaps.values():
+        accepted[m.ports["tls"]] = (
+            lambda m=m: m.metric("mcptap_connections_total", m.routes["tls"]))
+    names = {port: name for name, (port, _) in targets.items()}
+
+    def counted(load, counts):
+        """`load` with the connections accepted during it counted per scenario:
+        requests, the proxy's accepts, the backend's accepts, handshakes resumed."""
+        def run(port):
+            before, backend_before = accepted[port](), nginx_accepts(tls.ports["backend_status"])
+            result = load(port)
+            c = counts.setdefault(names[port], [0, 0, 0, 0])
+            c[0] += result["messages"]
+            c[1] += accepted[port]() - before
+            c[2] += nginx_accepts(tls.ports["backend_status"]) - backend_before
+            c[3] += result.get("resumed", 0)
+            return result
+        return run
+
+    def print_counts(counts, tool):
+        print(f"\nConnections accepted per completed request (nginx's stub_status, "
+              f"`mcptap_connections_total`), by the server {tool} talks to / by the backend: "
+              + "; ".join(f"{name} {c[1] / max(c[0], 1):.3f} / "
+                          f"{'—' if name == 'direct' else format(c[2] / max(c[0], 1), '.3f')}"
+                          for name, c in counts.items()) + ".")
+
+    def handshakes_snapshot():
+        return {name: m.tls_handshakes(m.routes["tls"]) for name, m in mcptaps.items()}
+
+    def print_mcptap_resumption(before):
+        after = handshakes_snapshot()
+        parts = []
+        for name in mcptaps:
+            delta = {k: v - before[name].get(k, 0) for k, v in after[name].items()}
+            sides = sorted({side for side, _ in delta})
+            parts.append(f"{name} " + ", ".join(
+                f"{side} side {delta.get((side, True), 0):,} resumed of "
+                f"{delta.get((side, True), 0) + delta.get((side, False), 0):,}"
+                for side in sides))
+        if parts:
+            print("mcptap's handshakes in this part (`mcptap_tls_handshakes_total`): "
+                  + "; ".join(parts) + ".")
+
+    resumed_counts = {}
+    before = handshakes_snapshot()
+    handshakes = run_part("tls-resumed", "tls", targets,
+                          counted(lambda port: run_wrk(port, args.seconds, pin, tls=True,
+                                                       close=True), resumed_counts),
+                          args.rounds, args.seconds, tls_capturing, pg_url, pg_datadir, 2)
+    print_table("TLS on both sides, new connections, resumed handshakes: wrk over https with "
+                "`Connection: close`, one request per TLS connection, 32 at once",
+                handshakes, "connections")
+    print_counts(resumed_counts, "wrk")
+    print("wrk keeps each connection's last TLS session and offers it when it reconnects: "
+          "after the first of each of its 32 connections, these are resumed handshakes "
+          "(TLS 1.3 PSK with ECDHE).")
+    print_mcptap_resumption(before)
+
+    full_counts = {}
+    before = handshakes_snapshot()
+    loadgen = os.path.join(args.build_dir, "bin", "tls_connect_loadgen")
+    full = run_part("tls-full", "tls", targets,
+                    counted(lambda port: run_connect_loadgen(loadgen, port, args.seconds, pin),
+                            full_counts),
+                    args.rounds, args.seconds, tls_capturing, pg_url, pg_datadir, 2)
+    print_table("TLS on both sides, new connections, full handshakes: tls_connect_loadgen, "
+                "`Connection: close`, one request per TLS connection, 32 at once (latency "
+                "from connect to answer)", full, "connections")
+    print_counts(full_counts, "tls_connect_loadgen")
+    print("Handshakes the load generator saw resumed: "
+          + ", ".join(f"{name} {c[3]}" for name, c in full_counts.items()) + ".")
+    print_mcptap_resumption(before)
+
+    print(f"\n### TLS on both sides: RSS per idle TLS connection "
+          f"({args.tls_idle_connections:,} clients, each after one request)\n")
+    print("| proxy | connections held | RSS before MB | RSS with them open MB "
+          "| KB per connection |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    per_connection = {}
+    idle = {"nginx": (tls.proxy, tls.ports["nginx"])}
+    for name, m in mcptaps.items():
+        idle[name] = (m.process, m.ports["tls"])
+    for name, (process, port) in idle.items():
+        if name not in CHOSEN:
+            continue
+        before, during, held, failed, line = tls_idle(name, process, port, tls.certs["ca"],
+                                                      args.tls_idle_connections)
+        kb = (during - before) / held if held else float("nan")
+        per_connection[name] = kb
+        print(f"| {name} | {held:,}" + (f" ({failed} failed)" if failed else "")
+              + f" | {before / 1024:.1f} | {during / 1024:.1f} | {kb:.1f} |")
+
+    fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
+
+    def ratio(stats, name, key):
+        nginx, s = stats.get("nginx"), stats.get(name)
+        if not nginx or not s:
+            return None
+        if key == "rate":
+            return s.rate() / nginx.rate() if nginx.rate() else None
+        return median(s.p99) / median(nginx.p99) if median(nginx.p99) else None
+
+    rate, p99 = ratio(keepalive, "mcptap-off", "rate"), ratio(keepalive, "mcptap-off", "p99")
+    hs = ratio(handshakes, "mcptap-off", "rate")
+    hs_on = ratio(handshakes, "mcptap-on", "rate")
+    hs_full = ratio(full, "mcptap-off", "rate")
+    hs_full_on = ratio(full, "mcptap-on", "rate")
+    kb = per_connection.get("mcptap-on", per_connection.get("mcptap-off"))
+
+    def met(value, ok):
+        return "not measured" if value is None else ("met" if ok else "**not met**")
+
+    print("\n### TLS targets\n")
+    print("| target | result |")
+    print("| --- | --- |")
+    print(f"| keep-alive, capture off: ≥ 1.0× nginx, p99 ≤ 1.2× | "
+          f"{met(rate, rate is not None and p99 is not None and rate >= 1.0 and p99 <= 1.2)}: "
+          f"{fmt(rate, '.2f')}×, p99 {fmt(p99, '.2f')}× |")
+    print(f"| new connections, resumed handshakes, capture off: ≥ 0.8× nginx "
+          f"| {met(hs, hs is not None and hs >= 0.8)}: "
+          f"{fmt(hs, '.2f')}× (capture on {fmt(hs_on, '.2f')}×) |")
+    print(f"| new connections, full handshakes, capture off: ≥ 0.8× nginx "
+          f"| {met(hs_full, hs_full is not None and hs_full >= 0.8)}: "
+          f"{fmt(hs_full, '.2f')}× (capture on {fmt(hs_full_on, '.2f')}×) |")
+    print(f"| ≤ 64 KB RSS per idle TLS connection (mcptap, capture on) "
+          f"| {met(kb, kb is not None and kb <= 64)}: {fmt(kb, '.1f')} KB |")
+
+
 def main():
     global WORKDIR
     parser = argparse.ArgumentParser()
@@ -539,6 +823,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--parts", default="http,ws,scale")
     parser.add_argument("--idle-connections", type=int, default=10000)
+    parser.add_argument("--tls-idle-connections", type=int, default=2000)
     parser.add_argument("--big-bytes", type=int, default=200 << 20)
     parser.add_argument("--no-pin", action="store_true")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS),
@@ -600,9 +885,28 @@ def main():
                 else:
                     mitm_ws = p
         upstreams = {"http": ports["backend"], "ws": ports["echo"]}
-        mcptap_off = Mcptap(mcptap_bin, "mcptap-off", False, pg_url, upstreams, pin)
+        tls = None
+        if "tls" in parts and have["nginx"]:
+            tls = start_tls_servers(load_cpu, proxy_cpu)
+            processes.extend(tls.processes)
+
+        def with_tls(name):
+            """mcptap-off/on get a TLS route (termination and origination) for the tls part."""
+            if not tls or name not in CHOSEN:
+                return upstreams, None
+            return ({**upstreams, "tls": tls.ports["backend"]},
+                    {"tls": {"listen_tls": {"cert_file": tls.certs["cert"],
+                                            "key_file": tls.certs["key"]},
+                             "upstream_tls": {"ca_file": tls.certs["ca"],
+                                              "server_name": "localhost"}}})
+
+        off_upstreams, off_extra = with_tls("mcptap-off")
+        mcptap_off = Mcptap(mcptap_bin, "mcptap-off", False, pg_url, off_upstreams, pin,
+                            route_extra=off_extra)
         processes.append(mcptap_off.process)
-        mcptap_on = Mcptap(mcptap_bin, "mcptap-on", True, pg_url, upstreams, pin)
+        on_upstreams, on_extra = with_tls("mcptap-on")
+        mcptap_on = Mcptap(mcptap_bin, "mcptap-on", True, pg_url, on_upstreams, pin,
+                           route_extra=on_extra)
         processes.append(mcptap_on.process)
         capturing = {"mcptap-on": mcptap_on}
         if args.baseline_build and "mcptap-on-baseline" in CHOSEN:
@@ -667,6 +971,11 @@ def main():
                                  lambda port, m=mode: run_loadgen(loadgen, port, m, args.seconds, pin),
                                  args.rounds, args.seconds, capturing, pg_url, pg_datadir, 2)
                 print_table(title, stats, "round trips")
+        if "tls" in parts:
+            if not have["wrk"] or not tls:
+                print("\nTLS: SKIPPED (wrk or nginx missing)")
+            else:
+                run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir)
         if "scale" in parts:
             scale_idle(loadgen, mcptap_on, args.idle_connections, hold=15)
             scale_big(loadgen, mcptap_on, pg_url, args.big_bytes)

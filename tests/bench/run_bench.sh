@@ -6,6 +6,12 @@
 #   tests/bench/run_bench.sh [--rounds 3] [--seconds 10] [--parts http,ws,scale] [--no-pin]
 #                            [--baseline-build DIR]
 #
+# --parts tls (not in the default parts) runs the TLS scenarios instead: direct HTTPS to the
+# backend, nginx terminating and originating TLS, and mcptap with listen_tls and upstream_tls,
+# capture off and on; keep-alive throughput, new connections per second (resumed and full
+# handshakes) and RSS per idle TLS connection, e.g.
+#   tests/bench/run_bench.sh --no-pin --parts tls
+#
 # --baseline-build DIR adds mcptap-on-baseline: another build's DIR/bin/mcptap capturing the
 # same load in the same interleaved rounds, for a side-by-side of a change, e.g.
 #   git worktree add /tmp/base HEAD~1 && cmake -S /tmp/base -B /tmp/base/build -G Ninja \
@@ -34,7 +40,8 @@ if [ -n "$missing" ]; then
 fi
 
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD_DIR" -j2 --target mcptap ws_loadgen proxy_bench_ws_echo capture_bench >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target mcptap ws_loadgen proxy_bench_ws_echo capture_bench \
+  tls_connect_loadgen >/dev/null
 
 # 10 000 idle connections need 20 000+ descriptors in mcptap alone.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
