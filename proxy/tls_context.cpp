@@ -20,10 +20,12 @@ namespace mcptap::proxy {
 namespace {
 
 constexpr size_t kMaxCachedTargets = 64;
-// Sessions kept per target: a TLS 1.3 ticket resumes one connection, and servers hand out
-// two per handshake (OpenSSL's default), so a burst of new connections to one upstream
-// finds a ticket each instead of all but one making a full handshake.
-constexpr size_t kMaxSessionsPerTarget = 16;
+// Sessions kept per target: a TLS 1.3 ticket resumes one connection (RFC 8446 C.4: not
+// reused), and servers hand out two per full handshake (OpenSSL's default) and one per
+// resumed one, so a burst of up to this many new connections to one upstream finds a
+// ticket each instead of all but one making a full handshake. A session holds the peer's
+// certificate chain, a few KB.
+constexpr size_t kMaxSessionsPerTarget = 32;
 constexpr long kServerSessionCacheSize = 20480;
 
 // Options both roles share: TLS 1.2 at least, no renegotiation, no compression, and record

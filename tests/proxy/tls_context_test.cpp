@@ -265,12 +265,12 @@ TEST_F(TlsContextTest, ClientSessionCacheKeepsTheLatest64TargetsAndHandsEachOutO
 }
 
 // Several tickets per target, newest first, so a burst of connections each resumes; the
-// oldest beyond 16 go.
-TEST_F(TlsContextTest, ClientSessionCacheKeepsSixteenSessionsPerTargetNewestFirst) {
+// oldest beyond 32 go.
+TEST_F(TlsContextTest, ClientSessionCacheKeepsThirtyTwoSessionsPerTargetNewestFirst) {
   auto context = *TlsClientContext::load("gates", UpstreamTls{});
-  for (int id = 1; id <= 20; ++id) context->keep_session("a", session_with_id(id));
+  for (int id = 1; id <= 40; ++id) context->keep_session("a", session_with_id(id));
   unsigned length = 0;
-  for (int id = 20; id > 4; --id) {
+  for (int id = 40; id > 8; --id) {
     UniqueSslSession session = context->take_session("a");
     ASSERT_NE(session, nullptr) << id;
     EXPECT_EQ(SSL_SESSION_get_id(session.get(), &length)[0], id);
