@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include <cctype>
+#include <deque>
 #include <list>
 #include <unordered_map>
 
@@ -18,7 +19,13 @@
 namespace mcptap::proxy {
 namespace {
 
-constexpr size_t kMaxCachedSessions = 64;
+constexpr size_t kMaxCachedTargets = 64;
+// Sessions kept per target: a TLS 1.3 ticket resumes one connection (RFC 8446 C.4: not
+// reused), and servers hand out two per full handshake (OpenSSL's default) and one per
+// resumed one, so a burst of up to this many new connections to one upstream finds a
+// ticket each instead of all but one making a full handshake. A session holds the peer's
+// certificate chain, a few KB.
+constexpr size_t kMaxSessionsPerTarget = 32;
 constexpr long kServerSessionCacheSize = 20480;
 
 // Options both roles share: TLS 1.2 at least, no renegotiation, no compression, and record
@@ -288,16 +295,20 @@ struct TlsClientContext::State {
   UniqueSslCtx ctx;
   nlohmann::json description;
   std::vector<std::string> warnings;
-  // The session cache: most recently kept first, one session per target.
-  using Entry = std::pair<std::string, UniqueSslSession>;
-  std::list<Entry> sessions;
-  std::unordered_map<std::string, std::list<Entry>::iterator> by_key;
+  // The session cache: targets most recently given a session first, each with its
+  // sessions newest first.
+  struct Target {
+    std::string key;
+    std::deque<UniqueSslSession> sessions;
+  };
+  std::list<Target> targets;
+  std::unordered_map<std::string, std::list<Target>::iterator> by_key;
 };
 
 TlsClientContext::~TlsClientContext() {
   // Sessions hold a reference to nothing in the context, but free them before it anyway.
   state_->by_key.clear();
-  state_->sessions.clear();
+  state_->targets.clear();
 }
 SSL_CTX* TlsClientContext::ctx() const {
   return state_->ctx.get();
@@ -315,25 +326,35 @@ const std::vector<std::string>& TlsClientContext::warnings() const {
 UniqueSslSession TlsClientContext::take_session(const std::string& cache_key) {
   auto found = state_->by_key.find(cache_key);
   if (found == state_->by_key.end()) return nullptr;
-  UniqueSslSession session = std::move(found->second->second);
-  state_->sessions.erase(found->second);
-  state_->by_key.erase(found);
-  if (session && SSL_SESSION_is_resumable(session.get()) != 1) return nullptr;
+  std::deque<UniqueSslSession>& sessions = found->second->sessions;
+  UniqueSslSession session;
+  while (!session && !sessions.empty()) {
+    session = std::move(sessions.front());
+    sessions.pop_front();
+    if (SSL_SESSION_is_resumable(session.get()) != 1) session.reset();
+  }
+  if (sessions.empty()) {
+    state_->targets.erase(found->second);
+    state_->by_key.erase(found);
+  }
   return session;
 }
 
 void TlsClientContext::keep_session(const std::string& cache_key, UniqueSslSession session) {
   if (!session) return;
   auto found = state_->by_key.find(cache_key);
-  if (found != state_->by_key.end()) {
-    state_->sessions.erase(found->second);
-    state_->by_key.erase(found);
+  if (found == state_->by_key.end()) {
+    state_->targets.push_front(State::Target{cache_key, {}});
+    found = state_->by_key.emplace(cache_key, state_->targets.begin()).first;
+  } else {
+    state_->targets.splice(state_->targets.begin(), state_->targets, found->second);
   }
-  state_->sessions.emplace_front(cache_key, std::move(session));
-  state_->by_key[cache_key] = state_->sessions.begin();
-  while (state_->sessions.size() > kMaxCachedSessions) {
-    state_->by_key.erase(state_->sessions.back().first);
-    state_->sessions.pop_back();
+  std::deque<UniqueSslSession>& sessions = found->second->sessions;
+  sessions.push_front(std::move(session));
+  if (sessions.size() > kMaxSessionsPerTarget) sessions.pop_back();
+  while (state_->targets.size() > kMaxCachedTargets) {
+    state_->by_key.erase(state_->targets.back().key);
+    state_->targets.pop_back();
   }
 }
 

@@ -51,7 +51,8 @@ class TlsClientContext {
   const UpstreamTls& config() const;
   // A resumable session for this target (taken out: TLS 1.3 tickets are single-use), or null.
   UniqueSslSession take_session(const std::string& cache_key);
-  // Keeps a new session for the next connection to the same target; at most 64 targets.
+  // Keeps a new session for a later connection to the same target: up to 32 per target
+  // (newest used first), for at most 64 targets.
   void keep_session(const std::string& cache_key, UniqueSslSession session);
   const nlohmann::json& description() const;         // {"side":"upstream","verify":...,"ca":...}
   const std::vector<std::string>& warnings() const;  // verify:false

@@ -56,8 +56,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # mcptap-spool (HTTP only): capture on with PostgreSQL unreachable, so every message goes to
 # the spool and the sink ships nothing during the load — what capturing costs the proxy
 # itself, as when PostgreSQL runs on machines of its own.
-SCENARIOS = ["direct", "nginx", "mitmproxy", "mcptap-off", "mcptap-on", "mcptap-on-baseline",
-             "mcptap-spool"]
+SCENARIOS = ["direct", "nginx", "nginx-unpooled", "mitmproxy", "mcptap-off", "mcptap-on",
+             "mcptap-on-baseline", "mcptap-spool"]
 PROXY_CPU = "0"
 LOAD_CPU = "1"
 
@@ -616,17 +616,19 @@ def scale_big(loadgen, mcptap_on, pg_url, size):
 class TlsServers:
     """The tls part's certificates, HTTPS backend and nginx TLS proxy."""
 
-    def __init__(self, certs, ports, backend, proxy):
+    def __init__(self, certs, ports, backend, proxy, unpooled):
         self.certs = certs
         self.ports = ports
         self.backend = backend
         self.proxy = proxy
-        self.processes = [backend, proxy]
+        self.unpooled = unpooled  # nginx without an upstream pool (new-connection parts)
+        self.processes = [backend, proxy, unpooled]
 
 
 def start_tls_servers(load_cpu, proxy_cpu):
     certs = make_certs(WORKDIR)
-    ports = {name: free_port() for name in ("backend", "backend_status", "nginx", "nginx_status")}
+    ports = {name: free_port() for name in ("backend", "backend_status", "nginx", "nginx_status",
+                                            "unpooled", "unpooled_status")}
     backend = start_nginx("backend-tls", "proxy_bench_backend_tls.nginx.conf", load_cpu,
                           PORT=ports["backend"], STATUSPORT=ports["backend_status"],
                           CERT=certs["cert"], KEY=certs["key"])
@@ -634,10 +636,14 @@ def start_tls_servers(load_cpu, proxy_cpu):
                         PORT=ports["nginx"], STATUSPORT=ports["nginx_status"],
                         UPSTREAM=ports["backend"], CERT=certs["cert"], KEY=certs["key"],
                         CA=certs["ca"])
+    unpooled = start_nginx("nginx-tls-unpooled", "proxy_bench_proxy_tls_unpooled.nginx.conf",
+                           proxy_cpu, PORT=ports["unpooled"], STATUSPORT=ports["unpooled_status"],
+                           UPSTREAM=ports["backend"], CERT=certs["cert"], KEY=certs["key"],
+                           CA=certs["ca"])
     for port in ports.values():
         if not wait_for_port(port, timeout=30):
             raise RuntimeError(f"nginx (TLS) did not listen on {port}; see {WORKDIR}/*-tls-error.log")
-    return TlsServers(certs, ports, backend, proxy)
+    return TlsServers(certs, ports, backend, proxy, unpooled)
 
 
 def tls_idle(name, process, port, ca_file, connections, hold=60):
@@ -686,11 +692,16 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
     # (1 for every scenario) and the backend's (~0 for nginx, which keeps its upstream pool;
     # 1 for mcptap, which opens one upstream connection per client connection).
     accepted = {tls.ports["backend"]: lambda: nginx_accepts(tls.ports["backend_status"]),
-                tls.ports["nginx"]: lambda: nginx_accepts(tls.ports["nginx_status"])}
+                tls.ports["nginx"]: lambda: nginx_accepts(tls.ports["nginx_status"]),
+                tls.ports["unpooled"]: lambda: nginx_accepts(tls.ports["unpooled_status"])}
+    # nginx without its upstream pool opens one upstream connection per client connection
+    # here, as mcptap does: the like-for-like comparison for a transparent proxy.
+    per_connection_targets = dict(targets, **{"nginx-unpooled": (tls.ports["unpooled"],
+                                                                 tls.unpooled)})
     for m in mcptaps.values():
         accepted[m.ports["tls"]] = (
             lambda m=m: m.metric("mcptap_connections_total", m.routes["tls"]))
-    names = {port: name for name, (port, _) in targets.items()}
+    names = {port: name for name, (port, _) in per_connection_targets.items()}
 
     def counted(load, counts):
         """`load` with the connections accepted during it counted per scenario:
@@ -732,7 +743,7 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
 
     resumed_counts = {}
     before = handshakes_snapshot()
-    handshakes = run_part("tls-resumed", "tls", targets,
+    handshakes = run_part("tls-resumed", "tls", per_connection_targets,
                           counted(lambda port: run_wrk(port, args.seconds, pin, tls=True,
                                                        close=True), resumed_counts),
                           args.rounds, args.seconds, tls_capturing, pg_url, pg_datadir, 2)
@@ -748,7 +759,7 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
     full_counts = {}
     before = handshakes_snapshot()
     loadgen = os.path.join(args.build_dir, "bin", "tls_connect_loadgen")
-    full = run_part("tls-full", "tls", targets,
+    full = run_part("tls-full", "tls", per_connection_targets,
                     counted(lambda port: run_connect_loadgen(loadgen, port, args.seconds, pin),
                             full_counts),
                     args.rounds, args.seconds, tls_capturing, pg_url, pg_datadir, 2)
@@ -781,8 +792,8 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
 
     fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
 
-    def ratio(stats, name, key):
-        nginx, s = stats.get("nginx"), stats.get(name)
+    def ratio(stats, name, key, reference="nginx"):
+        nginx, s = stats.get(reference), stats.get(name)
         if not nginx or not s:
             return None
         if key == "rate":
@@ -794,6 +805,8 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
     hs_on = ratio(handshakes, "mcptap-on", "rate")
     hs_full = ratio(full, "mcptap-off", "rate")
     hs_full_on = ratio(full, "mcptap-on", "rate")
+    hs_unpooled = ratio(handshakes, "mcptap-off", "rate", "nginx-unpooled")
+    hs_full_unpooled = ratio(full, "mcptap-off", "rate", "nginx-unpooled")
     kb = per_connection.get("mcptap-on", per_connection.get("mcptap-off"))
 
     def met(value, ok):
@@ -811,6 +824,9 @@ def run_tls(tls, mcptap_off, mcptap_on, capturing, args, pin, pg_url, pg_datadir
     print(f"| new connections, full handshakes, capture off: ≥ 0.8× nginx "
           f"| {met(hs_full, hs_full is not None and hs_full >= 0.8)}: "
           f"{fmt(hs_full, '.2f')}× (capture on {fmt(hs_full_on, '.2f')}×) |")
+    print(f"| new connections, capture off, against nginx with one upstream connection per "
+          f"client connection (nginx-unpooled) | resumed {fmt(hs_unpooled, '.2f')}×, "
+          f"full {fmt(hs_full_unpooled, '.2f')}× |")
     print(f"| ≤ 64 KB RSS per idle TLS connection (mcptap, capture on) "
           f"| {met(kb, kb is not None and kb <= 64)}: {fmt(kb, '.1f')} KB |")
 

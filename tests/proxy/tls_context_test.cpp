@@ -262,12 +262,20 @@ TEST_F(TlsContextTest, ClientSessionCacheKeepsTheLatest64TargetsAndHandsEachOutO
   EXPECT_EQ(SSL_SESSION_get_id(latest.get(), &length)[0], 64);
   EXPECT_EQ(context->take_session("target64"), nullptr);  // taken out
   EXPECT_NE(context->take_session("target1"), nullptr);
-  // A newer session for a target replaces the one kept.
-  context->keep_session("a", session_with_id(1));
-  context->keep_session("a", session_with_id(2));
-  UniqueSslSession replaced = context->take_session("a");
-  ASSERT_NE(replaced, nullptr);
-  EXPECT_EQ(SSL_SESSION_get_id(replaced.get(), &length)[0], 2);
+}
+
+// Several tickets per target, newest first, so a burst of connections each resumes; the
+// oldest beyond 32 go.
+TEST_F(TlsContextTest, ClientSessionCacheKeepsThirtyTwoSessionsPerTargetNewestFirst) {
+  auto context = *TlsClientContext::load("gates", UpstreamTls{});
+  for (int id = 1; id <= 40; ++id) context->keep_session("a", session_with_id(id));
+  unsigned length = 0;
+  for (int id = 40; id > 8; --id) {
+    UniqueSslSession session = context->take_session("a");
+    ASSERT_NE(session, nullptr) << id;
+    EXPECT_EQ(SSL_SESSION_get_id(session.get(), &length)[0], id);
+  }
+  EXPECT_EQ(context->take_session("a"), nullptr);
 }
 
 TEST_F(TlsContextTest, RouteTlsIsNullWithoutTlsAndHasEachSideConfigured) {
