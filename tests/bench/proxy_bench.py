@@ -292,6 +292,21 @@ def parse_pairs(line):
     return {k: v for k, v in (item.split("=", 1) for item in line.split() if "=" in item)}
 
 
+def bench_line(argv, seconds, tool):
+    """Runs a load generator and reads the "BENCH key=value ..." line it prints at the end."""
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
+    for line in out.splitlines():
+        if line.startswith("BENCH "):
+            r = parse_pairs(line)
+            result = {"messages": int(r["requests"]), "seconds": float(r["seconds"]),
+                      "errors": int(r["errors"]), "p50": int(r["p50_us"]),
+                      "p99": int(r["p99_us"]), "p999": int(r["p999_us"])}
+            if "resumed" in r:
+                result["resumed"] = int(r["resumed"])
+            return result
+    raise RuntimeError(f"{tool} printed no result:\n" + out)
+
+
 def run_wrk(port, seconds, pin, tls=False, close=False):
     """tls: over https to localhost (wrk sends it as SNI and does not verify); close: every
     request says `Connection: close`, so each one is answered on a new connection."""
@@ -303,14 +318,7 @@ def run_wrk(port, seconds, pin, tls=False, close=False):
     argv.append(url)
     if pin:
         argv = ["taskset", "-c", LOAD_CPU] + argv
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
-    for line in out.splitlines():
-        if line.startswith("BENCH "):
-            r = parse_pairs(line)
-            return {"messages": int(r["requests"]), "seconds": float(r["seconds"]),
-                    "errors": int(r["errors"]), "p50": int(r["p50_us"]), "p99": int(r["p99_us"]),
-                    "p999": int(r["p999_us"])}
-    raise RuntimeError("wrk printed no result:\n" + out)
+    return bench_line(argv, seconds, "wrk")
 
 
 def run_connect_loadgen(binary, port, seconds, pin):
@@ -318,14 +326,7 @@ def run_connect_loadgen(binary, port, seconds, pin):
     argv = [binary, "--port", str(port), "--connections", "32", "--duration", str(seconds)]
     if pin:
         argv = ["taskset", "-c", LOAD_CPU] + argv
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60).stdout
-    for line in out.splitlines():
-        if line.startswith("BENCH "):
-            r = parse_pairs(line)
-            return {"messages": int(r["requests"]), "seconds": float(r["seconds"]),
-                    "errors": int(r["errors"]), "p50": int(r["p50_us"]), "p99": int(r["p99_us"]),
-                    "p999": int(r["p999_us"]), "resumed": int(r["resumed"])}
-    raise RuntimeError("tls_connect_loadgen printed no result:\n" + out)
+    return bench_line(argv, seconds, "tls_connect_loadgen")
 
 
 def run_loadgen(loadgen, port, mode, seconds, pin, connections=32, inflight=16):

@@ -76,6 +76,10 @@ def pg_socket_url():
     return f"postgresql://postgres@/mcptap_test?host={datadir}&port={port}"
 
 
+
+def mcptap_binary():
+    return os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
+
 class OriginalDstTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -130,9 +134,15 @@ class OriginalDstTest(unittest.TestCase):
     @classmethod
     def start_mcptap(cls):
         cls.route = unique_name("odst")
+        cls.run_mcptap({"name": cls.route, "listen": f"0.0.0.0:{MCPTAP_PORT}",
+                        "upstream": "original_dst"})
+
+    @classmethod
+    def run_mcptap(cls, route):
+        """mcptap in the server namespace with this one route, until its admin API listens."""
         config = {
             "admin": {"listen": f"127.0.0.1:{ADMIN_PORT}"},
-            "routes": [{"name": cls.route, "listen": f"0.0.0.0:{MCPTAP_PORT}", "upstream": "original_dst"}],
+            "routes": [route],
             "sink": {"postgres": pg_socket_url(), "spool_dir": os.path.join(cls.dir.name, "spool"),
                      "flush_interval_ms": 20},
         }
@@ -140,9 +150,8 @@ class OriginalDstTest(unittest.TestCase):
         with open(cls.config_path, "w") as f:
             json.dump(config, f)
         cls.log_path = os.path.join(cls.dir.name, "stderr.log")
-        binary = os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
         with open(cls.log_path, "w") as log:
-            cls.mcptap = subprocess.Popen(["ip", "netns", "exec", cls.server_ns, binary, "run",
+            cls.mcptap = subprocess.Popen(["ip", "netns", "exec", cls.server_ns, mcptap_binary(), "run",
                                            "--config", cls.config_path], stdout=subprocess.DEVNULL, stderr=log)
         cls.processes.append(cls.mcptap)
         deadline = time.time() + 15

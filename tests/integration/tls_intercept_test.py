@@ -18,7 +18,7 @@ import time
 import unittest
 
 import original_dst_test as odst
-from harness import HERE, unique_name, wait_for_rows
+from harness import unique_name, wait_for_rows
 from tls_certs import Pki
 
 BACKEND_NAME = "backend.test"
@@ -98,36 +98,17 @@ class TlsInterceptTest(odst.OriginalDstTest):
 
     @classmethod
     def start_mcptap(cls):
-        binary = os.environ.get("MCPTAP_BIN") or os.path.join(HERE, "../../build/bin/mcptap")
         cls.ca_dir = os.path.join(cls.dir.name, "local-ca")
-        cls.ca_init = subprocess.run([binary, "ca", "init", "--out", cls.ca_dir],
+        cls.ca_init = subprocess.run([odst.mcptap_binary(), "ca", "init", "--out", cls.ca_dir],
                                      capture_output=True, text=True, timeout=30)
         if cls.ca_init.returncode != 0:
             raise RuntimeError(f"mcptap ca init failed: {cls.ca_init.stderr}")
         cls.route = unique_name("tls_intercept")
         intercept = {"ca_cert_file": os.path.join(cls.ca_dir, "ca.crt"),
                      "ca_key_file": os.path.join(cls.ca_dir, "ca.key")}
-        config = {
-            "admin": {"listen": f"127.0.0.1:{odst.ADMIN_PORT}"},
-            "routes": [{"name": cls.route, "listen": f"0.0.0.0:{odst.MCPTAP_PORT}", "upstream": "original_dst",
-                        "listen_tls": {"intercept": intercept},
-                        "upstream_tls": {"ca_file": cls.backend_ca}}],
-            "sink": {"postgres": odst.pg_socket_url(), "spool_dir": os.path.join(cls.dir.name, "spool"),
-                     "flush_interval_ms": 20},
-        }
-        cls.config_path = os.path.join(cls.dir.name, "config.json")
-        with open(cls.config_path, "w") as f:
-            json.dump(config, f)
-        cls.log_path = os.path.join(cls.dir.name, "stderr.log")
-        with open(cls.log_path, "w") as log:
-            cls.mcptap = subprocess.Popen(["ip", "netns", "exec", cls.server_ns, binary, "run",
-                                           "--config", cls.config_path], stdout=subprocess.DEVNULL, stderr=log)
-        cls.processes.append(cls.mcptap)
-        deadline = time.time() + 15
-        while "admin listening" not in cls.log():
-            if time.time() > deadline or cls.mcptap.poll() is not None:
-                raise RuntimeError("mcptap did not start: " + cls.log())
-            time.sleep(0.05)
+        cls.run_mcptap({"name": cls.route, "listen": f"0.0.0.0:{odst.MCPTAP_PORT}",
+                        "upstream": "original_dst", "listen_tls": {"intercept": intercept},
+                        "upstream_tls": {"ca_file": cls.backend_ca}})
 
     def tls_client(self, cafile, count=3, name=BACKEND_NAME):
         result = odst.run("ip", "netns", "exec", self.client_ns, sys.executable, "-c", TLS_CLIENT,
