@@ -2,6 +2,7 @@
 // uv_getaddrinfo (on the loop's thread pool).
 #include "base/resolver.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 
@@ -77,6 +78,15 @@ std::optional<sockaddr_storage> ip_literal(const HostPort& target) {
     return address;
   }
   return std::nullopt;
+}
+
+bool is_ip_literal(std::string_view text) {
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return false;
+  if (text.find('\0') != std::string_view::npos) return false;  // c_str() would cut it
+  std::string terminated(text);
+  unsigned char address[sizeof(in6_addr)];
+  return inet_pton(AF_INET, terminated.c_str(), address) == 1 ||
+         inet_pton(AF_INET6, terminated.c_str(), address) == 1;
 }
 
 std::string address_text(const sockaddr_storage& address) {

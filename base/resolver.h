@@ -19,6 +19,9 @@ namespace mcptap::base {
 
 // The address of an IPv4 or IPv6 literal, without DNS; nullopt when `target.host` is a name.
 std::optional<sockaddr_storage> ip_literal(const HostPort& target);
+// Whether `text` is an IPv4 or IPv6 address as written in a URL host or a certificate
+// (no port, no brackets, no zone id).
+bool is_ip_literal(std::string_view text);
 // The IP of an IPv4 or IPv6 address as text, without the port ("" for another family).
 std::string address_text(const sockaddr_storage& address);
 

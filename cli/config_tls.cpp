@@ -1,11 +1,10 @@
 // The TLS keys of a route, each rule with an error that names the key.
 #include "cli/config_tls.h"
 
-#include <arpa/inet.h>
-
 #include <utility>
 #include <vector>
 
+#include "base/resolver.h"
 #include "cli/config_object_reader.h"
 
 namespace mcptap::cli::config_detail {
@@ -38,17 +37,11 @@ void read_tls_version(ObjectReader& reader, const std::string& key, proxy::TlsVe
   }
 }
 
-bool is_ip_literal(const std::string& text) {
-  unsigned char address[16];
-  return inet_pton(AF_INET, text.c_str(), address) == 1 ||
-         inet_pton(AF_INET6, text.c_str(), address) == 1;
-}
-
 // Why `name` cannot be sent as SNI and verified as a DNS name, or "" when it can: letters,
 // digits and '-' in dot-separated labels of 1..63, at most 253 in all.
 std::string server_name_problem(const std::string& name) {
   if (name.empty()) return "expected a DNS name, got \"\"";
-  if (is_ip_literal(name)) {
+  if (base::is_ip_literal(name)) {
     return "an IP address is not a server name; leave server_name out and an IP upstream is "
            "verified by its address";
   }

@@ -2,7 +2,6 @@
 // the local CA itself for `mcptap ca init`.
 #include "proxy/cert_minter.h"
 
-#include <arpa/inet.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -13,6 +12,8 @@
 
 #include <ctime>
 #include <utility>
+
+#include "base/resolver.h"
 
 namespace mcptap::proxy {
 namespace {
@@ -32,15 +33,6 @@ constexpr size_t kMaxDnsLabelLength = 63;
 base::Error openssl_failure(const std::string& what) {
   std::string reason = drain_openssl_errors();
   return base::fail(what + ": " + (reason.empty() ? "unknown OpenSSL error" : reason));
-}
-
-bool is_ip_literal(std::string_view name) {
-  if (name.empty() || name.size() >= INET6_ADDRSTRLEN) return false;
-  if (name.find('\0') != std::string_view::npos) return false;  // c_str() would cut it
-  std::string text(name);
-  unsigned char address[16];
-  return inet_pton(AF_INET, text.c_str(), address) == 1 ||
-         inet_pton(AF_INET6, text.c_str(), address) == 1;
 }
 
 bool is_ldh_label(std::string_view label) {
@@ -97,7 +89,7 @@ bool add_extension(X509* certificate, X509V3_CTX* context, int nid, const char* 
 bool add_subject_alt_name(X509* certificate, const std::string& name, bool critical) {
   GENERAL_NAME* entry = GENERAL_NAME_new();
   if (entry == nullptr) return false;
-  if (is_ip_literal(name)) {
+  if (base::is_ip_literal(name)) {
     ASN1_OCTET_STRING* address = a2i_IPADDRESS(name.c_str());
     if (address == nullptr) {
       GENERAL_NAME_free(entry);
@@ -156,7 +148,7 @@ std::string pem_text(Write write) {
 }  // namespace
 
 bool is_mintable_name(std::string_view name) {
-  return is_ldh_name(name) || is_ip_literal(name);
+  return is_ldh_name(name) || base::is_ip_literal(name);
 }
 
 struct CertMinter::CachedLeaf {

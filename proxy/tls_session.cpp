@@ -103,35 +103,25 @@ const sockaddr_storage& Session::upstream_address() const {
   return resolver_.addresses()[next_address_ - 1];
 }
 
-// SNI and the name checked: upstream_tls.server_name, else the upstream host (an IP is
-// verified as an IP and sends no SNI); intercepting, the client's SNI, else the original
-// destination's IP.
+// SNI and the name checked: upstream_tls.server_name, else the upstream host; intercepting,
+// the client's SNI. Without a name (an IP upstream, a client that sent no SNI) the
+// certificate is checked for the IP connected to, and no SNI is sent. Sessions are cached
+// per address connected to and name.
 TlsTarget Session::upstream_target() const {
   const UpstreamTls& config = tls_->upstream->config();
   TlsTarget target;
   target.alpn = config.alpn;
-  std::string endpoint;
   if (intercepting()) {
     target.sni = std::string(client_.tls->requested_server_name());
-    endpoint =
-        base::address_text(upstream_address()) + ":" + std::to_string(port_of(upstream_address()));
   } else if (!config.server_name.empty()) {
     target.sni = config.server_name;
-    endpoint = route_.upstream.to_string();
-  } else if (!base::ip_literal(route_.upstream)) {
+  } else if (!base::is_ip_literal(route_.upstream.host)) {
     target.sni = route_.upstream.host;
-    endpoint = route_.upstream.to_string();
-  } else {
-    endpoint = route_.upstream.to_string();
   }
-  if (target.sni.empty()) {
-    target.verify_name =
-        intercepting() ? base::address_text(upstream_address()) : route_.upstream.host;
-    target.verify_ip = true;
-  } else {
-    target.verify_name = target.sni;
-  }
-  target.cache_key = endpoint + "|" + target.sni;
+  std::string ip = base::address_text(upstream_address());
+  target.verify_ip = target.sni.empty();
+  target.verify_name = target.verify_ip ? ip : target.sni;
+  target.cache_key = ip + ":" + std::to_string(port_of(upstream_address())) + "|" + target.sni;
   return target;
 }
 

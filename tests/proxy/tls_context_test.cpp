@@ -84,7 +84,9 @@ TEST_F(TlsContextTest, LoadsATerminationContext) {
 
 TEST_F(TlsContextTest, RefusesAKeyReadableByOthers) {
   // Owned by someone other than root (as root, the test hands the file to nobody).
-  if (::geteuid() == 0) ASSERT_EQ(::chown(listen_.key_file.c_str(), 65534, 65534), 0);
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(listen_.key_file.c_str(), 65534, 65534), 0);
+  }
   for (mode_t mode : {0644, 0640, 0604, 0440}) {
     ASSERT_EQ(::chmod(listen_.key_file.c_str(), mode), 0);
     char expected_mode[8];
