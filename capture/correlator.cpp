@@ -78,6 +78,14 @@ struct PendingRequest {
   size_t bytes = 0;  // what this request adds to its session's estimate
   std::optional<std::string> progress_token;
   bool capture_skipped = false;  // its answer is left out of capture with it
+  RequestContext context;
+};
+
+// The request a progress token belongs to, as its notifications need it.
+struct TokenOwner {
+  base::Uuid correlation_id;
+  std::optional<base::Uuid> operation_id;
+  std::shared_ptr<const ClientIdentity> identity;
 };
 
 struct SessionState;
@@ -91,7 +99,7 @@ struct SessionState {
   uint32_t newest = kNoSlot;
   size_t pending = 0;
   PendingByKey by_key;
-  std::unordered_map<std::string, base::Uuid, StringHash, std::equal_to<>> progress_tokens;
+  std::unordered_map<std::string, TokenOwner, StringHash, std::equal_to<>> progress_tokens;
   size_t bytes = 0;  // estimate of all of the above, and of the session's own entry
   int64_t last_used_us = 0;
   // A reply of this session has paired: a real session, not an id made up on the wire.
@@ -112,12 +120,13 @@ struct UseList {
 constexpr size_t kNodeOverhead = 64;
 constexpr size_t kSessionOverhead = sizeof(SessionState) + 2 * kNodeOverhead;
 constexpr size_t kSlotBytes = sizeof(PendingRequest) + sizeof(uint32_t);
+constexpr size_t kTokenBytes = sizeof(TokenOwner);
 
 size_t request_bytes(std::string_view method, std::string_view id_text,
                      const std::optional<std::string>& progress_token) {
   size_t bytes = method.size() + id_text.size() + kNodeOverhead;
   // A token is held twice: by the request and as the key of the token table.
-  if (progress_token) bytes += 2 * progress_token->size() + kNodeOverhead;
+  if (progress_token) bytes += 2 * progress_token->size() + kNodeOverhead + kTokenBytes;
   return bytes;
 }
 
@@ -200,7 +209,8 @@ size_t release_oldest_of_key(SessionState& session, uint32_t slot) {
   if (request.progress_token) {
     // Another request may have announced the same token since; its entry stays.
     auto token = session.progress_tokens.find(*request.progress_token);
-    if (token != session.progress_tokens.end() && token->second == request.correlation_id) {
+    if (token != session.progress_tokens.end() &&
+        token->second.correlation_id == request.correlation_id) {
       session.progress_tokens.erase(token);
       tokens_released = 1;
     }
@@ -221,7 +231,8 @@ class SessionTable {
   SessionTable& operator=(const SessionTable&) = delete;
 
   Correlation observe_request(std::string_view session_id, Direction direction,
-                              const ClassifiedMessage& message, int64_t now_us);
+                              const ClassifiedMessage& message, int64_t now_us,
+                              const RequestContext& context);
   Correlation observe_reply(std::string_view session_id, Direction direction,
                             const ClassifiedMessage& message, int64_t now_us);
   Correlation observe_notification(std::string_view session_id, Direction direction,
@@ -382,10 +393,13 @@ void SessionTable::enforce_byte_bound(SessionNode& current) {
 }
 
 Correlation SessionTable::observe_request(std::string_view session_id, Direction direction,
-                                          const ClassifiedMessage& message, int64_t now_us) {
+                                          const ClassifiedMessage& message, int64_t now_us,
+                                          const RequestContext& context) {
   Correlation correlation;
   correlation.correlation_id = base::Uuid::v7();
   correlation.method = message.method;
+  correlation.operation_id = context.operation_id.value_or(*correlation.correlation_id);
+  correlation.identity = context.identity;
   if (limits_.max_pending_per_session == 0 || limits_.max_sessions == 0 || !message.id_text) {
     return correlation;
   }
@@ -403,10 +417,12 @@ Correlation SessionTable::observe_request(std::string_view session_id, Direction
   request.method = message.method.value_or(std::string());
   request.sent_at_us = now_us;
   request.progress_token = message.progress_token;
+  request.context = context;
   request.bytes = request_bytes(request.method, *message.id_text, request.progress_token);
   if (request.progress_token) {
-    auto [token, added] =
-        session.progress_tokens.insert_or_assign(*request.progress_token, request.correlation_id);
+    auto [token, added] = session.progress_tokens.insert_or_assign(
+        *request.progress_token,
+        TokenOwner{request.correlation_id, context.operation_id, context.identity});
     static_cast<void>(token);
     if (added) ++stats_.progress_tokens;
   }
@@ -435,6 +451,8 @@ Correlation SessionTable::observe_reply(std::string_view session_id, Direction d
   // The wall clock may step back between the two messages; a latency is never negative.
   correlation.latency_us = std::max<int64_t>(0, now_us - request.sent_at_us);
   correlation.request_skipped = request.capture_skipped;
+  correlation.operation_id = request.context.operation_id.value_or(request.correlation_id);
+  correlation.identity = std::move(request.context.identity);
   mark_answered(*node);
   release(*node, slot);
   return correlation;
@@ -461,7 +479,11 @@ Correlation SessionTable::observe_progress(std::string_view session_id,
   if (!node) return correlation;
   auto& tokens = node->second.progress_tokens;
   auto token = tokens.find(*message.progress_token);
-  if (token != tokens.end()) correlation.correlation_id = token->second;
+  if (token != tokens.end()) {
+    correlation.correlation_id = token->second.correlation_id;
+    correlation.operation_id = token->second.operation_id.value_or(token->second.correlation_id);
+    correlation.identity = token->second.identity;
+  }
   return correlation;
 }
 
@@ -479,7 +501,10 @@ Correlation SessionTable::observe_cancellation(std::string_view session_id, Dire
   if (!node) return correlation;
   uint32_t slot = oldest_with_key(node->second, {direction, *message.cancelled_request_id});
   if (slot == kNoSlot) return correlation;
-  correlation.correlation_id = node->second.slots[slot].correlation_id;
+  PendingRequest& request = node->second.slots[slot];
+  correlation.correlation_id = request.correlation_id;
+  correlation.operation_id = request.context.operation_id.value_or(request.correlation_id);
+  correlation.identity = request.context.identity;
   release(*node, slot);
   return correlation;
 }
@@ -534,12 +559,13 @@ Correlator::Correlator(size_t max_pending_per_session)
 Correlator::~Correlator() = default;
 
 Correlation Correlator::observe(std::string_view session_id, Direction direction,
-                                const ClassifiedMessage& message, int64_t now_us) {
+                                const ClassifiedMessage& message, int64_t now_us,
+                                const RequestContext& context) {
   SessionTable& sessions = state_->sessions;
   sessions.expire_idle(now_us);
   switch (message.kind) {
     case Kind::Request:
-      return sessions.observe_request(session_id, direction, message, now_us);
+      return sessions.observe_request(session_id, direction, message, now_us, context);
     case Kind::Response:
     case Kind::Error:
       return sessions.observe_reply(session_id, direction, message, now_us);

@@ -15,6 +15,12 @@
 
 namespace mcptap::capture {
 
+// What a pending request carries to its answer, progress and cancellation.
+struct RequestContext {
+  std::optional<base::Uuid> operation_id;  // when it continues an operation it did not start
+  std::shared_ptr<const ClientIdentity> identity;  // who sent it; null when unknown
+};
+
 struct Correlation {
   std::optional<base::Uuid> correlation_id;
   std::optional<std::string> method;  // for responses/errors: the method of the request
@@ -22,6 +28,10 @@ struct Correlation {
   // For responses/errors: their request was left out of capture (see skip_capture), so
   // the answer is left out with it.
   bool request_skipped = false;
+  // The operation of the request (its own correlation id when it started one), for
+  // requests, replies, progress and cancellations that found it.
+  std::optional<base::Uuid> operation_id;
+  std::shared_ptr<const ClientIdentity> identity;  // the request's, when it had one
 };
 
 // What one correlator may hold. Session ids, ids, methods and progress tokens all come from
@@ -67,8 +77,10 @@ class Correlator {
   // notifications/cancelled takes the id of the oldest pending request with its requestId
   // sent the same way, and retires that request. Batch and Invalid messages yield nothing.
   // now_us is also the clock of the idle timeout: sessions idle past it go first.
+  // A request's context (operation, identity) travels with it to what refers to it.
   Correlation observe(std::string_view session_id, Direction direction,
-                      const ClassifiedMessage& message, int64_t now_us);
+                      const ClassifiedMessage& message, int64_t now_us,
+                      const RequestContext& context = {});
 
   // Remembers that the pending request `correlation_id` (sent in `direction` with this id)
   // is not captured, for its answer to follow. Nothing happens when it is not pending.

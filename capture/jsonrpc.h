@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/operation_facts.h"
 #include "capture/record.h"
 
 namespace mcptap::capture {
@@ -23,6 +24,9 @@ struct ClassifiedMessage {
   // tool call failed while the JSON-RPC exchange succeeded. Only the boolean true counts.
   bool tool_error = false;
   std::string invalid_reason;  // set when kind == Invalid
+  // What links the message to the other exchanges of its operation (single messages and
+  // batch items alike).
+  OperationFacts facts;
   // Set when kind == Batch, one per element in array order; an element that is not a
   // single message (a scalar, a nested array) is an Invalid item.
   std::vector<ClassifiedMessage> batch_items;

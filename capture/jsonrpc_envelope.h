@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "capture/redactor.h"
@@ -20,6 +21,9 @@ struct JsonRpcEnvelope {
   // Something in the message is a secret to the redactor (a secret key, a string it would
   // change). The envelope then stops early and is incomplete: redact the whole document.
   bool needs_redaction = false;
+  // Hex SHA-256 of the (decoded) string params.requestState or result.requestState of a
+  // single message, hashed in place: the document leaves the state out.
+  std::optional<std::string> request_state_sha256;
 };
 
 // One hand-written pass over text that accepts exactly what nlohmann's parser accepts

@@ -21,6 +21,11 @@ MessagePipeline::MessagePipeline(std::string route, CaptureOptions options,
                             .max_sessions = options.max_sessions,
                             .max_bytes = options.max_correlation_bytes,
                             .session_idle_timeout_us = options.session_idle_timeout_s * 1000000}),
+      linker_(OperationLimits{.max_operations = options.max_operations,
+                              .max_bytes = options.max_operation_bytes,
+                              .idle_timeout_us = options.operation_idle_timeout_s * 1000000,
+                              .retry_window_us = options.retry_link_window_s * 1000000}),
+      identities_(options.max_sessions),
       budget_(options.budget, clock_()),
       rates_(clock_()) {}
 
@@ -61,8 +66,9 @@ bool CaptureSwitch::admits(const Record& record) const {
          sample;
 }
 
-void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& message) {
-  if (!switch_.enabled) return;
+std::optional<RequestRef> MessagePipeline::submit(std::string_view connection_id,
+                                                  CapturedMessage&& message) {
+  if (!switch_.enabled) return std::nullopt;
   ++counters_.messages[static_cast<int>(message.direction)];
   Record record = make_record(connection_id, message);
   Exchange exchange;
@@ -79,6 +85,10 @@ void MessagePipeline::submit(std::string_view connection_id, CapturedMessage&& m
   if (message.tls != nullptr) meta["tls"] = *message.tls;
   record.meta_json = base::json_text(meta);
   deliver(std::move(record), exchange);
+  return std::nullopt;
+}
+
+void MessagePipeline::submit_http_error(std::string_view, CapturedMessage&&, const HttpErrorBody&) {
 }
 
 void MessagePipeline::capture_json(Record& record, std::string_view payload, nlohmann::json& meta,

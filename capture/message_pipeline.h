@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,8 +16,11 @@
 #include "capture/correlator.h"
 #include "capture/json_bounded.h"
 #include "capture/jsonrpc_envelope.h"
+#include "capture/operation_linker.h"
 #include "capture/record.h"
 #include "capture/redactor.h"
+#include "capture/session_identities.h"
+#include "capture/standard_headers.h"
 
 namespace mcptap::capture {
 
@@ -29,7 +33,30 @@ struct CaptureOptions {
   size_t max_sessions = 10000;
   size_t max_correlation_bytes = size_t{32} << 20;
   int64_t session_idle_timeout_s = 900;  // 0: sessions never idle out
+  // Operation linking state of a route (retries, tasks, subscriptions).
+  size_t max_operations = 50000;
+  size_t max_operation_bytes = size_t{16} << 20;
+  int64_t operation_idle_timeout_s = 3600;  // 0: operations never idle out
+  int64_t retry_link_window_s = 300;        // a retry without requestState links within it
 };
+
+// The single request an HTTP exchange carried: what the server sends back on that exchange
+// answers it, whatever id (or none) the answer has.
+struct RequestRef {
+  std::string id_text;  // JSON text of the request's id
+  std::string session_id;
+  std::string method;
+  base::Uuid correlation_id;
+  base::Uuid operation_id;
+};
+
+// An HTTP error answer whose body is not JSON-RPC (a 401 with an HTML page, a 502).
+struct HttpErrorBody {
+  std::string_view excerpt;  // the first bytes of the decoded body
+  uint64_t body_bytes = 0;   // the whole decoded body
+  bool excerpt_truncated = false;
+};
+constexpr size_t kHttpErrorExcerptBytes = 1024;
 
 // A message as a transport decoder delivers it.
 struct CapturedMessage {
@@ -43,17 +70,24 @@ struct CapturedMessage {
   nlohmann::json meta = nlohmann::json::object();  // transport details
   int64_t passed_at_us = 0;                        // when its last byte passed; 0 means now
   const nlohmann::json* tls = nullptr;             // the connection's meta.tls; null: no TLS
+  // HTTP only. The request's standard headers (null: none, or not HTTP).
+  const StandardHeaders* headers = nullptr;
+  // The request of the HTTP exchange this message came back on (a response body or an SSE
+  // event of its stream); null otherwise.
+  const RequestRef* answers = nullptr;
+  int http_status = 0;  // the status of the HTTP answer that carried it; 0: not one
 };
 
 // Counters of one route's capture, read for status and metrics (loop thread only).
 struct CaptureCounters {
-  uint64_t messages[2] = {0, 0};  // seen while capture was on, by Direction
-  uint64_t captured = 0;          // records handed to the sink
-  uint64_t dropped = 0;           // records the sink refused (spool or queue full)
-  uint64_t invalid = 0;           // records of kind invalid
-  uint64_t redacted = 0;          // records with at least one value replaced
-  uint64_t filtered = 0;          // left out by the sample rate or the method filter
-  uint64_t budget_skipped = 0;    // exchanges (and lone messages) past the volume budget
+  uint64_t messages[2] = {0, 0};   // seen while capture was on, by Direction
+  uint64_t captured = 0;           // records handed to the sink
+  uint64_t dropped = 0;            // records the sink refused (spool or queue full)
+  uint64_t invalid = 0;            // records of kind invalid
+  uint64_t redacted = 0;           // records with at least one value replaced
+  uint64_t filtered = 0;           // left out by the sample rate or the method filter
+  uint64_t budget_skipped = 0;     // exchanges (and lone messages) past the volume budget
+  uint64_t header_mismatches = 0;  // requests whose standard headers disagree with the body
 };
 
 // What a route captures, switchable at runtime.
@@ -90,12 +124,19 @@ class MessagePipeline {
   // Where budgets and rates read the time (tests move it by hand).
   void set_clock(int64_t (*clock)());
   const CorrelatorStats& correlation_stats() const { return correlator_.stats(); }
+  const OperationStats& operation_stats() const { return linker_.stats(); }
   // Sees every record just before it goes to the sink (live tail, latency metrics).
   void set_record_observer(std::function<void(const Record&)> observer) {
     record_observer_ = std::move(observer);
   }
 
-  void submit(std::string_view connection_id, CapturedMessage&& message);
+  // Returns the request when the message was one single request (HTTP pairs what comes
+  // back on its exchange with it).
+  std::optional<RequestRef> submit(std::string_view connection_id, CapturedMessage&& message);
+  // An HTTP error answer whose body is not JSON-RPC: one record of kind error, paired with
+  // `answers` when there is one. message.meta holds meta.http; its payload is ignored.
+  void submit_http_error(std::string_view connection_id, CapturedMessage&& message,
+                         const HttpErrorBody& body);
   // Capture of a stream stopped (a decoder refused its bytes): one invalid record says why.
   void submit_failure(std::string_view connection_id, std::string_view session_id,
                       Transport transport, Direction direction, std::string_view reason);
@@ -137,6 +178,9 @@ class MessagePipeline {
   int batch_depth_ = 0;
   bool consumer_held_ = false;  // consumer_.hold() called for the current batch
   Correlator correlator_;
+  OperationLinker linker_;
+  SessionIdentities identities_;
+  ToolHeaderMap tool_headers_;
   CaptureCounters counters_;
   CaptureSwitch switch_;
   int64_t (*clock_)() = base::monotonic_now_us;

@@ -40,6 +40,10 @@ struct Record {
   // row keeps it as meta.tool_error.
   bool tool_error = false;
   std::string meta_json = "{}";  // transport details as a JSON object
+  // Every message of one logical operation (a request and its answer, the retries of a
+  // multi round-trip request, a task's polls, a subscription's notifications) shares it.
+  // A request that starts an operation gives it its correlation id.
+  std::optional<base::Uuid> operation_id;
 
   // Approximate heap footprint, for byte-bounded queues.
   size_t footprint_bytes() const;
