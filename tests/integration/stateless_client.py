@@ -180,7 +180,8 @@ class HttpChannel:
         """The listen's event stream, read until the server ends it."""
         exchange = self.send(message)
         expect(exchange["content_type"] == "text/event-stream", f"a listen answers with events: {exchange}")
-        expect(len(exchange["messages"]) == count, f"{count} events on the listen stream: {exchange['messages']}")
+        expect(len(exchange["messages"]) == count,
+               f"{count} events on the listen stream: {exchange['messages']}")
         return exchange
 
     def retry_channel(self):

@@ -228,7 +228,8 @@ class Peer:
         """A Reply for one incoming JSON-RPC message (None: a notification, nothing to
         say). headers: the HTTP request's headers (checked), None on WebSocket."""
         if not isinstance(message, dict):
-            return Reply([error_message(None, RpcError(-32600, "Invalid Request: one message per POST"))], 400)
+            invalid = RpcError(-32600, "Invalid Request: one message per POST")
+            return Reply([error_message(None, invalid)], 400)
         request_id = message.get("id")
         if "method" not in message or not isinstance(message["method"], str):
             return Reply([error_message(request_id, RpcError(-32600, "Invalid Request"))], 400)
@@ -275,7 +276,8 @@ class Peer:
             if name == "lookup":
                 arguments = params.get("arguments") or {}
                 text = f"{arguments.get('query')} in {arguments.get('region')}"
-                return self.answer(request_id, {"content": [{"type": "text", "text": text}], "isError": False})
+                return self.answer(request_id,
+                                   {"content": [{"type": "text", "text": text}], "isError": False})
             raise RpcError(-32602, f"Unknown tool: {name}")
         if method == "tasks/get":
             return self.answer(request_id, self.task_get(params))
