@@ -291,8 +291,9 @@ bool HttpCapture::on_response_head(const base::HttpHead& head) {
     exchange.response_decoder.reset();
     // An error answer that is not JSON-RPC (an HTML 401, a gateway's 502, no body at all)
     // still answers the request: recorded with the start of its body. Other answers that
-    // are not JSON (a 200 page) stay uncaptured.
-    if (head.status_code >= 400 && pipeline_.enabled()) {
+    // are not JSON (a 200 page) stay uncaptured, and so do refusals of what carries no
+    // JSON-RPC (a 405 to the GET of a server without a standalone stream, every session).
+    if (head.status_code >= 400 && exchange.method == "POST" && pipeline_.enabled()) {
       exchange.response_body_kind = Exchange::Body::ErrorExcerpt;
       exchange.error_excerpt =
           std::make_unique<HttpErrorExcerpt>(head.header("content-encoding").value_or(""));
