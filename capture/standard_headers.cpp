@@ -24,6 +24,11 @@ constexpr std::string_view kSentinelSuffix = "?=";
 constexpr std::string_view kHeaderRevision = "2026-07-28";
 constexpr size_t kMaxMismatchValueBytes = 256;
 constexpr size_t kMaxSchemaDepth = 8;  // properties chains followed for x-mcp-header
+// Tool schemas come from the wire: property names and header names past these are not
+// kept, and the whole map stays under kMaxToolMapBytes (the oldest tools go first).
+constexpr size_t kMaxPropertyNameBytes = 256;
+constexpr size_t kMaxHeaderNameBytes = 128;
+constexpr size_t kMaxToolMapBytes = size_t{4} << 20;
 
 // Cut to kMaxMismatchValueBytes without splitting a UTF-8 sequence.
 std::string cut_value(std::string_view value) {
@@ -225,7 +230,7 @@ void collect_param_headers(const nlohmann::json& schema, std::vector<std::string
   auto properties = schema.find("properties");
   if (properties == schema.end() || !properties->is_object()) return;
   for (auto property = properties->begin(); property != properties->end(); ++property) {
-    if (!property->is_object()) continue;
+    if (!property->is_object() || property.key().size() > kMaxPropertyNameBytes) continue;
     path.push_back(property.key());
     auto header = property->find("x-mcp-header");
     if (header != property->end()) {
@@ -236,7 +241,7 @@ void collect_param_headers(const nlohmann::json& schema, std::vector<std::string
         bool repeated = std::any_of(out.begin(), out.end(),
                                     [&](const auto& known) { return known.header_name == name; });
         if (repeated || out.size() >= kMaxParamHeaders) valid = false;
-        if (valid) out.push_back({std::move(name), path});
+        if (valid && name.size() <= kMaxHeaderNameBytes) out.push_back({std::move(name), path});
       }
     }
     if (path.size() < kMaxSchemaDepth) collect_param_headers(*property, path, out, valid);
@@ -308,7 +313,10 @@ void ToolHeaderMap::learn(const nlohmann::json& tools_list_result) {
     if (!tool.is_object()) continue;
     auto name = tool.find("name");
     if (name == tool.end() || !name->is_string()) continue;
-    const std::string& tool_name = name->get_ref<const std::string&>();
+    // Named as the facts name it, so that a long name still finds its entry.
+    const std::string& sent_name = name->get_ref<const std::string&>();
+    std::string tool_name =
+        sent_name.size() > kMaxOperationNameBytes ? digest_text(sent_name) : sent_name;
     auto known = std::find_if(tools_.begin(), tools_.end(),
                               [&](const auto& entry) { return entry.first == tool_name; });
     if (known != tools_.end()) {
@@ -324,12 +332,13 @@ void ToolHeaderMap::learn(const nlohmann::json& tools_list_result) {
     // A tool with an invalid annotation is one clients must not call; one without any has
     // nothing to judge. Neither is kept.
     if (!valid || map.empty()) continue;
-    if (tools_.size() >= kMaxTools) {
+    size_t bytes = entry_bytes(tool_name, map);
+    while (!tools_.empty() && (tools_.size() >= kMaxTools || bytes_ + bytes > kMaxToolMapBytes)) {
       bytes_ -= entry_bytes(tools_.front().first, tools_.front().second);
       tools_.erase(tools_.begin());
     }
-    bytes_ += entry_bytes(tool_name, map);
-    tools_.emplace_back(tool_name, std::move(map));
+    bytes_ += bytes;
+    tools_.emplace_back(std::move(tool_name), std::move(map));
   }
 }
 

@@ -293,6 +293,29 @@ TEST(StandardHeaders, ToolHeaderMapIsBounded) {
   EXPECT_NE(tools.find("tool-" + std::to_string(ToolHeaderMap::kMaxTools + 9)), nullptr);
 }
 
+// Schemas come from the wire: long property names are not followed and the map's bytes
+// stay bounded whatever the tools' count.
+TEST(StandardHeaders, ToolHeaderMapBytesAreBounded) {
+  ToolHeaderMap tools;
+  json list = {{"tools", json::array()}};
+  for (size_t i = 0; i < ToolHeaderMap::kMaxTools; ++i) {
+    json properties = json::object();
+    for (int p = 0; p < 16; ++p) {
+      properties[std::to_string(p) + std::string(250, 'k')] = {
+          {"type", "string"}, {"x-mcp-header", "H" + std::to_string(p)}};
+    }
+    properties[std::string(300, 'x')] = {{"type", "string"}, {"x-mcp-header", "Long"}};
+    list["tools"].push_back({{"name", "tool-" + std::to_string(i)},
+                             {"inputSchema", {{"properties", std::move(properties)}}}});
+  }
+  tools.learn(list);
+  EXPECT_LE(tools.bytes(), size_t{4} << 20);
+  EXPECT_LT(tools.tools(), ToolHeaderMap::kMaxTools);
+  const auto* newest = tools.find("tool-" + std::to_string(ToolHeaderMap::kMaxTools - 1));
+  ASSERT_NE(newest, nullptr);
+  EXPECT_EQ(newest->size(), 16u);  // the 300-byte property is not kept
+}
+
 TEST(StandardHeaders, ParamHeadersMirrorTheArgumentsTheToolNames) {
   ToolHeaderMap tools;
   tools.learn(json::parse(kToolsList));
