@@ -481,14 +481,18 @@ void OperationLinker::State::add_listen(OperationNode& node, std::string_view se
       refresh(*other);
     }
   }
+  // A session's oldest listen makes room (it has at least one more, so its entry stays).
   std::vector<base::Uuid>& of_session = listens_by_session[std::string(session_id)];
-  if (of_session.size() >= kMaxListensPerSession) {
-    if (OperationNode* oldest = find(of_session.front())) {
-      drop_listen(*oldest);
-      refresh(*oldest);
+  while (of_session.size() >= kMaxListensPerSession) {
+    OperationNode* oldest = find(of_session.front());
+    if (!oldest) {
+      of_session.erase(of_session.begin());
+      continue;
     }
+    drop_listen(*oldest);
+    refresh(*oldest);
   }
-  listens_by_session[std::string(session_id)].push_back(node.first);
+  of_session.push_back(node.first);
   listens[key] = node.first;
   Operation& op = node.second;
   op.listening = true;

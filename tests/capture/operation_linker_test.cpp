@@ -397,6 +397,18 @@ TEST(OperationLinker, ForgettingASessionForgetsItsListens) {
   EXPECT_EQ(linker.link_notification("a", tagged("1"), nullptr).operation_id, kept.operation);
 }
 
+TEST(OperationLinker, ASessionKeepsItsLatestListens) {
+  OperationLinker linker;
+  Conversation c(linker);
+  for (int i = 0; i < 65; ++i) {
+    c.request("subscriptions/listen", OperationFacts{}, kT0 + i, "ws", "client/1.0",
+              std::to_string(i));
+  }
+  EXPECT_FALSE(linker.link_notification("ws", tagged("0"), nullptr).operation_id);
+  EXPECT_TRUE(linker.link_notification("ws", tagged("1"), nullptr).operation_id);
+  EXPECT_TRUE(linker.link_notification("ws", tagged("64"), nullptr).operation_id);
+}
+
 // 100 000 operations left open (each awaiting input with a state): the bounds hold, the
 // oldest go first, and every one forgotten is counted.
 TEST(OperationLinker, OpenOperationsAreBoundedAndEvictionsCounted) {
