@@ -74,7 +74,7 @@ TEST(SinkCopyBinaryTest, RowHasEighteenFieldsWithNullsForMissingValues) {
   EXPECT_EQ(fields[7], "invalid");
   for (int null_field : {8, 9, 10, 11, 12}) EXPECT_EQ(fields[null_field], std::nullopt);
   EXPECT_EQ(fields[14], std::string(1, '\0'));
-  EXPECT_EQ(fields[16], "\x01{}");  // jsonb: version 1, then the text
+  EXPECT_EQ(fields[16], "\x01{}");      // jsonb: version 1, then the text
   EXPECT_EQ(fields[17], std::nullopt);  // operation_id (schema 2)
 }
 
