@@ -147,14 +147,15 @@ TEST(JsonRpcEnvelope, KeepsNoneOfTheArgumentsOrResults) {
       R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search","arguments":{"query":"big","pages":[1,2,3]},"_meta":{"progressToken":1}}})");
   EXPECT_EQ(
       call.document,
-      json::parse(R"({"id":3,"method":"tools/call","params":{"_meta":{"progressToken":1}}})"));
+      json::parse(
+          R"({"id":3,"method":"tools/call","params":{"name":"search","_meta":{"progressToken":1}}})"));
 
   JsonRpcEnvelope reply = envelope_of(
       R"({"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"a long answer"}]}})");
-  EXPECT_EQ(reply.document, json::parse(R"({"id":3,"result":null})"));
+  EXPECT_EQ(reply.document, json::parse(R"({"id":3,"result":{}})"));
 
   JsonRpcEnvelope batch = envelope_of(R"([{"id":1,"error":{"code":1,"message":"m"}},[1,2],5])");
-  EXPECT_EQ(batch.document, json::parse(R"([{"id":1,"error":null},[],5])"));
+  EXPECT_EQ(batch.document, json::parse(R"([{"id":1,"error":{"code":1}},[],5])"));
 }
 
 TEST(JsonRpcEnvelope, AnythingTheRedactorWouldChangeAsksForTheWholeDocument) {
