@@ -141,23 +141,23 @@ class EnvelopeScanner {
     Bound bound = Bound::Word;                     // Slot::Text
     std::optional<std::string>* digest = nullptr;  // Slot::Digest
   };
-  static Destination to(json* node, Slot slot) {
+  static Destination slot_of(json* node, Slot slot) {
     Destination destination;
     destination.node = node;
     destination.slot = slot;
     return destination;
   }
-  static Destination to_object(json* node, Role role) {
-    Destination destination = to(node, Slot::Object);
+  static Destination object_of(json* node, Role role) {
+    Destination destination = slot_of(node, Slot::Object);
     destination.role = role;
     return destination;
   }
-  static Destination to_text(json* node, Bound bound) {
-    Destination destination = to(node, Slot::Text);
+  static Destination text_of(json* node, Bound bound) {
+    Destination destination = slot_of(node, Slot::Text);
     destination.bound = bound;
     return destination;
   }
-  static Destination to_digest(std::optional<std::string>* digest) {
+  static Destination digest_into(std::optional<std::string>* digest) {
     Destination destination;
     destination.slot = Slot::Digest;
     destination.digest = digest;
@@ -199,14 +199,14 @@ class EnvelopeScanner {
   }
 
   Destination destination() {
-    if (open_.empty()) return to(&root_, Slot::Root);
+    if (open_.empty()) return slot_of(&root_, Slot::Root);
     Frame& parent = open_.back();
     switch (parent.role) {
       case Role::Batch: {
         // The previous element is complete: nothing points into the array any more.
         auto& elements = parent.node->get_ref<json::array_t&>();
         elements.emplace_back();
-        return to(&elements.back(), Slot::BatchElement);
+        return slot_of(&elements.back(), Slot::BatchElement);
       }
       case Role::Drop:
         return {};
@@ -371,31 +371,31 @@ class EnvelopeScanner {
         result_member(frame, name);
         break;
       case Role::Error:
-        if (name == "code") next_ = to(&reset(frame, name), Slot::Integer);
+        if (name == "code") next_ = slot_of(&reset(frame, name), Slot::Integer);
         break;
       case Role::Task:
-        if (name == "taskId") next_ = to_text(&reset(frame, name), Bound::TaskId);
-        if (name == "status") next_ = to_text(&reset(frame, name), Bound::Word);
+        if (name == "taskId") next_ = text_of(&reset(frame, name), Bound::TaskId);
+        if (name == "status") next_ = text_of(&reset(frame, name), Bound::Word);
         break;
       case Role::ClientInfo:
         if (name == "name" || name == "version") {
-          next_ = to_text(&reset(frame, name), Bound::Identity);
+          next_ = text_of(&reset(frame, name), Bound::Identity);
         }
         break;
       case Role::ResultMeta:
         if (name == "io.modelcontextprotocol/related-task") {
-          next_ = to_object(&reset(frame, name), Role::RelatedTask);
+          next_ = object_of(&reset(frame, name), Role::RelatedTask);
         }
         break;
       case Role::RelatedTask:
-        if (name == "taskId") next_ = to_text(&reset(frame, name), Bound::TaskId);
+        if (name == "taskId") next_ = text_of(&reset(frame, name), Bound::TaskId);
         break;
       case Role::InputRequests:
       case Role::InputResponses:
         input_key(frame, name);
         break;
       case Role::InputRequest:
-        if (name == "method") next_ = to_text(&reset(frame, name), Bound::Word);
+        if (name == "method") next_ = text_of(&reset(frame, name), Bound::Word);
         break;
       case Role::Batch:
       case Role::Drop:
@@ -408,42 +408,42 @@ class EnvelopeScanner {
     // The root message's request state: a repeated params or result replaces it.
     const bool root = open_.size() == 1;
     if (name == "id" || name == "method") {
-      next_ = to(&member(frame, name), Slot::Keep);
+      next_ = slot_of(&member(frame, name), Slot::Keep);
     } else if (name == "result") {
       if (root) result_state_.reset();
-      next_ = to(&reset(frame, name), Slot::Result);
+      next_ = slot_of(&reset(frame, name), Slot::Result);
     } else if (name == "error") {
       // Present whatever it is (classification needs no more); its code when an object.
-      next_ = to_object(&reset(frame, name), Role::Error);
+      next_ = object_of(&reset(frame, name), Role::Error);
     } else if (name == "params") {
       if (root) params_state_.reset();
-      next_ = to(&member(frame, name), Slot::Params);
+      next_ = slot_of(&member(frame, name), Slot::Params);
     }
   }
 
   void params_member(Frame& frame, std::string_view name) {
     if (name == "_meta" || name == "progressToken" || name == "requestId") {
-      next_ = to(&member(frame, name), Slot::Keep);
+      next_ = slot_of(&member(frame, name), Slot::Keep);
     } else if (name == "name" || name == "uri") {
-      next_ = to_text(&reset(frame, name), Bound::Name);
+      next_ = text_of(&reset(frame, name), Bound::Name);
     } else if (name == "taskId") {
-      next_ = to_text(&reset(frame, name), Bound::TaskId);
+      next_ = text_of(&reset(frame, name), Bound::TaskId);
     } else if (name == "status") {
-      next_ = to_text(&reset(frame, name), Bound::Word);
+      next_ = text_of(&reset(frame, name), Bound::Word);
     } else if (name == "protocolVersion") {
-      next_ = to_text(&reset(frame, name), Bound::Identity);
+      next_ = text_of(&reset(frame, name), Bound::Identity);
     } else if (name == "task") {
-      next_ = to_object(&reset(frame, name), Role::Drop);  // only that it is an object
+      next_ = object_of(&reset(frame, name), Role::Drop);  // only that it is an object
     } else if (name == "clientInfo") {
-      next_ = to_object(&reset(frame, name), Role::ClientInfo);
+      next_ = object_of(&reset(frame, name), Role::ClientInfo);
     } else if (name == "inputResponses") {
-      next_ = to_object(&reset(frame, name), Role::InputResponses);
+      next_ = object_of(&reset(frame, name), Role::InputResponses);
     } else if (name == "inputRequests") {
-      next_ = to_object(&reset(frame, name), Role::InputRequests);
+      next_ = object_of(&reset(frame, name), Role::InputRequests);
     } else if (name == "requestState" && open_.size() == 2) {
       // Of the root message (batch items have none): its digest stands for it.
       params_state_.reset();
-      next_ = to_digest(&params_state_);
+      next_ = digest_into(&params_state_);
     }
   }
 
@@ -451,24 +451,24 @@ class EnvelopeScanner {
     if (name == "isError") {
       // A repeated name: the last one decides, as in nlohmann's parser.
       frame.node->erase("isError");
-      next_ = to(frame.node, Slot::IsError);
+      next_ = slot_of(frame.node, Slot::IsError);
     } else if (name == "resultType" || name == "status") {
-      next_ = to_text(&reset(frame, name), Bound::Word);
+      next_ = text_of(&reset(frame, name), Bound::Word);
     } else if (name == "taskId") {
-      next_ = to_text(&reset(frame, name), Bound::TaskId);
+      next_ = text_of(&reset(frame, name), Bound::TaskId);
     } else if (name == "protocolVersion") {
-      next_ = to_text(&reset(frame, name), Bound::Identity);
+      next_ = text_of(&reset(frame, name), Bound::Identity);
     } else if (name == "task") {
-      next_ = to_object(&reset(frame, name), Role::Task);
+      next_ = object_of(&reset(frame, name), Role::Task);
     } else if (name == "serverInfo" || name == "capabilities") {
-      next_ = to_object(&reset(frame, name), Role::Drop);  // only that it is an object
+      next_ = object_of(&reset(frame, name), Role::Drop);  // only that it is an object
     } else if (name == "inputRequests") {
-      next_ = to_object(&reset(frame, name), Role::InputRequests);
+      next_ = object_of(&reset(frame, name), Role::InputRequests);
     } else if (name == "_meta") {
-      next_ = to_object(&reset(frame, name), Role::ResultMeta);
+      next_ = object_of(&reset(frame, name), Role::ResultMeta);
     } else if (name == "requestState" && open_.size() == 2) {
       result_state_.reset();
-      next_ = to_digest(&result_state_);
+      next_ = digest_into(&result_state_);
     }
   }
 
@@ -488,7 +488,7 @@ class EnvelopeScanner {
       if (found->second.ambiguous || found->second.whole_key != whole_key) {
         found->second.ambiguous = true;  // another key: its entry stays null
       } else {
-        next_ = to_object(&entry, entry_role);  // the same key again: the last one counts
+        next_ = object_of(&entry, entry_role);  // the same key again: the last one counts
       }
       return;
     }
@@ -499,7 +499,7 @@ class EnvelopeScanner {
       origins.erase(largest);
     }
     origins.emplace(std::string(cut), KeptKeys::Origin{whole_key, false});
-    next_ = to_object(&reset(frame, cut), entry_role);
+    next_ = object_of(&reset(frame, cut), entry_role);
   }
 
   static json& member(Frame& frame, std::string_view name) {
