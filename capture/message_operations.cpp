@@ -28,6 +28,22 @@ Kind kind_paired_by_exchange(const ClassifiedMessage& message, const nlohmann::j
   return http_status >= 400 ? Kind::Error : Kind::Invalid;
 }
 
+// The excerpt ends where the byte budget did, maybe inside a character: that partial
+// character goes (it would otherwise be written as U+FFFD, longer than the budget).
+std::string_view without_partial_last_character(std::string_view text) {
+  size_t lead = text.size();
+  size_t continuation = 0;
+  while (lead > 0 && continuation < 3 &&
+         (static_cast<unsigned char>(text[lead - 1]) & 0xC0) == 0x80) {
+    --lead;
+    ++continuation;
+  }
+  if (lead == 0) return text;
+  const auto first = static_cast<unsigned char>(text[lead - 1]);
+  size_t length = first >= 0xF0 ? 4 : first >= 0xE0 ? 3 : first >= 0xC0 ? 2 : 1;
+  return continuation + 1 < length ? text.substr(0, lead - 1) : text;
+}
+
 std::string client_key(const ClientIdentity* identity, std::string_view session_id) {
   if (identity == nullptr || identity->client_name.empty()) return std::string(session_id);
   return identity->client_name + '\n' + identity->client_version;
@@ -52,8 +68,9 @@ Correlation MessagePipeline::observe_request(Record& record, const ClassifiedMes
   if (method == "initialize") identities_.remember(source.session_id, facts.identity);
   std::shared_ptr<const ClientIdentity> identity = identity_of(facts, source.session_id);
   const std::string key = client_key(identity.get(), source.session_id);
+  const std::string id_text = message.id_text.value_or(std::string());
   const OperationRequest request{.session_id = source.session_id,
-                                 .id_text = message.id_text.value_or(std::string()),
+                                 .id_text = id_text,
                                  .method = method,
                                  .client_key = key,
                                  .facts = facts,
@@ -64,6 +81,11 @@ Correlation MessagePipeline::observe_request(Record& record, const ClassifiedMes
                           RequestContext{linked.operation_id, identity});
   if (c.operation_id) linker_.on_request(*c.operation_id, request);
   if (linked.link != OperationLink::None) meta["operation_link"] = to_string(linked.link);
+  if (identity && method != "initialize" && identities_.find(source.session_id) != identity) {
+    // What the server sends on this session (notifications, its own requests) answers the
+    // client whose requests name themselves in _meta: the latest one speaks for it.
+    identities_.remember(source.session_id, *identity);
+  }
   if (source.headers != nullptr) {
     std::vector<HeaderMismatch> mismatches = check_standard_headers(
         *source.headers, method, facts, source.whole_document ? &document : nullptr, tool_headers_);
@@ -188,7 +210,7 @@ void MessagePipeline::submit_http_error(std::string_view connection_id, Captured
   nlohmann::json& http = meta["http"];
   if (!http.is_object()) http = nlohmann::json::object();
   // An error page may reflect what the request sent (a token in a query string, say).
-  std::string excerpt(body.excerpt);
+  std::string excerpt(without_partial_last_character(body.excerpt));
   record.redacted = redactor_.redact_string(excerpt);
   http["body_excerpt"] = std::move(excerpt);
   http["body_bytes"] = body.body_bytes;

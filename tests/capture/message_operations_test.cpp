@@ -177,6 +177,19 @@ TEST_F(MessageOperationsTest, HttpErrorWithoutJsonBodyIsOnePairedRow) {
   EXPECT_FALSE(row(2).correlation_id.has_value());
 }
 
+TEST_F(MessageOperationsTest, AnExcerptCutInsideACharacterDropsThatCharacter) {
+  CapturedMessage message;
+  message.direction = Direction::ServerToClient;
+  message.transport = Transport::Http;
+  message.http_status = 500;
+  const std::string cut = "Fehler: \xC3\xBC\xE2\x82";  // ü, then two of the three bytes of €
+  pipeline.submit_http_error(
+      "c1", std::move(message),
+      HttpErrorBody{.excerpt = cut, .body_bytes = 4000, .excerpt_truncated = true});
+  ASSERT_EQ(consumer.records.size(), 1u);
+  EXPECT_EQ(meta(0)["http"]["body_excerpt"], "Fehler: \xC3\xBC");
+}
+
 // 2026-07-28 multi round-trip request: two interim answers, each retry on a new connection
 // echoing the state it was given, then the final answer.
 TEST_F(MessageOperationsTest, RetriesEchoingRequestStateShareTheOperation) {
@@ -296,6 +309,27 @@ TEST_F(MessageOperationsTest, ListenStreamNotificationsJoinTheListen) {
   ASSERT_EQ(consumer.records.size(), 2u);
   EXPECT_EQ(row(1).operation_id, row(0).operation_id);
   EXPECT_EQ(meta(1)["operation_link"], "subscription");
+}
+
+// Over WebSocket and stdio there is no stream per request: the subscription id names the
+// listen, among those of the same session only.
+TEST_F(MessageOperationsTest, TaggedNotificationsJoinTheListenOfTheirSession) {
+  request(R"({"jsonrpc":"2.0","id":50,"method":"subscriptions/listen","params":{"notifications":)"
+          R"({"toolsListChanged":true},)" +
+              std::string(kMeta2026) + "}}",
+          "ws1");
+  const std::string tagged =
+      R"({"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":)"
+      R"({"io.modelcontextprotocol/subscriptionId":50}}})";
+  answer(tagged, "ws1");
+  answer(tagged, "ws2");  // another session's listen id
+  ASSERT_EQ(consumer.records.size(), 3u);
+  EXPECT_EQ(row(1).operation_id, row(0).operation_id);
+  EXPECT_EQ(meta(1)["operation_link"], "subscription");
+  EXPECT_EQ(meta(1)["protocol_version"], "2026-07-28");  // the session's latest request said so
+  EXPECT_FALSE(row(2).operation_id.has_value());
+  EXPECT_EQ(pipeline.operation_stats().unlinked[static_cast<size_t>(Unlinked::UnknownSubscription)],
+            1u);
 }
 
 }  // namespace
