@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/string_hash.h"
+
 namespace mcptap::capture {
 namespace {
 
@@ -16,12 +18,7 @@ constexpr std::string_view kCancelledMethod = "notifications/cancelled";
 constexpr std::string_view kProgressMethod = "notifications/progress";
 constexpr uint32_t kNoSlot = std::numeric_limits<uint32_t>::max();
 
-// Hashing that accepts std::string and std::string_view alike, so look-ups by a view
-// never build a string.
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-};
+using base::StringHash;
 
 // Which requests a response can answer: those sent in `direction` with this id.
 struct RequestKey {

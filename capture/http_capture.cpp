@@ -6,6 +6,7 @@
 #include "base/ascii_case.h"
 #include "base/clock.h"
 #include "base/query_string.h"
+#include "capture/standard_headers.h"
 
 namespace mcptap::capture {
 namespace {
@@ -39,11 +40,42 @@ nlohmann::json headers_object(const base::HttpHead& head, const Redactor& redact
 
 }  // namespace
 
+HttpErrorExcerpt::HttpErrorExcerpt(std::string_view content_encoding) {
+  ContentDecoderLimits limits;
+  limits.max_output_bytes = kHttpErrorExcerptBytes;
+  auto decoder = ContentDecoder::create(content_encoding, limits);
+  if (!decoder) return;  // a coding we cannot decode: the body is only counted
+  decoder_ = std::move(*decoder);
+  // The excerpt is every byte delivered, so a page that fits in it is never hashed.
+  decoder_->hash_only_past_cap(&excerpt_);
+}
+
+void HttpErrorExcerpt::feed(std::string_view encoded) {
+  wire_bytes_ += encoded.size();
+  if (!decoder_ || failed_) return;
+  base::Status fed = decoder_->feed(encoded, [&](std::string_view decoded) {
+    excerpt_.append(decoded);  // the decoder stops delivering at the excerpt's size
+  });
+  failed_ = !fed.ok();
+}
+
+void HttpErrorExcerpt::finish() {
+  if (decoder_ && !failed_) failed_ = !decoder_->finish().ok();
+}
+
+HttpErrorBody HttpErrorExcerpt::body() const {
+  if (!decoder_ || failed_) return {excerpt_, wire_bytes_, wire_bytes_ > 0};
+  return {excerpt_, decoder_->total_output(), decoder_->truncated()};
+}
+
 struct HttpCapture::Exchange {
   std::string method;
   std::string target;
   std::string session_id;  // Mcp-Session-Id, or the legacy transport's ?sessionId=
   nlohmann::json request_headers;
+  // MCP's standard headers as sent (before redaction), until the body that they describe
+  // is submitted.
+  StandardHeaders standard_headers;
   bool request_is_json = false;  // a body worth capturing, still decodable
   std::unique_ptr<ContentDecoder> request_decoder;
   std::string request_body;  // decoded, at most the payload cap
@@ -60,13 +92,26 @@ struct HttpCapture::Exchange {
   bool held_truncated = false;
   std::string held_sha;
 
+  // The single request a POST body carried: whatever comes back on this exchange answers
+  // it, whatever id the answer has (or none).
+  std::optional<RequestRef> request;
+
   int status = 0;
   nlohmann::json response_headers;
-  enum class Body { None, Json, Sse } response_body_kind = Body::None;
+  // ErrorExcerpt: an answer of status >= 400 that is neither JSON nor SSE.
+  enum class Body { None, Json, Sse, ErrorExcerpt } response_body_kind = Body::None;
   std::unique_ptr<ContentDecoder> response_decoder;
   std::string response_body;
   std::unique_ptr<SseParser> sse;
+  std::unique_ptr<HttpErrorExcerpt> error_excerpt;
   std::string response_session;
+
+  const RequestRef* answers() const { return request ? &*request : nullptr; }
+  // A POST's answer answers its body. A GET opens a stream (legacy HTTP+SSE, or a
+  // Streamable HTTP server's own stream) whose messages answer requests POSTed elsewhere.
+  void keep_request(std::optional<RequestRef> submitted) {
+    if (method == "POST") request = std::move(submitted);
+  }
 };
 
 class HttpCapture::Requests final : public base::HttpMessageParser::Listener {
@@ -128,6 +173,7 @@ void HttpCapture::on_request_head(const base::HttpHead& head) {
   exchange.target = head.target;
   exchange.session_id = session_of(head);
   exchange.request_headers = headers_object(head, pipeline_.redactor());
+  exchange.standard_headers = read_standard_headers(head);
   for (const auto& [name, value] : head.headers) exchange.head_bytes += name.size() + value.size();
   std::string_view type = media_type(head);
   exchange.request_is_json = type.empty() || base::starts_with_folded(type, "application/json");
@@ -171,26 +217,33 @@ void HttpCapture::on_request_complete() {
       exchange.held_truncated = truncated;
       exchange.held_sha = sha;
     } else {
-      submit_body(exchange, Direction::ClientToServer, Transport::Http, exchange.request_body,
-                  decoder->total_output(), truncated, sha,
-                  http_meta(exchange, false, std::move(exchange.request_headers)));
+      exchange.keep_request(
+          submit_body(exchange, Direction::ClientToServer, Transport::Http, exchange.request_body,
+                      decoder->total_output(), truncated, sha,
+                      http_meta(exchange, false, std::move(exchange.request_headers))));
     }
   }
   std::string().swap(exchange.request_body);
   exchange.request_decoder.reset();
-  // Only a held request still needs its headers, for its record's meta.
-  if (!exchange.holding) exchange.request_headers = nullptr;
+  // Only a held request still needs its headers, for its record.
+  if (!exchange.holding) {
+    exchange.request_headers = nullptr;
+    exchange.standard_headers = StandardHeaders{};
+  }
   await_response(std::move(request_));
 }
 
 void HttpCapture::await_response(std::unique_ptr<Exchange> exchange) {
   if (!status_) return;  // capture of the connection is stopping
-  // An estimate that errs high: the strings, the held payload, the headers (twice: as sent
-  // and as JSON) and the fixed share of each object.
-  exchange->awaiting_bytes = sizeof(Exchange) + 256 + exchange->method.size() +
-                             exchange->target.size() + exchange->session_id.size() +
-                             exchange->held_payload.size() +
-                             (exchange->holding ? 2 * exchange->head_bytes : 0);
+  // An estimate that errs high: the strings, the held payload, the headers (three times:
+  // as sent, as JSON and the standard ones raw), the request's ids and the fixed share of
+  // each object.
+  const std::optional<RequestRef>& request = exchange->request;
+  exchange->awaiting_bytes =
+      sizeof(Exchange) + 256 + exchange->method.size() + exchange->target.size() +
+      exchange->session_id.size() + exchange->held_payload.size() +
+      (exchange->holding ? 3 * exchange->head_bytes : 0) +
+      (request ? request->id_text.size() + request->session_id.size() + request->method.size() : 0);
   uint64_t byte_bound = pipeline_.options().max_payload_bytes + kAwaitingBytesBeyondPayload;
   if (exchanges_.size() >= kMaxAwaitingExchanges ||
       awaiting_bytes_ + exchange->awaiting_bytes > byte_bound) {
@@ -234,6 +287,17 @@ bool HttpCapture::on_response_head(const base::HttpHead& head) {
   } else if (exchange.response_decoder && base::starts_with_folded(type, "application/json")) {
     exchange.response_body_kind = Exchange::Body::Json;
     exchange.response_decoder->hash_only_past_cap(&exchange.response_body);
+  } else {
+    exchange.response_decoder.reset();
+    // An error answer that is not JSON-RPC (an HTML 401, a gateway's 502, no body at all)
+    // still answers the request: recorded with the start of its body. Other answers that
+    // are not JSON (a 200 page) stay uncaptured, and so do refusals of what carries no
+    // JSON-RPC (a 405 to the GET of a server without a standalone stream, every session).
+    if (head.status_code >= 400 && exchange.method == "POST" && pipeline_.enabled()) {
+      exchange.response_body_kind = Exchange::Body::ErrorExcerpt;
+      exchange.error_excerpt =
+          std::make_unique<HttpErrorExcerpt>(head.header("content-encoding").value_or(""));
+    }
   }
   return exchange.method == "HEAD";
 }
@@ -241,6 +305,10 @@ bool HttpCapture::on_response_head(const base::HttpHead& head) {
 void HttpCapture::on_response_body(std::string_view chunk) {
   if (!response_ || response_->response_body_kind == Exchange::Body::None) return;
   Exchange& exchange = *response_;
+  if (exchange.response_body_kind == Exchange::Body::ErrorExcerpt) {
+    exchange.error_excerpt->feed(chunk);
+    return;
+  }
   bool decodable;
   if (exchange.response_body_kind == Exchange::Body::Json) {
     if (!pipeline_.enabled()) return;
@@ -268,6 +336,8 @@ void HttpCapture::on_response_complete() {
                 decoder->total_output(), truncated,
                 truncated ? decoder->sha256_hex() : std::string(),
                 http_meta(exchange, true, std::move(exchange.response_headers)));
+  } else if (exchange.response_body_kind == Exchange::Body::ErrorExcerpt) {
+    submit_error_answer(exchange);
   }
   response_.reset();
 }
@@ -289,9 +359,10 @@ void HttpCapture::on_sse_event(const SseEvent& event) {
               event.truncated, event.sha256_hex, std::move(meta));
 }
 
-void HttpCapture::submit_body(Exchange& exchange, Direction direction, Transport transport,
-                              std::string_view payload, uint64_t size, bool truncated,
-                              std::string_view sha, nlohmann::json meta) {
+std::optional<RequestRef> HttpCapture::submit_body(Exchange& exchange, Direction direction,
+                                                   Transport transport, std::string_view payload,
+                                                   uint64_t size, bool truncated,
+                                                   std::string_view sha, nlohmann::json meta) {
   CapturedMessage message;
   message.direction = direction;
   message.transport = transport;
@@ -303,7 +374,13 @@ void HttpCapture::submit_body(Exchange& exchange, Direction direction, Transport
   message.sha256_hex = sha;
   message.meta = std::move(meta);
   message.tls = tls_meta_;
-  pipeline_.submit(connection_id_, std::move(message));
+  if (direction == Direction::ClientToServer) {
+    message.headers = &exchange.standard_headers;
+  } else {
+    message.answers = exchange.answers();
+    message.http_status = exchange.status;
+  }
+  return pipeline_.submit(connection_id_, std::move(message));
 }
 
 void HttpCapture::submit_held_request(Exchange& exchange) {
@@ -319,8 +396,25 @@ void HttpCapture::submit_held_request(Exchange& exchange) {
   message.meta = http_meta(exchange, false, std::move(exchange.request_headers));
   message.passed_at_us = exchange.request_done_at_us;
   message.tls = tls_meta_;
-  pipeline_.submit(connection_id_, std::move(message));
+  message.headers = &exchange.standard_headers;
+  exchange.keep_request(pipeline_.submit(connection_id_, std::move(message)));
   std::string().swap(exchange.held_payload);
+  exchange.standard_headers = StandardHeaders{};
+}
+
+void HttpCapture::submit_error_answer(Exchange& exchange) {
+  exchange.error_excerpt->finish();
+  HttpErrorBody body = exchange.error_excerpt->body();
+  CapturedMessage message;
+  message.direction = Direction::ServerToClient;
+  message.transport = Transport::Http;
+  message.session_id = exchange.response_session;
+  message.size = body.body_bytes;
+  message.meta = http_meta(exchange, true, std::move(exchange.response_headers));
+  message.tls = tls_meta_;
+  message.answers = exchange.answers();
+  message.http_status = exchange.status;
+  pipeline_.submit_http_error(connection_id_, std::move(message), body);
 }
 
 // Null for a coding that cannot be decoded: the body is then not captured.

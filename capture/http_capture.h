@@ -19,6 +19,31 @@
 
 namespace mcptap::capture {
 
+// The first bytes of an HTTP error answer that is not JSON (an HTML 401 page, a gateway's
+// 502): decoded like any captured body, kept up to kHttpErrorExcerptBytes, the rest only
+// counted, so an answer of any size costs at most that much memory.
+class HttpErrorExcerpt {
+ public:
+  explicit HttpErrorExcerpt(std::string_view content_encoding);
+  HttpErrorExcerpt(const HttpErrorExcerpt&) = delete;
+  HttpErrorExcerpt& operator=(const HttpErrorExcerpt&) = delete;
+
+  // The next bytes of the body as they came on the wire, split anywhere.
+  void feed(std::string_view encoded);
+  // End of the body.
+  void finish();
+  // Valid until this object changes. When the body cannot be decoded (a coding we do not
+  // know, corrupt data) the excerpt holds what decoded before, body_bytes counts the bytes
+  // as they came, and the excerpt is marked truncated unless the body was empty.
+  HttpErrorBody body() const;
+
+ private:
+  std::unique_ptr<ContentDecoder> decoder_;  // null once decoding failed, or never possible
+  std::string excerpt_;
+  uint64_t wire_bytes_ = 0;
+  bool failed_ = false;
+};
+
 class HttpCapture {
  public:
   // Told of every response head, before its body: the connection's owner watches for the
@@ -62,10 +87,13 @@ class HttpCapture {
   void on_response_body(std::string_view chunk);
   void on_response_complete();
   void on_sse_event(const SseEvent& event);
-  void submit_body(Exchange& exchange, Direction direction, Transport transport,
-                   std::string_view payload, uint64_t size, bool truncated, std::string_view sha,
-                   nlohmann::json meta);
+  // Returns the request a request body carried (see MessagePipeline::submit).
+  std::optional<RequestRef> submit_body(Exchange& exchange, Direction direction,
+                                        Transport transport, std::string_view payload,
+                                        uint64_t size, bool truncated, std::string_view sha,
+                                        nlohmann::json meta);
   void submit_held_request(Exchange& exchange);
+  void submit_error_answer(Exchange& exchange);
   std::unique_ptr<ContentDecoder> decoder_for(const base::HttpHead& head) const;
   bool decode(ContentDecoder& decoder, std::string_view chunk, Direction direction,
               const ContentDecoder::OutputCallback& on_output);

@@ -91,6 +91,13 @@ ClassifiedMessage classify_single(const json& message) {
   return invalid("neither method nor result/error");
 }
 
+// Classification and, for a message that is one, what links it to its operation.
+ClassifiedMessage classify_with_facts(const json& message) {
+  ClassifiedMessage classified = classify_single(message);
+  if (classified.kind != Kind::Invalid) classified.facts = extract_operation_facts(message);
+  return classified;
+}
+
 ClassifiedMessage classify_batch(const json& batch) {
   if (batch.empty()) return invalid("empty batch");
   ClassifiedMessage message;
@@ -99,7 +106,7 @@ ClassifiedMessage classify_batch(const json& batch) {
   for (const json& item : batch) {
     // JSON-RPC has no batches inside batches; an array element is one invalid item.
     message.batch_items.push_back(item.is_array() ? invalid("batch inside a batch")
-                                                  : classify_single(item));
+                                                  : classify_with_facts(item));
   }
   return message;
 }
@@ -108,7 +115,7 @@ ClassifiedMessage classify_batch(const json& batch) {
 
 ClassifiedMessage classify_jsonrpc(const nlohmann::json& message) {
   if (message.is_array()) return classify_batch(message);
-  return classify_single(message);
+  return classify_with_facts(message);
 }
 
 }  // namespace mcptap::capture

@@ -7,12 +7,15 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/sha256.h"
 #include "base/text.h"
 #include "capture/json_bounded.h"
+#include "capture/operation_facts.h"
 
 namespace mcptap::capture {
 namespace {
@@ -21,22 +24,36 @@ using nlohmann::json;
 
 // What an open container is to the envelope.
 enum class Role {
-  Batch,    // the top-level array: its object elements are messages
-  Message,  // a message object: id and method kept, error as null, result and params reduced
-  Params,   // a message's params object: _meta, progressToken and requestId kept
-  Result,   // a message's result object: only "isError": true kept
-  Drop,     // nothing below is kept (it is still checked, and checked for secrets)
+  Batch,           // the top-level array: its object elements are messages
+  Message,         // a message object: id, method, params, result and error
+  Params,          // a message's params: what correlation and operation facts read
+  Result,          // a message's result: isError true, and what operation facts read
+  Error,           // a message's error object: its integer code
+  Task,            // result.task (a 2025-11-25 CreateTaskResult): taskId, status
+  ClientInfo,      // params.clientInfo of an initialize request: name, version
+  ResultMeta,      // result._meta: the related task
+  RelatedTask,     // result._meta["io.modelcontextprotocol/related-task"]: taskId
+  InputRequests,   // inputRequests: bounded keys (KeptKeys), each entry's method
+  InputRequest,    // one entry of inputRequests: method
+  InputResponses,  // params.inputResponses: bounded keys, values left out
+  Drop,            // nothing below is kept (it is still checked, and checked for secrets)
 };
 // Where a value goes, and what it becomes if it opens a container.
 enum class Slot {
   Root,          // the whole text
   BatchElement,  // an element of the top-level array
   Params,        // a message's params member
-  Result,        // a message's result member: null, unless it is an object with isError true
+  Result,        // a message's result member: null, unless it is an object
   IsError,       // result.isError: becomes true in its result only if it is the literal true
   Keep,          // kept whole: parsed from its own text
+  Object,        // an object, opened with Destination::role; any other value stays null
+  Text,          // a string, kept bounded as Destination::bound says; others stay null
+  Integer,       // an integer, kept; any other value stays null
+  Digest,        // a string, hashed in place into Destination::digest and never kept
   Drop,
 };
+// How a kept string is bounded: as extract_operation_facts() bounds what it reads.
+enum class Bound { Name, TaskId, Word, Identity };
 
 // Bytes a string holds as they are: printable ASCII other than the quote and backslash.
 constexpr std::array<bool, 256> plain_string_bytes() {
@@ -93,7 +110,7 @@ class EnvelopeScanner {
       skip_whitespace();
       if (open_.empty()) {
         if (p_ != end_) return std::nullopt;
-        return JsonRpcEnvelope{std::move(root_), false};
+        return complete();
       }
       if (p_ == end_) return std::nullopt;
       const bool object = open_.back().object;
@@ -118,13 +135,63 @@ class EnvelopeScanner {
     bool object;
   };
   struct Destination {
-    json* node;  // null: nothing of the value is kept
-    Slot slot;
+    json* node = nullptr;  // null: nothing of the value is kept
+    Slot slot = Slot::Drop;
+    Role role = Role::Drop;                        // Slot::Object: what the object is
+    Bound bound = Bound::Word;                     // Slot::Text
+    std::optional<std::string>* digest = nullptr;  // Slot::Digest
+  };
+  static Destination slot_of(json* node, Slot slot) {
+    Destination destination;
+    destination.node = node;
+    destination.slot = slot;
+    return destination;
+  }
+  static Destination object_of(json* node, Role role) {
+    Destination destination = slot_of(node, Slot::Object);
+    destination.role = role;
+    return destination;
+  }
+  static Destination text_of(json* node, Bound bound) {
+    Destination destination = slot_of(node, Slot::Text);
+    destination.bound = bound;
+    return destination;
+  }
+  static Destination digest_into(std::optional<std::string>* digest) {
+    Destination destination;
+    destination.slot = Slot::Digest;
+    destination.digest = digest;
+    return destination;
+  }
+  // The keys kept of the inputRequests or inputResponses object being read (only one is
+  // open at a time): cut to kMaxInputKeyBytes, the `limit` smallest cut keys, as
+  // extract_operation_facts() reads them from a whole document. A cut key two different
+  // keys meet at is kept as null: which key it stands for is lost.
+  struct KeptKeys {
+    struct Origin {
+      // The digest of the whole key when it was cut, to tell a repeated key (the last
+      // value counts) from another one with the same beginning.
+      std::optional<std::array<uint8_t, 32>> whole_key;
+      bool ambiguous = false;
+    };
+    size_t limit = 0;
+    std::map<std::string, Origin, std::less<>> origins;
   };
 
+  JsonRpcEnvelope complete() {
+    JsonRpcEnvelope envelope;
+    envelope.document = std::move(root_);
+    // A retry's own state first, as extract_operation_facts() reads it.
+    envelope.request_state_sha256 =
+        params_state_ ? std::move(params_state_) : std::move(result_state_);
+    return envelope;
+  }
+
   std::optional<JsonRpcEnvelope> outcome_after_stop() {
-    if (needs_redaction_) return JsonRpcEnvelope{json(), true};
-    return std::nullopt;
+    if (!needs_redaction_) return std::nullopt;
+    JsonRpcEnvelope envelope;
+    envelope.needs_redaction = true;
+    return envelope;
   }
 
   void skip_whitespace() {
@@ -132,23 +199,20 @@ class EnvelopeScanner {
   }
 
   Destination destination() {
-    if (open_.empty()) return {&root_, Slot::Root};
+    if (open_.empty()) return slot_of(&root_, Slot::Root);
     Frame& parent = open_.back();
     switch (parent.role) {
       case Role::Batch: {
         // The previous element is complete: nothing points into the array any more.
         auto& elements = parent.node->get_ref<json::array_t&>();
         elements.emplace_back();
-        return {&elements.back(), Slot::BatchElement};
+        return slot_of(&elements.back(), Slot::BatchElement);
       }
-      case Role::Message:
-      case Role::Params:
-      case Role::Result:
-        return std::exchange(next_, Destination{nullptr, Slot::Drop});
       case Role::Drop:
-        break;
+        return {};
+      default:
+        return std::exchange(next_, Destination{});
     }
-    return {nullptr, Slot::Drop};
   }
 
   // One value: a container is opened (its contents follow in the main loop), a scalar is
@@ -157,43 +221,87 @@ class EnvelopeScanner {
     if (p_ == end_) return false;
     Destination to = destination();
     const bool container = *p_ == '{' || *p_ == '[';
-    // Neither a result nor its isError is parsed: a result's scalar value is only present,
-    // and isError counts only as the literal true, seen below as it is read.
-    json* tool_error_of = nullptr;
-    if (to.slot == Slot::IsError) {
-      tool_error_of = to.node;
-      to = {nullptr, Slot::Drop};
-    } else if (to.slot == Slot::Result && !container) {
-      to = {nullptr, Slot::Drop};
+    switch (to.slot) {
+      case Slot::IsError:
+      case Slot::Text:
+      case Slot::Integer:
+      case Slot::Digest:
+        // Read as they are seen; a container there is not what they keep.
+        if (!container) return scalar(to);
+        to = {};
+        break;
+      case Slot::Result:
+      case Slot::Object:
+        // Only an object is kept (its members as its role says); anything else stays null.
+        if (*p_ != '{') to = {};
+        break;
+      case Slot::Root:
+      case Slot::BatchElement:
+      case Slot::Params:
+      case Slot::Keep:
+      case Slot::Drop:
+        break;
     }
     if (to.node && (to.slot == Slot::Keep || !container) && !kept_node_) {
       // Kept whole: parsed from its own text once it ends.
       kept_node_ = to.node;
       kept_begin_ = p_;
       kept_depth_ = open_.size();
-      to = {nullptr, Slot::Drop};
+      to = {};
     }
     if (container) return open(to);
-    bool read = false;
+    return scalar({});
+  }
+
+  // A scalar value, kept as `to` says.
+  bool scalar(const Destination& to) {
     switch (*p_) {
-      case '"':
-        read = string_value();
-        break;
+      case '"': {
+        std::string_view text;
+        if (!string_value(&text)) return false;
+        if (to.slot == Slot::Text) {
+          *to.node = bounded(text, to.bound);
+        } else if (to.slot == Slot::Digest) {
+          // The state itself is never copied: one pass of the hash over it.
+          hasher_.update(text);
+          *to.digest = hasher_.finish_hex();
+        }
+        return true;
+      }
       case 't':
-        read = literal("true");
-        if (read && tool_error_of) (*tool_error_of)["isError"] = true;
-        break;
+        if (!literal("true")) return false;
+        if (to.slot == Slot::IsError) (*to.node)["isError"] = true;
+        return true;
       case 'f':
-        read = literal("false");
-        break;
+        return literal("false");
       case 'n':
-        read = literal("null");
-        break;
-      default:
-        read = number();
-        break;
+        return literal("null");
+      default: {
+        std::string_view text;
+        bool integer = false;
+        if (!number(&text, &integer)) return false;
+        // Longer digit strings do not fit 64 bits: the parser makes them doubles.
+        if (to.slot == Slot::Integer && integer && text.size() <= 24) {
+          base::Result<json> parsed = parse_json_bounded(text, 1);
+          if (parsed) *to.node = std::move(*parsed);
+        }
+        return true;
+      }
     }
-    return read;
+  }
+
+  static std::string bounded(std::string_view text, Bound bound) {
+    switch (bound) {
+      case Bound::Name:
+        return bounded_operation_name(text);
+      case Bound::TaskId:
+        return bounded_task_id(text);
+      case Bound::Word:
+        return std::string(utf8_prefix(text, kMaxWordBytes));
+      case Bound::Identity:
+        return std::string(utf8_prefix(text, kMaxIdentityFieldBytes));
+    }
+    return {};
   }
 
   bool open(Destination to) {
@@ -201,10 +309,7 @@ class EnvelopeScanner {
     const bool object = *p_ == '{';
     ++p_;
     Role role = Role::Drop;  // an array where a message or params stands: kept empty
-    if (to.node && to.slot == Slot::Result) {
-      // The result stays null (present) unless an isError member makes it an object.
-      if (object) role = Role::Result;
-    } else if (to.node) {
+    if (to.node) {
       *to.node = object ? json::object() : json::array();
       switch (to.slot) {
         case Slot::Root:
@@ -217,12 +322,22 @@ class EnvelopeScanner {
           if (object) role = Role::Params;
           break;
         case Slot::Result:
+          role = Role::Result;
+          break;
+        case Slot::Object:
+          role = to.role;
+          break;
         case Slot::IsError:
         case Slot::Keep:
+        case Slot::Text:
+        case Slot::Integer:
+        case Slot::Digest:
         case Slot::Drop:
           break;
       }
     }
+    if (role == Role::InputRequests) kept_keys_ = {kMaxInputsPerMessage + 1, {}};
+    if (role == Role::InputResponses) kept_keys_ = {kMaxInputsPerMessage, {}};
     open_.push_back({role == Role::Drop ? nullptr : to.node, role, object});
     skip_whitespace();
     // Empty: closed by the main loop, which sees the closing bracket next.
@@ -243,31 +358,148 @@ class EnvelopeScanner {
     if (p_ == end_ || *p_ != ':') return false;
     ++p_;
     skip_whitespace();
+    next_ = {};
     Frame& frame = open_.back();
-    next_ = {nullptr, Slot::Drop};
-    if (frame.role == Role::Message) {
-      if (name == "id" || name == "method") {
-        next_ = {&member(frame, name), Slot::Keep};
-      } else if (name == "result") {
-        // Its presence, and whether a tool failed (result.isError).
-        json& result = member(frame, name);
-        result = nullptr;
-        next_ = {&result, Slot::Result};
-      } else if (name == "error") {
-        member(frame, name) = nullptr;  // only its presence matters
-      } else if (name == "params") {
-        next_ = {&member(frame, name), Slot::Params};
-      }
-    } else if (frame.role == Role::Params) {
-      if (name == "_meta" || name == "progressToken" || name == "requestId") {
-        next_ = {&member(frame, name), Slot::Keep};
-      }
-    } else if (frame.role == Role::Result && name == "isError") {
-      // A repeated name: the last one decides, as in nlohmann's parser.
-      if (frame.node->is_object()) frame.node->erase("isError");
-      next_ = {frame.node, Slot::IsError};
+    switch (frame.role) {
+      case Role::Message:
+        message_member(frame, name);
+        break;
+      case Role::Params:
+        params_member(frame, name);
+        break;
+      case Role::Result:
+        result_member(frame, name);
+        break;
+      case Role::Error:
+        if (name == "code") next_ = slot_of(&reset(frame, name), Slot::Integer);
+        break;
+      case Role::Task:
+        if (name == "taskId") next_ = text_of(&reset(frame, name), Bound::TaskId);
+        if (name == "status") next_ = text_of(&reset(frame, name), Bound::Word);
+        break;
+      case Role::ClientInfo:
+        if (name == "name" || name == "version") {
+          next_ = text_of(&reset(frame, name), Bound::Identity);
+        }
+        break;
+      case Role::ResultMeta:
+        if (name == "io.modelcontextprotocol/related-task") {
+          next_ = object_of(&reset(frame, name), Role::RelatedTask);
+        }
+        break;
+      case Role::RelatedTask:
+        if (name == "taskId") next_ = text_of(&reset(frame, name), Bound::TaskId);
+        break;
+      case Role::InputRequests:
+      case Role::InputResponses:
+        input_key(frame, name);
+        break;
+      case Role::InputRequest:
+        if (name == "method") next_ = text_of(&reset(frame, name), Bound::Word);
+        break;
+      case Role::Batch:
+      case Role::Drop:
+        break;
     }
     return true;
+  }
+
+  void message_member(Frame& frame, std::string_view name) {
+    // The root message's request state: a repeated params or result replaces it.
+    const bool root = open_.size() == 1;
+    if (name == "id" || name == "method") {
+      next_ = slot_of(&member(frame, name), Slot::Keep);
+    } else if (name == "result") {
+      if (root) result_state_.reset();
+      next_ = slot_of(&reset(frame, name), Slot::Result);
+    } else if (name == "error") {
+      // Present whatever it is (classification needs no more); its code when an object.
+      next_ = object_of(&reset(frame, name), Role::Error);
+    } else if (name == "params") {
+      if (root) params_state_.reset();
+      next_ = slot_of(&member(frame, name), Slot::Params);
+    }
+  }
+
+  void params_member(Frame& frame, std::string_view name) {
+    if (name == "_meta" || name == "progressToken" || name == "requestId") {
+      next_ = slot_of(&member(frame, name), Slot::Keep);
+    } else if (name == "name" || name == "uri") {
+      next_ = text_of(&reset(frame, name), Bound::Name);
+    } else if (name == "taskId") {
+      next_ = text_of(&reset(frame, name), Bound::TaskId);
+    } else if (name == "status") {
+      next_ = text_of(&reset(frame, name), Bound::Word);
+    } else if (name == "protocolVersion") {
+      next_ = text_of(&reset(frame, name), Bound::Identity);
+    } else if (name == "task") {
+      next_ = object_of(&reset(frame, name), Role::Drop);  // only that it is an object
+    } else if (name == "clientInfo") {
+      next_ = object_of(&reset(frame, name), Role::ClientInfo);
+    } else if (name == "inputResponses") {
+      next_ = object_of(&reset(frame, name), Role::InputResponses);
+    } else if (name == "inputRequests") {
+      next_ = object_of(&reset(frame, name), Role::InputRequests);
+    } else if (name == "requestState" && open_.size() == 2) {
+      // Of the root message (batch items have none): its digest stands for it.
+      params_state_.reset();
+      next_ = digest_into(&params_state_);
+    }
+  }
+
+  void result_member(Frame& frame, std::string_view name) {
+    if (name == "isError") {
+      // A repeated name: the last one decides, as in nlohmann's parser.
+      frame.node->erase("isError");
+      next_ = slot_of(frame.node, Slot::IsError);
+    } else if (name == "resultType" || name == "status") {
+      next_ = text_of(&reset(frame, name), Bound::Word);
+    } else if (name == "taskId") {
+      next_ = text_of(&reset(frame, name), Bound::TaskId);
+    } else if (name == "protocolVersion") {
+      next_ = text_of(&reset(frame, name), Bound::Identity);
+    } else if (name == "task") {
+      next_ = object_of(&reset(frame, name), Role::Task);
+    } else if (name == "serverInfo" || name == "capabilities") {
+      next_ = object_of(&reset(frame, name), Role::Drop);  // only that it is an object
+    } else if (name == "inputRequests") {
+      next_ = object_of(&reset(frame, name), Role::InputRequests);
+    } else if (name == "_meta") {
+      next_ = object_of(&reset(frame, name), Role::ResultMeta);
+    } else if (name == "requestState" && open_.size() == 2) {
+      result_state_.reset();
+      next_ = digest_into(&result_state_);
+    }
+  }
+
+  // A key of inputRequests or inputResponses, kept by the rule of KeptKeys.
+  void input_key(Frame& frame, std::string_view name) {
+    const std::string_view cut = utf8_prefix(name, kMaxInputKeyBytes);
+    std::optional<std::array<uint8_t, 32>> whole_key;
+    if (cut.size() < name.size()) {
+      hasher_.update(name);
+      whole_key = hasher_.finish();
+    }
+    auto& entries = frame.node->get_ref<json::object_t&>();
+    auto& origins = kept_keys_.origins;
+    const Role entry_role = frame.role == Role::InputRequests ? Role::InputRequest : Role::Drop;
+    if (auto found = origins.find(cut); found != origins.end()) {
+      json& entry = reset(frame, cut);
+      if (found->second.ambiguous || found->second.whole_key != whole_key) {
+        found->second.ambiguous = true;  // another key: its entry stays null
+      } else {
+        next_ = object_of(&entry, entry_role);  // the same key again: the last one counts
+      }
+      return;
+    }
+    if (origins.size() == kept_keys_.limit) {
+      auto largest = std::prev(origins.end());
+      if (cut >= largest->first) return;
+      entries.erase(largest->first);
+      origins.erase(largest);
+    }
+    origins.emplace(std::string(cut), KeptKeys::Origin{whole_key, false});
+    next_ = object_of(&reset(frame, cut), entry_role);
   }
 
   static json& member(Frame& frame, std::string_view name) {
@@ -275,21 +507,30 @@ class EnvelopeScanner {
     return frame.node->get_ref<json::object_t&>()[std::string(name)];
   }
 
+  // The member, null until its value says otherwise (a repeated name starts over).
+  static json& reset(Frame& frame, std::string_view name) {
+    json& node = member(frame, name);
+    node = nullptr;
+    return node;
+  }
+
   bool stop_for_redaction() {
     needs_redaction_ = true;
     return false;
   }
 
-  bool string_value() {
+  // A string value, checked for secrets; *text is what it says, escapes resolved (it points
+  // into the input, or into scratch_ until the next string).
+  bool string_value(std::string_view* text) {
     std::string_view raw;
     bool escaped = false;
     if (!scan_string(&raw, &escaped)) return false;
-    std::string_view text = raw;
+    *text = raw;
     if (escaped) {
       decode_escapes(raw);
-      text = scratch_;
+      *text = scratch_;
     }
-    if (redactor_.would_redact_string_value(text)) return stop_for_redaction();
+    if (redactor_.would_redact_string_value(*text)) return stop_for_redaction();
     return true;
   }
 
@@ -452,8 +693,9 @@ class EnvelopeScanner {
   }
 
   // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, and, as nlohmann requires, a value a
-  // double can hold.
-  bool number() {
+  // double can hold. *text is the number, *integer whether it has neither fraction nor
+  // exponent.
+  bool number(std::string_view* text, bool* integer) {
     const char* start = p_;
     if (p_ < end_ && *p_ == '-') ++p_;
     if (p_ == end_ || !is_digit(*p_)) return false;
@@ -474,6 +716,8 @@ class EnvelopeScanner {
       if (!digits()) return false;
       plain_integer = false;
     }
+    *text = std::string_view(start, static_cast<size_t>(p_ - start));
+    *integer = plain_integer;
     // Up to 19 digits fit an integer; anything else must stay finite as a double.
     if (plain_integer && p_ - start <= 19) return true;
     std::string digits(start, p_);
@@ -503,13 +747,18 @@ class EnvelopeScanner {
   const Redactor& redactor_;
   json root_;
   std::vector<Frame> open_;
-  Destination next_{nullptr, Slot::Drop};  // set by key(): where that member's value goes
-  json* kept_node_ = nullptr;              // the value being kept whole, if any
+  Destination next_;           // set by key(): where that member's value goes
+  json* kept_node_ = nullptr;  // the value being kept whole, if any
   const char* kept_begin_ = nullptr;
   size_t kept_depth_ = 0;
   std::string scratch_;                // a string with escapes, resolved
   bool opened_with_contents_ = false;  // set by open(): a value follows at once
   bool needs_redaction_ = false;
+  KeptKeys kept_keys_;  // of the inputRequests or inputResponses being read
+  // The root message's params.requestState and result.requestState, hashed.
+  std::optional<std::string> params_state_;
+  std::optional<std::string> result_state_;
+  base::Sha256 hasher_;  // reused: its context is allocated once
 };
 
 }  // namespace

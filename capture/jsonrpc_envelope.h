@@ -13,10 +13,14 @@ namespace mcptap::capture {
 
 struct JsonRpcEnvelope {
   // The message with only what classify_jsonrpc() and the request's params._meta need:
-  // per message object its id and method, params reduced to _meta, progressToken and
-  // requestId, error present as null, and result present as null, or as {"isError": true}
-  // when its own isError member is true (a tool failure). classify_jsonrpc(document) gives
-  // what it gives on the whole message.
+  // per message object its id and method; params reduced to _meta, progressToken,
+  // requestId and what extract_operation_facts() reads (name, uri, taskId, status,
+  // protocolVersion, clientInfo, task as {}, the keys of inputResponses and of
+  // inputRequests with each one's method), every string bounded as it bounds it; error as
+  // {"code": n} (null when not an object); result as null when not an object, else with
+  // only "isError": true (a tool failure) and the members operation facts read.
+  // classify_jsonrpc(document) gives what it gives on the whole message, its facts
+  // included, except request_state_sha256 (below).
   nlohmann::json document;
   // Something in the message is a secret to the redactor (a secret key, a string it would
   // change). The envelope then stops early and is incomplete: redact the whole document.

@@ -80,25 +80,33 @@ std::optional<RequestRef> MessagePipeline::submit(std::string_view connection_id
     meta["reason"] = "payload larger than capture.max_payload_bytes";
     record.kind = Kind::Invalid;
   } else {
-    capture_json(record, message.payload, meta, exchange);
+    capture_json(record, message.payload, message, meta, exchange);
   }
   if (message.tls != nullptr) meta["tls"] = *message.tls;
   record.meta_json = base::json_text(meta);
   deliver(std::move(record), exchange);
-  return std::nullopt;
+  return std::move(exchange.request);
 }
 
-void MessagePipeline::submit_http_error(std::string_view, CapturedMessage&&, const HttpErrorBody&) {
-}
-
-void MessagePipeline::capture_json(Record& record, std::string_view payload, nlohmann::json& meta,
+void MessagePipeline::capture_json(Record& record, std::string_view payload,
+                                   const CapturedMessage& message, nlohmann::json& meta,
                                    Exchange& exchange) {
+  Source source{.session_id = record.session_id,
+                .headers = message.headers,
+                .answers = message.answers,
+                .http_status = message.http_status,
+                .payload = payload};
   // Most messages hold no secret: the envelope alone classifies them, and the text as it
   // came is the payload — no document of the arguments or results is ever built. Integers
   // past 64 bits also reach jsonb with every digit (a document holds them as doubles).
-  auto envelope = read_jsonrpc_envelope(payload, options_.max_json_depth, redactor_);
+  // Mcp-Param-* headers are judged against the arguments, which only the whole document has.
+  const bool arguments_needed = message.headers != nullptr && !message.headers->params.empty();
+  auto envelope = arguments_needed
+                      ? std::nullopt
+                      : read_jsonrpc_envelope(payload, options_.max_json_depth, redactor_);
   if (envelope && !envelope->needs_redaction) {
-    classify_and_correlate(record, envelope->document, record.session_id, meta, exchange);
+    source.request_state_sha256 = &envelope->request_state_sha256;
+    classify_and_correlate(record, envelope->document, source, meta, exchange);
     copy_request_meta(envelope->document, meta);
     record.payload = std::string(payload);
     return;
@@ -111,66 +119,97 @@ void MessagePipeline::capture_json(Record& record, std::string_view payload, nlo
     meta["reason"] = document.error().message;
     return;
   }
-  classify_and_correlate(record, *document, record.session_id, meta, exchange);
+  source.whole_document = true;
+  classify_and_correlate(record, *document, source, meta, exchange);
   record.redacted = redactor_.redact_json(*document);
   copy_request_meta(*document, meta);
   record.payload = record.redacted ? base::json_text(*document) : std::string(payload);
 }
 
 void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::json& document,
-                                             std::string_view session_id, nlohmann::json& meta,
+                                             const Source& source, nlohmann::json& meta,
                                              Exchange& exchange) {
   ClassifiedMessage classified = classify_jsonrpc(document);
-  record.kind = classified.kind;
-  if (classified.kind == Kind::Invalid) {
-    meta["reason"] = classified.invalid_reason;
-    return;
+  if (source.request_state_sha256 != nullptr && *source.request_state_sha256) {
+    classified.facts.request_state_sha256 = *source.request_state_sha256;
   }
   if (classified.kind == Kind::Batch) {
-    // One row for the batch; each element is still correlated, and listed in meta. The row
-    // is kept with any captured request it answers, and left out when all it answers were.
-    nlohmann::json items = nlohmann::json::array();
-    bool answers_kept = false;
-    bool answers_skipped = false;
-    for (const ClassifiedMessage& item : classified.batch_items) {
-      Correlation c =
-          correlator_.observe(session_id, record.direction, item, record.captured_at_us);
-      bool answer = item.kind == Kind::Response || item.kind == Kind::Error;
-      if (answer && c.correlation_id) (c.request_skipped ? answers_skipped : answers_kept) = true;
-      if (item.kind == Kind::Request && item.id_text && c.correlation_id) {
-        exchange.batch_requests.emplace_back(*item.id_text, *c.correlation_id);
-      }
-      nlohmann::json entry = {{"kind", to_string(item.kind)}};
-      if (item.id_text) entry["jsonrpc_id"] = *item.id_text;
-      if (c.method) entry["method"] = *c.method;
-      if (c.correlation_id) entry["correlation_id"] = c.correlation_id->to_string();
-      if (c.latency_us) entry["latency_us"] = *c.latency_us;
-      if (item.tool_error) entry["tool_error"] = true;
-      items.push_back(std::move(entry));
-    }
-    meta["batch"] = std::move(items);
-    if (answers_kept) {
-      exchange.role = Exchange::Role::AnswersKept;
-    } else if (answers_skipped && exchange.batch_requests.empty()) {
-      exchange.role = Exchange::Role::AnswersSkipped;
-    }
+    record.kind = Kind::Batch;
+    classify_batch(record, classified, source.session_id, meta, exchange);
     return;
   }
-  Correlation c =
-      correlator_.observe(session_id, record.direction, classified, record.captured_at_us);
+  Correlation c;
+  switch (classified.kind) {
+    case Kind::Request:
+      c = observe_request(record, classified, source, document, meta);
+      break;
+    case Kind::Notification:
+      c = observe_notification(record, classified, source, meta);
+      break;
+    case Kind::Response:
+    case Kind::Error:
+    case Kind::Invalid:
+      // An HTTP answer that is not a JSON-RPC response to an id may still answer the
+      // exchange's request.
+      c = observe_answer(record, classified, source, document, meta);
+      break;
+    case Kind::Batch:
+      break;
+  }
+  if (record.kind == Kind::Invalid) return;
   record.jsonrpc_id = classified.id_text;
   record.method = c.method ? c.method : classified.method;
   record.correlation_id = c.correlation_id;
   record.latency_us = c.latency_us;
+  record.operation_id = c.operation_id;
   if (classified.tool_error) {
     // Whatever the request's method: a reply whose request was not seen is still a failure.
     record.tool_error = true;
     meta["tool_error"] = true;
   }
-  bool answer = classified.kind == Kind::Response || classified.kind == Kind::Error;
+  bool answer = record.kind == Kind::Response || record.kind == Kind::Error;
   if (answer && c.correlation_id) {
     exchange.role =
         c.request_skipped ? Exchange::Role::AnswersSkipped : Exchange::Role::AnswersKept;
+  }
+  if (record.kind == Kind::Request && classified.id_text && c.correlation_id) {
+    exchange.request = RequestRef{.id_text = *classified.id_text,
+                                  .session_id = std::string(source.session_id),
+                                  .method = classified.method.value_or(std::string()),
+                                  .correlation_id = *c.correlation_id,
+                                  .operation_id = c.operation_id.value_or(*c.correlation_id)};
+  }
+}
+
+void MessagePipeline::classify_batch(Record& record, const ClassifiedMessage& classified,
+                                     std::string_view session_id, nlohmann::json& meta,
+                                     Exchange& exchange) {
+  // One row for the batch; each element is still correlated, and listed in meta. The row
+  // is kept with any captured request it answers, and left out when all it answers were.
+  // Operations are not linked inside batches: the revisions that have them have no batches.
+  nlohmann::json items = nlohmann::json::array();
+  bool answers_kept = false;
+  bool answers_skipped = false;
+  for (const ClassifiedMessage& item : classified.batch_items) {
+    Correlation c = correlator_.observe(session_id, record.direction, item, record.captured_at_us);
+    bool answer = item.kind == Kind::Response || item.kind == Kind::Error;
+    if (answer && c.correlation_id) (c.request_skipped ? answers_skipped : answers_kept) = true;
+    if (item.kind == Kind::Request && item.id_text && c.correlation_id) {
+      exchange.batch_requests.emplace_back(*item.id_text, *c.correlation_id);
+    }
+    nlohmann::json entry = {{"kind", to_string(item.kind)}};
+    if (item.id_text) entry["jsonrpc_id"] = *item.id_text;
+    if (c.method) entry["method"] = *c.method;
+    if (c.correlation_id) entry["correlation_id"] = c.correlation_id->to_string();
+    if (c.latency_us) entry["latency_us"] = *c.latency_us;
+    if (item.tool_error) entry["tool_error"] = true;
+    items.push_back(std::move(entry));
+  }
+  meta["batch"] = std::move(items);
+  if (answers_kept) {
+    exchange.role = Exchange::Role::AnswersKept;
+  } else if (answers_skipped && exchange.batch_requests.empty()) {
+    exchange.role = Exchange::Role::AnswersSkipped;
   }
 }
 
@@ -271,6 +310,8 @@ void MessagePipeline::release_deliveries() {
 
 void MessagePipeline::forget_session(std::string_view session_id) {
   correlator_.forget_session(session_id);
+  linker_.forget_session(session_id);
+  identities_.forget(session_id);
 }
 
 }  // namespace mcptap::capture

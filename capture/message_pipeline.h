@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -158,15 +159,41 @@ class MessagePipeline {
     Role role = Role::OnItsOwn;
     // The requests of a batch (id text, correlation id), left out with it if it is.
     std::vector<std::pair<std::string, base::Uuid>> batch_requests;
+    // The message was one single request: what HTTP pairs its exchange's answers with.
+    std::optional<RequestRef> request;
+  };
+
+  // Where a message came from, beyond its bytes: what classification and linking read.
+  struct Source {
+    std::string_view session_id;
+    const StandardHeaders* headers = nullptr;
+    const RequestRef* answers = nullptr;
+    int http_status = 0;
+    // The envelope's digest of the requestState (the document path hashes it itself).
+    const std::optional<std::string>* request_state_sha256 = nullptr;
+    bool whole_document = false;  // the document is the whole message, not its envelope
+    std::string_view payload;     // the message's text
   };
 
   Record make_record(std::string_view connection_id, const CapturedMessage& message) const;
   // Classifies, correlates and redacts a whole (not truncated) JSON payload into record.
-  void capture_json(Record& record, std::string_view payload, nlohmann::json& meta,
-                    Exchange& exchange);
-  void classify_and_correlate(Record& record, const nlohmann::json& document,
-                              std::string_view session_id, nlohmann::json& meta,
-                              Exchange& exchange);
+  void capture_json(Record& record, std::string_view payload, const CapturedMessage& message,
+                    nlohmann::json& meta, Exchange& exchange);
+  void classify_and_correlate(Record& record, const nlohmann::json& document, const Source& source,
+                              nlohmann::json& meta, Exchange& exchange);
+  void classify_batch(Record& record, const ClassifiedMessage& classified,
+                      std::string_view session_id, nlohmann::json& meta, Exchange& exchange);
+  // The operation steps (message_operations.cpp): one request, answer or notification.
+  Correlation observe_request(Record& record, const ClassifiedMessage& message,
+                              const Source& source, const nlohmann::json& document,
+                              nlohmann::json& meta);
+  Correlation observe_answer(Record& record, const ClassifiedMessage& message, const Source& source,
+                             const nlohmann::json& document, nlohmann::json& meta);
+  Correlation observe_notification(Record& record, const ClassifiedMessage& message,
+                                   const Source& source, nlohmann::json& meta);
+  void learn_tool_headers(const Source& source, const nlohmann::json& document);
+  std::shared_ptr<const ClientIdentity> identity_of(const OperationFacts& facts,
+                                                    std::string_view session_id);
   void deliver(Record&& record, const Exchange& exchange);
   bool within_budget(const Record& record, const Exchange& exchange, int64_t now_us);
   static void copy_request_meta(const nlohmann::json& document, nlohmann::json& meta);

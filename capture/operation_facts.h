@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mcptap::capture {
@@ -20,6 +21,8 @@ constexpr size_t kMaxTaskIdBytes = 256;
 constexpr size_t kMaxInputsPerMessage = 32;
 constexpr size_t kMaxInputKeyBytes = 128;
 constexpr size_t kMaxIdentityFieldBytes = 128;
+// result_type, task_status and an input's method are cut to this many bytes.
+constexpr size_t kMaxWordBytes = 128;
 
 // One input a server asked for in an InputRequiredResult (or a task's input_required state).
 struct InputAsked {
@@ -78,5 +81,13 @@ OperationFacts extract_operation_facts(const nlohmann::json& message);
 // empty when the code has no defined meaning. `tasks_extension` names -32003, the draft
 // tasks extension's MissingRequiredClientCapability.
 std::string_view error_code_name(int64_t code, bool tasks_extension = false);
+
+// The bounded forms extract_operation_facts() gives to strings from the wire, shared with
+// the envelope so that what it keeps in place reads back the same. A name or task id over
+// its limit becomes "sha256:" + the hex digest of the whole value; other strings are cut.
+std::string bounded_operation_name(std::string_view name);
+std::string bounded_task_id(std::string_view task_id);
+// The longest prefix of `text` of at most max_bytes that ends on a UTF-8 character boundary.
+std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
 
 }  // namespace mcptap::capture

@@ -136,7 +136,16 @@ std::optional<Span> match_bearer(std::string_view text, size_t at) {
     while (start < text.size() && text[start] == ' ') ++start;
     size_t body = run_length(text, start, is_b64token);
     // Short words after "Bearer" are prose ("bearer of"), not credentials.
-    if (body >= 8) return Span{start, start + body};
+    if (body < 8) continue;
+    // A credential (token68) has '=' only as trailing padding. `realm=x` or
+    // `resource_metadata="…"` is an auth-param of a WWW-Authenticate challenge, which
+    // names where to authenticate and holds no secret.
+    std::string_view run = text.substr(start, body);
+    size_t equals = run.find('=');
+    bool auth_param = equals != std::string_view::npos &&
+                      (run.find_first_not_of('=', equals) != std::string_view::npos ||
+                       (start + body < text.size() && text[start + body] == '"'));
+    if (!auth_param) return Span{start, start + body};
   }
   return std::nullopt;
 }

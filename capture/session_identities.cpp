@@ -40,7 +40,7 @@ std::shared_ptr<const ClientIdentity> SessionIdentities::intern(const ClientIden
 
 void SessionIdentities::remember(std::string_view session_id, const ClientIdentity& update) {
   if (update.empty() || max_sessions_ == 0) return;
-  auto found = by_session_.find(std::string(session_id));
+  auto found = by_session_.find(session_id);
   ClientIdentity merged;
   if (found != by_session_.end()) {
     if (found->second.identity) merged = *found->second.identity;
@@ -60,7 +60,7 @@ void SessionIdentities::remember(std::string_view session_id, const ClientIdenti
 
 std::shared_ptr<const ClientIdentity> SessionIdentities::find(std::string_view session_id) {
   if (by_session_.empty()) return nullptr;
-  auto found = by_session_.find(std::string(session_id));
+  auto found = by_session_.find(session_id);
   if (found == by_session_.end()) return nullptr;
   lru_.splice(lru_.begin(), lru_, found->second.used);
   return found->second.identity;
@@ -68,7 +68,7 @@ std::shared_ptr<const ClientIdentity> SessionIdentities::find(std::string_view s
 
 void SessionIdentities::forget(std::string_view session_id) {
   if (by_session_.empty()) return;
-  auto found = by_session_.find(std::string(session_id));
+  auto found = by_session_.find(session_id);
   if (found == by_session_.end()) return;
   lru_.erase(found->second.used);
   by_session_.erase(found);

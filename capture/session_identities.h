@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "base/string_hash.h"
 #include "capture/operation_facts.h"
 
 namespace mcptap::capture {
@@ -38,7 +39,7 @@ class SessionIdentities {
   };
   size_t max_sessions_;
   Lru lru_;  // most recently used first
-  std::unordered_map<std::string, Entry> by_session_;
+  std::unordered_map<std::string, Entry, base::StringHash, std::equal_to<>> by_session_;
   // Interned identities; a few distinct ones in practice, capped all the same.
   std::unordered_map<std::string, std::weak_ptr<const ClientIdentity>> interned_;
 };

@@ -101,6 +101,7 @@ struct QueryArgs {
   std::string route;
   std::string method;
   std::string correlation_id;
+  std::string operation_id;
   std::string session_id;
   std::string since;  // "30s", "15m", "2h", "7d" (or combined: "1h30m")
   int64_t limit = 100;
@@ -139,11 +140,15 @@ struct MessageFilter {
   std::string route;
   std::string method;
   std::string correlation_id;  // canonical UUID text
+  // Canonical UUID text: the rows of one operation (operation_id), or for rows stored
+  // without an operation id, of the exchange with this correlation id.
+  std::string operation_id;
   std::string session_id;
   std::optional<int64_t> since_seconds;
-  // The newest `limit` exchanges among the matching messages, shown oldest first. An
-  // exchange is a request with its answer and the notifications that refer to it (all that
-  // share a correlation id), or a message that refers to nothing.
+  // The newest `limit` operations among the matching messages, shown oldest first. An
+  // operation is every row sharing its key, COALESCE(operation_id, correlation_id): a
+  // request with its answer and the notifications that refer to it, the retries of a
+  // multi round-trip request, a task's polls; or a message that refers to nothing.
   int64_t limit = 100;
 };
 
@@ -171,9 +176,22 @@ struct MessageRow {
   int64_t payload_bytes = 0;
   bool truncated = false;
   bool redacted = false;
-  std::optional<std::string> error_summary;    // errors: "-32601 Method not found"
+  std::optional<std::string> error_summary;    // errors: "-32601 Method not found", with
+                                               // meta.error_name: "-32020 HeaderMismatch ..."
   bool tool_error = false;                     // a response whose result.isError is true
   std::optional<std::string> tool_error_text;  // its first text content, when it has one
+  // What the timeline shows of operations, read from the row (not the whole meta):
+  std::optional<std::string> operation_id;
+  int64_t captured_at_us = 0;                  // captured_at as Unix microseconds
+  std::optional<std::string> operation;        // meta.operation as JSON text (final answers)
+  std::optional<std::string> result_type;      // meta.result_type: complete, input_required...
+  std::optional<std::string> operation_link;   // meta.operation_link: request_state, task...
+  std::optional<std::string> http_status;      // meta.http.status, on error rows only
+  std::optional<std::string> http_excerpt;     // the start of meta.http.body_excerpt
+  std::optional<std::string> header_mismatch;  // JSON array of meta.header_mismatch[].header
+  std::optional<std::string> input_keys;       // input_required answers: JSON array of the keys
+  std::optional<std::string> name;             // a request's params.name or params.uri
+  std::optional<std::string> task_id;  // a task's id: task answers, tasks/* requests, status
   // Every column as read back (sink/record_columns.h), in table order; payload and meta are
   // null unless fetched with_payloads.
   std::vector<std::optional<std::string>> columns;
@@ -187,7 +205,11 @@ std::vector<MessageRow> fetch_messages(sink::PgConnection& connection, const Mes
 // One line per message; the notifications that refer to a request (progress, cancelled)
 // and then its response or error are printed indented under that request when it is among
 // the rows, the answer with its latency. A tool failure's answer ends with
-// "tool error: <its first text content>".
+// "tool error: <its first text content>". An operation of several requests (the retries of
+// a multi round-trip request, a task's polls) gets a header line: its method and name, its
+// round trips, its total time and the input asked; then its requests, each with its
+// notifications and answer, all indented under it. Rows say what an operation needs to be
+// read: "input required: key", "retry (request_state)", "HTTP 401: <body>".
 std::string format_timeline(const std::vector<MessageRow>& rows);
 
 // One JSON object per row, every column, in the table's column order.

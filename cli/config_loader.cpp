@@ -229,6 +229,14 @@ void read_capture(ObjectReader& root, capture::CaptureOptions& options) {
   reader.read_integer("max_correlation_bytes", options.max_correlation_bytes, 64 << 10,
                       int64_t{1} << 40);
   reader.read_integer("session_idle_timeout_s", options.session_idle_timeout_s, 0, 86400 * 30);
+  // Operation linking state per route (retries, tasks, subscriptions): bounded the same way;
+  // 0 operations turns linking off, a 0 idle timeout keeps operations until the bounds need
+  // their room (tasks may poll rarely).
+  reader.read_integer("max_operations", options.max_operations, 0, 10000000);
+  reader.read_integer("max_operation_bytes", options.max_operation_bytes, 64 << 10,
+                      int64_t{1} << 40);
+  reader.read_integer("operation_idle_timeout_s", options.operation_idle_timeout_s, 0, 86400 * 7);
+  reader.read_integer("retry_link_window_s", options.retry_link_window_s, 1, 86400);
   reader.reject_unknown_keys();
 }
 

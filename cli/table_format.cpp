@@ -261,6 +261,40 @@ std::string human_duration(double seconds) {
   return std::to_string(whole / 86400) + "d " + std::to_string(whole % 86400 / 3600) + "h";
 }
 
+std::string format_elapsed(int64_t micros) {
+  if (micros < 1'000'000) return format_latency(micros);
+  double seconds = static_cast<double>(micros) / 1e6;
+  if (seconds >= 99.95) return human_duration(seconds);
+  char text[32];
+  std::snprintf(text, sizeof text, seconds < 9.995 ? "%.2f s" : "%.1f s", seconds);
+  return text;
+}
+
+std::string short_id(std::string_view id, size_t chars) {
+  size_t seen = 0;
+  for (size_t i = 0; i < id.size(); ++i) {
+    if ((static_cast<unsigned char>(id[i]) & 0xC0) == 0x80) continue;
+    if (seen++ == chars) return std::string(id.substr(0, i)) + "…";
+  }
+  return std::string(id);
+}
+
+std::string format_operation_detail(const OperationHeader& header) {
+  std::vector<std::string> parts;
+  if (!header.name.empty()) parts.push_back(header.name);
+  parts.push_back(std::to_string(header.round_trips) + " round trips");
+  if (!header.inputs.empty()) {
+    std::vector<std::string> asked;
+    for (const OperationHeader::Input& input : header.inputs) {
+      asked.push_back(input.method.empty() ? input.key : input.key + " (" + input.method + ")");
+    }
+    if (header.inputs_truncated) asked.push_back("…");
+    parts.push_back("asked: " + join(asked, ", "));
+  }
+  if (!header.task_id.empty()) parts.push_back("task " + short_id(header.task_id));
+  return join(parts, "  ");
+}
+
 std::string time_of_day(std::string_view iso_timestamp) {
   size_t separator = iso_timestamp.find_first_of("T ");
   if (separator == std::string_view::npos || iso_timestamp.size() < separator + 9) {

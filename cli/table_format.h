@@ -49,6 +49,26 @@ std::string human_bytes(int64_t bytes);
 std::string format_latency(int64_t micros);
 // An uptime or lag: "40ms", "2.5s", "45s", "2m 5s", "3h 4m", "2d 3h".
 std::string human_duration(double seconds);
+// An operation's total time, from its first request to its final answer: "60.0 ms" below
+// a second, "2.41 s" below 100 seconds, then "2m 5s", "3h 4m" (tasks can run for hours).
+std::string format_elapsed(int64_t micros);
+// The first `chars` characters of an id, "…" marking a cut: "786512e2…".
+std::string short_id(std::string_view id, size_t chars = 8);
+
+// What the header line of an operation of several requests says after its method.
+struct OperationHeader {
+  std::string name;  // the request's params.name or params.uri; "" when unknown
+  int64_t round_trips = 0;
+  struct Input {
+    std::string key;
+    std::string method;  // "" when unknown
+  };
+  std::vector<Input> inputs;  // what the server asked for along the way
+  bool inputs_truncated = false;
+  std::string task_id;  // "" when not a task
+};
+// "get_weather  3 round trips  asked: github_login (elicitation/create), city  task 786512e2…"
+std::string format_operation_detail(const OperationHeader& header);
 
 // "2026-11-23T10:00:00.123456Z" → "10:00:00.123"; other text is returned unchanged.
 std::string time_of_day(std::string_view iso_timestamp);

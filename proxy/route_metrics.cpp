@@ -1,4 +1,5 @@
-// The per-route families of GET /metrics: traffic, capture and correlation counters.
+// The per-route families of GET /metrics: traffic, capture, correlation and operation
+// counters.
 #include "proxy/route_metrics.h"
 
 #include "capture/message_pipeline.h"
@@ -33,6 +34,53 @@ void write_correlation_metrics(PrometheusWriter& writer, const std::vector<Route
                 "capture.max_correlation_bytes. Not counted while capture is off.");
   for (const RouteState& route : routes) {
     writer.sample({{"route", route.config.name}}, route.capture.correlation_stats().bytes);
+  }
+}
+
+// Operation linking state is fed from the wire too (request states, task ids, listens):
+// its size, what its bounds made it forget, and what looked like part of an operation but
+// was left on its own. Reasons are fixed sets; no wire string becomes a label.
+void write_operation_metrics(PrometheusWriter& writer, const std::vector<RouteState>& routes) {
+  writer.family("mcptap_operation_evictions_total", MetricType::Counter,
+                "Operations (multi round-trip requests, tasks, subscriptions) forgotten before "
+                "their last message, which then starts an operation of its own: reason "
+                "operations (capture.max_operations), bytes (capture.max_operation_bytes), idle "
+                "(capture.operation_idle_timeout_s). Not counted while capture is off.");
+  for (const RouteState& route : routes) {
+    const capture::OperationStats& stats = route.capture.operation_stats();
+    for (size_t reason = 0; reason < capture::kOperationEvictionReasons; ++reason) {
+      writer.sample(
+          {{"route", route.config.name},
+           {"reason", capture::to_string(static_cast<capture::OperationEviction>(reason))}},
+          stats.evicted[reason]);
+    }
+  }
+  writer.family("mcptap_operations", MetricType::Gauge,
+                "Operations in the linking state: awaiting a retry, a task poll or a "
+                "subscription's notifications, and finished ones kept for late polls. Not "
+                "counted while capture is off.");
+  for (const RouteState& route : routes) {
+    writer.sample({{"route", route.config.name}}, route.capture.operation_stats().operations);
+  }
+  writer.family("mcptap_operation_bytes", MetricType::Gauge,
+                "Estimated memory of the operation linking state, bounded by "
+                "capture.max_operation_bytes. Not counted while capture is off.");
+  for (const RouteState& route : routes) {
+    writer.sample({{"route", route.config.name}}, route.capture.operation_stats().bytes);
+  }
+  writer.family("mcptap_operation_unlinked_total", MetricType::Counter,
+                "Messages that looked like part of an operation but were left on their own: "
+                "reason ambiguous_retry (a retry without requestState matching several "
+                "operations), unknown_subscription (a subscription id no listen of its session "
+                "announced), subscription_mismatch (a subscription id other than the listen "
+                "stream it came on). Not counted while capture is off.");
+  for (const RouteState& route : routes) {
+    const capture::OperationStats& stats = route.capture.operation_stats();
+    for (size_t reason = 0; reason < capture::kUnlinkedReasons; ++reason) {
+      writer.sample({{"route", route.config.name},
+                     {"reason", capture::to_string(static_cast<capture::Unlinked>(reason))}},
+                    stats.unlinked[reason]);
+    }
   }
 }
 
@@ -120,6 +168,11 @@ void write_route_metrics(PrometheusWriter& writer, const std::vector<RouteState>
        "route's capture budget (max_messages_per_second, max_bytes_per_second). Not counted "
        "while capture is off.",
        [](const RouteState& r) { return r.capture.counters().budget_skipped; }},
+      {"mcptap_header_mismatch_total", MetricType::Counter,
+       "Requests whose standard headers (MCP-Protocol-Version, Mcp-Method, Mcp-Name, "
+       "Mcp-Param-*) disagree with their body; each is forwarded unchanged and its row has "
+       "meta.header_mismatch. Not counted while capture is off.",
+       [](const RouteState& r) { return r.capture.counters().header_mismatches; }},
       {"mcptap_watermark_pauses_total", MetricType::Counter,
        "Reads paused because the other side's write queue passed the high watermark; "
        "counted while capture is off too.",
@@ -158,6 +211,7 @@ void write_route_metrics(PrometheusWriter& writer, const std::vector<RouteState>
                   c.bytes_server_to_client);
   }
   write_correlation_metrics(writer, routes);
+  write_operation_metrics(writer, routes);
   write_tls_metrics(writer, routes);
   writer.family("mcptap_messages_total", MetricType::Counter,
                 "JSON-RPC messages seen while capture is on, before the sample rate "

@@ -127,6 +127,14 @@ constexpr std::array<RecordColumn, kRecordColumnCount> kColumns{{
        append_copy_meta(r.meta_json, state.payload_nul_replaced, out);
      },
      [](const Record& r) { return live_json(r.meta_json.empty() ? "{}" : r.meta_json); }},
+    // Version 2. Nullable without a default, so adding it only touches the catalog, however
+    // many rows are stored; rows written before it read NULL (readers fall back on
+    // correlation_id, which is what a one-exchange operation gets as its id).
+    {"operation_id", "uuid", true, "", 2, "operation_id::text", JsonForm::String, false,
+     [](const Record& r, CopyRowState&, std::string& out) {
+       append_copy_nullable_uuid(r.operation_id, out);
+     },
+     [](const Record& r) { return optional_json(r.operation_id); }},
 }};
 static_assert(!kColumns.back().name.empty(), "kRecordColumnCount counts more columns than listed");
 

@@ -60,7 +60,7 @@ struct RecordColumn {
   nlohmann::json (*record_value)(const capture::Record& record);
 };
 
-inline constexpr size_t kRecordColumnCount = 17;
+inline constexpr size_t kRecordColumnCount = 18;
 
 // The columns in table order: the order of the DDL, of every COPY tuple and of the JSON.
 const std::array<RecordColumn, kRecordColumnCount>& record_columns();

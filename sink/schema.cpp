@@ -41,6 +41,16 @@ const std::vector<SchemaChange>& schema_changes() {
            "CREATE INDEX IF NOT EXISTS messages_route_captured_at_idx"
            " ON mcptap.messages (route, captured_at)",
        }},
+      {2,
+       {
+           // Partial: rows without an operation (every row stored before version 2) cost
+           // nothing, and `operation_id = $1` implies NOT NULL, so the planner still uses it.
+           // Created on the partitioned parent, it cascades to every partition, present and
+           // future; it holds writes while it builds over existing partitions (the spool
+           // absorbs the pause).
+           "CREATE INDEX IF NOT EXISTS messages_operation_id_idx"
+           " ON mcptap.messages (operation_id) WHERE operation_id IS NOT NULL",
+       }},
   };
   return all;
 }

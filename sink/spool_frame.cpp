@@ -12,9 +12,12 @@ namespace {
 
 // A body holds every column of mcptap.messages but id, which is in the header. A column added
 // to record_columns.h needs a place here too, under a new kFrameFormat whose decoder still
-// reads format 1 bodies: records spooled before an upgrade are delivered after it. Then
+// reads the older bodies: records spooled before an upgrade are delivered after it. Then
 // raise this count; RecordColumnsTest.EveryColumnSurvivesTheSpoolFrame checks the values.
-static_assert(kRecordColumnCount == 17,
+//
+// Format 1: the 17 columns of schema version 1. Format 2: flag kHasOperation, and when it is
+// set the operation id's 16 bytes right after the correlation id's.
+static_assert(kRecordColumnCount == 18,
               "a new column of mcptap.messages needs a place in the spool frame");
 
 enum BodyFlag : uint8_t {
@@ -25,7 +28,13 @@ enum BodyFlag : uint8_t {
   kHasPayload = 1 << 4,
   kTruncated = 1 << 5,
   kRedacted = 1 << 6,
+  kHasOperation = 1 << 7,  // format 2 on
 };
+
+// The flags a body of each format may carry; any other bit set can only be damage.
+uint8_t known_flags(uint8_t format) {
+  return format >= 2 ? 0xff : 0x7f;
+}
 
 constexpr uint8_t kMaxTransport = static_cast<uint8_t>(capture::Transport::Stdio);
 constexpr uint8_t kMaxDirection = static_cast<uint8_t>(capture::Direction::ServerToClient);
@@ -53,6 +62,7 @@ uint8_t flags_of(const capture::Record& record) {
   if (record.payload) flags |= kHasPayload;
   if (record.truncated) flags |= kTruncated;
   if (record.redacted) flags |= kRedacted;
+  if (record.operation_id) flags |= kHasOperation;
   return flags;
 }
 
@@ -66,6 +76,9 @@ void encode_body(const capture::Record& record, std::string& out) {
   out.append(small, 4);
   if (record.correlation_id) {
     out.append(reinterpret_cast<const char*>(record.correlation_id->bytes.data()), 16);
+  }
+  if (record.operation_id) {
+    out.append(reinterpret_cast<const char*>(record.operation_id->bytes.data()), 16);
   }
   append_string(out, record.route);
   append_string(out, record.connection_id);
@@ -146,7 +159,10 @@ std::optional<FrameHeader> decode_frame_header(const uint8_t* bytes) {
   header.body_bytes = get_u32(bytes + 8);
   header.body_crc = get_u32(bytes + 12);
   std::memcpy(header.id.bytes.data(), bytes + 16, 16);
-  if (header.format != kFrameFormat || header.body_bytes > kFrameMaxBodyBytes) return std::nullopt;
+  if (header.format < kOldestFrameFormat || header.format > kFrameFormat ||
+      header.body_bytes > kFrameMaxBodyBytes) {
+    return std::nullopt;
+  }
   return header;
 }
 
@@ -161,7 +177,8 @@ std::optional<capture::Record> decode_frame_body(const FrameHeader& header, std:
   const uint8_t direction = reader.u8();
   const uint8_t kind = reader.u8();
   const uint8_t flags = reader.u8();
-  if (transport > kMaxTransport || direction > kMaxDirection || kind > kMaxKind || flags >= 128) {
+  if (transport > kMaxTransport || direction > kMaxDirection || kind > kMaxKind ||
+      (flags & ~known_flags(header.format)) != 0) {
     return std::nullopt;
   }
   record.transport = static_cast<capture::Transport>(transport);
@@ -170,6 +187,7 @@ std::optional<capture::Record> decode_frame_body(const FrameHeader& header, std:
   if (flags & kHasLatency) record.latency_us = latency;
   if (flags & kHasCorrelation && !reader.uuid(&record.correlation_id.emplace()))
     return std::nullopt;
+  if (flags & kHasOperation && !reader.uuid(&record.operation_id.emplace())) return std::nullopt;
   record.route = reader.string();
   record.connection_id = reader.string();
   record.session_id = reader.string();

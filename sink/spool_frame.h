@@ -19,7 +19,11 @@ namespace mcptap::sink {
 // garbage: a magic match alone is not trusted.
 inline constexpr size_t kFrameHeaderBytes = 36;
 inline constexpr uint32_t kFrameMagic = 0x5053544D;  // "MTSP" as bytes on disk
-inline constexpr uint8_t kFrameFormat = 1;
+// The format written. Format 2 added the operation id; the decoder still reads format 1
+// (written by earlier releases: a spool left behind by one is delivered after an upgrade).
+// A release that only knows format 1 cannot read format 2: drain the spool before a downgrade.
+inline constexpr uint8_t kFrameFormat = 2;
+inline constexpr uint8_t kOldestFrameFormat = 1;
 // No captured record comes near this (capture caps payloads far lower); a larger length
 // can only be damage.
 inline constexpr uint32_t kFrameMaxBodyBytes = 1u << 30;
@@ -36,8 +40,8 @@ struct FrameHeader {
 bool encode_frame(const capture::Record& record, std::string* body,
                   uint8_t (&header)[kFrameHeaderBytes]);
 
-// Parses a header: nullopt unless the magic, the header checksum, the format and the
-// length are all valid.
+// Parses a header: nullopt unless the magic, the header checksum, the format (one of
+// kOldestFrameFormat..kFrameFormat) and the length are all valid.
 std::optional<FrameHeader> decode_frame_header(const uint8_t* bytes);
 
 // Decodes a body whose checksum was verified. nullopt when it is malformed (an unknown

@@ -202,5 +202,37 @@ TEST(Classify, BatchItemsKeepTheirReferences) {
   EXPECT_EQ(batch.batch_items[1].cancelled_request_id, "3");
 }
 
+TEST(Classify, CarriesTheOperationFactsOfAMessage) {
+  auto request = classify(
+      R"({"id":2,"method":"tools/call","params":{"name":"deploy","inputResponses":{"login":{}},"requestState":"s"}})");
+  EXPECT_EQ(request.facts.name, "deploy");
+  EXPECT_TRUE(request.facts.has_input_responses);
+  EXPECT_TRUE(request.facts.request_state_sha256);
+  auto answer =
+      classify(R"({"id":1,"result":{"resultType":"task","taskId":"t1","status":"working"}})");
+  EXPECT_EQ(answer.facts.task_id, "t1");
+  EXPECT_EQ(answer.facts.result_type, "task");
+  auto error = classify(R"({"id":1,"error":{"code":-32020,"message":"Header mismatch"}})");
+  EXPECT_EQ(error.facts.error_code, -32020);
+  // A message that is not one links nothing.
+  auto invalid = classify(R"({"id":1,"method":"tools/call","params":{"name":"x"},"result":{}})");
+  ASSERT_EQ(invalid.kind, Kind::Invalid);
+  EXPECT_FALSE(invalid.facts.name);
+}
+
+TEST(Classify, BatchItemsCarryTheirOwnFacts) {
+  auto batch = classify(R"([
+    {"id":1,"method":"tasks/get","params":{"taskId":"a"}},
+    {"method":"notifications/tasks/status","params":{"taskId":"b","status":"completed"}},
+    {"id":2,"error":{"code":-32601}}
+  ])");
+  ASSERT_EQ(batch.batch_items.size(), 3u);
+  EXPECT_FALSE(batch.facts.task_id);
+  EXPECT_EQ(batch.batch_items[0].facts.task_id, "a");
+  EXPECT_EQ(batch.batch_items[1].facts.task_id, "b");
+  EXPECT_EQ(batch.batch_items[1].facts.task_status, "completed");
+  EXPECT_EQ(batch.batch_items[2].facts.error_code, -32601);
+}
+
 }  // namespace
 }  // namespace mcptap::capture

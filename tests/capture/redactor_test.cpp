@@ -183,6 +183,16 @@ TEST(RedactorPatterns, BearerKeepsTheScheme) {
   EXPECT_EQ(redacted("the bearer of bad news"), "the bearer of bad news");
 }
 
+// A WWW-Authenticate challenge names where to get a token: its auth-params stay readable.
+TEST(RedactorPatterns, BearerChallengeParametersAreNotCredentials) {
+  const std::string challenge =
+      R"(Bearer resource_metadata="https://mcp.example/.well-known/oauth-protected-resource")";
+  EXPECT_EQ(redacted(challenge), challenge);
+  EXPECT_EQ(redacted(R"(Bearer realm=example_realm_name, error="invalid_token")"),
+            R"(Bearer realm=example_realm_name, error="invalid_token")");
+  EXPECT_EQ(redacted("Bearer dXNlcjpwYXNzd29yZA=="), "Bearer [REDACTED]");  // padding only
+}
+
 TEST(RedactorPatterns, LookalikesStayUntouched) {
   for (const char* text :
        {"task-abcdefghijklmnopqrstuvwxyz", "sk-short", "ask-abcdefghijklmnopqrstuvwx", "ghp_short",

@@ -316,6 +316,36 @@ TEST(ConfigLoader, CaptureBudgetBadValuesAreNamed) {
             "routes[].limits.max_messages_per_second");
 }
 
+TEST(ConfigLoader, OperationLinkingBoundsHaveDefaultsAndRanges) {
+  Config defaults = must_parse(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}]})");
+  EXPECT_EQ(defaults.capture.max_operations, 50000u);
+  EXPECT_EQ(defaults.capture.max_operation_bytes, size_t{16} << 20);
+  EXPECT_EQ(defaults.capture.operation_idle_timeout_s, 3600);
+  EXPECT_EQ(defaults.capture.retry_link_window_s, 300);
+
+  Config config = must_parse(R"({"routes":[{"name":"a","listen":":1","upstream":"b:1"}],
+    "capture": {"max_operations": 0, "max_operation_bytes": 1099511627776,
+                "operation_idle_timeout_s": 0, "retry_link_window_s": 86400}})");
+  EXPECT_EQ(config.capture.max_operations, 0u);  // linking off
+  EXPECT_EQ(config.capture.max_operation_bytes, size_t{1} << 40);
+  EXPECT_EQ(config.capture.operation_idle_timeout_s, 0);  // never idle out
+  EXPECT_EQ(config.capture.retry_link_window_s, 86400);
+
+  const std::string routes = R"({"routes":[{"name":"a","listen":"x:1","upstream":"b:1"}],)";
+  EXPECT_EQ(error_of(routes + R"("capture":{"max_operations":10000001}})"),
+            "capture.max_operations: must be between 0 and 10000000, got 10000001");
+  EXPECT_EQ(error_of(routes + R"("capture":{"max_operation_bytes":65535}})"),
+            "capture.max_operation_bytes: must be between 65536 and 1099511627776, got 65535");
+  EXPECT_EQ(error_of(routes + R"("capture":{"operation_idle_timeout_s":604801}})"),
+            "capture.operation_idle_timeout_s: must be between 0 and 604800, got 604801");
+  EXPECT_EQ(error_of(routes + R"("capture":{"retry_link_window_s":0}})"),
+            "capture.retry_link_window_s: must be between 1 and 86400, got 0");
+  EXPECT_EQ(error_of(routes + R"("capture":{"retry_link_window_s":"5m"}})"),
+            "capture.retry_link_window_s: expected an integer");
+  EXPECT_EQ(error_of(routes + R"("capture":{"max_operation":5}})"),
+            "capture.max_operation: unknown key (did you mean \"max_operations\"?)");
+}
+
 TEST(ConfigLoader, OriginalDstUpstream) {
   Config config =
       must_parse(R"({"routes":[{"name":"t","listen":":15001","upstream":"original_dst"}]})");

@@ -1,6 +1,7 @@
 // Tests for cli/query_command and cli/diff_command against the throwaway PostgreSQL cluster.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -36,14 +37,22 @@ struct Message {
   std::string method;          // "" for NULL
   std::string correlation_id;  // "" for NULL
   std::string latency_us;      // "" for NULL
-  std::string payload = "{}";  // JSON text
+  std::string payload = "{}";  // JSON text; "" for NULL
   int64_t seconds_ago = 0;     // captured_at = now() - this
   std::string session = "s1";
-  std::string meta = "{}";  // JSON text
+  std::string meta = "{}";        // JSON text
+  std::string operation_id = "";  // "" for NULL
 };
 
+// The operation_id column of schema migration 2, for a database migrated by a build that
+// does not add it yet; the same DDL as the migration's, so a no-op once it has run.
+constexpr const char* kAddOperationColumn =
+    "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+    " 'mcptap.messages'::regclass AND attname = 'operation_id' AND NOT attisdropped) THEN"
+    " ALTER TABLE mcptap.messages ADD COLUMN IF NOT EXISTS operation_id uuid; END IF; END $$";
+
 class QueryCommandTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     std::string url = test_pg_url();
     ASSERT_FALSE(url.empty()) << "no test cluster URL in " << MCPTAP_PG_URL_FILE
@@ -52,6 +61,8 @@ class QueryCommandTest : public ::testing::Test {
     ASSERT_TRUE(connection_->ok()) << connection_->error();
     base::Status migrated = sink::migrate(*connection_, 3);
     ASSERT_TRUE(migrated) << sink::describe(migrated.error());
+    auto added = connection_->run(kAddOperationColumn, {}, sink::ErrorText::Full);
+    ASSERT_TRUE(added) << added.error().message;
     // Rows a few days old need the partitions of those days.
     auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -69,14 +80,16 @@ class QueryCommandTest : public ::testing::Test {
     auto result = connection_->run(
         "INSERT INTO mcptap.messages (id, captured_at, route, connection_id, session_id,"
         " transport, direction, kind, jsonrpc_id, method, correlation_id, latency_us, payload,"
-        " payload_bytes, meta)"
+        " payload_bytes, meta, operation_id)"
         " VALUES (gen_random_uuid(), now() - $1::bigint * interval '1 second', $2, 'c1', $3,"
         " 'websocket', $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, '')::uuid,"
-        " NULLIF($9, '')::bigint, $10::jsonb, $11::integer, $12::jsonb)"
+        " NULLIF($9, '')::bigint, NULLIF($10, '')::jsonb, $11::integer, $12::jsonb,"
+        " NULLIF($13, '')::uuid)"
         " RETURNING id::text",
         {std::to_string(message.seconds_ago), route_, message.session, message.direction,
          message.kind, message.jsonrpc_id, message.method, message.correlation_id,
-         message.latency_us, message.payload, std::to_string(message.payload.size()), message.meta},
+         message.latency_us, message.payload, std::to_string(message.payload.size()), message.meta,
+         message.operation_id},
         sink::ErrorText::Full);
     EXPECT_TRUE(result) << result.error().message;
     return result && PQntuples(result->get()) == 1 ? PQgetvalue(result->get(), 0, 0) : "";
@@ -411,6 +424,342 @@ TEST_F(QueryCommandTest, DiffOfAMissingOrMalformedIdIsACommandError) {
   } catch (const CommandError& error) {
     EXPECT_EQ(error.exit_code(), kExitUsage);
   }
+}
+
+// ---- Operations: several requests under one operation_id ----
+
+// A tools/call answered input_required twice, then complete: three round trips, the
+// retries linked by their request state and by the heuristic. Returns the operation id.
+std::string insert_weather_operation(QueryCommandTest& test, int64_t at) {
+  std::string op = test.new_uuid();
+  std::string second = test.new_uuid();
+  std::string third = test.new_uuid();
+  const std::string params = R"({"params":{"name":"get_weather"}})";
+  test.insert(
+      {"request", "client_to_server", "1", "tools/call", op, "", params, at, "s1", "{}", op});
+  test.insert({"response", "server_to_client", "1", "tools/call", op, "60000",
+               R"({"result":{"resultType":"input_required","inputRequests":{"github_login":)"
+               R"({"method":"elicitation/create"}},"requestState":"x"}})",
+               at - 1, "s1", R"({"result_type":"input_required"})", op});
+  test.insert({"request", "client_to_server", "2", "tools/call", second, "", params, at - 2, "s1",
+               R"({"operation_link":"request_state"})", op});
+  test.insert({"response", "server_to_client", "2", "tools/call", second, "500000",
+               R"({"result":{"resultType":"input_required","inputRequests":)"
+               R"({"capital_of_france":{"method":"sampling/createMessage"}}}})",
+               at - 3, "s1", R"({"result_type":"input_required"})", op});
+  test.insert({"request", "client_to_server", "3", "tools/call", third, "", params, at - 4, "s1",
+               R"({"operation_link":"heuristic"})", op});
+  test.insert({"response", "server_to_client", "3", "tools/call", third, "1510000",
+               R"({"result":{"resultType":"complete","content":[]}})", at - 5, "s1",
+               R"({"result_type":"complete","operation":{"round_trips":3,"elapsed_us":2410000,)"
+               R"("inputs":[{"key":"github_login","method":"elicitation/create"},)"
+               R"({"key":"capital_of_france","method":"sampling/createMessage"}]}})",
+               op});
+  return op;
+}
+
+bool ends_with(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
+
+bool under_something(const std::string& line) {
+  return line.rfind("  ↳ ", 0) == 0;
+}
+
+TEST_F(QueryCommandTest, AMultiRoundTripOperationPrintsUnderOneHeader) {
+  insert_exchange("9", "ping", 80);  // stored before operation ids: no operation_id
+  std::string op = insert_weather_operation(*this, 70);
+  std::string later = new_uuid();  // a new plain exchange: its own operation
+  insert(
+      {"request", "client_to_server", "10", "tools/list", later, "", "{}", 20, "s1", "{}", later});
+  insert({"response", "server_to_client", "10", "tools/list", later, "900", "{}", 19, "s1", "{}",
+          later});
+
+  std::vector<MessageRow> rows = fetch_where([](MessageFilter&) {});
+  ASSERT_EQ(rows.size(), 10u);
+  EXPECT_EQ(rows[2].operation_id, op);
+  EXPECT_EQ(rows[0].operation_id, std::nullopt);
+  std::string timeline = format_timeline(rows);
+  std::vector<std::string> lines = lines_of(timeline);
+  ASSERT_EQ(lines.size(), 11u) << timeline;
+  EXPECT_TRUE(contains(lines[0], "request") && contains(lines[0], "ping")) << timeline;
+  EXPECT_TRUE(under_something(lines[1]) && contains(lines[1], "ping")) << timeline;
+  // The header: where, what, how long in all, and what the server asked along the way.
+  const std::string& header = lines[2];
+  EXPECT_FALSE(under_something(header)) << timeline;
+  EXPECT_TRUE(contains(header, " operation ") && contains(header, "tools/call")) << timeline;
+  EXPECT_TRUE(contains(header, "2.41 s")) << timeline;
+  EXPECT_TRUE(ends_with(header,
+                        "get_weather  3 round trips  asked: github_login (elicitation/create), "
+                        "capital_of_france (sampling/createMessage)"))
+      << timeline;
+  for (size_t i = 3; i <= 8; ++i) EXPECT_TRUE(under_something(lines[i])) << timeline;
+  EXPECT_TRUE(contains(lines[3], "request") && contains(lines[3], "id=1") &&
+              ends_with(lines[3], "id=1"))
+      << timeline;
+  EXPECT_TRUE(contains(lines[4], "60.0 ms") && ends_with(lines[4], "input required: github_login"))
+      << timeline;
+  EXPECT_TRUE(contains(lines[5], "id=2") && ends_with(lines[5], "retry (request_state)"))
+      << timeline;
+  EXPECT_TRUE(ends_with(lines[6], "input required: capital_of_france")) << timeline;
+  EXPECT_TRUE(contains(lines[7], "id=3") && ends_with(lines[7], "retry (heuristic)")) << timeline;
+  EXPECT_TRUE(contains(lines[8], "1510 ms") && ends_with(lines[8], "complete")) << timeline;
+  EXPECT_TRUE(contains(lines[9], "tools/list") && !under_something(lines[9])) << timeline;
+  EXPECT_TRUE(under_something(lines[10])) << timeline;
+}
+
+TEST_F(QueryCommandTest, LimitCountsOperations) {
+  std::string op = insert_weather_operation(*this, 70);
+  insert_exchange("9", "ping", 30);
+  // The newest operation alone, then both: never the operation's last exchange alone.
+  std::vector<MessageRow> one = fetch_where([](MessageFilter& f) { f.limit = 1; });
+  ASSERT_EQ(one.size(), 2u);
+  EXPECT_EQ(one[0].method, "ping");
+  std::vector<MessageRow> two = fetch_where([](MessageFilter& f) { f.limit = 2; });
+  ASSERT_EQ(two.size(), 8u);
+  EXPECT_EQ(two[0].kind, "request");
+  EXPECT_EQ(two[0].jsonrpc_id, "1");
+  EXPECT_EQ(two[0].operation_id, op);
+  // A filter that leaves the first requests out: the first matching row starts it.
+  std::vector<MessageRow> retries = fetch_where([](MessageFilter& f) {
+    f.limit = 1;
+    f.method = "tools/call";
+  });
+  EXPECT_EQ(retries.size(), 6u);
+}
+
+TEST_F(QueryCommandTest, OperationFilterFindsItsRowsAndThoseOfAnOlderExchange) {
+  std::string op = insert_weather_operation(*this, 70);
+  insert_weather_operation(*this, 60);
+  std::string old = new_uuid();  // a row stored before operation ids: its exchange
+  insert({"request", "client_to_server", "5", "ping", old, "", "{}", 50});
+  insert({"response", "server_to_client", "5", "ping", old, "800", "{}", 49});
+  // Another operation's row that has this correlation id is not of this operation.
+  insert({"notification", "server_to_client", "", "notifications/progress", old, "", "{}", 48, "s1",
+          "{}", new_uuid()});
+
+  MessageFilter filter;  // no route: the operation id alone narrows it
+  filter.operation_id = op;
+  std::vector<MessageRow> rows = fetch_messages(*connection_, filter, false);
+  ASSERT_EQ(rows.size(), 6u);
+  for (const MessageRow& row : rows) EXPECT_EQ(row.operation_id, op);
+  EXPECT_EQ(rows.front().jsonrpc_id, "1");  // oldest first
+  EXPECT_EQ(rows.back().jsonrpc_id, "3");
+  EXPECT_TRUE(contains(lines_of(format_timeline(rows))[0], "3 round trips"));
+
+  filter.operation_id = old;
+  rows = fetch_messages(*connection_, filter, false);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].kind, "request");
+  EXPECT_EQ(rows[1].kind, "response");
+  EXPECT_EQ(rows[1].operation_id, std::nullopt);
+}
+
+TEST_F(QueryCommandTest, ATaskOperationShowsItsTaskAndPolls) {
+  const std::string task = "786512e2-5a1c-4c55-a0d4-d2b4c1f00b2e";
+  std::string op = new_uuid();
+  std::string poll = new_uuid();
+  std::string last = new_uuid();
+  insert({"request", "client_to_server", "1", "tools/call", op, "",
+          R"({"params":{"name":"long_job"}})", 60, "s1", "{}", op});
+  insert({"response", "server_to_client", "1", "tools/call", op, "4000",
+          R"({"result":{"resultType":"task","taskId":")" + task + R"(","status":"working"}})", 59,
+          "s1", R"({"result_type":"task"})", op});
+  insert({"request", "client_to_server", "2", "tasks/get", poll, "",
+          R"({"params":{"taskId":")" + task + R"("}})", 58, "s1", R"({"operation_link":"task"})",
+          op});
+  insert({"response", "server_to_client", "2", "tasks/get", poll, "2000",
+          R"({"result":{"resultType":"complete","taskId":")" + task + R"(","status":"working"}})",
+          57, "s1", R"({"result_type":"complete"})", op});
+  insert({"notification", "server_to_client", "", "notifications/tasks", "", "",
+          R"({"params":{"taskId":")" + task + R"(","status":"completed"}})", 56, "s1",
+          R"({"operation_link":"task"})", op});
+  insert({"request", "client_to_server", "3", "tasks/get", last, "",
+          R"({"params":{"taskId":")" + task + R"("}})", 55, "s1", R"({"operation_link":"task"})",
+          op});
+  insert({"response", "server_to_client", "3", "tasks/get", last, "2000",
+          R"({"result":{"resultType":"complete","taskId":")" + task + R"(","status":"completed"}})",
+          54, "s1",
+          R"({"result_type":"complete","operation":{"round_trips":3,"elapsed_us":6002000,)"
+          R"("inputs":[]}})",
+          op});
+
+  std::vector<MessageRow> rows = fetch_where([](MessageFilter&) {});
+  ASSERT_EQ(rows.size(), 7u);
+  std::string timeline = format_timeline(rows);
+  std::vector<std::string> lines = lines_of(timeline);
+  ASSERT_EQ(lines.size(), 8u) << timeline;
+  EXPECT_TRUE(contains(lines[0], "6.00 s") &&
+              ends_with(lines[0], "long_job  3 round trips  task 786512e2…"))
+      << timeline;
+  EXPECT_TRUE(ends_with(lines[2], "4.00 ms  task 786512e2…")) << timeline;
+  EXPECT_TRUE(contains(lines[3], "tasks/get") && ends_with(lines[3], "task 786512e2…")) << timeline;
+  // A poll's answer says nothing more: only the final one is the operation's.
+  EXPECT_TRUE(ends_with(lines[4], "2.00 ms")) << timeline;
+  // The task's notification is the operation's, at its time.
+  EXPECT_TRUE(under_something(lines[5]) && contains(lines[5], "notifications/tasks") &&
+              ends_with(lines[5], "task 786512e2…"))
+      << timeline;
+  EXPECT_TRUE(ends_with(lines[7], "2.00 ms  complete")) << timeline;
+
+  // Still running: the header counts what the rows show, its time up to the last one.
+  rows.pop_back();
+  lines = lines_of(format_timeline(rows));
+  // (Each row's time is now() less its age when inserted: a few ms more between them.)
+  EXPECT_TRUE(contains(lines[0], "  5.0") &&
+              ends_with(lines[0], "long_job  3 round trips  task 786512e2…"))
+      << lines[0];
+}
+
+TEST_F(QueryCommandTest, HttpErrorAnswersAndHeaderChecksSaySo) {
+  // A 401 page from an auth layer: kind error, no payload, the start of the body in meta.
+  std::string refused = new_uuid();
+  insert({"request", "client_to_server", "1", "tools/call", refused, "", "{}", 40});
+  insert({"error", "server_to_client", "1", "tools/call", refused, "3000", "", 39, "s1",
+          R"({"http":{"status":401,"body_excerpt":"<html>\r\n<head><title>401 Authorization )"
+          R"(Required</title>\u001b[2J</head><body>nginx</body></html>"}})"});
+  // A JSON-RPC error the server named, to a request whose headers disagreed with its body.
+  std::string mismatch = new_uuid();
+  insert({"request", "client_to_server", "2", "tools/call", mismatch, "", "{}", 30, "s1",
+          R"({"header_mismatch":[{"header":"mcp-name","reason":"differs"},)"
+          R"({"header":"mcp-method","reason":"missing"}]})"});
+  insert({"error", "server_to_client", "2", "tools/call", mismatch, "1000",
+          R"({"error":{"code":-32020,"message":"Header mismatch: Mcp-Name"}})", 29, "s1",
+          R"({"error_name":"HeaderMismatch","http":{"status":400}})"});
+  // An HTTP answer that is fine says nothing of its status.
+  insert({"response", "server_to_client", "3", "ping", "", "", "{}", 20, "s1",
+          R"({"http":{"status":200}})"});
+
+  std::vector<std::string> lines = lines_of(format_timeline(fetch_where([](MessageFilter&) {})));
+  ASSERT_EQ(lines.size(), 5u);
+  // Cut to 60 characters, on one line, the escape written out.
+  EXPECT_TRUE(ends_with(lines[1],
+                        "3.00 ms  HTTP 401: <html> <head><title>401 Authorization "
+                        R"(Required</title>\x1b[2J</...)"))
+      << lines[1];
+  EXPECT_TRUE(contains(lines[2], "id=2 ") &&
+              ends_with(lines[2], "  header mismatch: mcp-name, mcp-method"))
+      << lines[2];
+  EXPECT_TRUE(ends_with(lines[3], "error: -32020 HeaderMismatch Header mismatch: Mcp-Name"))
+      << lines[3];
+  EXPECT_TRUE(ends_with(lines[4], "id=3")) << lines[4];
+}
+
+TEST_F(QueryCommandTest, AnOperationOfOneExchangePrintsAsAnExchange) {
+  std::string call = new_uuid();
+  insert({"request", "client_to_server", "1", "tools/call", call, "",
+          R"({"params":{"name":"echo"}})", 30, "s1", "{}", call});
+  insert({"notification", "server_to_client", "", "notifications/progress", call, "", "{}", 29,
+          "s1", "{}", call});
+  insert({"response", "server_to_client", "1", "tools/call", call, "2000",
+          R"({"result":{"resultType":"complete"}})", 28, "s1", R"({"result_type":"complete"})",
+          call});
+  std::vector<MessageRow> rows = fetch_where([](MessageFilter&) {});
+  ASSERT_EQ(rows.size(), 3u);
+  std::string timeline = format_timeline(rows);
+  // The same rows stored without operation ids print byte for byte the same.
+  std::vector<MessageRow> stored_before = rows;
+  for (MessageRow& row : stored_before) row.operation_id.reset();
+  EXPECT_EQ(format_timeline(stored_before), timeline);
+  std::vector<std::string> lines = lines_of(timeline);
+  ASSERT_EQ(lines.size(), 3u) << timeline;
+  EXPECT_FALSE(contains(timeline, "operation")) << timeline;
+  EXPECT_TRUE(ends_with(lines[0], "id=1")) << timeline;
+  EXPECT_TRUE(under_something(lines[1]) && ends_with(lines[1], "notifications/progress"))
+      << timeline;
+  EXPECT_TRUE(under_something(lines[2]) && ends_with(lines[2], "2.00 ms")) << timeline;
+}
+
+TEST_F(QueryCommandTest, ASubscriptionsNotificationsGoUnderItsListenRequest) {
+  std::string listen = new_uuid();
+  insert({"request", "client_to_server", "7", "subscriptions/listen", listen, "", "{}", 30, "s1",
+          "{}", listen});
+  for (int i = 0; i < 2; ++i) {
+    insert({"notification", "server_to_client", "", "notifications/tools/list_changed", "", "",
+            "{}", 29 - i, "s1", R"({"operation_link":"subscription"})", listen});
+  }
+  insert({"notification", "server_to_client", "", "notifications/message", "", "", "{}", 26});
+  std::vector<std::string> lines = lines_of(format_timeline(fetch_where([](MessageFilter&) {})));
+  ASSERT_EQ(lines.size(), 4u);
+  for (int i : {1, 2}) {
+    EXPECT_TRUE(under_something(lines[i]) && ends_with(lines[i], "subscription")) << lines[i];
+  }
+  EXPECT_FALSE(under_something(lines[3])) << lines[3];
+}
+
+TEST_F(QueryCommandTest, AnOperationStillRunningNamesAFewOfTheInputsAsked) {
+  std::string op = new_uuid();
+  std::string retry = new_uuid();
+  std::string requests = "{";
+  for (int i = 0; i < 20; ++i) requests += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":{}";
+  requests += "}";
+  insert({"request", "client_to_server", "1", "prompts/get", op, "",
+          R"({"params":{"name":"p\u001b[2J"}})", 30, "s1", "{}", op});
+  insert({"response", "server_to_client", "1", "prompts/get", op, "1000",
+          R"({"result":{"resultType":"input_required","inputRequests":)" + requests + "}}", 29,
+          "s1", R"({"result_type":"input_required"})", op});
+  insert({"request", "client_to_server", "2", "prompts/get", retry, "", "{}", 28, "s1",
+          R"({"operation_link":"heuristic"})", op});
+  std::string timeline = format_timeline(fetch_where([](MessageFilter&) {}));
+  std::vector<std::string> lines = lines_of(timeline);
+  ASSERT_EQ(lines.size(), 4u) << timeline;
+  // No final answer yet: two requests so far, the keys of the answers, cut; the name as
+  // captured, written out.
+  EXPECT_TRUE(ends_with(lines[0], R"(p\x1b[2J  2 round trips  asked: k0, k1, k2, k3, k4, k5, )"
+                                  "k6, k7, …"))
+      << timeline;
+  EXPECT_TRUE(ends_with(lines[2],
+                        "input required: k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, "
+                        "k11, k12, k13, k14, k15, …"))
+      << timeline;
+}
+
+TEST_F(QueryCommandTest, JsonLinesCarryTheOperationId) {
+  insert_exchange("1", "ping", 30);  // stored before operation ids
+  std::string op = insert_weather_operation(*this, 20);
+  std::vector<std::string> lines =
+      lines_of(format_json_lines(fetch_where([](MessageFilter&) {}, true)));
+  ASSERT_EQ(lines.size(), 8u);
+  nlohmann::json old = nlohmann::json::parse(lines[0]);
+  ASSERT_TRUE(old.contains("operation_id"));
+  EXPECT_TRUE(old["operation_id"].is_null());
+  for (size_t i = 2; i < lines.size(); ++i) {
+    EXPECT_EQ(nlohmann::json::parse(lines[i])["operation_id"], op) << lines[i];
+  }
+}
+
+// `mcptap query --operation ID` itself: the command prints the operation's timeline, and
+// refuses an id that is no UUID before it connects.
+TEST_F(QueryCommandTest, QueryCommandPrintsOneOperation) {
+  std::string op = insert_weather_operation(*this, 40);
+  insert_exchange("9", "ping", 30);
+  QueryArgs args;
+  args.pg_url = test_pg_url();
+  args.operation_id = op;
+  testing::internal::CaptureStdout();
+  int status = query_command(args);
+  std::fflush(stdout);
+  std::string output = testing::internal::GetCapturedStdout();
+  EXPECT_EQ(status, kExitOk);
+  std::vector<std::string> lines = lines_of(output);
+  ASSERT_EQ(lines.size(), 7u) << output;
+  EXPECT_TRUE(contains(lines[0], "3 round trips")) << output;
+  EXPECT_FALSE(contains(output, "ping")) << output;
+
+  args.json = true;
+  testing::internal::CaptureStdout();
+  EXPECT_EQ(query_command(args), kExitOk);
+  std::fflush(stdout);
+  lines = lines_of(testing::internal::GetCapturedStdout());
+  ASSERT_EQ(lines.size(), 6u);
+  for (const std::string& line : lines) EXPECT_EQ(nlohmann::json::parse(line)["operation_id"], op);
+
+  args.json = false;
+  args.operation_id = "not-a-uuid";
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(query_command(args), kExitUsage);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "mcptap: query: --operation: expected a UUID, got \"not-a-uuid\"\n");
 }
 
 TEST(QueryPieces, ATracedToolFailureSaysSo) {

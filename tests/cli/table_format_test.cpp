@@ -84,6 +84,30 @@ TEST(Durations, HumanDurationScalesItsUnits) {
   EXPECT_EQ(human_duration(-1), "?");
 }
 
+TEST(Durations, AnOperationsTotalTime) {
+  EXPECT_EQ(format_elapsed(60'000), "60.0 ms");
+  EXPECT_EQ(format_elapsed(2'410'000), "2.41 s");
+  EXPECT_EQ(format_elapsed(45'300'000), "45.3 s");
+  EXPECT_EQ(format_elapsed(125'000'000), "2m 5s");
+  EXPECT_EQ(format_elapsed(3 * 3600 * 1'000'000LL), "3h 0m");
+}
+
+TEST(Operations, ShortIdsAndTheHeaderDetail) {
+  EXPECT_EQ(short_id("786512e2-5a1c-4c55-a0d4-d2b4c1f00b2e"), "786512e2…");
+  EXPECT_EQ(short_id("t-1"), "t-1");
+  EXPECT_EQ(short_id("ééééééééé"), "éééééééé…");  // characters, not bytes
+  OperationHeader header;
+  header.round_trips = 2;
+  EXPECT_EQ(format_operation_detail(header), "2 round trips");
+  header.name = "get_weather";
+  header.inputs = {{"github_login", "elicitation/create"}, {"city", ""}};
+  header.inputs_truncated = true;
+  header.task_id = "786512e2-5a1c";
+  EXPECT_EQ(format_operation_detail(header),
+            "get_weather  2 round trips  asked: github_login (elicitation/create), city, …  "
+            "task 786512e2…");
+}
+
 TEST(Timestamps, TimeOfDayKeepsMilliseconds) {
   EXPECT_EQ(time_of_day("2026-11-23T10:00:00.123456Z"), "10:00:00.123");
   EXPECT_EQ(time_of_day("2026-11-23T10:00:00.1Z"), "10:00:00.100");

@@ -21,7 +21,9 @@ ROUTE_FAMILIES = [
     "mcptap_connections_rejected", "mcptap_idle_timeouts", "mcptap_accept_pauses",
     "mcptap_capture_enabled", "mcptap_bytes", "mcptap_messages", "mcptap_request_latency_seconds",
     "mcptap_admin_stream_cutoffs", "mcptap_capture_budget_skipped", "mcptap_correlation_evictions",
-    "mcptap_correlation_sessions", "mcptap_correlation_bytes",
+    "mcptap_correlation_sessions", "mcptap_correlation_bytes", "mcptap_operation_evictions",
+    "mcptap_operations", "mcptap_operation_bytes", "mcptap_operation_unlinked",
+    "mcptap_header_mismatch",
 ]
 
 

@@ -1,6 +1,6 @@
 """What people see of a conversation, through the real binary in front of a real WebSocket
 backend: a call's progress notifications under it in `mcptap query`, `--limit` counting
-exchanges, and a tool failure (result.isError) shown as one in `query`, `tail` and `diff`,
+exchanges, `--operation` finding a plain exchange, and a tool failure (result.isError) shown as one in `query`, `tail` and `diff`,
 and recorded as meta.tool_error in PostgreSQL."""
 import asyncio
 import json
@@ -209,6 +209,28 @@ class TimelineTest(unittest.TestCase):
         self.assertIn("~ result.isError: true → false", lines)
         lines = self.mcptap("diff", succeeded, failed).splitlines()
         self.assertEqual(lines[0], "tool error: the second message, not the first")
+
+    def test_8_an_exchange_is_an_operation_of_one_request(self):
+        """`--operation` takes a plain call's id (its correlation id, which a request that
+        starts an operation gives it) and prints its exchange as `--correlation` does; every
+        `--json` row carries operation_id, null or that id."""
+        request = self.row("request", "20")
+        by_operation = self.mcptap("query", "--operation", request["correlation_id"])
+        by_correlation = self.mcptap("query", "--correlation", request["correlation_id"])
+        self.assertEqual(by_operation, by_correlation)
+        lines = by_operation.splitlines()
+        self.assertEqual(len(lines), 2 + PROGRESS_STEPS, by_operation)
+        self.assertNotIn("operation", by_operation)
+        self.assertTrue(lines[0].endswith("id=20"), lines[0])
+        json_rows = [json.loads(l) for l in self.mcptap("query", "--route", self.route, "--json").splitlines()]
+        for row in json_rows:
+            self.assertIn("operation_id", row)
+            if row["operation_id"] is not None:
+                self.assertEqual(row["operation_id"], row["correlation_id"], row)
+        result = subprocess.run([self.tap.binary, "query", "--operation", "20"], capture_output=True,
+                                text=True, env=self.env, timeout=30)
+        self.assertEqual(result.returncode, 2)
+        self.assertEqual(result.stderr, 'mcptap: query: --operation: expected a UUID, got "20"\n')
 
 
 if __name__ == "__main__":

@@ -62,32 +62,34 @@ TEST(SinkCopyBinaryTest, StreamStartsWithTheSignatureAndEndsWithTheMarker) {
   EXPECT_EQ(trailer, "\xFF\xFF");
 }
 
-TEST(SinkCopyBinaryTest, RowHasSeventeenFieldsWithNullsForMissingValues) {
+TEST(SinkCopyBinaryTest, RowHasEighteenFieldsWithNullsForMissingValues) {
   capture::Record record;
   record.route = "r\tx\\N\n";  // bytes as they are: nothing to escape in this format
   record.meta_json = "";
   std::vector<Field> fields = row_of(record);
-  ASSERT_EQ(fields.size(), 17u);
+  ASSERT_EQ(fields.size(), 18u);
   EXPECT_EQ(fields[2], "r\tx\\N\n");
   EXPECT_EQ(fields[5], "tcp");
   EXPECT_EQ(fields[6], "client_to_server");
   EXPECT_EQ(fields[7], "invalid");
   for (int null_field : {8, 9, 10, 11, 12}) EXPECT_EQ(fields[null_field], std::nullopt);
   EXPECT_EQ(fields[14], std::string(1, '\0'));
-  EXPECT_EQ(fields[16], "\x01{}");  // jsonb: version 1, then the text
+  EXPECT_EQ(fields[16], "\x01{}");      // jsonb: version 1, then the text
+  EXPECT_EQ(fields[17], std::nullopt);  // operation_id (schema 2)
 }
 
 TEST(SinkCopyBinaryTest, FixedWidthFieldsAreBigEndian) {
   capture::Record record;
   record.id = *base::Uuid::parse("01890a5d-ac96-774b-bcce-b302099a8057");
   record.correlation_id = *base::Uuid::parse("00000000-0000-7000-8000-0000000000ff");
+  record.operation_id = *base::Uuid::parse("00000000-0000-7000-8000-0000000000ee");
   record.captured_at_us = 946'684'800'000'000 + 0x0102;  // 258 us after 2000-01-01
   record.latency_us = 0x0102030405;
   record.payload = R"({"a":1})";
   record.payload_bytes = 0x01020304;
   record.redacted = true;
   std::vector<Field> fields = row_of(record);
-  ASSERT_EQ(fields.size(), 17u);
+  ASSERT_EQ(fields.size(), 18u);
   EXPECT_EQ(*fields[0], std::string(reinterpret_cast<const char*>(record.id.bytes.data()), 16));
   EXPECT_EQ(fields[1], std::string("\0\0\0\0\0\0\x01\x02", 8));
   EXPECT_EQ(fields[10]->substr(15), "\xff");
@@ -95,6 +97,7 @@ TEST(SinkCopyBinaryTest, FixedWidthFieldsAreBigEndian) {
   EXPECT_EQ(fields[12], std::string("\x01{\"a\":1}"));
   EXPECT_EQ(fields[13], "\x01\x02\x03\x04");
   EXPECT_EQ(fields[15], "\x01");
+  EXPECT_EQ(fields[17]->substr(15), "\xee");
 }
 
 TEST(SinkCopyBinaryTest, TimestampsCountFromTheYear2000AndSaturate) {
@@ -116,7 +119,7 @@ TEST(SinkCopyBinaryTest, NulInPayloadIsNotedInMeta) {
   capture::Record record;
   record.meta_json = R"({"http_method":"POST"})";
   std::vector<Field> fields = row_of(with_payload(record, R"({"a":"\u0000"})"));
-  ASSERT_EQ(fields.size(), 17u);
+  ASSERT_EQ(fields.size(), 18u);
   EXPECT_EQ(fields[12], std::string("\x01") + R"({"a":"\ufffd"})");
   EXPECT_NE(fields[16]->find(R"("payload_nul_replaced":true)"), std::string::npos) << *fields[16];
   EXPECT_NE(fields[16]->find(R"("http_method":"POST")"), std::string::npos) << *fields[16];

@@ -1,7 +1,7 @@
 // Tests for sink/record_columns.cpp: every place derived from the column table agrees with
 // it — the live table and the staging table in PostgreSQL, the COPY tuples, the spool frame,
-// the JSON the CLI prints and the admin API's tail line — and migration 1 still creates the
-// schema it always has.
+// the JSON the CLI prints and the admin API's tail line — and migrations 1 and 2 still
+// create the schema they always have.
 #include "sink/record_columns.h"
 
 #include <gtest/gtest.h>
@@ -46,6 +46,7 @@ capture::Record full_record(const std::string& route) {
   record.truncated = true;
   record.redacted = true;
   record.meta_json = R"({"http":{"method":"POST","status":200}})";
+  record.operation_id = base::Uuid::v7();
   return record;
 }
 
@@ -134,7 +135,8 @@ TEST(RecordColumnsTest, EveryColumnSurvivesTheSpoolFrame) {
 }
 
 // The tail lines an earlier release wrote, byte for byte, for a record with every field set
-// and one with every optional field absent: `mcptap tail` and scripts read them.
+// and one with every optional field absent: `mcptap tail` and scripts read them. Schema
+// version 2 added one key, operation_id, in its alphabetical place; nothing else moved.
 TEST(RecordColumnsTest, TheTailLineIsTheReleasedOne) {
   capture::Record full;
   full.id = *base::Uuid::parse("01020304-0506-0708-090a-0b0c0d0e0f10");
@@ -155,13 +157,15 @@ TEST(RecordColumnsTest, TheTailLineIsTheReleasedOne) {
   full.redacted = true;
   full.tool_error = true;
   full.meta_json = R"({"tool_error":true})";
+  full.operation_id = *base::Uuid::parse("30313233-3435-3637-3839-3a3b3c3d3e3f");
   EXPECT_EQ(tail_line(full),
             R"({"captured_at":"2024-05-01T12:34:56.123456Z","connection_id":"c)"
             "\xc3\xa9"
             R"(",)"
             R"("correlation_id":"20212223-2425-2627-2829-2a2b2c2d2e2f","direction":)"
             R"("server_to_client","jsonrpc_id":"\"7\"","kind":"response","latency_us":1500,)"
-            R"("method":"tools/call","payload_bytes":4242,"redacted":true,"route":"r\"1",)"
+            R"("method":"tools/call","operation_id":"30313233-3435-3637-3839-3a3b3c3d3e3f",)"
+            R"("payload_bytes":4242,"redacted":true,"route":"r\"1",)"
             R"("session_id":"s","tool_error":true,"transport":"sse","truncated":true})"
             "\n");
 
@@ -174,7 +178,8 @@ TEST(RecordColumnsTest, TheTailLineIsTheReleasedOne) {
   EXPECT_EQ(tail_line(sparse),
             R"({"captured_at":"1970-01-01T00:00:01.000001Z","connection_id":"c",)"
             R"("correlation_id":null,"direction":"client_to_server","jsonrpc_id":null,)"
-            R"("kind":"invalid","latency_us":null,"method":null,"payload_bytes":0,)"
+            R"("kind":"invalid","latency_us":null,"method":null,"operation_id":null,)"
+            R"("payload_bytes":0,)"
             R"("redacted":false,"route":"r","session_id":"s","tool_error":false,)"
             R"("transport":"tcp","truncated":false})"
             "\n");
@@ -216,6 +221,56 @@ TEST(RecordColumnsTest, AFrameOfTheFirstFormatStillDecodes) {
   EXPECT_TRUE(record->truncated);
   EXPECT_TRUE(record->redacted);
   EXPECT_EQ(record->meta_json, R"({"http":{"status":200}})");
+  EXPECT_FALSE(record->operation_id) << "format 1 has no operation";
+}
+
+// The released format-1 body above, with the operation flag (bit 7) set and an operation id
+// after the correlation id: what format 2 writes. Under a format-1 header the flag can only
+// be damage; under a format-2 header it carries the id.
+TEST(RecordColumnsTest, TheOperationFlagIsReadOnlyFromTheSecondFormatOn) {
+  std::string header =
+      from_hex("4d54535001000000750000007b5b07d90102030405060708090a0b0c0d0e0f10d9381e79");
+  std::string body = from_hex(
+      "407ec9b6631706000800000000000000dc050000000000000201027f202122232425262728292a2b2c2d2e2f"
+      "01000000720100000063010000007301000000370a000000746f6f6c732f63616c6c080000007b226964223a"
+      "377d170000007b2268747470223a7b22737461747573223a3230307d7d");
+  constexpr size_t kFlagsAt = 27;  // after three u64 and transport, direction, kind
+  constexpr size_t kCorrelationEnds = kFlagsAt + 1 + 16;
+  ASSERT_EQ(static_cast<uint8_t>(body[kFlagsAt]), 0x7f);
+  body[kFlagsAt] = static_cast<char>(0xff);
+  body.insert(kCorrelationEnds, from_hex("404142434445464748494a4b4c4d4e4f"));
+  std::optional<FrameHeader> parsed =
+      decode_frame_header(reinterpret_cast<const uint8_t*>(header.data()));
+  ASSERT_TRUE(parsed);
+  EXPECT_FALSE(decode_frame_body(*parsed, body)) << "format 1 never sets bit 7";
+
+  FrameHeader second = *parsed;
+  second.format = 2;
+  second.body_bytes = static_cast<uint32_t>(body.size());
+  std::optional<capture::Record> record = decode_frame_body(second, body);
+  ASSERT_TRUE(record);
+  ASSERT_TRUE(record->operation_id);
+  EXPECT_EQ(record->operation_id->to_string(), "40414243-4445-4647-4849-4a4b4c4d4e4f");
+  EXPECT_EQ(record->correlation_id->to_string(), "20212223-2425-2627-2829-2a2b2c2d2e2f");
+  EXPECT_EQ(record->route, "r");
+  EXPECT_EQ(record->meta_json, R"({"http":{"status":200}})");
+}
+
+TEST(RecordColumnsTest, FramesAreWrittenInTheSecondFormatWithOrWithoutAnOperation) {
+  for (bool with_operation : {true, false}) {
+    capture::Record record = full_record("frame");
+    if (!with_operation) record.operation_id.reset();
+    std::string body;
+    uint8_t header[kFrameHeaderBytes];
+    ASSERT_TRUE(encode_frame(record, &body, header));
+    EXPECT_EQ(header[4], 2);
+    std::optional<FrameHeader> parsed = decode_frame_header(header);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->format, 2);
+    std::optional<capture::Record> decoded = decode_frame_body(*parsed, body);
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->operation_id, record.operation_id);
+  }
 }
 
 // ---- Against PostgreSQL ----
@@ -280,9 +335,9 @@ TEST_F(RecordColumnsPgTest, TheStagingTableHasTheSameColumnsWithoutDefaults) {
   EXPECT_EQ(columns_of("pg_temp.mcptap_staging"), expected_columns(false));
 }
 
-// Migration 1 as released, word for word: on a new database the derived DDL must create
-// the very same table (columns, key, partitioning, indexes) as it did on the old ones.
-TEST_F(RecordColumnsPgTest, MigrationOneCreatesTheReleasedSchema) {
+// Migrations 1 and 2 as released, word for word: on a new database the derived DDL must
+// create the very same table (columns, key, partitioning, indexes) as it did on the old ones.
+TEST_F(RecordColumnsPgTest, MigrationsOneAndTwoCreateTheReleasedSchema) {
   const std::string scratch = unique_name("released");
   const std::string released = R"(CREATE TABLE )" + scratch + R"(.messages (
                 id uuid NOT NULL,
@@ -321,6 +376,13 @@ TEST_F(RecordColumnsPgTest, MigrationOneCreatesTheReleasedSchema) {
     if (record_columns()[i].since_version == 1) version_one.push_back(current[i]);
   }
   EXPECT_EQ(columns_of(scratch + ".messages"), version_one);
+  for (const std::string& statement :
+       {"ALTER TABLE " + scratch + ".messages ADD COLUMN IF NOT EXISTS operation_id uuid",
+        "CREATE INDEX IF NOT EXISTS messages_operation_id_idx ON " + scratch +
+            ".messages (operation_id) WHERE operation_id IS NOT NULL"}) {
+    ASSERT_TRUE(connection_.run(statement));
+  }
+  EXPECT_EQ(columns_of(scratch + ".messages"), current);
   auto shape = [&](const std::string& schema) {
     return column(connection_,
                   "SELECT replace(x, $1 || '.', '') FROM ("
@@ -332,8 +394,8 @@ TEST_F(RecordColumnsPgTest, MigrationOneCreatesTheReleasedSchema) {
                   {schema});
   };
   std::vector<std::string> released_shape = shape(scratch);
-  // The partition key, the primary key, its index and the three others.
-  EXPECT_EQ(released_shape.size(), 6u);
+  // The partition key, the primary key, its index and the four others.
+  EXPECT_EQ(released_shape.size(), 7u);
   EXPECT_EQ(shape("mcptap"), released_shape);
   ASSERT_TRUE(connection_.run("DROP SCHEMA " + scratch + " CASCADE"));
 }
@@ -377,6 +439,7 @@ TEST_F(RecordColumnsPgTest, ARecordRoundTripsIntoTheJsonTheCliPrints) {
       {"truncated", true},
       {"redacted", true},
       {"meta", nlohmann::json::parse(record.meta_json)},
+      {"operation_id", record.operation_id->to_string()},
   };
   ASSERT_EQ(stored.size(), kRecordColumnCount);
   size_t position = 0;

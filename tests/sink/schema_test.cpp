@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "pg_test_support.h"
+#include "sink/pg_writer.h"
 
 namespace mcptap::sink {
 namespace {
@@ -40,8 +42,12 @@ TEST_F(SchemaTest, MigrateTwiceIsIdempotent) {
     base::Status migrated = migrate(connection_, 3);
     ASSERT_TRUE(migrated) << describe(migrated.error());
   }
+  std::vector<std::string> versions;
+  for (int version = 1; version <= latest_schema_version(); ++version) {
+    versions.push_back(std::to_string(version));
+  }
   EXPECT_EQ(column(connection_, "SELECT version::text FROM mcptap.schema_migrations ORDER BY 1"),
-            std::vector<std::string>{std::to_string(latest_schema_version())});
+            versions);
   EXPECT_EQ(scalar(connection_,
                    "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                    " WHERE n.nspname = 'mcptap' AND c.relname = 'messages'"),
@@ -86,6 +92,7 @@ TEST_F(SchemaTest, ColumnsAndTypesAreExactlyTheContract) {
       "truncated boolean",
       "redacted boolean",
       "meta jsonb",
+      "operation_id uuid",
   };
   EXPECT_EQ(column(connection_,
                    "SELECT column_name || ' ' || data_type FROM information_schema.columns"
@@ -151,7 +158,7 @@ TEST_F(SchemaTest, APartitionHoldsExactlyItsUtcDay) {
   EXPECT_FALSE(routed_here(day_start + kMicrosPerDay));
 }
 
-TEST_F(SchemaTest, IndexesAreBrinOnTimeAndTwoBtreesWithoutGin) {
+TEST_F(SchemaTest, IndexesAreBrinOnTimeAndBtreesWithoutGin) {
   std::vector<std::string> indexes = column(
       connection_,
       "SELECT am.amname || ' ' || (SELECT string_agg(a.attname, ',' ORDER BY k.position)"
@@ -160,7 +167,13 @@ TEST_F(SchemaTest, IndexesAreBrinOnTimeAndTwoBtreesWithoutGin) {
       " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam"
       " WHERE i.indrelid = 'mcptap.messages'::regclass ORDER BY 1");
   EXPECT_EQ(indexes, (std::vector<std::string>{"brin captured_at", "btree correlation_id",
-                                               "btree id,captured_at", "btree route,captured_at"}));
+                                               "btree id,captured_at", "btree operation_id",
+                                               "btree route,captured_at"}));
+  // Partial: rows without an operation are not in it.
+  EXPECT_EQ(scalar(connection_,
+                   "SELECT pg_get_expr(i.indpred, i.indrelid) FROM pg_index i"
+                   " WHERE i.indexrelid = 'mcptap.messages_operation_id_idx'::regclass"),
+            "(operation_id IS NOT NULL)");
   EXPECT_EQ(
       scalar(connection_,
              "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
@@ -209,6 +222,161 @@ TEST_F(SchemaTest, RetentionBelowOneDayKeepsEverything) {
   ASSERT_TRUE(dropped);
   EXPECT_EQ(*dropped, 0);
   EXPECT_TRUE(partition_exists(today_ - 2));
+}
+
+// ---- Upgrades ----
+
+// A database of its own, left as the release with schema version 1 left it, rows included;
+// the shared test database is always at the latest version.
+class SchemaUpgradeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(admin_.ok());
+    ASSERT_TRUE(admin_.run("CREATE DATABASE " + database_));
+    std::string url = testing::test_pg_url();
+    url.replace(url.rfind('/') + 1, std::string::npos, database_);
+    old_.emplace(url);
+    ASSERT_TRUE(old_->ok()) << old_->error();
+    for (const std::string& statement : kReleasedVersionOne) ASSERT_TRUE(run(statement));
+  }
+  void TearDown() override {
+    old_.reset();
+    (void)admin_.run("DROP DATABASE IF EXISTS " + database_ + " WITH (FORCE)");
+  }
+
+  // Runs a statement on the old database; a failure fails the test.
+  bool run(const std::string& sql, const std::vector<std::string>& params = {}) {
+    auto result = old_->run(sql, params);
+    EXPECT_TRUE(result) << sql << ": " << (result ? "" : describe(result.error()));
+    return result.ok();
+  }
+
+  // A row as the previous release wrote it: the columns of version 1 only.
+  void insert_version_one_row(const std::string& correlation_id, int64_t captured_at_us) {
+    run("INSERT INTO mcptap.messages (id, captured_at, route, connection_id, session_id,"
+        " transport, direction, kind, jsonrpc_id, method, correlation_id, latency_us, payload,"
+        " payload_bytes, truncated, redacted, meta)"
+        " VALUES (gen_random_uuid(), to_timestamp($2::float8 / 1e6), 'old', 'c', 's', 'http',"
+        " 'client_to_server', 'request', '1', 'tools/call', $1::uuid, NULL, '{\"id\":1}', 8,"
+        " false, false, '{}')",
+        {correlation_id, std::to_string(captured_at_us)});
+  }
+
+  // The schema's shape as text: columns, indexes with their definitions, and every partition
+  // with the indexes attached to it.
+  std::vector<std::string> shape() {
+    return column(*old_,
+                  "SELECT x FROM (SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod) x"
+                  " FROM pg_attribute a WHERE a.attrelid = 'mcptap.messages'::regclass"
+                  " AND a.attnum > 0 AND NOT a.attisdropped"
+                  " UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'mcptap') s"
+                  " ORDER BY 1");
+  }
+
+  // The released migration 1, word for word, and its bookkeeping.
+  static inline const std::vector<std::string> kReleasedVersionOne = {
+      "CREATE SCHEMA IF NOT EXISTS mcptap",
+      "CREATE TABLE IF NOT EXISTS mcptap.schema_migrations ("
+      " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+      "CREATE TABLE IF NOT EXISTS mcptap.messages (id uuid NOT NULL, captured_at timestamptz"
+      " NOT NULL, route text NOT NULL, connection_id text NOT NULL, session_id text NOT NULL,"
+      " transport text NOT NULL, direction text NOT NULL, kind text NOT NULL, jsonrpc_id text,"
+      " method text, correlation_id uuid, latency_us bigint, payload jsonb, payload_bytes"
+      " integer NOT NULL, truncated boolean NOT NULL DEFAULT false, redacted boolean NOT NULL"
+      " DEFAULT false, meta jsonb NOT NULL DEFAULT '{}'::jsonb, PRIMARY KEY (id, captured_at))"
+      " PARTITION BY RANGE (captured_at)",
+      "CREATE INDEX IF NOT EXISTS messages_captured_at_brin"
+      " ON mcptap.messages USING brin (captured_at)",
+      "CREATE INDEX IF NOT EXISTS messages_correlation_id_idx ON mcptap.messages (correlation_id)",
+      "CREATE INDEX IF NOT EXISTS messages_route_captured_at_idx"
+      " ON mcptap.messages (route, captured_at)",
+      "INSERT INTO mcptap.schema_migrations (version) VALUES (1)",
+  };
+
+  PgConnection admin_ = connect_or_fail();
+  const std::string database_ = testing::unique_name("upgrade");
+  std::optional<PgConnection> old_;
+};
+
+TEST_F(SchemaUpgradeTest, VersionOneWithRowsGetsTheOperationColumnAndItsIndex) {
+  const int64_t now = now_unix_us();
+  const std::string correlation = base::Uuid::v7().to_string();
+  for (int64_t at : {now - 2 * kMicrosPerDay, now}) {
+    ASSERT_TRUE(ensure_partition_for(*old_, at));
+    insert_version_one_row(correlation, at);
+  }
+
+  base::Status migrated = migrate(*old_, 1);
+  ASSERT_TRUE(migrated) << describe(migrated.error());
+  EXPECT_EQ(latest_schema_version(), 2);
+  EXPECT_EQ(column(*old_, "SELECT version::text FROM mcptap.schema_migrations ORDER BY 1"),
+            (std::vector<std::string>{"1", "2"}));
+  // The old rows are all there, unchanged, without an operation; read by the documented
+  // rule, each is the operation of its correlation id.
+  EXPECT_EQ(column(*old_,
+                   "SELECT coalesce(operation_id, correlation_id)::text || ' ' || payload::text"
+                   " FROM mcptap.messages ORDER BY captured_at"),
+            (std::vector<std::string>{correlation + " {\"id\": 1}", correlation + " {\"id\": 1}"}));
+  EXPECT_EQ(scalar(*old_, "SELECT count(*) FROM mcptap.messages WHERE operation_id IS NULL"), "2");
+  // The index is on the parent, and on every partition: the old ones and the new ones.
+  EXPECT_EQ(scalar(*old_,
+                   "SELECT indexdef FROM pg_indexes WHERE schemaname = 'mcptap'"
+                   " AND indexname = 'messages_operation_id_idx'"),
+            "CREATE INDEX messages_operation_id_idx ON ONLY mcptap.messages USING btree"
+            " (operation_id) WHERE (operation_id IS NOT NULL)");
+  EXPECT_EQ(
+      scalar(*old_,
+             "SELECT count(*) FROM pg_inherits WHERE inhparent = 'mcptap.messages'::regclass"),
+      "3");
+  EXPECT_EQ(scalar(*old_,
+                   "SELECT count(*) FROM pg_inherits"
+                   " WHERE inhparent = 'mcptap.messages_operation_id_idx'::regclass"),
+            "3");
+
+  // Again: nothing to do, nothing changes.
+  std::vector<std::string> before = shape();
+  std::string applied_at =
+      scalar(*old_, "SELECT applied_at::text FROM mcptap.schema_migrations WHERE version = 2");
+  migrated = migrate(*old_, 1);
+  ASSERT_TRUE(migrated) << describe(migrated.error());
+  EXPECT_EQ(shape(), before);
+  EXPECT_EQ(scalar(*old_,
+                   "SELECT applied_at::text FROM mcptap.schema_migrations"
+                   " WHERE version = 2"),
+            applied_at);
+  EXPECT_EQ(scalar(*old_, "SELECT count(*) FROM mcptap.schema_migrations"), "2");
+}
+
+TEST_F(SchemaUpgradeTest, AfterTheUpgradeBothReleasesWrite) {
+  base::Status migrated = migrate(*old_, 1);
+  ASSERT_TRUE(migrated) << describe(migrated.error());
+  const int64_t now = now_unix_us();
+  // The previous release names its columns: its rows get NULL.
+  const std::string old_correlation = base::Uuid::v7().to_string();
+  insert_version_one_row(old_correlation, now);
+  EXPECT_EQ(scalar(*old_,
+                   "SELECT coalesce(operation_id::text, 'null') FROM mcptap.messages"
+                   " WHERE correlation_id = $1::uuid",
+                   {old_correlation}),
+            "null");
+
+  // This one writes the operation through COPY, and a lookup by operation uses the index.
+  capture::Record record = testing::make_record("new", 1, now);
+  record.correlation_id = base::Uuid::v7();
+  record.operation_id = base::Uuid::v7();
+  PgWriter writer(*old_);
+  WriteResult written = writer.write(RecordBatch{record});
+  ASSERT_EQ(written.inserted, 1u) << written.failure.message;
+  EXPECT_EQ(scalar(*old_, "SELECT id::text FROM mcptap.messages WHERE operation_id = $1::uuid",
+                   {record.operation_id->to_string()}),
+            record.id.to_string());
+  ASSERT_TRUE(run("SET enable_seqscan = off"));
+  std::vector<std::string> plan =
+      column(*old_, "EXPLAIN SELECT id FROM mcptap.messages WHERE operation_id = '" +
+                        record.operation_id->to_string() + "'::uuid");
+  std::string plan_text;
+  for (const std::string& line : plan) plan_text += line + "\n";
+  EXPECT_NE(plan_text.find("operation_id_idx"), std::string::npos) << plan_text;
 }
 
 TEST(SchemaNamesTest, PartitionNamesAreUtcDays) {

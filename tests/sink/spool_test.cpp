@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "sink/crc32c.h"
+#include "sink/little_endian.h"
 #include "sink/spool_frame.h"
 #include "tests/support/temp_dir.h"
 
@@ -49,6 +50,7 @@ capture::Record full_record(int sequence, size_t payload_size = 40) {
   record.truncated = true;
   record.redacted = true;
   record.meta_json = R"({"http":{"status":200}})";
+  record.operation_id = base::Uuid::v7();
   return record;
 }
 
@@ -82,6 +84,25 @@ void expect_same(const capture::Record& a, const capture::Record& b) {
   EXPECT_EQ(a.truncated, b.truncated);
   EXPECT_EQ(a.redacted, b.redacted);
   EXPECT_EQ(a.meta_json, b.meta_json);
+  EXPECT_EQ(a.operation_id, b.operation_id);
+}
+
+std::string from_hex(std::string_view hex) {
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    bytes.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  }
+  return bytes;
+}
+
+// A whole frame of the first format, as the release before operations wrote it (the one
+// RecordColumnsTest.AFrameOfTheFirstFormatStillDecodes reads field by field).
+std::string released_format_one_frame() {
+  return from_hex(
+      "4d54535001000000750000007b5b07d90102030405060708090a0b0c0d0e0f10d9381e79"
+      "407ec9b6631706000800000000000000dc050000000000000201027f202122232425262728292a2b2c2d2e2f"
+      "01000000720100000063010000007301000000370a000000746f6f6c732f63616c6c080000007b226964223a"
+      "377d170000007b2268747470223a7b22737461747573223a3230307d7d");
 }
 
 SinkOptions options_in(const std::string& dir) {
@@ -183,7 +204,52 @@ TEST(SpoolFrameTest, DamagedHeaderOrBodyIsRefused) {
   EXPECT_FALSE(decode_frame_body(parsed, body.substr(0, body.size() - 1)));
 }
 
+TEST(SpoolFrameTest, OnlyKnownFormatsAreRead) {
+  std::string body;
+  uint8_t header[kFrameHeaderBytes];
+  ASSERT_TRUE(encode_frame(full_record(1), &body, header));
+  EXPECT_EQ(header[4], kFrameFormat);
+  // A format this release does not know, with a valid header checksum, is not guessed at.
+  for (uint8_t format : {uint8_t{0}, uint8_t{kFrameFormat + 1}, uint8_t{255}}) {
+    header[4] = format;
+    put_u32(header + 32, crc32c_extend(0, header, 32));
+    EXPECT_FALSE(decode_frame_header(header)) << int(format);
+  }
+  for (uint8_t format = kOldestFrameFormat; format <= kFrameFormat; ++format) {
+    header[4] = format;
+    put_u32(header + 32, crc32c_extend(0, header, 32));
+    ASSERT_TRUE(decode_frame_header(header)) << int(format);
+    EXPECT_EQ(decode_frame_header(header)->format, format);
+  }
+}
+
 // ---- Spool ----
+
+// The spool a previous release left behind (format-1 frames) is delivered after an upgrade,
+// ahead of what this release appends in format 2.
+TEST(SpoolTest, ASegmentOfTheFirstFormatIsReadAfterAnUpgrade) {
+  TempDir dir;
+  const std::string old_frame = released_format_one_frame();
+  write_file(fs::path(dir.path()) / segment_file_name(1), old_frame + old_frame);
+  SinkStats stats;
+  Spool spool(options_in(dir.path()), stats);
+  ASSERT_TRUE(spool.usable());
+  EXPECT_EQ(stats.spool_records.load(), 2u);
+  EXPECT_EQ(stats.spool_truncated_bytes.load(), 0u);
+  EXPECT_EQ(stats.spool_corrupt_records.load(), 0u);
+  capture::Record fresh = full_record(7);
+  ASSERT_TRUE(spool.append(fresh));
+  ReadBack read = read_all(spool);
+  ASSERT_EQ(read.records.size(), 3u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(read.records[i].id.to_string(), "01020304-0506-0708-090a-0b0c0d0e0f10");
+    EXPECT_EQ(read.records[i].payload, R"({"id":7})");
+    EXPECT_FALSE(read.records[i].operation_id);
+  }
+  expect_same(read.records[2], fresh);
+  commit_all(spool, read);
+  EXPECT_EQ(stats.spool_records.load(), 0u);
+}
 
 TEST(SpoolTest, AppendedRecordsReadBackWithEveryField) {
   TempDir dir;
