@@ -230,8 +230,9 @@ class SessionTable {
   Correlation observe_request(std::string_view session_id, Direction direction,
                               const ClassifiedMessage& message, int64_t now_us,
                               const RequestContext& context);
+  // `vouches`: a reply paired by its own id shows the session is real (see SessionState).
   Correlation observe_reply(std::string_view session_id, Direction direction,
-                            const ClassifiedMessage& message, int64_t now_us);
+                            const ClassifiedMessage& message, int64_t now_us, bool vouches = true);
   Correlation observe_notification(std::string_view session_id, Direction direction,
                                    const ClassifiedMessage& message, int64_t now_us);
   void skip_capture(std::string_view session_id, RequestKeyView key,
@@ -433,7 +434,8 @@ Correlation SessionTable::observe_request(std::string_view session_id, Direction
   return correlation;
 }
 Correlation SessionTable::observe_reply(std::string_view session_id, Direction direction,
-                                        const ClassifiedMessage& message, int64_t now_us) {
+                                        const ClassifiedMessage& message, int64_t now_us,
+                                        bool vouches) {
   Correlation correlation;
   if (!message.id_text) return correlation;
   SessionNode* node = find_session(session_id, now_us);
@@ -450,7 +452,7 @@ Correlation SessionTable::observe_reply(std::string_view session_id, Direction d
   correlation.request_skipped = request.capture_skipped;
   correlation.operation_id = request.context.operation_id.value_or(request.correlation_id);
   correlation.identity = std::move(request.context.identity);
-  mark_answered(*node);
+  if (vouches) mark_answered(*node);
   release(*node, slot);
   return correlation;
 }
@@ -573,6 +575,16 @@ Correlation Correlator::observe(std::string_view session_id, Direction direction
       break;
   }
   return {};
+}
+
+Correlation Correlator::observe_exchange_answer(std::string_view session_id, Direction direction,
+                                                std::string_view request_id_text, int64_t now_us) {
+  SessionTable& sessions = state_->sessions;
+  sessions.expire_idle(now_us);
+  ClassifiedMessage keyed;
+  keyed.kind = Kind::Error;
+  keyed.id_text = std::string(request_id_text);
+  return sessions.observe_reply(session_id, direction, keyed, now_us, /*vouches=*/false);
 }
 
 void Correlator::skip_capture(std::string_view session_id, Direction direction,

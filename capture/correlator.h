@@ -82,6 +82,13 @@ class Correlator {
                       const ClassifiedMessage& message, int64_t now_us,
                       const RequestContext& context = {});
 
+  // An answer that HTTP pairs with the request of its exchange, its own id being null or
+  // absent: takes the pending request with `request_id_text` as a reply would. Unlike a
+  // reply paired by its id, it does not make the session a known one: servers answer a
+  // request in a session they do not know exactly this way (404, id null).
+  Correlation observe_exchange_answer(std::string_view session_id, Direction direction,
+                                      std::string_view request_id_text, int64_t now_us);
+
   // Remembers that the pending request `correlation_id` (sent in `direction` with this id)
   // is not captured, for its answer to follow. Nothing happens when it is not pending.
   void skip_capture(std::string_view session_id, Direction direction, std::string_view id_text,

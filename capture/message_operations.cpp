@@ -116,11 +116,9 @@ Correlation MessagePipeline::observe_answer(Record& record, const ClassifiedMess
       meta["reason"] = message.invalid_reason;
       return c;
     }
-    ClassifiedMessage keyed;
-    keyed.kind = record.kind;
-    keyed.id_text = source.answers->id_text;
     session_id = source.answers->session_id;
-    c = correlator_.observe(session_id, record.direction, keyed, record.captured_at_us);
+    c = correlator_.observe_exchange_answer(session_id, record.direction, source.answers->id_text,
+                                            record.captured_at_us);
     meta["paired_by"] = "http_exchange";
     if (message.kind == Kind::Invalid) {
       meta["reason"] = "HTTP " + std::to_string(source.http_status) +
@@ -219,11 +217,9 @@ void MessagePipeline::submit_http_error(std::string_view connection_id, Captured
       "HTTP " + std::to_string(message.http_status) + " answer without a JSON-RPC body";
   Exchange exchange;
   if (message.answers != nullptr) {
-    ClassifiedMessage keyed;
-    keyed.kind = Kind::Error;
-    keyed.id_text = message.answers->id_text;
-    Correlation c = correlator_.observe(message.answers->session_id, record.direction, keyed,
-                                        record.captured_at_us);
+    Correlation c =
+        correlator_.observe_exchange_answer(message.answers->session_id, record.direction,
+                                            message.answers->id_text, record.captured_at_us);
     record.method = c.method ? c.method : std::optional<std::string>(message.answers->method);
     record.correlation_id = c.correlation_id;
     record.latency_us = c.latency_us;

@@ -542,6 +542,25 @@ TEST(CorrelatorBounds, AnsweredSessionsOutliveAFloodOfUnansweredOnes) {
                     newcomer.correlation_id);
 }
 
+// A 404 with id null is how servers refuse an unknown session: HTTP still pairs it with the
+// request of its exchange, but that does not make an invented session a real one.
+TEST(CorrelatorBounds, AnswersPairedByTheExchangeDoNotVouchForTheSession) {
+  Correlator correlator(limits(2, 1 << 20));
+  correlator.observe("real", kUp, request("0", "initialize"), 0);
+  correlator.observe("real", kDown, response("0"), 1);
+  Correlation call = correlator.observe("real", kUp, request("1", "tools/call"), 2);
+  for (int i = 0; i < 100; ++i) {
+    std::string session = numbered("fake-", i);
+    Correlation asked = correlator.observe(session, kUp, request("1", "tools/call"), 3 + i);
+    Correlation refused = correlator.observe_exchange_answer(session, kDown, "1", 3 + i);
+    EXPECT_SET_AND_EQ(refused.correlation_id, asked.correlation_id);
+    EXPECT_EQ(refused.method, "tools/call");
+  }
+  EXPECT_LE(correlator.stats().sessions, 2u);  // refused sessions leave nothing behind
+  EXPECT_SET_AND_EQ(correlator.observe("real", kDown, response("1"), 200).correlation_id,
+                    call.correlation_id);
+}
+
 TEST(CorrelatorBounds, ZeroIdleTimeoutNeverExpires) {
   Correlator correlator(limits(100, 1 << 20, 0));
   Correlation sent = correlator.observe("s", kUp, request("1", "m"), 0);

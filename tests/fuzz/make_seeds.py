@@ -84,6 +84,29 @@ write("json_rpc_fuzz", "escapes",
 write("json_rpc_fuzz", "numbers",
       b'{"id":-0,"method":"m","params":{"progressToken":1.5e-3,"n":[0,-1,18446744073709551615,'
       b'123456789012345678901234567890,1E+2,1e400]}}')
+# Operation shapes: what the envelope keeps for linking must equal what the document gives.
+write("json_rpc_fuzz", "mrtr_answer",
+      b'{"jsonrpc":"2.0","id":1,"result":{"resultType":"input_required","inputRequests":'
+      b'{"github_login":{"method":"elicitation/create","params":{}},"b":{"method":"roots/list"}},'
+      b'"requestState":"c3RhdGU\\u00e9x"}}')
+write("json_rpc_fuzz", "mrtr_retry",
+      b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"confirm","arguments":{},'
+      b'"inputResponses":{"github_login":{"action":"accept"}},"requestState":"a","requestState":"b",'
+      b'"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+      b'"io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"}}}}')
+write("json_rpc_fuzz", "tasks",
+      b'[{"jsonrpc":"2.0","id":3,"result":{"task":{"taskId":"786512e2","status":"working"}}},'
+      b'{"jsonrpc":"2.0","id":4,"result":{"resultType":"task","taskId":"t1","status":"working"}},'
+      b'{"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"t1","status":"input_required",'
+      b'"inputRequests":{"k":{"method":"elicitation/create"}}}}]')
+write("json_rpc_fuzz", "identity",
+      b'{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-11-25","capabilities":{},'
+      b'"serverInfo":{"name":"s"}},"result":{"protocolVersion":"2025-06-18","serverInfo":{}}}')
+write("json_rpc_fuzz", "subscription",
+      b'{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":'
+      b'{"io.modelcontextprotocol/subscriptionId":50,"io.modelcontextprotocol/related-task":{"taskId":"x"}}}}')
+write("json_rpc_fuzz", "error_code",
+      b'{"jsonrpc":"2.0","id":null,"error":{"code":-32020,"message":"Header mismatch","data":{}}}')
 
 write("redactor_fuzz", "secrets", "Bearer abcdefghijkl sk-proj-abcdefghijklmnop ghp_0123456789abcdefghij "
       "xoxb-0123456789 AKIAIOSFODNN7EXAMPLE eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig "

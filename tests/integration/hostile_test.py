@@ -446,7 +446,7 @@ def http_message(first_line, headers, body):
 
 class McpHttpUpstream(ThreadedServer):
     """A Streamable HTTP MCP server that, like real ones, answers a request in a session it
-    does not know with 404 and id null (so the request can never pair), and an unknown
+    does not know with 404 and id null (a batch's requests can then never pair), and an unknown
     method with "Method not found" and the request's id. Raw sockets, a thread per
     connection: quick enough to be driven at thousands of requests a second."""
 
@@ -467,7 +467,7 @@ class McpHttpUpstream(ThreadedServer):
                     json.dumps(answer).encode() if answer is not None else b""))
 
     def answer(self, message, session):
-        if message.get("method") == "initialize" and session is None:
+        if isinstance(message, dict) and message.get("method") == "initialize" and session is None:
             session = "good-" + os.urandom(8).hex()
             self.sessions.add(session)
             return 200, {"Mcp-Session-Id": session}, {"jsonrpc": "2.0", "id": message["id"], "result": {
@@ -658,9 +658,11 @@ class StateBounds(unittest.TestCase):
         cls.before_attack = scrape(cls.tap.admin_port)
         clients = [McpHttpClient(cls.port) for _ in range(4)]
 
+        # A batch of one: refused with 404 and id null, its request never pairs (a single
+        # request would, by its HTTP exchange) and stays pending until the bounds forget it.
         def attack(client, numbers, method):
             for i in numbers:
-                status, _, body = client.post({"jsonrpc": "2.0", "id": 1, "method": method},
+                status, _, body = client.post([{"jsonrpc": "2.0", "id": 1, "method": method}],
                                               session=f"attacker-{i}-" + os.urandom(6).hex())
                 assert status == 404 and body["id"] is None, (status, body)
 
