@@ -18,6 +18,8 @@
 
 namespace mcptap::capture {
 
+class OperationTable;
+
 struct OperationLimits {
   size_t max_operations = 50000;
   size_t max_bytes = size_t{16} << 20;                // estimated memory
@@ -118,8 +120,7 @@ class OperationLinker {
   const OperationStats& stats() const;
 
  private:
-  struct State;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<OperationTable> table_;
 };
 
 }  // namespace mcptap::capture

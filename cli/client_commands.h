@@ -202,16 +202,6 @@ struct MessageRow {
 std::vector<MessageRow> fetch_messages(sink::PgConnection& connection, const MessageFilter& filter,
                                        bool with_payloads);
 
-// One line per message; the notifications that refer to a request (progress, cancelled)
-// and then its response or error are printed indented under that request when it is among
-// the rows, the answer with its latency. A tool failure's answer ends with
-// "tool error: <its first text content>". An operation of several requests (the retries of
-// a multi round-trip request, a task's polls) gets a header line: its method and name, its
-// round trips, its total time and the input asked; then its requests, each with its
-// notifications and answer, all indented under it. Rows say what an operation needs to be
-// read: "input required: key", "retry (request_state)", "HTTP 401: <body>".
-std::string format_timeline(const std::vector<MessageRow>& rows);
-
 // One JSON object per row, every column, in the table's column order.
 std::string format_json_lines(const std::vector<MessageRow>& rows);
 

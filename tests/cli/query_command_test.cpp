@@ -7,6 +7,7 @@
 #include <random>
 
 #include "cli/client_commands.h"
+#include "cli/query_timeline.h"
 #include "cli/trace.h"
 #include "sink/pg_connection.h"
 #include "sink/record_columns.h"
