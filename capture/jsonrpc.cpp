@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "base/json_text.h"
+#include "capture/json_members.h"
 
 namespace mcptap::capture {
 namespace {
@@ -12,13 +13,6 @@ using nlohmann::json;
 
 constexpr std::string_view kProgressMethod = "notifications/progress";
 constexpr std::string_view kCancelledMethod = "notifications/cancelled";
-
-// The member `name` of `object` if object is an object that has it, else null.
-const json* member(const json* object, std::string_view name) {
-  if (object == nullptr || !object->is_object()) return nullptr;
-  auto found = object->find(name);
-  return found == object->end() ? nullptr : &*found;
-}
 
 ClassifiedMessage invalid(std::string reason) {
   ClassifiedMessage message;

@@ -7,6 +7,7 @@
 
 #include "base/json_text.h"
 #include "base/sha256.h"
+#include "capture/json_members.h"
 
 namespace mcptap::capture {
 namespace {
@@ -17,23 +18,6 @@ constexpr std::string_view kRelatedTask = "io.modelcontextprotocol/related-task"
 constexpr std::string_view kSubscriptionId = "io.modelcontextprotocol/subscriptionId";
 constexpr std::string_view kMetaProtocolVersion = "io.modelcontextprotocol/protocolVersion";
 constexpr std::string_view kMetaClientInfo = "io.modelcontextprotocol/clientInfo";
-
-const json* member(const json* object, std::string_view name) {
-  if (object == nullptr || !object->is_object()) return nullptr;
-  auto found = object->find(name);
-  return found == object->end() ? nullptr : &*found;
-}
-
-const json* object_member(const json* object, std::string_view name) {
-  const json* value = member(object, name);
-  return value != nullptr && value->is_object() ? value : nullptr;
-}
-
-const std::string* string_member(const json* object, std::string_view name) {
-  const json* value = member(object, name);
-  return value != nullptr && value->is_string() ? &value->get_ref<const json::string_t&>()
-                                                : nullptr;
-}
 
 std::string sha256_hex(std::string_view text) {
   base::Sha256 hasher;

@@ -26,6 +26,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Mcptap, query_rows, unique_name  # noqa: E402
+from raw_wire import ThreadedServer  # noqa: E402
 
 C2S, S2C = "client_to_server", "server_to_client"
 
@@ -108,25 +109,15 @@ def task_state(status):
 
 # --- the upstream -----------------------------------------------------------------------
 
-class MrtrUpstream:
+class MrtrUpstream(ThreadedServer):
     """JSON-RPC over TCP, one message a line, a thread per connection. Reads in large chunks
     and answers every complete line of a chunk with one write, so that 100,000 requests
     pipelined on one connection pass in seconds. Lines of a megabyte or more are kept as
     received (the 10 MB retry)."""
 
     def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self.port = self.sock.getsockname()[1]
         self.big_lines = []
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def serve(self, conn):
         pending = bytearray()
@@ -187,8 +178,6 @@ class MrtrUpstream:
         return line({"jsonrpc": "2.0", "id": message.get("id"),
                      "error": {"code": -32601, "message": "Method not found"}})
 
-    def close(self):
-        self.sock.close()
 
 
 # --- clients and probes -----------------------------------------------------------------
