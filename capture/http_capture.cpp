@@ -173,7 +173,8 @@ void HttpCapture::on_request_head(const base::HttpHead& head) {
   exchange.target = head.target;
   exchange.session_id = session_of(head);
   exchange.request_headers = headers_object(head, pipeline_.redactor());
-  exchange.standard_headers = read_standard_headers(head);
+  // Judged against the body, which is only read while capture is on.
+  if (pipeline_.enabled()) exchange.standard_headers = read_standard_headers(head);
   for (const auto& [name, value] : head.headers) exchange.head_bytes += name.size() + value.size();
   std::string_view type = media_type(head);
   exchange.request_is_json = type.empty() || base::starts_with_folded(type, "application/json");
