@@ -119,6 +119,9 @@ Correlation MessagePipeline::observe_answer(Record& record, const ClassifiedMess
     session_id = source.answers->session_id;
     c = correlator_.observe_exchange_answer(session_id, record.direction, source.answers->id_text,
                                             record.captured_at_us);
+    // A request the correlator had to forget still names what this answers.
+    if (!c.method) c.method = source.answers->method;
+    if (!c.operation_id) c.operation_id = source.answers->operation_id;
     meta["paired_by"] = "http_exchange";
     if (message.kind == Kind::Invalid) {
       meta["reason"] = "HTTP " + std::to_string(source.http_status) +
@@ -215,29 +218,16 @@ void MessagePipeline::submit_http_error(std::string_view connection_id, Captured
   http["body_truncated"] = body.excerpt_truncated;
   meta["reason"] =
       "HTTP " + std::to_string(message.http_status) + " answer without a JSON-RPC body";
+  // No JSON-RPC id: paired by its exchange when it has one, as a null-id error is.
+  ClassifiedMessage classified;
+  classified.kind = Kind::Error;
+  Source source;
+  source.session_id = record.session_id;
+  source.answers = message.answers;
+  source.http_status = message.http_status;
   Exchange exchange;
-  if (message.answers != nullptr) {
-    Correlation c =
-        correlator_.observe_exchange_answer(message.answers->session_id, record.direction,
-                                            message.answers->id_text, record.captured_at_us);
-    record.method = c.method ? c.method : std::optional<std::string>(message.answers->method);
-    record.correlation_id = c.correlation_id;
-    record.latency_us = c.latency_us;
-    record.operation_id = c.operation_id ? c.operation_id : message.answers->operation_id;
-    meta["paired_by"] = "http_exchange";
-    if (c.correlation_id) {
-      exchange.role =
-          c.request_skipped ? Exchange::Role::AnswersSkipped : Exchange::Role::AnswersKept;
-      linker_.on_answer(OperationAnswer{.operation_id = *record.operation_id,
-                                        .request_method = record.method.value_or(""),
-                                        .facts = OperationFacts{},
-                                        .is_error = true,
-                                        .at_us = record.captured_at_us});
-    }
-    std::shared_ptr<const ClientIdentity> identity =
-        c.identity ? std::move(c.identity) : identities_.find(message.answers->session_id);
-    if (identity) write_identity_meta(*identity, meta);
-  }
+  Correlation c = observe_answer(record, classified, source, nlohmann::json(), meta);
+  apply_correlation(record, classified, c, meta, exchange);
   if (message.tls != nullptr) meta["tls"] = *message.tls;
   record.meta_json = base::json_text(meta);
   deliver(std::move(record), exchange);

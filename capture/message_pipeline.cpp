@@ -157,6 +157,19 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
       break;
   }
   if (record.kind == Kind::Invalid) return;
+  apply_correlation(record, classified, c, meta, exchange);
+  if (record.kind == Kind::Request && classified.id_text && c.correlation_id) {
+    exchange.request = RequestRef{.id_text = *classified.id_text,
+                                  .session_id = std::string(source.session_id),
+                                  .method = classified.method.value_or(std::string()),
+                                  .correlation_id = *c.correlation_id,
+                                  .operation_id = c.operation_id.value_or(*c.correlation_id)};
+  }
+}
+
+void MessagePipeline::apply_correlation(Record& record, const ClassifiedMessage& classified,
+                                        const Correlation& c, nlohmann::json& meta,
+                                        Exchange& exchange) {
   record.jsonrpc_id = classified.id_text;
   record.method = c.method ? c.method : classified.method;
   record.correlation_id = c.correlation_id;
@@ -171,13 +184,6 @@ void MessagePipeline::classify_and_correlate(Record& record, const nlohmann::jso
   if (answer && c.correlation_id) {
     exchange.role =
         c.request_skipped ? Exchange::Role::AnswersSkipped : Exchange::Role::AnswersKept;
-  }
-  if (record.kind == Kind::Request && classified.id_text && c.correlation_id) {
-    exchange.request = RequestRef{.id_text = *classified.id_text,
-                                  .session_id = std::string(source.session_id),
-                                  .method = classified.method.value_or(std::string()),
-                                  .correlation_id = *c.correlation_id,
-                                  .operation_id = c.operation_id.value_or(*c.correlation_id)};
   }
 }
 

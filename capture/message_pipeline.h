@@ -181,6 +181,9 @@ class MessagePipeline {
                     nlohmann::json& meta, Exchange& exchange);
   void classify_and_correlate(Record& record, const nlohmann::json& document, const Source& source,
                               nlohmann::json& meta, Exchange& exchange);
+  // The columns a correlation fills in, and how the record stands to the budget.
+  void apply_correlation(Record& record, const ClassifiedMessage& classified, const Correlation& c,
+                         nlohmann::json& meta, Exchange& exchange);
   void classify_batch(Record& record, const ClassifiedMessage& classified,
                       std::string_view session_id, nlohmann::json& meta, Exchange& exchange);
   // The operation steps (message_operations.cpp): one request, answer or notification.
