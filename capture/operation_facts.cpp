@@ -25,11 +25,6 @@ std::string sha256_hex(std::string_view text) {
   return hasher.finish_hex();
 }
 
-std::string digest_if_longer(std::string_view text, size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  return "sha256:" + sha256_hex(text);
-}
-
 std::string cut(std::string_view text, size_t max_bytes) {
   return std::string(utf8_prefix(text, max_bytes));
 }
@@ -146,6 +141,11 @@ std::string_view utf8_prefix(std::string_view text, size_t max_bytes) {
   // Back off over continuation bytes (10xxxxxx) to the start of the character cut in two.
   while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
   return text.substr(0, end);
+}
+
+std::string digest_if_longer(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  return "sha256:" + sha256_hex(text);
 }
 
 std::string bounded_operation_name(std::string_view name) {

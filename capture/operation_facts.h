@@ -87,6 +87,9 @@ std::string_view error_code_name(int64_t code, bool tasks_extension = false);
 // its limit becomes "sha256:" + the hex digest of the whole value; other strings are cut.
 std::string bounded_operation_name(std::string_view name);
 std::string bounded_task_id(std::string_view task_id);
+// The rule under both: `text` itself, or "sha256:" + its hex digest when over max_bytes
+// (still equal for equal values, and bounded).
+std::string digest_if_longer(std::string_view text, size_t max_bytes);
 // The longest prefix of `text` of at most max_bytes that ends on a UTF-8 character boundary.
 std::string_view utf8_prefix(std::string_view text, size_t max_bytes);
 

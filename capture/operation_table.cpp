@@ -40,10 +40,7 @@ OperationTable::Digest digest_of(std::string_view sha256_hex) {
 }
 
 std::string kept_text(std::string_view text) {
-  if (text.size() <= kMaxKeptTextBytes) return std::string(text);
-  base::Sha256 hasher;
-  hasher.update(text);
-  return "sha256:" + hasher.finish_hex();
+  return digest_if_longer(text, kMaxKeptTextBytes);
 }
 
 // A (session, id) pair as one key; the length prefix keeps every pair distinct.

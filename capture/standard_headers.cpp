@@ -8,7 +8,6 @@
 #include <cstdlib>
 
 #include "base/ascii_case.h"
-#include "base/sha256.h"
 #include "base/text.h"
 
 namespace mcptap::capture {
@@ -106,13 +105,6 @@ std::optional<std::string> decode_base64(std::string_view text) {
   return out;
 }
 
-// What a body value longer than the facts keep was turned into (see operation_facts.h).
-std::string digest_text(std::string_view value) {
-  base::Sha256 hasher;
-  hasher.update(value);
-  return "sha256:" + hasher.finish_hex();
-}
-
 // A header cut at kMaxStandardHeaderBytes says nothing reliable about the body.
 bool was_cut(const StandardHeaders& headers, std::string_view raw) {
   return headers.overflow && raw.size() >= kMaxStandardHeaderBytes;
@@ -133,7 +125,7 @@ void compare_encoded(const StandardHeaders& headers, std::string_view header_nam
     return;
   }
   if (was_cut(headers, raw)) return;
-  std::string comparable = decoded->size() > kept_limit ? digest_text(*decoded) : *decoded;
+  std::string comparable = digest_if_longer(*decoded, kept_limit);
   if (!body || comparable != *body) add(out, std::string(header_name), "differs", raw, body);
 }
 
@@ -315,8 +307,7 @@ void ToolHeaderMap::learn(const nlohmann::json& tools_list_result) {
     if (name == tool.end() || !name->is_string()) continue;
     // Named as the facts name it, so that a long name still finds its entry.
     const std::string& sent_name = name->get_ref<const std::string&>();
-    std::string tool_name =
-        sent_name.size() > kMaxOperationNameBytes ? digest_text(sent_name) : sent_name;
+    std::string tool_name = bounded_operation_name(sent_name);
     auto known = std::find_if(tools_.begin(), tools_.end(),
                               [&](const auto& entry) { return entry.first == tool_name; });
     if (known != tools_.end()) {
